@@ -130,3 +130,35 @@ def get_spec(name: str) -> ModelSpec:
         return SPECS[name]
     except KeyError:
         raise UserError(f"unknown model {name!r}; known: {', '.join(SPECS)}") from None
+
+
+def sidecar_path(engine) -> "Path":
+    """``X.engine`` -> ``X.engine.json``: the spec beside engines that cannot carry metadata
+    (TensorRT plans, Ascend OM files)."""
+    from pathlib import Path
+
+    engine = Path(engine)
+    return engine.with_name(engine.name + ".json")
+
+
+def write_sidecar(engine, spec: ModelSpec, **extra) -> None:
+    """Write the sidecar JSON (``{"spec": ..., **extra}``) atomically."""
+    import os
+
+    path = sidecar_path(engine)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"spec": spec.to_dict(), **extra}, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_sidecar(engine) -> ModelSpec:
+    """The spec of the sidecar JSON of ``engine``. Raises UserError when absent or invalid."""
+    path = sidecar_path(engine)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"no spec for engine {engine}: expected {path} "
+                        "(written by crnn-convert beside the engine)") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    return ModelSpec.from_dict(data.get("spec", data))

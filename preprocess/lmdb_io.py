@@ -1,0 +1,153 @@
+"""Reading LMDBs in the clovaai layout, in streaming fashion.
+
+Layout (``shared/docs/DESIGN.md``): ``num-samples`` (ASCII decimal), ``image-%09d`` (the encoded
+image bytes, as read from the image file) and ``label-%09d`` (UTF-8), indices 1..num-samples.
+
+Nothing here loads more than one sample at a time: :func:`iter_samples` yields them one by one
+from a read transaction on a memory map.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import lmdb
+
+from models.errors import UserError
+
+NUM_SAMPLES_KEY = b"num-samples"
+
+
+def image_key(index: int) -> str:
+    """``image-%09d`` key of a 1-based sample index (e.g. ``image-000000017``)."""
+    return "image-%09d" % index
+
+
+def label_key(index: int) -> str:
+    """``label-%09d`` key of a 1-based sample index."""
+    return "label-%09d" % index
+
+
+class SampleError(UserError):
+    """A bad sample: missing key, empty or non-UTF-8 label, undecodable image.
+
+    ``key`` names the offending LMDB key (e.g. ``image-000000017``), ``index`` the sample.
+    """
+
+    def __init__(self, index: int, key: str, reason: str):
+        super().__init__(f"{key}: {reason}")
+        self.index = index
+        self.key = key
+        self.reason = reason
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.index, self.key, self.reason))
+
+
+def open_lmdb(path: str | Path) -> lmdb.Environment:
+    """Open an LMDB read-only, without locking (safe to call in every worker process).
+
+    ``path`` is an LMDB directory (holding ``data.mdb``) or a ``data.mdb`` file.
+    Raises UserError when it does not exist or is not an LMDB.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"LMDB not found: {p}")
+    if p.is_dir() and not (p / "data.mdb").is_file():
+        raise UserError(f"{p} is not an LMDB: no data.mdb in this directory")
+    try:
+        return lmdb.open(str(p), subdir=p.is_dir(), readonly=True, lock=False,
+                         readahead=False, meminit=False, max_readers=1)
+    except lmdb.Error as exc:
+        raise UserError(f"{p} is not a readable LMDB: {exc}") from None
+
+
+def read_num_samples(env: lmdb.Environment, path: str | Path = "") -> int:
+    """The ``num-samples`` value (int >= 0). Raises UserError when missing or not an integer."""
+    with env.begin() as txn:
+        raw = txn.get(NUM_SAMPLES_KEY)
+    where = f"{path}: " if path else ""
+    if raw is None:
+        raise UserError(f"{where}no 'num-samples' key; not an LMDB in the clovaai layout "
+                        "(keys num-samples, image-%09d, label-%09d)")
+    try:
+        n = int(bytes(raw).decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise UserError(f"{where}'num-samples' is not an integer: {bytes(raw)[:40]!r}") from None
+    if n < 0:
+        raise UserError(f"{where}'num-samples' is negative: {n}")
+    return n
+
+
+def decode_label(index: int, raw: bytes | None) -> str:
+    """Label bytes -> str. Raises SampleError if missing, empty, not UTF-8 or multi-line."""
+    key = label_key(index)
+    if raw is None:
+        raise SampleError(index, key, "missing label key")
+    try:
+        label = bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SampleError(index, key, f"label is not valid UTF-8 ({exc.reason} at byte "
+                                      f"{exc.start}: {bytes(raw)[:40]!r})") from None
+    if label == "":
+        raise SampleError(index, key, "empty label")
+    if "\n" in label or "\r" in label:
+        raise SampleError(index, key, f"label contains a line break: {label[:40]!r}")
+    return label
+
+
+def read_sample(txn: lmdb.Transaction, index: int) -> tuple[bytes, str]:
+    """(image bytes, label str) of sample ``index`` (1-based) from an open read transaction.
+
+    Raises SampleError naming the key when the image or label key is missing, the image is
+    empty, or the label is empty / not UTF-8 / multi-line. Image decodability is not checked
+    here (see :func:`preprocess.transform.open_image`).
+    """
+    img = txn.get(image_key(index).encode())
+    if img is None:
+        raise SampleError(index, image_key(index), "missing image key")
+    if len(img) == 0:
+        raise SampleError(index, image_key(index), "empty image (0 bytes)")
+    label = decode_label(index, txn.get(label_key(index).encode()))
+    return bytes(img), label
+
+
+def iter_samples(path: str | Path, start: int = 1, stop: int | None = None,
+                 on_error: Callable[[SampleError], None] | None = None,
+                 ) -> Iterator[tuple[int, bytes, str]]:
+    """Stream the samples ``start <= index < stop`` (default: all) of a clovaai LMDB, in order.
+
+    Yields ``(index, image_bytes, label)``: the 1-based LMDB index, the encoded image bytes
+    exactly as stored, and the UTF-8-decoded label. Only one sample is in memory at a time.
+
+    A bad sample (see :func:`read_sample`) raises SampleError, or, when ``on_error`` is given,
+    is passed to it and skipped. Raises UserError if ``path`` is not a clovaai LMDB.
+    """
+    env = open_lmdb(path)
+    try:
+        n = read_num_samples(env, path)
+        stop = n + 1 if stop is None else min(stop, n + 1)
+        with env.begin(buffers=False) as txn:
+            for index in range(max(start, 1), stop):
+                try:
+                    img, label = read_sample(txn, index)
+                except SampleError as err:
+                    if on_error is None:
+                        raise
+                    on_error(err)
+                    continue
+                yield index, img, label
+    finally:
+        env.close()
+
+
+def keys_sha256(env: lmdb.Environment) -> str:
+    """sha256 (hex) of the LMDB's key order: every key in cursor (byte-sorted) order, each
+    followed by ``b"\\n"``. Values are not read, so this is cheap even for large LMDBs."""
+    h = hashlib.sha256()
+    with env.begin() as txn:
+        for key in txn.cursor().iternext(keys=True, values=False):
+            h.update(bytes(key))
+            h.update(b"\n")
+    return h.hexdigest()

@@ -1,0 +1,104 @@
+"""The backend interface every engine runner implements (after Polygraphy's ``BaseRunner``).
+
+A backend is a context manager: ``with Backend(path) as b: y = b.infer(x)``. ``infer`` takes a
+float32 C-contiguous (N, C, H, W) batch and returns float32 (T, N, C) (batch on axis 1, the
+ais_bench ``--output_batchsize_axis 1`` layout). It checks shape and dtype, and times only the
+bare inference call (``last_latency_ms``, milliseconds), so loop-mode numbers measure the engine,
+not our bookkeeping.
+"""
+from __future__ import annotations
+
+import abc
+import time
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import UserError
+from models.specs import ModelSpec
+
+
+class Backend(abc.ABC):
+    """Base class of all engine runners.
+
+    Subclasses set ``name`` (as given to ``--backend``) and ``extra`` (the pip extra that
+    installs the SDK), and implement :meth:`is_available`, :meth:`_load`, :meth:`_infer`.
+    After :meth:`load`, ``spec`` holds the model spec read from the engine and ``batch_size``
+    its static batch (``None`` when the batch axis is dynamic).
+    """
+
+    name: str = "base"
+    extra: str = ""
+
+    def __init__(self, engine: str | Path, device: str = "CPU", **options):
+        self.engine = Path(engine)
+        self.device = device
+        self.options = options
+        self.spec: ModelSpec | None = None
+        self.batch_size: int | None = None
+        self.last_latency_ms: float = 0.0
+        self._loaded = False
+
+    # -- to implement -------------------------------------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def is_available(cls) -> bool:
+        """True when the backend's SDK can be imported on this machine."""
+
+    @abc.abstractmethod
+    def _load(self) -> None:
+        """Read the engine; set ``self.spec`` and ``self.batch_size``."""
+
+    @abc.abstractmethod
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        """Run one checked batch; return (T, N, C) float32."""
+
+    def _close(self) -> None:
+        """Free the engine's resources (optional)."""
+
+    # -- shared behaviour ---------------------------------------------------------------------
+    def load(self) -> "Backend":
+        """Load the engine once. Raises UserError for a missing or unreadable engine file."""
+        if not self._loaded:
+            if not self.engine.is_file():
+                raise UserError(f"engine not found: {self.engine}")
+            if not self.is_available():
+                raise UserError(f"backend {self.name!r} is not installed; "
+                                f"install it with: pip install 'crnn-deploy[{self.extra}]'")
+            self._load()
+            self._loaded = True
+        return self
+
+    def check_input(self, x: np.ndarray) -> None:
+        """Raise UserError unless ``x`` is float32 (N, C, H, W) of the spec and the engine's batch."""
+        expected = tuple(self.spec.input_shape)
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+            raise UserError(f"input must be a float32 numpy array, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise UserError(f"input shape {tuple(x.shape)} does not match (N, {', '.join(map(str, expected))}) "
+                            f"of {self.spec.name}")
+        if self.batch_size is not None and x.shape[0] != self.batch_size:
+            raise UserError(f"engine {self.engine} has a static batch of {self.batch_size}, "
+                            f"got a batch of {x.shape[0]}")
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Run one batch: float32 (N, C, H, W) -> float32 (T, N, C); sets ``last_latency_ms``."""
+        self.load()
+        self.check_input(x)
+        x = np.ascontiguousarray(x)
+        start = time.perf_counter()
+        y = self._infer(x)
+        self.last_latency_ms = (time.perf_counter() - start) * 1000.0
+        return y
+
+    def close(self) -> None:
+        if self._loaded:
+            self._close()
+            self._loaded = False
+
+    def __enter__(self) -> "Backend":
+        return self.load()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
