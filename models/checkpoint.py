@@ -33,10 +33,13 @@ def read_state_dict(path: str | Path) -> "OrderedDict[str, torch.Tensor]":
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"refusing to load {path}: it holds pickled objects other than tensors, which could "
-            f"run code (torch.load weights_only=True said: {first})") from None
+        reason = _unpickling_reason(str(exc))
+        if "GLOBAL" in reason:
+            raise UserError(
+                f"refusing to load {path}: it holds pickled objects other than tensors, which "
+                f"could run code (torch.load weights_only=True: {reason})") from None
+        raise UserError(f"cannot read checkpoint {path}: {reason} "
+                        "(truncated, or not a PyTorch checkpoint?)") from None
     except Exception as exc:  # truncated zip, garbage bytes, EOF: torch raises many types
         raise UserError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc} "
                         "(truncated, or not a PyTorch checkpoint?)") from None
@@ -51,6 +54,15 @@ def read_state_dict(path: str | Path) -> "OrderedDict[str, torch.Tensor]":
                         "with one under 'state_dict' or 'model')")
     return OrderedDict((k[len("module."):] if k.startswith("module.") else k, v)
                        for k, v in obj.items())
+
+
+def _unpickling_reason(message: str) -> str:
+    """The informative line of torch's long weights_only error (e.g. 'unsupported GLOBAL ...')."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in lines:
+        if "GLOBAL" in line or line.startswith("Unsupported"):
+            return line
+    return lines[0] if lines else "unpickling failed"
 
 
 def reorder_npu_lstm_gates(state_dict: dict, hidden: int = 256) -> "OrderedDict[str, torch.Tensor]":

@@ -56,7 +56,10 @@ def open_image(data: bytes | Image.Image, max_pixels: int = MAX_PIXELS) -> Image
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"decompression bomb guard: {exc}") from None
+        raise ImageError(f"image too large (decompression bomb guard): {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"cannot identify image format ({len(data)} bytes; corrupt header, "
+                         f"zero size or unsupported format; starts {bytes(data[:12])!r})") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes
         raise ImageError(f"cannot decode image ({len(data)} bytes): "
                          f"{type(exc).__name__}: {exc}") from None

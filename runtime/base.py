@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import time
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -37,6 +38,9 @@ class Backend(abc.ABC):
         self.spec: ModelSpec | None = None
         self.batch_size: int | None = None
         self.last_latency_ms: float = 0.0
+        #: seconds during which at least one inference was in flight (sum of the bare call
+        #: times when sequential; the busy span when pipelined); reset by :meth:`reset_timing`
+        self.busy_s: float = 0.0
         self._loaded = False
 
     # -- to implement -------------------------------------------------------------------------
@@ -63,8 +67,9 @@ class Backend(abc.ABC):
             if not self.engine.is_file():
                 raise UserError(f"engine not found: {self.engine}")
             if not self.is_available():
+                what = f"'crnn-deploy[{self.extra}]'" if self.extra else "crnn-deploy"
                 raise UserError(f"backend {self.name!r} is not installed; "
-                                f"install it with: pip install 'crnn-deploy[{self.extra}]'")
+                                f"install it with: pip install {what}")
             self._load()
             self._loaded = True
         return self
@@ -89,8 +94,25 @@ class Backend(abc.ABC):
         x = np.ascontiguousarray(x)
         start = time.perf_counter()
         y = self._infer(x)
-        self.last_latency_ms = (time.perf_counter() - start) * 1000.0
+        elapsed = time.perf_counter() - start
+        self.last_latency_ms = elapsed * 1000.0
+        self.busy_s += elapsed
         return y
+
+    def infer_many(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Run many batches; yield their (T, N, C) outputs in input order.
+
+        After each yield, ``last_latency_ms`` is that batch's latency (ms) and ``busy_s`` has
+        grown by the time inference was running. The default runs the batches one by one;
+        backends that can pipeline (OpenVINO's AsyncInferQueue) override it.
+        """
+        for x in batches:
+            yield self.infer(x)
+
+    def reset_timing(self) -> None:
+        """Zero ``busy_s`` and ``last_latency_ms`` (e.g. after warm-up runs)."""
+        self.busy_s = 0.0
+        self.last_latency_ms = 0.0
 
     def close(self) -> None:
         if self._loaded:

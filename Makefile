@@ -1,0 +1,51 @@
+# crnn-deploy: setup, weights, convert (BS=16), preprocess, infer, postprocess, demo, test, bench
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+ASSETS ?= ../shared/assets
+MODEL ?= nano-ocr
+BS ?= 16
+CKPT ?= build/weights/nano_ocr_ftr.pth
+DATA := build/data
+export CRNN_ASSETS := $(abspath $(ASSETS))
+
+.PHONY: setup weights convert demo test bench clean
+
+## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras
+setup: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,test]'
+	touch $@
+
+## weights: nano-ocr's pretrained CRNN (sha256-checked) -> build/weights/nano_ocr_ftr.pth
+weights: setup
+	$(PY) scripts/fetch_weights.py build/weights
+
+## convert: every engine this machine can build for MODEL at batch BS, with a parity table
+convert: setup
+	$(if $(filter build/weights/nano_ocr_ftr.pth,$(CKPT)),$(MAKE) --no-print-directory weights)
+	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build
+
+## demo: IIIT5K (3000 words) through ONNX Runtime and OpenVINO with the nano-ocr weights
+demo: setup weights
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth
+	@test -f $(ASSETS)/eval_iiit5k_3000/gt.txt || { echo "IIIT5K not found under ASSETS=$(ASSETS)"; exit 1; }
+	test -d $(DATA)/iiit5k.lmdb || $(BIN)/crnn-preprocess build-lmdb --gt $(ASSETS)/eval_iiit5k_3000/gt.txt --output $(DATA)/iiit5k.lmdb
+	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr --output $(DATA)/iiit5k_bin --labels $(DATA)/iiit5k_label.txt
+	rm -rf $(DATA)/result_onnxruntime $(DATA)/result_openvino
+	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.onnx --input $(DATA)/iiit5k_bin --output $(DATA)/result_onnxruntime
+	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.xml --input $(DATA)/iiit5k_bin --output $(DATA)/result_openvino
+	$(BIN)/crnn-postprocess $(DATA)/result_onnxruntime $(DATA)/iiit5k_label.txt
+	$(BIN)/crnn-postprocess $(DATA)/result_openvino $(DATA)/iiit5k_label.txt
+	$(PY) scripts/demo_table.py $(DATA)/result_onnxruntime $(DATA)/result_openvino
+
+## test: the whole test suite (real data from ASSETS, real weights)
+test: setup weights
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf build

@@ -1,0 +1,78 @@
+"""``crnn-postprocess``: greedy CTC decoding of runtime outputs, word accuracy, error report."""
+from __future__ import annotations
+
+import time
+
+import click
+
+from models.errors import UserError
+from postprocess.metrics import format_metrics, score_samples, write_report
+from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("result_dir", type=click.Path(file_okay=False, path_type=str))
+@click.argument("label_txt", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--model", "model", metavar="NAME", default=None,
+              help="Take alphabet, T and C from this registered spec instead of meta.json.")
+@click.option("--alphabet", "alphabet", metavar="STR", default=None,
+              help="Characters of classes 1..C-1 (class 0 = CTC blank); T comes from meta.json "
+                   "or the file size.")
+@click.option("--allow-missing", is_flag=True,
+              help="Score the listed files that exist instead of failing on missing ones.")
+def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | None,
+         allow_missing: bool) -> None:
+    """Decode RESULT_DIR against LABEL_TXT and report word accuracy.
+
+    \b
+    Inputs:
+      RESULT_DIR  runtime output: per sample test_{i}_0.bin (float32 little-endian,
+                  shape (T, 1, C), T*C*4 bytes) or test_{i}_0.npy, plus meta.json with the
+                  model spec (alphabet; class 0 is the CTC blank, C = len(alphabet) + 1).
+      LABEL_TXT   lines test_{i}.bin:{label} (split on the first ':').
+    Only the files listed in LABEL_TXT are read; other files in RESULT_DIR are ignored.
+
+    \b
+    Decoding: greedy / best-path CTC (Graves et al. 2006): argmax per time step, merge
+    repeats, drop blanks.
+    Metrics: word accuracy under the standard protocol (lowercase, keep [0-9a-z], exact
+    match; as in the CRNN paper and clovaai/deep-text-recognition-benchmark), case-sensitive
+    word accuracy, mean normalized edit distance (a distance in [0, 1], lower is better)
+    and character error rate (edits / ground-truth characters), the last two on the
+    normalized strings.
+
+    \b
+    Outputs (written to a temporary name, then renamed):
+      RESULT_DIR/accuracy.json  total, correct, word_accuracy (0..1),
+                                word_accuracy_case_sensitive, mean_ned, cer, missing, alphabet
+      RESULT_DIR/errors.tsv     file, label, prediction of each wrong sample (standard protocol)
+
+    Exits with status 1 and an "Error: ..." message on bad input: a listed result file missing
+    (unless --allow-missing) or of the wrong size, a malformed label line, an alphabet that does
+    not match C, no meta.json and neither --model nor --alphabet.
+    """
+    start = time.perf_counter()
+    entries = read_labels(label_txt)
+    alpha, seq_len, num_classes = resolve_alphabet(result_dir, model, alphabet)
+    decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing)
+    if decoded.nan:
+        click.echo(f"warning: {len(decoded.nan)} result file(s) contain NaN, decoded as is "
+                   f"(first: {decoded.nan[0]})", err=True)
+    metrics, errors = score_samples(decoded.samples)
+    missing = len(decoded.missing)
+    try:
+        acc_path, err_path = write_report(
+            result_dir, metrics, errors, missing=missing, alphabet=alpha,
+            extra={"listed": len(entries), "seq_len": decoded.seq_len,
+                   "num_classes": num_classes},
+        )
+    except OSError as exc:
+        raise UserError(f"cannot write the report into {result_dir}: {exc}") from None
+    for line in format_metrics(metrics, missing=missing):
+        click.echo(line)
+    click.echo(f"wrote {acc_path} and {err_path} ({len(errors)} wrong) "
+               f"in {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

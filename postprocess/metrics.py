@@ -1,0 +1,200 @@
+"""Word accuracy, edit distances and the accuracy report; reusable by any evaluation path.
+
+The headline number is word accuracy under the standard scene-text protocol: lowercase both
+sides, keep only ``[0-9a-z]``, then compare exactly. It is the evaluation of the CRNN papers
+(Shi, Bai, Yao 2015) and of clovaai/deep-text-recognition-benchmark (Baek et al. 2019,
+``test.py``: ``re.sub('[^0-9a-z]', '', s.lower())``). Case-sensitive word accuracy compares the
+raw strings. Normalized edit distance and character error rate are computed on the
+standard-protocol strings, so they measure the same thing as the headline accuracy.
+
+Typical use::
+
+    metrics, errors = score_samples(zip(names, labels, predictions))
+    print("\\n".join(format_metrics(metrics)))
+    write_report(result_dir, metrics, errors, missing=0, alphabet=spec.alphabet)
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]")
+
+#: Keys of the dict returned by :func:`compute_metrics`.
+METRIC_KEYS = (
+    "total", "correct", "word_accuracy", "correct_case_sensitive",
+    "word_accuracy_case_sensitive", "mean_ned", "cer", "edit_distance", "gt_chars",
+)
+PROTOCOL = "word_accuracy, mean_ned, cer: lowercase, keep [0-9a-z]; case_sensitive: exact match"
+
+
+def normalize_standard(text: str) -> str:
+    """The standard protocol's form of a word: ``text.lower()`` with everything outside
+    ``[0-9a-z]`` removed (so spaces, punctuation and non-ASCII letters are dropped).
+
+    >>> normalize_standard("Don't-Stop 2!")
+    'dontstop2'
+    """
+    return _NOT_ALNUM.sub("", text.lower())
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: the least number of single-character insertions, deletions and
+    substitutions that turn ``a`` into ``b`` (unit costs; O(len(a) * len(b)) time)."""
+    if a == b:
+        return 0
+    if len(a) < len(b):
+        a, b = b, a
+    if not b:
+        return len(a)
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def normalized_edit_distance(gt: str, pred: str) -> float:
+    """``edit_distance(gt, pred) / max(len(gt), len(pred))`` in [0, 1]; 0.0 when both are
+    empty. A distance: 0 is a perfect match, lower is better."""
+    longest = max(len(gt), len(pred))
+    return edit_distance(gt, pred) / longest if longest else 0.0
+
+
+def compute_metrics(predictions: Sequence[str], labels: Sequence[str]) -> dict:
+    """Score predictions against ground-truth labels (same order, same length).
+
+    Returns a JSON-ready dict:
+        total: number of samples N.
+        correct, word_accuracy: exact matches after :func:`normalize_standard` on both sides
+            (the standard protocol), as a count and as a fraction in [0, 1].
+        correct_case_sensitive, word_accuracy_case_sensitive: exact matches of the raw strings.
+        mean_ned: mean over samples of :func:`normalized_edit_distance` of the normalized
+            strings, in [0, 1]; a DISTANCE, lower is better (``1 - mean_ned`` is the
+            "normalized edit distance" score of some papers, where higher is better).
+        edit_distance: total Levenshtein distance of the normalized strings.
+        gt_chars: total number of characters of the normalized labels.
+        cer: character error rate ``edit_distance / gt_chars`` (may exceed 1); None when
+            ``gt_chars == 0`` (undefined).
+
+    Raises:
+        ValueError: the two sequences differ in length, or are empty.
+    """
+    if len(predictions) != len(labels):
+        raise ValueError(f"{len(predictions)} predictions but {len(labels)} labels")
+    if not labels:
+        raise ValueError("no samples to score")
+    correct = correct_cs = dist_total = gt_chars = 0
+    ned_total = 0.0
+    for pred, gt in zip(predictions, labels):
+        correct_cs += pred == gt
+        p, g = normalize_standard(pred), normalize_standard(gt)
+        d = edit_distance(g, p)
+        correct += d == 0
+        dist_total += d
+        gt_chars += len(g)
+        longest = max(len(g), len(p))
+        ned_total += d / longest if longest else 0.0
+    n = len(labels)
+    return {
+        "total": n,
+        "correct": correct,
+        "word_accuracy": correct / n,
+        "correct_case_sensitive": correct_cs,
+        "word_accuracy_case_sensitive": correct_cs / n,
+        "mean_ned": ned_total / n,
+        "cer": dist_total / gt_chars if gt_chars else None,
+        "edit_distance": dist_total,
+        "gt_chars": gt_chars,
+    }
+
+
+def score_samples(
+    samples: Iterable[tuple[str, str, str]],
+) -> tuple[dict, list[tuple[str, str, str]]]:
+    """Score ``(name, label, prediction)`` triples.
+
+    Returns:
+        (metrics, errors): the dict of :func:`compute_metrics`, and the triples that are wrong
+        under the standard protocol, in input order (the rows of ``errors.tsv``).
+
+    Raises:
+        ValueError: no samples.
+    """
+    samples = list(samples)
+    metrics = compute_metrics([s[2] for s in samples], [s[1] for s in samples])
+    errors = [s for s in samples if normalize_standard(s[1]) != normalize_standard(s[2])]
+    return metrics, errors
+
+
+def format_metrics(metrics: dict, missing: int = 0) -> list[str]:
+    """Human-readable lines for a metrics dict, first ``word accuracy: 77.60% (2328/3000)``."""
+    n = metrics["total"]
+    cer = metrics["cer"]
+    cer_text = "n/a (no ground-truth characters)" if cer is None else f"{100 * cer:.2f}%"
+    lines = [
+        f"word accuracy: {100 * metrics['word_accuracy']:.2f}% ({metrics['correct']}/{n})",
+        f"word accuracy (case-sensitive): {100 * metrics['word_accuracy_case_sensitive']:.2f}%"
+        f" ({metrics['correct_case_sensitive']}/{n})",
+        f"mean normalized edit distance: {metrics['mean_ned']:.4f} (lower is better)",
+        f"character error rate: {cer_text} ({metrics['edit_distance']}/{metrics['gt_chars']}"
+        " edits/chars)",
+    ]
+    if missing:
+        lines.append(f"missing: {missing} listed result file(s) not found, not scored")
+    return lines
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to a temporary file next to ``path``, then rename it over ``path``,
+    so an interrupted run never leaves a half-written file. Raises OSError on I/O failure."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_report(
+    out_dir: str | os.PathLike,
+    metrics: dict,
+    errors: Iterable[tuple[str, str, str]],
+    *,
+    missing: int = 0,
+    alphabet: str | None = None,
+    extra: dict | None = None,
+) -> tuple[Path, Path]:
+    """Write ``out_dir/accuracy.json`` and ``out_dir/errors.tsv`` (each atomically).
+
+    accuracy.json: ``metrics`` (see :func:`compute_metrics`) plus ``missing`` (listed samples
+    without a result, not scored), ``alphabet``, ``protocol`` and the items of ``extra``.
+    errors.tsv: header ``file, label, prediction`` then one row per ``errors`` triple,
+    tab-separated in the ``csv`` module's dialect (a field holding a tab or a quote is quoted).
+
+    Returns:
+        The two paths written. Raises OSError when ``out_dir`` is not writable.
+    """
+    out_dir = Path(out_dir)
+    report = {**metrics, "missing": missing, "alphabet": alphabet, "protocol": PROTOCOL}
+    report.update(extra or {})
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    writer.writerow(("file", "label", "prediction"))
+    writer.writerows(errors)
+    acc = atomic_write_text(out_dir / "accuracy.json",
+                            json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    err = atomic_write_text(out_dir / "errors.tsv", buf.getvalue())
+    return acc, err

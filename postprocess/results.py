@@ -1,0 +1,254 @@
+"""Reading the inputs of postprocess: label.txt, RESULT_DIR/meta.json and the result files.
+
+Result files (written by runtime/, see shared/docs/DESIGN.md): for a label.txt entry
+``test_{i}.bin``, ``RESULT_DIR/test_{i}_0.bin`` (raw float32 little-endian, shape (T, 1, C),
+``T * C * 4`` bytes) or ``RESULT_DIR/test_{i}_0.npy`` (numpy format, same shape). Files are read
+in chunks straight into one preallocated (chunk, T, C) buffer and each chunk is decoded at once,
+so memory stays bounded for 100,000 files.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import UserError
+from models.specs import SPECS, ModelSpec, get_spec
+from postprocess.ctc import greedy_decode
+
+CHUNK = 4096  # samples decoded per vectorized call (~36 MB of float32 for nano-ocr)
+
+
+def read_labels(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """Parse label.txt: one ``{file}:{label}`` per line, split on the FIRST ':' (the label may
+    hold ':' and spaces, kept as is; only the line ending is removed). Empty lines are skipped.
+
+    Returns:
+        ``(file, label)`` pairs in file order.
+
+    Raises:
+        UserError: the file is missing or not UTF-8; a line has no ':' or an empty file name
+            (the message gives the line number); a file name is listed twice; no entries.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UserError(f"label file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read label file {path}: {exc}") from None
+    entries: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, label = line.partition(":")
+        if not sep or not name.strip():
+            raise UserError(
+                f"{path} line {lineno}: expected '{{file}}:{{label}}' (e.g. test_1.bin:hello), "
+                f"got {line!r}"
+            )
+        name = name.strip()
+        if name in seen:
+            raise UserError(f"{path} line {lineno}: {name!r} already listed on line {seen[name]}")
+        seen[name] = lineno
+        entries.append((name, label))
+    if not entries:
+        raise UserError(f"label file {path} has no entries")
+    return entries
+
+
+def read_meta_spec(result_dir: str | os.PathLike) -> ModelSpec | None:
+    """The spec stored in ``RESULT_DIR/meta.json`` (the dict at top level or under ``"spec"``,
+    that dict possibly JSON-encoded as a string), or None when meta.json does not exist.
+
+    Raises:
+        UserError: meta.json is unreadable, not JSON, or does not hold a complete spec.
+    """
+    path = Path(result_dir) / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    spec = meta.get("spec", meta) if isinstance(meta, dict) else meta
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except ValueError as exc:
+            raise UserError(f"{path}: 'spec' is not a JSON object: {exc}") from None
+    if not isinstance(spec, dict):
+        raise UserError(f"{path}: expected a JSON object with the model spec, got {spec!r:.80}")
+    try:
+        return ModelSpec.from_dict(spec)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc.message}") from None
+
+
+def resolve_alphabet(
+    result_dir: str | os.PathLike, model: str | None = None, alphabet: str | None = None,
+) -> tuple[str, int | None, int]:
+    """Decide ``(alphabet, T, C)`` from ``--model``, ``--alphabet`` or RESULT_DIR/meta.json.
+
+    ``model`` gives all three from the registry; ``alphabet`` gives only the alphabet, with
+    C = len(alphabet) + 1 and T from meta.json if present, else None (inferred from the files).
+    Neither: all three from meta.json.
+
+    Raises:
+        UserError: both or neither given and no meta.json; unknown model; empty alphabet;
+            the alphabet size or the model's (T, C) disagrees with meta.json.
+    """
+    meta_path = Path(result_dir) / "meta.json"
+    if model is not None and alphabet is not None:
+        raise UserError("give either --model or --alphabet, not both")
+    meta = read_meta_spec(result_dir)
+    if model is not None:
+        spec = get_spec(model)
+        if meta is not None and meta.output_shape != spec.output_shape:
+            raise UserError(
+                f"--model {model} has output (T, C) = {spec.output_shape}, but {meta_path} "
+                f"describes {meta.name!r} with (T, C) = {meta.output_shape}"
+            )
+        return spec.alphabet, spec.seq_len, spec.num_classes
+    if alphabet is not None:
+        if not alphabet:
+            raise UserError("--alphabet is empty")
+        c = len(alphabet) + 1
+        if meta is not None and meta.num_classes != c:
+            raise UserError(
+                f"--alphabet has {len(alphabet)} characters, so C = {c} classes with the CTC "
+                f"blank, but {meta_path} ({meta.name!r}) has C = {meta.num_classes}"
+            )
+        return alphabet, (meta.seq_len if meta is not None else None), c
+    if meta is None:
+        raise UserError(
+            f"{meta_path} not found, so the alphabet is unknown: give --model NAME "
+            f"({', '.join(SPECS)}) or --alphabet STR"
+        )
+    return meta.alphabet, meta.seq_len, meta.num_classes
+
+
+def result_stem(name: str) -> str:
+    """``test_7.bin`` (or ``some/dir/test_7.bin``) -> ``test_7``; its result is ``test_7_0.bin``."""
+    return os.path.splitext(name.replace("\\", "/").rsplit("/", 1)[-1])[0]
+
+
+@dataclass
+class Decoded:
+    """What :func:`decode_result_dir` found: scored samples in label.txt order, and the rest."""
+
+    samples: list[tuple[str, str, str]] = field(default_factory=list)  # (file, label, pred)
+    missing: list[str] = field(default_factory=list)  # label.txt names without a result file
+    nan: list[str] = field(default_factory=list)  # result files holding NaN (decoded anyway)
+    seq_len: int | None = None
+
+
+def _wrong(path: Path, got: str, t: int | None, c: int) -> UserError:
+    if t is None:
+        want = f"float32 (T, 1, {c}), a multiple of {4 * c} bytes (C = len(alphabet) + 1 = {c})"
+    else:
+        want = f"float32 ({t}, 1, {c}) = {t * c * 4} bytes"
+    return UserError(f"result file {path} has {got}, expected {want}")
+
+
+def decode_result_dir(
+    result_dir: str | os.PathLike,
+    entries: list[tuple[str, str]],
+    alphabet: str,
+    seq_len: int | None = None,
+    *,
+    allow_missing: bool = False,
+    chunk: int = CHUNK,
+) -> Decoded:
+    """Read the result file of each label.txt entry and greedy-decode them, chunk by chunk.
+
+    Args:
+        result_dir: folder of ``{stem}_0.bin`` / ``{stem}_0.npy`` files (stem: the entry's file
+            name without folder and extension).
+        entries: ``(file, label)`` pairs from :func:`read_labels`.
+        alphabet: C - 1 characters (class 0 = blank).
+        seq_len: T; None to take it from the first result file (then all must agree).
+        allow_missing: skip entries without a result file instead of failing.
+
+    Raises:
+        UserError: RESULT_DIR is not a folder; a result file has the wrong size/shape (the
+            message names it and the expected bytes); a file is missing (unless
+            ``allow_missing``); no result file at all.
+    """
+    result_dir = Path(result_dir)
+    if not result_dir.is_dir():
+        raise UserError(f"result folder {result_dir} does not exist or is not a folder")
+    c, t = len(alphabet) + 1, seq_len
+    out = Decoded()
+    buf: np.ndarray | None = None
+    pending: list[tuple[str, str, Path]] = []
+
+    def flush() -> None:
+        block = buf[: len(pending)]
+        for (_, _, p), bad in zip(pending, np.isnan(block).any(axis=(1, 2))):
+            if bad:
+                out.nan.append(p.name)
+        preds = greedy_decode(block, alphabet, batch_axis=0)
+        out.samples.extend((n, lab, pred) for (n, lab, _), pred in zip(pending, preds))
+        pending.clear()
+
+    for name, label in entries:
+        stem = result_stem(name)
+        for ext in (".bin", ".npy"):
+            path = result_dir / f"{stem}_0{ext}"
+            try:
+                f = open(path, "rb")
+            except FileNotFoundError:
+                continue
+            break
+        else:
+            out.missing.append(name)
+            continue
+        with f:
+            if ext == ".bin":
+                size = os.fstat(f.fileno()).st_size
+                if t is None:
+                    if size == 0 or size % (4 * c):
+                        raise _wrong(path, f"{size} bytes", None, c)
+                    t = size // (4 * c)
+                if size != t * c * 4:
+                    raise _wrong(path, f"{size} bytes", t, c)
+                row = None
+            else:
+                try:
+                    row = np.lib.format.read_array(f, allow_pickle=False)
+                except (ValueError, OSError) as exc:
+                    raise UserError(f"cannot read result file {path}: {exc}") from None
+                if row.dtype.kind != "f" or row.ndim == 0 or row.shape[-1] != c or row.size == 0:
+                    raise _wrong(path, f"shape {row.shape} dtype {row.dtype}", t, c)
+                if t is None and row.size % c == 0:
+                    t = row.size // c
+                if row.size != (t or 0) * c:
+                    raise _wrong(path, f"shape {row.shape} dtype {row.dtype}", t, c)
+            if buf is None:
+                buf = np.empty((min(chunk, len(entries)), t, c), dtype="<f4")
+            if row is None:
+                if f.readinto(memoryview(buf[len(pending)]).cast("B")) != size:
+                    raise UserError(f"result file {path}: short read, expected {size} bytes")
+            else:
+                buf[len(pending)] = row.reshape(t, c)
+        pending.append((name, label, path))
+        if len(pending) == len(buf):
+            flush()
+    if pending:
+        flush()
+    out.seq_len = t
+    if out.missing and not allow_missing:
+        first = ", ".join(f"{result_stem(m)}_0.bin" for m in out.missing[:3])
+        raise UserError(
+            f"{len(out.missing)} of {len(entries)} result files listed in label.txt are missing "
+            f"from {result_dir} (first: {first}; .npy also accepted); "
+            "use --allow-missing to score the rest"
+        )
+    if not out.samples:
+        raise UserError(f"none of the {len(entries)} result files listed exists in {result_dir}")
+    return out

@@ -1,0 +1,91 @@
+"""``crnn-preprocess``: images + gt.txt -> LMDB, and LMDB -> ais_bench .bin inputs + label.txt.
+
+User errors print ``Error: ...`` (naming the file, GT line or LMDB key) and exit with status 1.
+"""
+from __future__ import annotations
+
+import os
+
+import click
+
+from models.specs import SPECS
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Preprocessing for CRNN deployment (see shared/docs/DESIGN.md)."""
+
+
+@main.command("build-lmdb")
+@click.option("--gt", "gt", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="GT file: one 'relative/path<TAB>label' per line (UTF-8).")
+@click.option("--output", required=True, type=click.Path(file_okay=False),
+              help="LMDB directory to create (written to a temp dir, renamed when complete).")
+@click.option("--root", type=click.Path(exists=True, file_okay=False),
+              help="Folder the GT paths are relative to [default: the GT file's folder].")
+@click.option("--strict", is_flag=True,
+              help="Fail on the first bad line instead of skipping it.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
+def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwrite: bool) -> None:
+    """Pack the images listed in GT into an LMDB in the clovaai layout.
+
+    Keys: num-samples; image-%09d = the image file's bytes unchanged; label-%09d = UTF-8
+    label; indices 1..n in GT order. Every image must decode with Pillow (zero-sized and
+    > 50 Mpixel images are rejected); bad lines are reported with their line number and
+    skipped (or fail with --strict).
+    """
+    from preprocess.lmdb_build import build_lmdb
+
+    res = build_lmdb(gt, output, root=root, strict=strict, overwrite=overwrite)
+    mb = res.image_bytes / 1e6
+    click.echo(f"wrote {res.written} samples ({mb:.1f} MB of images) to {res.output} "
+               f"in {res.seconds:.1f} s; skipped {len(res.skipped)} line(s)")
+    if res.skipped:
+        first = ", ".join(str(n) for n, _ in res.skipped[:10])
+        click.echo(f"skipped GT lines: {first}{' ...' if len(res.skipped) > 10 else ''}",
+                   err=True)
+
+
+@main.command("lmdb-to-bin")
+@click.option("--lmdb", "lmdb_path", required=True, type=click.Path(exists=True),
+              help="LMDB (directory or data.mdb) in the clovaai layout.")
+@click.option("--model", required=True, type=click.Choice(sorted(SPECS)),
+              help="Model spec: input shape, resize filter, normalization.")
+@click.option("--output", required=True, type=click.Path(file_okay=False),
+              help="Directory for test_{i}.bin + meta.json (replaced only when complete).")
+@click.option("--labels", required=True, type=click.Path(dir_okay=False),
+              help="Label file to write: one 'test_{i}.bin:{label}' per sample.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: os.cpu_count()].")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the first N samples (indices 1..N).")
+@click.option("--strict", is_flag=True,
+              help="Fail on the first bad sample instead of skipping it.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr [default: only on a terminal].")
+def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str,
+                    workers: int | None, limit: int | None, strict: bool,
+                    progress: bool | None) -> None:
+    """Write one input file per LMDB sample for ais_bench-style inference.
+
+    OUTPUT/test_{i}.bin (i = LMDB index) holds float32, little-endian, C-contiguous, shape
+    (1, C, H, W) of the model spec (1x1x32x128 = 16,384 bytes for nano-ocr, 1x1x32x100 =
+    12,800 bytes for crnn / crnn-modelzoo): grey, PIL resize to (W, H) (bilinear; bicubic for
+    crnn-modelzoo), then (x/255 - 0.5)/0.5. OUTPUT/meta.json records the spec, shape, dtype,
+    count and the source LMDB. Bad samples (missing keys, undecodable or oversized images,
+    empty or non-UTF-8 labels) are reported by key and skipped (or fail with --strict).
+    """
+    from preprocess.lmdb_to_bin import lmdb_to_bin
+
+    res = lmdb_to_bin(lmdb_path, model, output, labels, workers=workers or os.cpu_count(),
+                      limit=limit, strict=strict, progress=progress)
+    click.echo(f"wrote {res.count} files to {res.output} and {res.labels} in "
+               f"{res.seconds:.2f} s ({res.images_per_s:.0f} images/s, {res.workers} workers)")
+    if res.skipped:
+        more = " ..." if res.skipped > len(res.skipped_keys) else ""
+        click.echo(f"skipped {res.skipped} bad sample(s): {', '.join(res.skipped_keys[:10])}"
+                   f"{more}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

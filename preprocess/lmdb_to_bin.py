@@ -1,0 +1,268 @@
+"""LMDB -> ais_bench inputs (``crnn-preprocess lmdb-to-bin``).
+
+For every good sample i of the LMDB (1-based index) it writes ``input_bin/test_{i}.bin``: the
+float32 little-endian C-contiguous tensor of shape (1, C, H, W) from
+:func:`preprocess.transform.preprocess_image` (4*C*H*W bytes, 16,384 for nano-ocr), and a line
+``test_{i}.bin:{label}`` in ``label.txt``. ``input_bin/meta.json`` records the spec and the source.
+
+Streaming and parallel: the parent only hands out index ranges of ``CHUNK`` samples, at most
+``2 * workers`` at a time; every worker process opens the LMDB read-only itself, transforms and
+writes its files, and returns (index, label, error) triples. Memory does not depend on the LMDB
+size. Everything is written into a staging directory next to ``input_bin/`` that replaces it only
+when complete, so a failed or interrupted run leaves the previous output (or nothing).
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from models.errors import UserError
+from models.specs import ModelSpec, get_spec
+from preprocess.lmdb_io import (SampleError, image_key, keys_sha256, open_lmdb,
+                                read_num_samples, read_sample)
+from preprocess.transform import MAX_PIXELS, ImageError, preprocess_image
+
+#: Samples per task handed to a worker.
+CHUNK = 64
+#: A worker reopens the LMDB after reading this many bytes, so that the pages it touched are
+#: unmapped and its resident memory stays bounded however large the LMDB is.
+REMAP_BYTES = 256 << 20
+#: Bad samples printed one by one / keys kept in meta.json.
+MAX_REPORTED = 20
+META_NAME = "meta.json"
+
+# (index, label or None, bad key or None, reason or None)
+Outcome = tuple[int, "str | None", "str | None", "str | None"]
+
+
+@dataclass
+class ConvertResult:
+    """Outcome of :func:`lmdb_to_bin`: ``count`` files written, ``skipped`` bad samples
+    (``skipped_keys``: the first :data:`MAX_REPORTED` offending keys), wall ``seconds``."""
+
+    output: Path
+    labels: Path
+    count: int = 0
+    skipped: int = 0
+    skipped_keys: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    workers: int = 1
+
+    @property
+    def images_per_s(self) -> float:
+        """Throughput over the whole run (good and bad samples), images per second."""
+        return (self.count + self.skipped) / self.seconds if self.seconds > 0 else float("nan")
+
+
+class _Worker:
+    """Per-process state: the LMDB (reopened every REMAP_BYTES), the spec, the output dir."""
+
+    state: "_Worker | None" = None
+
+    def __init__(self, lmdb_path: str, spec: ModelSpec, outdir: str):
+        self.lmdb_path, self.spec, self.outdir = lmdb_path, spec, outdir
+        self.env = open_lmdb(lmdb_path)
+        self.read = 0
+
+    def run(self, start: int, stop: int) -> list[Outcome]:
+        if self.read > REMAP_BYTES:
+            self.env.close()
+            self.env, self.read = open_lmdb(self.lmdb_path), 0
+        out: list[Outcome] = []
+        with self.env.begin(buffers=False) as txn:
+            for i in range(start, stop):
+                try:
+                    data, label = read_sample(txn, i)
+                    self.read += len(data)
+                    x = preprocess_image(data, self.spec)
+                except SampleError as err:
+                    out.append((i, None, err.key, err.reason))
+                    continue
+                except ImageError as err:
+                    out.append((i, None, image_key(i), str(err)))
+                    continue
+                write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
+                out.append((i, label, None, None))
+        return out
+
+
+def write_bin(path: str | Path, x: np.ndarray) -> None:
+    """Write ``x`` as raw float32 little-endian C-order bytes to ``path`` (temp name + rename)."""
+    path = str(path)
+    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(np.ascontiguousarray(x, dtype="<f4").tobytes())
+    os.replace(tmp, path)
+
+
+def _init(lmdb_path: str, spec: ModelSpec, outdir: str) -> None:
+    # An exception here would make multiprocessing.Pool respawn workers forever: keep it for
+    # the first task instead.
+    try:
+        _Worker.state = _Worker(lmdb_path, spec, outdir)
+    except Exception as exc:  # noqa: BLE001
+        _Worker.state = exc
+
+
+def _task(bounds: tuple[int, int]) -> list[Outcome]:
+    if isinstance(_Worker.state, Exception):
+        raise _Worker.state
+    return _Worker.state.run(*bounds)
+
+
+def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
+         ) -> Iterator[list[Outcome]]:
+    """Results of the tasks in order; at most ``2 * workers`` tasks in flight."""
+    if workers == 1:
+        _init(*initargs)
+        try:
+            yield from map(_task, tasks)
+        finally:
+            if isinstance(_Worker.state, _Worker):
+                _Worker.state.env.close()
+            _Worker.state = None
+        return
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["preprocess.lmdb_to_bin"])
+    with ctx.Pool(workers, initializer=_init, initargs=initargs) as pool:
+        it = iter(tasks)
+        window = deque(pool.apply_async(_task, (t,)) for _, t in zip(range(2 * workers), it))
+        while window:
+            res = window.popleft().get()
+            for t in it:
+                window.append(pool.apply_async(_task, (t,)))
+                break
+            yield res
+
+
+def _check_output(output: Path, labels: Path) -> None:
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} exists and is not a directory")
+    if labels.exists() and labels.is_dir():
+        raise UserError(f"--labels {labels} is a directory")
+    if output.resolve() in labels.resolve().parents:
+        raise UserError(f"--labels {labels} must be outside --output {output}")
+    if output.is_dir():
+        names = [p.name for p in output.iterdir()]
+        foreign = [n for n in names if n != META_NAME
+                   and not (n.startswith("test_") and n.endswith(".bin"))]
+        if foreign:
+            raise UserError(f"refusing to replace {output}: it holds files this tool did not "
+                            f"write (e.g. {foreign[0]!r}); choose an empty or new directory")
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Path,
+                labels: str | Path, workers: int | None = None, limit: int | None = None,
+                strict: bool = False, progress: bool | None = None,
+                log: Callable[[str], None] | None = None) -> ConvertResult:
+    """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``labels`` + ``output/meta.json``.
+
+    Args:
+        lmdb_path: LMDB directory (or data.mdb file) in the clovaai layout.
+        model: spec name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``) or a ModelSpec.
+        output: directory of the .bin files; created, or replaced when it only holds a
+            previous output (test_*.bin, meta.json).
+        labels: label file, one ``test_{i}.bin:{label}`` line per written sample, index order.
+        workers: processes (default ``os.cpu_count()``; 1 runs in this process).
+        limit: only the first ``limit`` indices (1..limit).
+        strict: fail on the first bad sample (index order) instead of skipping it.
+        progress: tqdm bar on stderr; None shows it only on a terminal.
+        log: where messages about bad samples go (default: stderr).
+
+    Each file holds float32 little-endian (1, C, H, W) of the spec, 4*C*H*W bytes.
+
+    Raises:
+        UserError: not an LMDB / no ``num-samples``, unusable output paths, no good sample, or
+            (``strict``) a bad sample, named by key (e.g. ``image-000000017``). On any failure
+            neither ``output`` nor ``labels`` is modified.
+    """
+    log = log or (lambda m: tqdm.write(m, file=sys.stderr))
+    spec = model if isinstance(model, ModelSpec) else get_spec(model)
+    lmdb_path, output, labels = Path(lmdb_path), Path(output), Path(labels)
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    env = open_lmdb(lmdb_path)
+    try:
+        n = read_num_samples(env, lmdb_path)
+        keys_sha = keys_sha256(env)
+    finally:
+        env.close()
+    total = n if limit is None else min(n, limit)
+    if total == 0:
+        raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")
+    _check_output(output, labels)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    labels.parent.mkdir(parents=True, exist_ok=True)
+    stage = output.parent / f".{output.name}.partial-{os.getpid()}"
+    label_tmp = labels.parent / f".{labels.name}.tmp-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)))
+    t0 = time.perf_counter()
+    tasks = ((s, min(s + CHUNK, total + 1)) for s in range(1, total + 1, CHUNK))
+    initargs = (str(lmdb_path), spec, str(stage))
+    try:
+        with open(label_tmp, "w", encoding="utf-8", newline="\n") as lf, \
+                closing(_run(tasks, res.workers, initargs)) as results, \
+                tqdm(total=total, unit="img", disable=None if progress is None else not progress,
+                     desc="lmdb-to-bin", file=sys.stderr) as bar:
+            for chunk in results:
+                for i, label, key, reason in chunk:
+                    if key is None:
+                        lf.write(f"test_{i}.bin:{label}\n")
+                        res.count += 1
+                        continue
+                    if strict:
+                        raise UserError(f"{lmdb_path}: {key}: {reason} (--strict; nothing written)")
+                    res.skipped += 1
+                    if res.skipped <= MAX_REPORTED:
+                        res.skipped_keys.append(key)
+                        log(f"skipped {key}: {reason}")
+                bar.update(len(chunk))
+        if res.count == 0:
+            raise UserError(f"{lmdb_path}: no usable sample among {total} "
+                            f"(first bad keys: {', '.join(res.skipped_keys[:5])})")
+        meta = {
+            "spec": spec.name, "shape": [1, *spec.input_shape], "dtype": "float32",
+            "byte_order": "little", "layout": "NCHW", "count": res.count,
+            "skipped": res.skipped, "skipped_keys": res.skipped_keys,
+            "lmdb": str(lmdb_path.resolve()), "lmdb_num_samples": n, "limit": limit,
+            "keys_sha256": keys_sha, "labels": str(labels.resolve()),
+            "max_pixels": MAX_PIXELS, "model_spec": spec.to_dict(),
+        }
+        _atomic_text(stage / META_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if output.exists():
+            old = output.parent / f".{output.name}.old-{os.getpid()}"
+            os.replace(output, old)
+            os.replace(stage, output)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, output)
+        os.replace(label_tmp, labels)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        label_tmp.unlink(missing_ok=True)
+        raise
+    res.seconds = time.perf_counter() - t0
+    if res.skipped > MAX_REPORTED:
+        log(f"... and {res.skipped - MAX_REPORTED} more bad sample(s)")
+    return res

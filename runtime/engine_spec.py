@@ -1,0 +1,81 @@
+"""Reading the model spec an engine carries, and checking it against the engine's input.
+
+ONNX files carry the spec JSON in ``metadata_props`` under :data:`models.specs.METADATA_KEY`,
+OpenVINO IR in ``rt_info`` at ``["crnn_deploy", "spec"]``; engines that cannot hold metadata
+(TensorRT plans, Ascend OM) have a sidecar ``X.engine.json`` (:func:`models.specs.read_sidecar`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from models.errors import UserError
+from models.specs import METADATA_KEY, ModelSpec, read_sidecar, sidecar_path
+
+
+def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:
+    """The spec of ``engine`` from its embedded JSON ``text``, else from its sidecar file.
+
+    Raises:
+        UserError: the JSON is invalid, or there is neither embedded spec nor sidecar.
+    """
+    if text is None:
+        if sidecar_path(engine).is_file():
+            return read_sidecar(engine)
+        raise UserError(f"engine {engine} carries no model spec (metadata key {METADATA_KEY!r}) "
+                        f"and has no sidecar {sidecar_path(engine)}; export it with crnn-convert")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"engine {engine}: invalid spec JSON in {METADATA_KEY!r}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"engine {engine}: spec {METADATA_KEY!r} is not a JSON object")
+    return ModelSpec.from_dict(data.get("spec", data))
+
+
+def onnx_spec_text(path: str | Path) -> str | None:
+    """The spec JSON stored in an ONNX file's ``metadata_props`` (None when absent).
+
+    Reads the protobuf with the ``onnx`` package, without external weight data.
+
+    Raises:
+        UserError: the file is not a readable ONNX model.
+    """
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError, OSError, ...
+        raise UserError(f"cannot read ONNX model {path}: {first_line(exc)}") from None
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            return prop.value
+    return None
+
+
+def check_dims(spec: ModelSpec, dims: Sequence, engine: str | Path) -> int | None:
+    """Check the engine input ``dims`` (N, C, H, W; ints or symbols) against ``spec``.
+
+    Returns:
+        the static batch N, or None when axis 0 is symbolic/dynamic.
+
+    Raises:
+        UserError: wrong rank, or a static C/H/W differing from the spec.
+    """
+    dims = list(dims)
+    if len(dims) != 4:
+        raise UserError(f"engine {engine}: input has rank {len(dims)}, expected NCHW of {spec.name}")
+    for got, want in zip(dims[1:], spec.input_shape):
+        if isinstance(got, int) and got > 0 and got != want:
+            raise UserError(f"engine {engine}: input shape {dims} does not match "
+                            f"(N, {', '.join(map(str, spec.input_shape))}) of spec {spec.name}")
+    n = dims[0]
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """A short one-line form of an SDK exception message (they can be pages long)."""
+    text = str(exc).strip().splitlines()
+    line = next((t.strip() for t in text if t.strip()), type(exc).__name__)
+    return line[:limit]

@@ -1,0 +1,191 @@
+"""OpenVINO backend: OpenVINO IR (``.xml`` + ``.bin``) or ``.onnx`` read directly.
+
+Options:
+
+* ``hint``: ``PERFORMANCE_HINT``, ``LATENCY`` (default) or ``THROUGHPUT``. With ``THROUGHPUT``
+  use :meth:`OpenVINOBackend.infer_many`, which keeps ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``
+  requests in flight with an ``AsyncInferQueue``.
+* ``precision``: ``INFERENCE_PRECISION_HINT``, ``f32`` (default) or ``bf16`` / ``f16``.
+  f32 is set explicitly because on CPUs with bf16 support OpenVINO otherwise runs bf16
+  silently (nano-ocr logits then move by ~0.1 against ONNX Runtime).
+* ``threads``: ``INFERENCE_NUM_THREADS``; ``nireq``: number of async requests (overrides the
+  compiled model's optimum).
+
+The spec is read from ``rt_info["crnn_deploy"]["spec"]`` (IR written by crnn-convert), else
+from the ONNX ``metadata_props`` (``.onnx``), else from a sidecar JSON. A model with a dynamic
+batch axis is reshaped to each batch size actually used and compiled once per size (cached).
+"""
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from collections import deque
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from models.errors import UserError
+from runtime.base import Backend
+from runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
+
+RT_INFO_PATH = ["crnn_deploy", "spec"]
+HINTS = ("LATENCY", "THROUGHPUT")
+PRECISIONS = ("f32", "bf16", "f16")
+
+
+class OpenVINOBackend(Backend):
+    """Runs a model with ``openvino.Core`` (float32 NCHW -> float32 (T, N, C))."""
+
+    name = "openvino"
+    extra = "openvino"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return importlib.util.find_spec("openvino") is not None
+
+    def _config(self) -> dict:
+        hint = str(self.options.get("hint") or "LATENCY").upper()
+        precision = str(self.options.get("precision") or "f32").lower()
+        if hint not in HINTS:
+            raise UserError(f"openvino: unknown hint {hint!r}; use one of {', '.join(HINTS)}")
+        if precision not in PRECISIONS:
+            raise UserError(f"openvino: unknown precision {precision!r}; "
+                            f"use one of {', '.join(PRECISIONS)}")
+        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision}
+        if self.options.get("threads"):
+            config["INFERENCE_NUM_THREADS"] = int(self.options["threads"])
+        return config
+
+    def _load(self) -> None:
+        import openvino as ov
+
+        self.config = self._config()
+        self.core = ov.Core()
+        try:
+            self.model = self.core.read_model(str(self.engine))
+        except Exception as exc:
+            raise UserError(f"cannot read {self.engine} with openvino: {first_line(exc)}") from None
+        if self.model.has_rt_info(RT_INFO_PATH):
+            text = self.model.get_rt_info(RT_INFO_PATH).astype(str)
+        elif self.engine.suffix.lower() == ".onnx":
+            text = onnx_spec_text(self.engine)
+        else:
+            text = None
+        self.spec = spec_from_text(text, self.engine)
+        if len(self.model.inputs) != 1 or not self.model.outputs:
+            raise UserError(f"engine {self.engine}: expected 1 input and 1 output, got "
+                            f"{len(self.model.inputs)} and {len(self.model.outputs)}")
+        pshape = self.model.input(0).get_partial_shape()
+        dims = [d.get_length() if d.is_static else "?" for d in pshape]
+        self.batch_size = check_dims(self.spec, dims, self.engine)
+        self._compiled: dict[int, object] = {}   # batch size -> CompiledModel
+        self._requests: dict[int, object] = {}   # batch size -> InferRequest
+        self._queues: dict[int, object] = {}     # batch size -> AsyncInferQueue
+
+    def compiled(self, n: int):
+        """The model compiled for batch ``n`` (reshaped first when the batch axis is dynamic)."""
+        if n not in self._compiled:
+            import openvino as ov
+
+            model = self.model
+            if self.batch_size is None:
+                pshape = self.model.input(0).get_partial_shape()
+                model.reshape({0: ov.PartialShape([n, *list(pshape)[1:]])})
+            try:
+                self._compiled[n] = self.core.compile_model(model, self.device, self.config)
+            except Exception as exc:
+                raise UserError(f"openvino cannot compile {self.engine} for device {self.device!r} "
+                                f"with {self.config}: {first_line(exc)}") from None
+        return self._compiled[n]
+
+    @property
+    def nireq(self) -> int:
+        """Number of parallel requests ``infer_many`` uses (for the current batch sizes)."""
+        if self.options.get("nireq"):
+            return int(self.options["nireq"])
+        n = self.batch_size or next(iter(self._compiled), 1)
+        return int(self.compiled(n).get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        if n not in self._requests:
+            self._requests[n] = self.compiled(n).create_infer_request()
+        request = self._requests[n]
+        request.infer({0: x}, share_inputs=True)
+        return request.get_output_tensor(0).data.copy()
+
+    def _queue(self, n: int):
+        if n not in self._queues:
+            import openvino as ov
+
+            compiled = self.compiled(n)
+            jobs = int(self.options.get("nireq") or
+                       compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+            self._queues[n] = ov.AsyncInferQueue(compiled, max(1, jobs))
+        return self._queues[n]
+
+    def infer_many(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Pipelined :meth:`Backend.infer_many` with an ``AsyncInferQueue`` per batch size.
+
+        Outputs come back in input order. ``last_latency_ms`` after each yield is that batch's
+        submit-to-completion time (ms, includes waiting for a free request when all are busy);
+        ``busy_s`` grows by the time at least one request was in flight.
+        """
+        self.load()
+        done: dict[int, tuple[np.ndarray, float]] = {}
+        pending: deque[tuple[int, np.ndarray]] = deque()  # keeps shared inputs alive
+        lock = threading.Lock()
+        state = {"inflight": 0, "since": 0.0}
+
+        def callback(request, userdata):
+            index, started = userdata
+            out = request.get_output_tensor(0).data.copy()
+            now = time.perf_counter()
+            with lock:
+                done[index] = (out, (now - started) * 1000.0)
+                state["inflight"] -= 1
+                if state["inflight"] == 0:
+                    self.busy_s += now - state["since"]
+
+        queue = None
+        try:
+            for index, x in enumerate(batches):
+                self.check_input(x)
+                x = np.ascontiguousarray(x)
+                nxt = self._queue(x.shape[0])
+                if queue is not None and nxt is not queue:
+                    queue.wait_all()  # finish one batch size before switching
+                queue = nxt
+                now = time.perf_counter()
+                with lock:
+                    if state["inflight"] == 0:
+                        state["since"] = now
+                    state["inflight"] += 1
+                pending.append((index, x))
+                try:
+                    queue.start_async({0: x}, (index, now), share_inputs=True)
+                except Exception as exc:
+                    raise UserError(f"openvino inference failed: {first_line(exc)}") from None
+                while pending and pending[0][0] in done:
+                    yield self._pop(done, pending)
+            if queue is not None:
+                queue.wait_all()
+            while pending:
+                yield self._pop(done, pending)
+        finally:
+            if queue is not None:
+                queue.wait_all()
+
+    def _pop(self, done: dict, pending: deque) -> np.ndarray:
+        index, _ = pending.popleft()
+        out, self.last_latency_ms = done.pop(index)
+        return out
+
+    def _close(self) -> None:
+        for queue in self._queues.values():
+            queue.wait_all()
+        self._queues.clear()
+        self._requests.clear()
+        self._compiled.clear()
+        self.model = self.core = None

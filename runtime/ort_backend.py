@@ -1,0 +1,91 @@
+"""ONNX Runtime backend (after Polygraphy's ``OnnxrtRunner``): ``.onnx`` files.
+
+Device ``CPU`` uses the CPU execution provider; ``GPU`` uses CUDA (with TensorRT first when
+the option ``tensorrt=True`` is given) where onnxruntime-gpu provides them. Options:
+
+* ``threads`` (int): ``intra_op_num_threads``; default: ONNX Runtime's (one per physical core).
+* ``providers`` (list of str): explicit execution providers, overriding ``device``.
+* ``tensorrt`` (bool): with device GPU, put ``TensorrtExecutionProvider`` first.
+* ``hint``: accepted and ignored (an OpenVINO option); ``precision`` other than ``f32`` is an error.
+
+The graph optimization level is ``ORT_ENABLE_ALL``. The spec comes from the model's
+``metadata_props`` (key ``crnn_deploy.spec``), the batch size from the input's dim 0
+(an int -> static batch; a symbol such as ``batch`` -> dynamic, ``batch_size = None``).
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from models.errors import UserError
+from models.specs import METADATA_KEY
+from runtime.base import Backend
+from runtime.engine_spec import check_dims, first_line, spec_from_text
+
+GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+class OnnxRuntimeBackend(Backend):
+    """Runs an ONNX file with ``onnxruntime.InferenceSession`` (float32 NCHW -> (T, N, C))."""
+
+    name = "onnxruntime"
+    extra = ""  # a core dependency of crnn-deploy
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return importlib.util.find_spec("onnxruntime") is not None
+
+    def _providers(self, available: list[str]) -> list[str]:
+        """The execution providers to request for ``self.device`` / the ``providers`` option."""
+        wanted = self.options.get("providers")
+        device = self.device.upper()
+        if not wanted:
+            if device == "CPU":
+                wanted = ["CPUExecutionProvider"]
+            elif device in ("GPU", "CUDA"):
+                wanted = list(GPU_PROVIDERS)
+                if self.options.get("tensorrt"):
+                    wanted.insert(0, "TensorrtExecutionProvider")
+            else:
+                raise UserError(f"onnxruntime: unknown device {self.device!r} (use CPU or GPU)")
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            raise UserError(f"onnxruntime: execution provider(s) {', '.join(missing)} not available "
+                            f"(have: {', '.join(available)}); for GPU install onnxruntime-gpu")
+        return list(wanted)
+
+    def _load(self) -> None:
+        import onnxruntime as ort
+
+        precision = self.options.get("precision")
+        if precision not in (None, "f32"):
+            raise UserError(f"onnxruntime runs the ONNX file in its own precision; "
+                            f"--precision {precision} needs --backend openvino")
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3  # errors only
+        threads = self.options.get("threads")
+        if threads:
+            so.intra_op_num_threads = int(threads)
+            so.inter_op_num_threads = 1
+        providers = self._providers(ort.get_available_providers())
+        try:
+            self.session = ort.InferenceSession(str(self.engine), so, providers=providers)
+        except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile, ...
+            raise UserError(f"cannot load {self.engine} with onnxruntime: {first_line(exc)}") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.spec = spec_from_text(meta.get(METADATA_KEY), self.engine)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise UserError(f"engine {self.engine}: expected 1 input and 1 output, got "
+                            f"{len(inputs)} and {len(outputs)}")
+        self.batch_size = check_dims(self.spec, inputs[0].shape, self.engine)
+        self.input_name = inputs[0].name
+        self.output_names = [outputs[0].name]
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(self.output_names, {self.input_name: x})[0]
+
+    def _close(self) -> None:
+        self.session = None

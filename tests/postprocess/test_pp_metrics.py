@@ -1,0 +1,138 @@
+"""Metrics against hand-computed cases, and the report writer."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from postprocess.metrics import (
+    compute_metrics,
+    edit_distance,
+    format_metrics,
+    normalize_standard,
+    normalized_edit_distance,
+    score_samples,
+    write_report,
+)
+
+
+@pytest.mark.parametrize(
+    "raw, norm",
+    [
+        ("Hello", "hello"),
+        ("Don't-Stop 2!", "dontstop2"),
+        ("A.B-C D", "abcd"),
+        ("Café", "caf"),  # non-ASCII letters are outside [0-9a-z]
+        ("...", ""),
+        ("", ""),
+    ],
+)
+def test_normalize_standard(raw, norm):
+    assert normalize_standard(raw) == norm
+
+
+@pytest.mark.parametrize(
+    "a, b, d",
+    [
+        ("kitten", "sitting", 3),
+        ("flaw", "lawn", 2),
+        ("", "abc", 3),
+        ("abc", "", 3),
+        ("abc", "abc", 0),
+        ("abcd", "abxde", 2),
+        ("ab", "ba", 2),  # no transpositions in Levenshtein
+    ],
+)
+def test_edit_distance(a, b, d):
+    assert edit_distance(a, b) == d
+    assert edit_distance(b, a) == d
+
+
+def test_normalized_edit_distance():
+    assert normalized_edit_distance("", "") == 0.0
+    assert normalized_edit_distance("abc", "") == 1.0
+    assert normalized_edit_distance("abcd", "abxde") == pytest.approx(2 / 5)
+    assert normalized_edit_distance("world", "word") == pytest.approx(1 / 5)
+
+
+def test_compute_metrics_case_folding_and_punctuation():
+    labels = ["Hello", "World!", "abc", "", "x-1", "Don't"]
+    preds = ["hello", "word", "ABC", "", "X1", "Dont"]
+    m = compute_metrics(preds, labels)
+    assert m["total"] == 6
+    assert m["correct"] == 5  # only world/word differs after lowercasing and dropping [^0-9a-z]
+    assert m["word_accuracy"] == pytest.approx(5 / 6)
+    assert m["correct_case_sensitive"] == 1  # only "" == ""
+    assert m["word_accuracy_case_sensitive"] == pytest.approx(1 / 6)
+    assert m["edit_distance"] == 1
+    assert m["gt_chars"] == 19  # hello world abc - x1 dont
+    assert m["mean_ned"] == pytest.approx(0.2 / 6)
+    assert m["cer"] == pytest.approx(1 / 19)
+
+
+def test_compute_metrics_ned_and_cer():
+    m = compute_metrics(["abxde", ""], ["abcd", "ab"])
+    assert (m["correct"], m["correct_case_sensitive"]) == (0, 0)
+    assert m["mean_ned"] == pytest.approx((2 / 5 + 2 / 2) / 2)
+    assert m["edit_distance"] == 4 and m["gt_chars"] == 6
+    assert m["cer"] == pytest.approx(4 / 6)
+
+
+def test_cer_undefined_without_gt_chars():
+    m = compute_metrics(["", "a"], ["!", ""])
+    assert m["gt_chars"] == 0 and m["cer"] is None
+    assert m["mean_ned"] == pytest.approx(0.5)  # ("", "") -> 0, ("", "a") -> 1
+    assert m["correct"] == 1
+
+
+def test_compute_metrics_rejects_bad_input():
+    with pytest.raises(ValueError, match="2 predictions but 1 labels"):
+        compute_metrics(["a", "b"], ["a"])
+    with pytest.raises(ValueError, match="no samples"):
+        compute_metrics([], [])
+
+
+def test_score_samples_lists_protocol_errors_in_order():
+    samples = [("t1.bin", "Hi!", "hi"), ("t2.bin", "abc", "abd"), ("t3.bin", "Q", "q"),
+               ("t4.bin", "x:y", "xz")]
+    m, errors = score_samples(samples)
+    assert m["correct"] == 2 and m["total"] == 4
+    assert errors == [("t2.bin", "abc", "abd"), ("t4.bin", "x:y", "xz")]
+
+
+def test_format_metrics_first_line():
+    m = {"total": 3000, "correct": 2328, "word_accuracy": 2328 / 3000,
+         "correct_case_sensitive": 2100, "word_accuracy_case_sensitive": 0.7,
+         "mean_ned": 0.07123, "cer": 0.0512, "edit_distance": 1234, "gt_chars": 24100}
+    lines = format_metrics(m, missing=2)
+    assert lines[0] == "word accuracy: 77.60% (2328/3000)"
+    assert lines[1] == "word accuracy (case-sensitive): 70.00% (2100/3000)"
+    assert lines[2] == "mean normalized edit distance: 0.0712 (lower is better)"
+    assert lines[3].startswith("character error rate: 5.12% (1234/24100")
+    assert lines[4].startswith("missing: 2 ")
+
+
+def test_write_report(tmp_path):
+    samples = [("t1.bin", "ok", "ok"), ("t2.bin", "a\tb", "ab "), ("t3.bin", 'q"x', "y")]
+    m, errors = score_samples(samples)
+    acc, err = write_report(tmp_path, m, errors, missing=3, alphabet="ab ",
+                            extra={"seq_len": 33})
+    assert acc == tmp_path / "accuracy.json" and err == tmp_path / "errors.tsv"
+    data = json.loads(acc.read_text(encoding="utf-8"))
+    assert data["total"] == 3 and data["correct"] == 2 and data["missing"] == 3
+    assert data["word_accuracy"] == pytest.approx(2 / 3)
+    assert data["alphabet"] == "ab " and data["seq_len"] == 33
+    for key in ("word_accuracy_case_sensitive", "mean_ned", "cer"):
+        assert key in data
+    with err.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    assert rows == [["file", "label", "prediction"], ["t3.bin", 'q"x', "y"]]
+    # "a\tb" vs "ab " is correct under the protocol, so it is not an error row
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accuracy.json", "errors.tsv"]
+
+
+def test_write_report_overwrites_and_quotes_tabs(tmp_path):
+    (tmp_path / "errors.tsv").write_text("old\n")
+    _, err = write_report(tmp_path, compute_metrics(["x"], ["a\tb"]), [("t.bin", "a\tb", "x")])
+    assert err.read_text(encoding="utf-8") == 'file\tlabel\tprediction\nt.bin\t"a\tb"\tx\n'
