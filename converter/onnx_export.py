@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import onnx
@@ -41,7 +42,9 @@ def _export_raw(torch_model, spec: ModelSpec, path: str, batch: int, dynamic: bo
 
     dummy = torch.zeros(batch, *spec.input_shape)
     axes = {spec.input_name: {0: "batch"}, spec.output_name: {1: "batch"}} if dynamic else None
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # static graphs never change batch, and dynamic ones are traced at batch 1
+        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size")
         torch.onnx.export(torch_model, dummy, path, input_names=[spec.input_name],
                           output_names=[spec.output_name], dynamic_axes=axes,
                           opset_version=opset, dynamo=False)
