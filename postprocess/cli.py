@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -52,6 +53,8 @@ def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | Non
     not match C, no meta.json and neither --model nor --alphabet.
     """
     start = time.perf_counter()
+    if not Path(result_dir).is_dir():
+        raise UserError(f"result folder {result_dir} does not exist or is not a folder")
     entries = read_labels(label_txt)
     alpha, seq_len, num_classes = resolve_alphabet(result_dir, model, alphabet)
     decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing)

@@ -49,6 +49,15 @@ def edit_distance(a: str, b: str) -> int:
     substitutions that turn ``a`` into ``b`` (unit costs; O(len(a) * len(b)) time)."""
     if a == b:
         return 0
+    # a common prefix or suffix never needs an edit: trim it (cheap; most errors are near-misses)
+    short = min(len(a), len(b))
+    i = 0
+    while i < short and a[i] == b[i]:
+        i += 1
+    j = 0
+    while j < short - i and a[-1 - j] == b[-1 - j]:
+        j += 1
+    a, b = a[i:len(a) - j], b[i:len(b) - j]
     if len(a) < len(b):
         a, b = b, a
     if not b:

@@ -204,6 +204,8 @@ def decode_result_dir(
                 f = open(path, "rb")
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                raise UserError(f"cannot open result file {path}: {exc}") from None
             break
         else:
             out.missing.append(name)

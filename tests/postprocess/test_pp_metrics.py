@@ -136,3 +136,20 @@ def test_write_report_overwrites_and_quotes_tabs(tmp_path):
     (tmp_path / "errors.tsv").write_text("old\n")
     _, err = write_report(tmp_path, compute_metrics(["x"], ["a\tb"]), [("t.bin", "a\tb", "x")])
     assert err.read_text(encoding="utf-8") == 'file\tlabel\tprediction\nt.bin\t"a\tb"\tx\n'
+
+
+def test_edit_distance_matches_full_table_on_random_strings():
+    import random
+
+    def full_table(a, b):
+        d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+        for i in range(1, len(a) + 1):
+            for j in range(1, len(b) + 1):
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                              d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+        return d[-1][-1]
+
+    rnd = random.Random(3)
+    pairs = [("".join(rnd.choice("aab") for _ in range(rnd.randint(0, 8))),
+              "".join(rnd.choice("abb") for _ in range(rnd.randint(0, 8)))) for _ in range(2000)]
+    assert [edit_distance(a, b) for a, b in pairs] == [full_table(a, b) for a, b in pairs]

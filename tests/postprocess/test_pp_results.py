@@ -1,0 +1,75 @@
+"""Reading label.txt, meta.json and result files (library level, below the CLI)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models.errors import UserError
+from postprocess.results import (
+    decode_result_dir,
+    read_labels,
+    read_meta_spec,
+    resolve_alphabet,
+    result_stem,
+)
+
+
+def test_read_labels_keeps_colons_spaces_and_handles_crlf_bom(tmp_path):
+    p = tmp_path / "label.txt"
+    p.write_bytes("\ufefftest_1.bin:a:b:c\r\ntest_2.bin: lead and trail \r\n\r\ntest_3.bin:\n"
+                  .encode("utf-8"))
+    assert read_labels(p) == [("test_1.bin", "a:b:c"), ("test_2.bin", " lead and trail "),
+                              ("test_3.bin", "")]
+
+
+def test_read_labels_empty_name_and_bad_encoding(tmp_path):
+    p = tmp_path / "label.txt"
+    p.write_text("test_1.bin:x\n:y\n")
+    with pytest.raises(UserError, match="line 2"):
+        read_labels(p)
+    p.write_bytes(b"test_1.bin:\xff\xfe\n")
+    with pytest.raises(UserError, match="cannot read label file"):
+        read_labels(p)
+
+
+def test_result_stem():
+    assert result_stem("test_7.bin") == "test_7"
+    assert result_stem("input_bin/test_12.bin") == "test_12"
+    assert result_stem("test_3") == "test_3"
+
+
+def test_meta_spec_as_json_string(tmp_path, nano):
+    (tmp_path / "meta.json").write_text(json.dumps({"spec": nano.to_json(), "count": 3}))
+    assert read_meta_spec(tmp_path) == nano
+    assert resolve_alphabet(tmp_path) == (nano.alphabet, 33, 66)
+    assert read_meta_spec(tmp_path / "sub") is None
+
+
+def test_decode_in_small_chunks_keeps_order(tmp_path, path_logits, text_path):
+    alphabet = "abc"
+    words = ["a", "bb", "", "cab", "c", "aa", "b"]
+    entries = []
+    for i, w in enumerate(words):
+        path_logits(text_path(w), alphabet, t=7, seed=i).tofile(tmp_path / f"s{i}_0.bin")
+        entries.append((f"s{i}.bin", w.upper()))
+    for chunk in (1, 3, 100):
+        out = decode_result_dir(tmp_path, entries, alphabet, None, chunk=chunk)
+        assert [s[2] for s in out.samples] == words
+        assert [s[1] for s in out.samples] == [w.upper() for w in words]
+        assert out.seq_len == 7 and out.missing == [] and out.nan == []
+
+
+def test_decode_reports_nan_files(tmp_path):
+    x = np.zeros((4, 1, 3), np.float32)
+    x[1, 0, 2] = np.nan
+    x.tofile(tmp_path / "t_0.bin")
+    out = decode_result_dir(tmp_path, [("t.bin", "x")], "ab", 4)
+    assert out.nan == ["t_0.bin"] and len(out.samples) == 1
+
+
+def test_unreadable_result_is_user_error(tmp_path):
+    (tmp_path / "t_0.bin").mkdir()  # a folder where a file is expected
+    with pytest.raises(UserError, match="cannot open result file .*t_0.bin"):
+        decode_result_dir(tmp_path, [("t.bin", "x")], "ab", 4)
