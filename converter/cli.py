@@ -1,4 +1,8 @@
-"""``crnn-convert``: checkpoint -> ONNX, and ONNX -> device engines (one subcommand each)."""
+"""``crnn-convert``: checkpoint -> ONNX, and ONNX -> device engines (one subcommand each).
+
+Subcommands: ``onnx`` (PyTorch -> ONNX), ``openvino`` (-> IR), ``tensorrt`` (-> plan),
+``om`` (-> Ascend OM via atc), ``all`` (everything this machine can build, with a table).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,6 +54,125 @@ def onnx_cmd(model_name, checkpoint, output, batch_size, dynamic, opset, no_simp
     kind = "dynamic batch" if dynamic else f"batch {batch_size or 16}"
     click.echo(f"wrote {output} ({model_name}, {kind}, opset {opset}); "
                f"ONNX Runtime vs PyTorch max abs diff {diff:.2e}")
+
+
+def _report(result, reference: str = "ONNX Runtime") -> None:
+    """Print what a builder wrote and its check."""
+    for f in result.files:
+        click.echo(f"wrote {f}")
+    if result.max_diff is None:
+        click.echo(f"{result.note}; {reference} parity not checked")
+    else:
+        bound = f" (tolerance {result.atol:g})" if result.atol is not None else ""
+        click.echo(f"{result.note}; max abs diff vs {reference} {result.max_diff:.2e}{bound}")
+
+
+ONNX_OPT = click.option("--onnx", "onnx_path", required=True, type=click.Path(path_type=Path),
+                        help="ONNX file from `crnn-convert onnx` (spec in metadata_props).")
+
+
+@main.command("openvino")
+@ONNX_OPT
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="IR .xml to write (the .bin goes beside it).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Reshape to a static batch N (default: keep the ONNX batch, dynamic or not).")
+@click.option("--fp16", is_flag=True,
+              help="Store weights as FP16 (half the .bin); checked with tolerance 5e-2.")
+def openvino_cmd(onnx_path, output, batch_size, fp16) -> None:
+    """Convert ONNX to OpenVINO IR (FP32 weights unless --fp16), checked against ONNX Runtime.
+
+    The check compiles the IR on the CPU with INFERENCE_PRECISION_HINT=f32 (tolerance 1e-4,
+    or 5e-2 with --fp16). The model spec is stored in rt_info ["crnn_deploy", "spec"].
+    """
+    from converter.openvino_convert import convert_openvino
+
+    _report(convert_openvino(onnx_path, output, batch_size=batch_size, fp16=fp16))
+
+
+@main.command("tensorrt")
+@ONNX_OPT
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="Plan to write (.engine or .plan); the spec goes to OUTPUT.json.")
+@click.option("--batch-size", required=True, type=click.IntRange(min=1),
+              help="Main batch N: the default opt and max of the profile.")
+@click.option("--min-batch", type=int, default=None, help="Profile min batch (default 1).")
+@click.option("--opt-batch", type=int, default=None, help="Profile opt batch (default N).")
+@click.option("--max-batch", type=int, default=None, help="Profile max batch (default N).")
+@click.option("--fp16", is_flag=True, help="Allow FP16 kernels (checked with tolerance 0.1).")
+@click.option("--int8", is_flag=True, help="Allow INT8 kernels, calibrated on --calib.")
+@click.option("--calib", type=click.Path(path_type=Path), default=None,
+              help="input_bin/ of crnn-preprocess: INT8 calibration samples (first 512).")
+@click.option("--workspace", "workspace_mib", type=click.IntRange(min=1), default=1024,
+              show_default=True, help="Builder workspace limit, MiB.")
+def tensorrt_cmd(onnx_path, output, batch_size, min_batch, opt_batch, max_batch, fp16, int8,
+                 calib, workspace_mib) -> None:
+    """Build a TensorRT plan from ONNX (TensorRT 10 API), checked against ONNX Runtime.
+
+    One optimization profile on the batch axis (min/opt/max); FP32 is checked to 1e-4 at
+    batches min, opt and max, FP16 to 0.1, INT8 by greedy-decode agreement >= 95 % on the
+    calibration samples. Needs tensorrt + cuda-python and an NVIDIA GPU.
+    """
+    from converter.tensorrt_build import build_tensorrt
+
+    _report(build_tensorrt(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
+                           fp16=fp16, int8=int8, calib=calib, workspace_mib=workspace_mib))
+
+
+@main.command("om")
+@ONNX_OPT
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="OM path (Y or Y.om; atc's --output); the spec goes to Y.om.json.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Static batch N (required without --dynamic-batch).")
+@click.option("--soc-version", default=None,
+              help="atc --soc_version, e.g. Ascend310P3 (default: read from `npu-smi info`).")
+@click.option("--dynamic-batch", default=None,
+              help="Batch gears of a dynamic-batch OM, e.g. 1,4,8,16 (needs the dynamic ONNX).")
+@click.option("--atc", type=click.Path(path_type=Path), default=None,
+              help="atc executable (default: atc on PATH).")
+@click.option("--device-id", type=click.IntRange(min=0), default=0, show_default=True,
+              help="NPU used for the parity check (where ais_bench is installed).")
+def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, device_id) -> None:
+    """Build an Ascend OM with Huawei's atc (ModelZoo CRNN command line).
+
+    Runs: atc --model=X.onnx --framework=5 --output=Y --input_format=NCHW
+    --input_shape="actual_input_1:N,C,H,W" --log=error --soc_version=SOC
+    [--dynamic_batch_size=...]. Checked against ONNX Runtime (tolerance 0.1, FP16 compute)
+    where ais_bench can run the OM; otherwise written unchecked, as printed.
+    """
+    from converter.om import build_om
+
+    _report(build_om(onnx_path, output, batch_size=batch_size, soc_version=soc_version,
+                     dynamic_batch=dynamic_batch, atc=atc, device_id=device_id))
+
+
+@main.command("all")
+@click.option("--model", "model_name", required=True, type=click.Choice(sorted(SPECS)))
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path))
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--outdir", type=click.Path(path_type=Path), default=Path("build"),
+              show_default=True)
+@click.option("--soc-version", default=None, help="atc --soc_version (default: npu-smi).")
+@click.option("--atc", type=click.Path(path_type=Path), default=None,
+              help="atc executable (default: atc on PATH).")
+def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc) -> None:
+    """Build ONNX (dynamic + static), OpenVINO IR, TensorRT plan and Ascend OM where possible.
+
+    Prints a table: engine, file, size, status (built / skipped: reason / failed) and the max
+    abs diff (ONNX rows against PyTorch, engines against ONNX Runtime). Exits 1 after the table
+    when an engine failed (a skipped one is not a failure).
+    """
+    from converter.build_all import build_all, format_table
+
+    rows = build_all(model_name, checkpoint, batch_size=batch_size, outdir=outdir,
+                     soc_version=soc_version, atc=atc, log=lambda s: click.echo(s, err=True))
+    click.echo(format_table(rows))
+    failed = [r for r in rows if r.status == "failed"]
+    for r in failed:
+        click.echo(f"\n{r.engine} failed: {r.error}", err=True)
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,138 @@
+"""``crnn-convert all``: checkpoint -> every engine this machine can build, and a summary table.
+
+Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
+
+==================  =========================================================================
+``M_dynamic.onnx``  batch axis dynamic; checked against PyTorch (batches 1, N, 3, 2N+1)
+``M_bsN.onnx``      static batch N, onnxsim-simplified; checked against PyTorch
+``M_bsN.xml/.bin``  OpenVINO IR from ``M_bsN.onnx``, FP32 weights; checked against ONNX Runtime
+``M_bsN.engine``    TensorRT from ``M_dynamic.onnx``, profile 1/N/N, FP32; checked against ORT
+``M_bsN.om``        atc from ``M_bsN.onnx`` (ModelZoo command); checked where ais_bench runs
+==================  =========================================================================
+
+An engine whose SDK is absent is *skipped* (with the reason); one whose build or check fails is
+*failed*: the table is printed anyway, the errors after it, and the command exits 1.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from models.errors import UserError
+
+
+@dataclass
+class Row:
+    """One line of the summary: ``status`` is ``built``, ``skipped: why`` or ``failed``."""
+
+    engine: str
+    file: Path
+    status: str
+    diff: float | None = None
+    reference: str = ""
+    error: str = ""
+    note: str = ""
+
+    @property
+    def size_mb(self) -> str:
+        """Size in MB (10**6 bytes) of the file (with the .bin for an IR), or ``-``."""
+        if not self.status.startswith("built") or not self.file.is_file():
+            return "-"
+        size = self.file.stat().st_size
+        if self.file.suffix == ".xml" and self.file.with_suffix(".bin").is_file():
+            size += self.file.with_suffix(".bin").stat().st_size
+        return f"{size / 1e6:.1f}"
+
+
+def format_table(rows: list[Row]) -> str:
+    """The rows as an aligned text table (engine, file, size (MB), status, max abs diff)."""
+    head = ("engine", "file", "size (MB)", "status", "max abs diff")
+
+    def diff(r: Row) -> str:
+        if r.diff is None:
+            return "not checked" if r.status == "built" else "-"
+        return f"{r.diff:.2e} vs {r.reference}"
+
+    body = [(r.engine, r.file.name, r.size_mb, r.status, diff(r)) for r in rows]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+    return "\n".join(line.rstrip() for line in [*lines, *(fmt.format(*map(str, b)) for b in body)])
+
+
+def _attempt(rows: list[Row], engine: str, file: Path, reference: str,
+             fn: Callable[[], tuple[float | None, str]], log: Callable[[str], None]) -> bool:
+    log(f"building {engine}: {file} ...")
+    try:
+        diff, note = fn()
+    except UserError as exc:
+        rows.append(Row(engine, file, "failed", error=exc.format_message()))
+        return False
+    except Exception as exc:  # an SDK crash: report it in the table, keep going
+        rows.append(Row(engine, file, "failed", error=f"{type(exc).__name__}: {exc}"))
+        return False
+    rows.append(Row(engine, file, "built", diff, reference, note=note))
+    return True
+
+
+def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
+              outdir: str | Path = "build", soc_version: str | None = None,
+              atc: str | Path | None = None,
+              log: Callable[[str], None] = lambda s: None) -> list[Row]:
+    """Build every engine (see module doc); return the rows. Raises UserError for a bad checkpoint."""
+    from converter.om import build_om, find_atc
+    from converter.onnx_export import export_onnx
+    from models.checkpoint import load_model
+    from models.specs import get_spec
+    from runtime.tensorrt_backend import unavailable_reason as trt_reason
+
+    spec = get_spec(model_name)
+    model = load_model(spec, checkpoint)
+    out = Path(outdir)
+    stem = f"{model_name}_bs{batch_size}"
+    dyn, static = out / f"{model_name}_dynamic.onnx", out / f"{stem}.onnx"
+    rows: list[Row] = []
+    dyn_ok = _attempt(rows, "onnx (dynamic)", dyn, "PyTorch", lambda: (
+        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True), "dynamic batch"), log)
+    static_ok = _attempt(rows, f"onnx (bs{batch_size})", static, "PyTorch", lambda: (
+        export_onnx(model, spec, static, batch_size=batch_size), f"batch {batch_size}"), log)
+
+    def result(r):
+        return r.max_diff, r.note
+
+    xml = out / f"{stem}.xml"
+    if not static_ok:
+        rows.append(Row("openvino", xml, "skipped: the static ONNX failed"))
+    elif importlib.util.find_spec("openvino") is None:
+        rows.append(Row("openvino", xml, "skipped: openvino not installed "
+                                         "(pip install 'crnn-deploy[openvino]')"))
+    else:
+        from converter.openvino_convert import convert_openvino
+
+        _attempt(rows, "openvino", xml, "ONNX Runtime",
+                 lambda: result(convert_openvino(static, xml, batch_size=batch_size)), log)
+
+    plan = out / f"{stem}.engine"
+    reason = trt_reason()
+    if not dyn_ok:
+        rows.append(Row("tensorrt", plan, "skipped: the dynamic ONNX failed"))
+    elif reason:
+        hint = " (pip install 'crnn-deploy[tensorrt]')" if "importable" in reason else ""
+        rows.append(Row("tensorrt", plan, f"skipped: {reason}{hint}"))
+    else:
+        from converter.tensorrt_build import build_tensorrt
+
+        _attempt(rows, "tensorrt", plan, "ONNX Runtime", lambda: result(build_tensorrt(
+            dyn, plan, batch_size, min_batch=1, opt_batch=batch_size, max_batch=batch_size)), log)
+
+    om = out / f"{stem}.om"
+    if not static_ok:
+        rows.append(Row("ascend om", om, "skipped: the static ONNX failed"))
+    elif find_atc(atc) is None:
+        rows.append(Row("ascend om", om, "skipped: atc (CANN toolkit) not on PATH"))
+    else:
+        _attempt(rows, "ascend om", om, "ONNX Runtime", lambda: result(build_om(
+            static, om, batch_size=batch_size, soc_version=soc_version, atc=atc)), log)
+    return rows

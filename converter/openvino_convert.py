@@ -1,0 +1,95 @@
+"""ONNX -> OpenVINO IR (``.xml`` + ``.bin``), checked against ONNX Runtime, spec in ``rt_info``.
+
+``openvino.convert_model`` reads the ONNX graph; ``Model.reshape`` fixes the batch when asked;
+``openvino.save_model(model, xml, compress_to_fp16=...)`` writes the IR. Note its default:
+``compress_to_fp16=True`` stores the weights as FP16 (half the ``.bin``), silently. We pass
+``False`` unless ``fp16=True`` is asked. The spec JSON goes to ``rt_info["crnn_deploy"]["spec"]``,
+where ``runtime.openvino_backend`` reads it.
+
+The check compiles the written IR on the CPU with ``INFERENCE_PRECISION_HINT=f32`` (so FP16
+weights are decompressed and bf16/fp16 CPU kernels are not used) and compares it with ONNX
+Runtime on the same inputs (``converter.parity``). Tolerances, max abs diff of the (T, N, C)
+output: 1e-4 for FP32 weights; :data:`FP16_ATOL` (5e-2) for FP16 weights, whose rounding
+(relative 2**-11 per weight) goes through 7 convs and 2 LSTM layers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from converter.common import (BuildResult, check_static_batch, import_hint, publish,
+                              read_onnx_info, temp_path)
+from converter.parity import FP32_ATOL, compare, ort_run
+from models.errors import UserError
+
+#: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).
+FP16_ATOL = 5e-2
+
+#: Where the spec JSON is stored in the IR's rt_info (read by runtime.openvino_backend).
+RT_INFO_PATH = ["crnn_deploy", "spec"]
+
+
+def _import_openvino():
+    try:
+        import openvino
+    except ImportError:
+        raise import_hint("OpenVINO", "openvino") from None
+    return openvino
+
+
+def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int | None = None,
+                     fp16: bool = False) -> BuildResult:
+    """Convert ``onnx_path`` to the IR ``output`` (``.xml``; the ``.bin`` goes beside it).
+
+    Args:
+        onnx_path: ONNX file of ``crnn-convert onnx`` (spec in metadata_props).
+        output: the ``.xml`` path to write.
+        batch_size: reshape the input to (N, C, H, W) for a static IR; None keeps the ONNX
+            batch (dynamic stays dynamic).
+        fp16: store weights as FP16 (``compress_to_fp16=True``); checked with :data:`FP16_ATOL`.
+
+    Returns:
+        BuildResult with the max abs diff against ONNX Runtime (batch N for a static IR;
+        batches 1, 3 and 16 for a dynamic one).
+
+    Raises:
+        UserError: OpenVINO missing, output not ``.xml``, batch conflicting with a static
+            ONNX, conversion failure, or a diff above the tolerance (nothing is written then).
+    """
+    ov = _import_openvino()
+    output = Path(output)
+    if output.suffix.lower() != ".xml":
+        raise UserError(f"OpenVINO IR output must end in .xml, got {output}")
+    info = read_onnx_info(onnx_path)
+    spec = info.spec
+    if batch_size is not None:
+        check_static_batch(info, batch_size, "this IR")
+    try:
+        model = ov.convert_model(str(info.path))
+        if batch_size is not None:
+            model.reshape({spec.input_name: [batch_size, *spec.input_shape]})
+    except Exception as exc:  # OpConversionFailure, RuntimeError ...
+        raise UserError(f"OpenVINO could not convert {info.path}: {exc}") from None
+    model.set_rt_info(spec.to_json(), RT_INFO_PATH)
+    static = batch_size or info.batch
+    batches = (static,) if static else (1, 3, 16)
+    atol = FP16_ATOL if fp16 else FP32_ATOL
+    bin_final = output.with_suffix(".bin")
+    with temp_path(output, ".xml") as tmp_xml:
+        tmp_bin = tmp_xml.with_suffix(".bin")
+        try:
+            ov.save_model(model, str(tmp_xml), compress_to_fp16=fp16)
+            compiled = ov.Core().compile_model(str(tmp_xml), "CPU",
+                                               {"INFERENCE_PRECISION_HINT": "f32"})
+            out = compiled.output(0)
+            diff = compare(f"OpenVINO IR vs ONNX Runtime for {output}", batches, spec,
+                           lambda x: ort_run(info.path, x, spec),
+                           lambda x: compiled({spec.input_name: x})[out], atol=atol)
+            publish(tmp_bin, bin_final)  # the .bin first: the .xml is the entry point
+            publish(tmp_xml, output)
+        finally:
+            if tmp_bin.exists():
+                tmp_bin.unlink()
+    kind = f"batch {static}" if static else "dynamic batch"
+    weights = "FP16 weights" if fp16 else "FP32 weights"
+    return BuildResult(path=output, max_diff=diff, atol=atol, note=f"{kind}, {weights}",
+                       files=[output, bin_final])

@@ -1,0 +1,172 @@
+"""Ascend NPU backend: offline models ``.om`` (built by ``atc``) run through ais_bench.
+
+Uses ``ais_bench.infer.interface.InferSession(device_id, model_path)`` (the Python API of the
+ais_bench / msit benchmark tool, on ``aclruntime``): ``get_inputs()`` gives the input
+descriptor (a -1 batch dim marks a dynamic-batch OM), ``infer([x], mode='static'|'dymbatch')``
+returns numpy outputs, ``free_resource()`` releases the model. A pyACL (``acl``) fallback is not
+implemented: ais_bench ships with the CANN toolkit (``pip install`` its aclruntime and ais_bench
+wheels, see the ais_bench README).
+
+The OM carries no metadata usable here, so the spec and the batch gears come from the sidecar
+``X.om.json`` written by ``crnn-convert om`` (``dynamic_batch``: the ``--dynamic_batch_size``
+gears). A dynamic-batch OM only runs its gears: a batch between gears is zero-padded to the next
+gear and the padding outputs dropped; above the largest gear is a UserError. Outputs are
+reshaped to (T, N, C) float32 (aclruntime returns the buffer of the gear that ran).
+
+Options: ``device_id`` (int, default 0), or device ``NPU:1``.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import numpy as np
+
+from models.errors import UserError
+from models.specs import read_sidecar, sidecar_path
+from runtime.base import Backend
+
+INSTALL_HINT = ("install the CANN toolkit, then the aclruntime and ais_bench wheels of the "
+                "ais_bench tool (Ascend/tools ais-bench_workload/tool/ais_bench)")
+
+
+@lru_cache(maxsize=1)
+def unavailable_reason() -> str | None:
+    """Why OM files cannot run here (None when ais_bench's InferSession imports)."""
+    try:
+        from ais_bench.infer.interface import InferSession  # noqa: F401
+    except Exception as exc:  # ImportError, or aclruntime failing to load libascendcl.so
+        return f"ais_bench is not importable ({type(exc).__name__}: {exc})"
+    return None
+
+
+def pick_gear(n: int, gears: list[int]) -> int:
+    """The smallest gear >= ``n``.
+
+    Raises:
+        UserError: ``n`` is above the largest gear.
+    """
+    fitting = [g for g in sorted(gears) if g >= n]
+    if not fitting:
+        raise UserError(f"batch {n} is above the largest batch gear {max(gears)} of the OM "
+                        f"(gears {sorted(gears)}); rebuild with crnn-convert om --dynamic-batch")
+    return fitting[0]
+
+
+def to_tbc(output: np.ndarray, seq_len: int, gear: int, classes: int, n: int) -> np.ndarray:
+    """The first ``n`` samples of a (T, gear, C) output, as float32 (T, n, C).
+
+    ``output`` may be flat or shaped, and longer than T*gear*C (a buffer sized for the largest
+    gear); only its first T*gear*C values belong to the run.
+
+    Raises:
+        UserError: fewer values than T*gear*C.
+    """
+    flat = np.asarray(output).reshape(-1)
+    need = seq_len * gear * classes
+    if flat.size < need:
+        raise UserError(f"OM output has {flat.size} values, expected {need} "
+                        f"(T={seq_len}, N={gear}, C={classes})")
+    return flat[:need].reshape(seq_len, gear, classes)[:, :n].astype(np.float32, copy=False)
+
+
+class OmSession:
+    """One loaded OM: float32 (N, C, H, W) -> (T, N, C). Used by the backend and ``converter.om``.
+
+    Args:
+        path: the ``.om`` file.
+        output_shape: (T, C) of the spec.
+        gears: the dynamic batch gears (from the sidecar); ignored for a static OM.
+        device_id: NPU id (``npu-smi info``).
+    """
+
+    def __init__(self, path, output_shape: tuple[int, int], gears: list[int] | None = None,
+                 device_id: int = 0):
+        from ais_bench.infer.interface import InferSession
+
+        try:
+            self.session = InferSession(int(device_id), str(path))
+        except Exception as exc:
+            raise UserError(f"ais_bench cannot load {path} on NPU {device_id}: {exc}") from None
+        desc = self.session.get_inputs()
+        if len(desc) != 1:
+            raise UserError(f"{path}: expected 1 input, the OM has {len(desc)}")
+        shape = [int(d) for d in desc[0].shape]
+        self.input_shape = tuple(shape[1:])
+        self.dynamic = shape[0] < 0
+        if self.dynamic:
+            if not gears:
+                gears = [int(self.session.get_max_dym_batchsize())]
+            self.gears = sorted(int(g) for g in gears)
+        else:
+            self.gears = [shape[0]]
+        self.seq_len, self.classes = output_shape
+
+    @property
+    def batch_size(self) -> int | None:
+        return None if self.dynamic else self.gears[0]
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        if not self.dynamic:
+            if n != self.gears[0]:
+                raise UserError(f"the OM has a static batch of {self.gears[0]}, got {n}")
+            out = self.session.infer([x], mode="static")
+            return to_tbc(out[0], self.seq_len, n, self.classes, n)
+        gear = pick_gear(n, self.gears)
+        if gear != n:
+            x = np.concatenate([x, np.zeros((gear - n, *x.shape[1:]), np.float32)])
+        out = self.session.infer([np.ascontiguousarray(x)], mode="dymbatch")
+        return to_tbc(out[0], self.seq_len, gear, self.classes, n)
+
+    def close(self) -> None:
+        if getattr(self, "session", None) is not None:
+            self.session.free_resource()
+            self.session = None
+
+
+class AscendBackend(Backend):
+    """Runs an Ascend ``.om`` file on an NPU via ais_bench; spec from ``X.om.json``."""
+
+    name = "ascend"
+    extra = "ascend"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """True when ``ais_bench.infer.interface`` (and so aclruntime) imports."""
+        return unavailable_reason() is None
+
+    def load(self) -> "AscendBackend":
+        """As :meth:`Backend.load`, with the CANN/ais_bench install hint (not a pip extra)."""
+        if not self._loaded and self.engine.is_file() and unavailable_reason():
+            raise UserError(f"backend 'ascend' cannot run here: {unavailable_reason()}; "
+                            f"{INSTALL_HINT}")
+        return super().load()
+
+    def _device_id(self) -> int:
+        device = str(self.device).upper()
+        if device.startswith("NPU") and ":" in device:
+            return int(device.split(":", 1)[1])
+        return int(self.options.get("device_id", 0))
+
+    def _load(self) -> None:
+        self.spec = read_sidecar(self.engine)
+        gears = json.loads(sidecar_path(self.engine).read_text()).get("dynamic_batch")
+        self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id())
+        if self.session.input_shape != tuple(self.spec.input_shape):
+            raise UserError(f"engine {self.engine}: input (N, {self.session.input_shape}) does "
+                            f"not match spec {self.spec.name} {self.spec.input_shape}")
+        self.batch_size = self.session.batch_size
+
+    def check_input(self, x: np.ndarray) -> None:
+        """The base checks, plus the largest gear of a dynamic-batch OM."""
+        super().check_input(x)
+        if self.session.dynamic:
+            pick_gear(x.shape[0], self.session.gears)
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        return self.session.infer(x)
+
+    def _close(self) -> None:
+        self.session.close()
+        self.session = None

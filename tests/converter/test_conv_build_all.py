@@ -1,0 +1,85 @@
+"""``crnn-convert all``: every engine this machine can build, a table with built/skipped/failed."""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+from converter.build_all import Row, format_table
+from converter.cli import main as convert_cli
+from models.arch import build_model
+from runtime.tensorrt_backend import unavailable_reason as trt_reason
+
+HAVE_OV = importlib.util.find_spec("openvino") is not None
+
+
+def _rows(output: str) -> dict[str, str]:
+    """engine name -> its table line."""
+    names = ("onnx (dynamic)", "onnx (bs16)", "openvino", "tensorrt", "ascend om")
+    return {n: line for line in output.splitlines() for n in names if line.startswith(n + " ")}
+
+
+def test_format_table():
+    rows = [Row("onnx (bs16)", Path("x/m_bs16.onnx"), "built", 5.7e-06, "PyTorch"),
+            Row("tensorrt", Path("x/m_bs16.engine"), "skipped: tensorrt is not importable")]
+    lines = format_table(rows).splitlines()
+    assert lines[0].split() == ["engine", "file", "size", "(MB)", "status", "max", "abs", "diff"]
+    assert "5.70e-06 vs PyTorch" in lines[2] and "m_bs16.onnx" in lines[2]
+    assert "skipped: tensorrt is not importable" in lines[3] and lines[3].endswith("-")
+
+
+def test_all_nano_ocr(nano_weights, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
+    res = CliRunner().invoke(convert_cli, ["all", "--model", "nano-ocr", "--checkpoint",
+                                           str(nano_weights), "--batch-size", "16",
+                                           "--outdir", str(tmp_path)])
+    print(res.output)
+    assert res.exit_code == 0, res.output
+    rows = _rows(res.output)
+    assert len(rows) == 5
+    for name in ("onnx (dynamic)", "onnx (bs16)"):
+        assert " built " in rows[name] and "vs PyTorch" in rows[name]
+    assert (tmp_path / "nano-ocr_dynamic.onnx").is_file() and (tmp_path / "nano-ocr_bs16.onnx").is_file()
+    if HAVE_OV:
+        assert " built " in rows["openvino"] and "vs ONNX Runtime" in rows["openvino"]
+        diff = float(rows["openvino"].split()[-4])
+        assert diff <= 1e-4
+        assert (tmp_path / "nano-ocr_bs16.xml").is_file() and (tmp_path / "nano-ocr_bs16.bin").is_file()
+    if trt_reason():
+        assert f"skipped: {trt_reason()}" in rows["tensorrt"]
+        assert not (tmp_path / "nano-ocr_bs16.engine").exists()
+    else:
+        assert " built " in rows["tensorrt"]
+        assert (tmp_path / "nano-ocr_bs16.engine.json").is_file()
+    assert "skipped: atc (CANN toolkit) not on PATH" in rows["ascend om"]
+    assert not (tmp_path / "nano-ocr_bs16.om").exists()
+
+
+def test_a_failed_engine_exits_1_after_the_table(tmp_path):
+    torch.manual_seed(0)
+    ckpt = tmp_path / "crnn_random.pth"
+    torch.save(build_model("crnn").state_dict(), ckpt)
+    atc = tmp_path / "atc"
+    atc.write_text("#!/bin/sh\necho 'E19999: Inner Error! (fake atc that always fails)' >&2\nexit 3\n")
+    atc.chmod(0o755)
+    out = tmp_path / "build"
+    res = CliRunner().invoke(convert_cli, [
+        "all", "--model", "crnn", "--checkpoint", str(ckpt), "--batch-size", "4",
+        "--outdir", str(out), "--soc-version", "Ascend310P3", "--atc", str(atc)])
+    assert res.exit_code == 1
+    rows = _rows(res.stdout.replace("bs4", "bs16"))
+    assert " built " in rows["onnx (dynamic)"] and " built " in rows["onnx (bs16)"]
+    assert " failed " in rows["ascend om"]
+    assert "ascend om failed: atc failed (exit 3)" in res.stderr
+    assert "E19999: Inner Error!" in res.stderr
+    assert not (out / "crnn_bs4.om").exists() and not (out / "crnn_bs4.om.json").exists()
+
+
+def test_bad_checkpoint_is_a_user_error(tmp_path):
+    res = CliRunner().invoke(convert_cli, ["all", "--model", "crnn", "--checkpoint",
+                                           str(tmp_path / "missing.pth"), "--outdir", str(tmp_path)])
+    assert res.exit_code == 1 and "Error: checkpoint not found" in res.output
+    assert "Traceback" not in res.output

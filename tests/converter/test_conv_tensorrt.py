@@ -1,0 +1,165 @@
+"""TensorRT builder: profile shapes, builder flags and the calibration reader (no TensorRT needed),
+the CLI's errors, and a build + parity test that runs only where TensorRT and a GPU exist."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converter.cli import main as convert_cli
+from converter.tensorrt_build import builder_flags, precision_name, profile_shapes
+from converter.tensorrt_calib import calibration_files, read_calibration_batches
+from models.errors import UserError
+from models.specs import get_spec
+from runtime.tensorrt_backend import unavailable_reason
+
+NANO, CRNN = get_spec("nano-ocr"), get_spec("crnn")
+
+
+# -- profile -----------------------------------------------------------------------------------
+def test_profile_defaults_are_1_n_n_with_the_spec_shape():
+    assert profile_shapes(NANO, 16) == {"min": (1, 1, 32, 128), "opt": (16, 1, 32, 128),
+                                        "max": (16, 1, 32, 128)}
+    assert profile_shapes(CRNN, 8)["max"] == (8, 1, 32, 100)
+
+
+def test_profile_explicit_values():
+    shapes = profile_shapes(CRNN, 16, min_batch=2, opt_batch=8, max_batch=32)
+    assert [shapes[k][0] for k in ("min", "opt", "max")] == [2, 8, 32]
+    assert profile_shapes(CRNN, 4, min_batch=4)["min"] == (4, 1, 32, 100)  # min = opt = max
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"min_batch": 0}, "--min-batch must be >= 1, got 0"),
+    ({"max_batch": -3}, "--max-batch must be >= 1, got -3"),
+    ({"min_batch": 20}, "--min-batch 20 is above --opt-batch 16 (default: --batch-size)"),
+    ({"opt_batch": 32}, "--opt-batch 32 is above --max-batch 16 (default: --batch-size)"),
+    ({"max_batch": 8}, "--opt-batch 16 (default: --batch-size) is above --max-batch 8"),
+    ({"min_batch": 4, "opt_batch": 2, "max_batch": 8}, "--min-batch 4 is above --opt-batch 2"),
+])
+def test_profile_bad_options_name_the_value(kw, message):
+    with pytest.raises(UserError) as err:
+        profile_shapes(CRNN, 16, **kw)
+    assert message in str(err.value)
+
+
+def test_profile_bad_batch_size():
+    with pytest.raises(UserError, match="--batch-size must be >= 1, got 0"):
+        profile_shapes(CRNN, 0)
+
+
+# -- flags -------------------------------------------------------------------------------------
+def test_builder_flags(tmp_path):
+    assert builder_flags() == [] and precision_name([]) == "fp32"
+    assert builder_flags(fp16=True) == ["FP16"] and precision_name(["FP16"]) == "fp16"
+    assert builder_flags(int8=True, calib=tmp_path) == ["INT8"]
+    assert builder_flags(fp16=True, int8=True, calib=tmp_path) == ["FP16", "INT8"]
+    assert precision_name(["FP16", "INT8"]) == "int8"
+
+
+def test_builder_flags_bad_combinations(tmp_path):
+    with pytest.raises(UserError, match="--int8 needs --calib"):
+        builder_flags(int8=True)
+    with pytest.raises(UserError, match="--calib is only used with --int8"):
+        builder_flags(calib=tmp_path)
+
+
+# -- calibration reader ------------------------------------------------------------------------
+def _write_samples(folder, spec, indices, value=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in indices:
+        x = np.full((1, *spec.input_shape), float(i) if value is None else value, np.float32)
+        x.astype("<f4").tofile(folder / f"test_{i}.bin")
+    return folder
+
+
+def test_calibration_files_in_sample_order(tmp_path):
+    folder = _write_samples(tmp_path / "input_bin", CRNN, [10, 2, 1])
+    assert [f.name for f in calibration_files(folder)] == ["test_1.bin", "test_2.bin", "test_10.bin"]
+
+
+def test_calibration_batches_pad_the_last_batch_from_the_start(tmp_path):
+    folder = _write_samples(tmp_path / "input_bin", CRNN, [1, 2, 3, 4, 5])
+    (folder / "meta.json").write_text(json.dumps({"spec": "crnn", "shape": [1, 1, 32, 100]}))
+    batches, count = read_calibration_batches(folder, CRNN, batch_size=4)
+    assert count == 5 and len(batches) == 2
+    assert all(b.shape == (4, 1, 32, 100) and b.dtype == np.float32 for b in batches)
+    assert [float(b[0, 0, 0]) for b in np.concatenate(batches)] == [1, 2, 3, 4, 5, 1, 2, 3]
+
+
+def test_calibration_max_samples(tmp_path):
+    folder = _write_samples(tmp_path / "input_bin", CRNN, range(1, 11))
+    batches, count = read_calibration_batches(folder, CRNN, batch_size=2, max_samples=4)
+    assert count == 4 and len(batches) == 2
+
+
+def test_calibration_errors(tmp_path):
+    with pytest.raises(UserError, match="calibration folder not found"):
+        read_calibration_batches(tmp_path / "nope", CRNN, 4)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no .bin files"):
+        read_calibration_batches(tmp_path / "empty", CRNN, 4)
+    nano_bins = _write_samples(tmp_path / "nano_bin", NANO, [1, 2])
+    with pytest.raises(UserError, match=r"test_1.bin: 16384 bytes, expected 12800 .*crnn"):
+        read_calibration_batches(nano_bins, CRNN, 2)
+    (nano_bins / "meta.json").write_text(json.dumps({"spec": "nano-ocr"}))
+    with pytest.raises(UserError, match="made for spec 'nano-ocr'.*'crnn'"):
+        read_calibration_batches(nano_bins, CRNN, 2)
+    nan_bins = _write_samples(tmp_path / "nan_bin", CRNN, [1], value=np.nan)
+    with pytest.raises(UserError, match="NaN"):
+        read_calibration_batches(nan_bins, CRNN, 2)
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+def test_cli_option_errors_are_user_errors(crnn_onnx, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(convert_cli, ["tensorrt", "--onnx", str(crnn_onnx["dynamic"]), "--output",
+                                      str(tmp_path / "x.engine"), "--batch-size", "16",
+                                      "--opt-batch", "32"])
+    assert res.exit_code == 1 and "Error: --opt-batch 32 is above --max-batch 16" in res.output
+    res = runner.invoke(convert_cli, ["tensorrt", "--onnx", str(crnn_onnx["bs16"]), "--output",
+                                      str(tmp_path / "x.engine"), "--batch-size", "16"])
+    assert res.exit_code == 1 and "static batch of 16" in res.output
+    res = runner.invoke(convert_cli, ["tensorrt", "--onnx", str(crnn_onnx["dynamic"]), "--output",
+                                      str(tmp_path / "x.trt"), "--batch-size", "16"])
+    assert res.exit_code == 1 and "must end in .engine or .plan" in res.output
+    assert "Traceback" not in res.output and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(unavailable_reason() is None, reason="TensorRT is available here")
+def test_cli_without_tensorrt_says_why_and_how_to_install(crnn_onnx, tmp_path):
+    res = CliRunner().invoke(convert_cli, ["tensorrt", "--onnx", str(crnn_onnx["dynamic"]),
+                                           "--output", str(tmp_path / "x.engine"),
+                                           "--batch-size", "16"])
+    assert res.exit_code == 1
+    assert "TensorRT cannot build here" in res.output and "crnn-deploy[tensorrt]" in res.output
+    assert not list(tmp_path.iterdir())
+
+
+# -- the real build, where TensorRT and a GPU exist --------------------------------------------
+@pytest.mark.skipif(unavailable_reason() is not None,
+                    reason=f"TensorRT build+infer: {unavailable_reason()}")
+@pytest.mark.parametrize("fp16", [False, True])
+def test_build_and_run_tensorrt(crnn_onnx, tmp_path, fp16):
+    from converter.parity import check_inputs, ort_run
+    from converter.tensorrt_build import FP16_ATOL, build_tensorrt
+    from runtime.registry import open_backend
+
+    out = tmp_path / "crnn_bs16.engine"
+    res = build_tensorrt(crnn_onnx["dynamic"], out, 16, fp16=fp16)
+    atol = FP16_ATOL if fp16 else 1e-4
+    assert res.max_diff <= atol
+    side = json.loads((tmp_path / "crnn_bs16.engine.json").read_text())
+    assert side["profile"] == {"min": 1, "opt": 16, "max": 16}
+    assert side["precision"] == ("fp16" if fp16 else "fp32")
+    with open_backend(out, device="GPU") as b:
+        assert b.batch_size is None  # profile 1..16
+        for n in (1, 5, 16):
+            x = check_inputs(CRNN, n, seed=7)
+            y = b.infer(x)
+            assert y.shape == (26, n, 37)
+            assert np.max(np.abs(y - ort_run(crnn_onnx["dynamic"], x, CRNN))) <= atol
+        with pytest.raises(UserError, match="accepts batches 1..16"):
+            b.infer(check_inputs(CRNN, 17))
