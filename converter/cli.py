@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from converter.onnx_export import DEFAULT_OPSET
+from converter.quantize import quantize_cmd
 from models.specs import SPECS
 
 
@@ -174,6 +175,8 @@ def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc) -> Non
     if failed:
         raise SystemExit(1)
 
+
+main.add_command(quantize_cmd)
 
 if __name__ == "__main__":
     main()

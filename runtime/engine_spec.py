@@ -7,6 +7,7 @@ OpenVINO IR in ``rt_info`` at ``["crnn_deploy", "spec"]``; engines that cannot h
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +24,8 @@ def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:
     if text is None:
         if sidecar_path(engine).is_file():
             return read_sidecar(engine)
-        raise UserError(f"engine {engine} carries no model spec (metadata key {METADATA_KEY!r}) "
+        raise UserError(f"engine {engine} carries no model spec (ONNX metadata_props {METADATA_KEY!r} "
+                        f"or OpenVINO rt_info crnn_deploy/spec) "
                         f"and has no sidecar {sidecar_path(engine)}; export it with crnn-convert")
     try:
         data = json.loads(text)
@@ -75,7 +77,10 @@ def check_dims(spec: ModelSpec, dims: Sequence, engine: str | Path) -> int | Non
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
-    """A short one-line form of an SDK exception message (they can be pages long)."""
-    text = str(exc).strip().splitlines()
-    line = next((t.strip() for t in text if t.strip()), type(exc).__name__)
-    return line[:limit]
+    """A short one-line form of an SDK exception message (they can be pages long).
+
+    Skips OpenVINO's source-location lines (``Exception from src/...cpp:84:``).
+    """
+    lines = [t.strip() for t in str(exc).splitlines() if t.strip()]
+    useful = [t for t in lines if not re.match(r"^Exception from \S+:\d+:?$", t)]
+    return (useful or lines or [type(exc).__name__])[0][:limit]

@@ -61,6 +61,7 @@ class OpenVINOBackend(Backend):
         import openvino as ov
 
         self.config = self._config()
+        onnx_text = self._precheck()
         self.core = ov.Core()
         try:
             self.model = self.core.read_model(str(self.engine))
@@ -68,10 +69,8 @@ class OpenVINOBackend(Backend):
             raise UserError(f"cannot read {self.engine} with openvino: {first_line(exc)}") from None
         if self.model.has_rt_info(RT_INFO_PATH):
             text = self.model.get_rt_info(RT_INFO_PATH).astype(str)
-        elif self.engine.suffix.lower() == ".onnx":
-            text = onnx_spec_text(self.engine)
         else:
-            text = None
+            text = onnx_text
         self.spec = spec_from_text(text, self.engine)
         if len(self.model.inputs) != 1 or not self.model.outputs:
             raise UserError(f"engine {self.engine}: expected 1 input and 1 output, got "
@@ -82,6 +81,25 @@ class OpenVINOBackend(Backend):
         self._compiled: dict[int, object] = {}   # batch size -> CompiledModel
         self._requests: dict[int, object] = {}   # batch size -> InferRequest
         self._queues: dict[int, object] = {}     # batch size -> AsyncInferQueue
+        self.jobs = 0                            # requests of the last AsyncInferQueue used
+
+    def _precheck(self) -> str | None:
+        """Refuse files OpenVINO would hand to every frontend in turn (noisy C++ logs).
+
+        Returns the spec JSON of an ONNX file's metadata (None otherwise).
+        """
+        suffix = self.engine.suffix.lower()
+        if suffix == ".onnx":
+            return onnx_spec_text(self.engine)  # raises UserError for a non-ONNX file
+        if suffix == ".xml":
+            with open(self.engine, "rb") as fh:
+                head = fh.read(1024)
+            if b"<net" not in head:
+                raise UserError(f"{self.engine} is not an OpenVINO IR (.xml) file")
+            weights = self.engine.with_suffix(".bin")
+            if not weights.is_file():
+                raise UserError(f"OpenVINO IR {self.engine} needs its weights file {weights}")
+        return None
 
     def compiled(self, n: int):
         """The model compiled for batch ``n`` (reshaped first when the batch axis is dynamic)."""
@@ -99,14 +117,6 @@ class OpenVINOBackend(Backend):
                                 f"with {self.config}: {first_line(exc)}") from None
         return self._compiled[n]
 
-    @property
-    def nireq(self) -> int:
-        """Number of parallel requests ``infer_many`` uses (for the current batch sizes)."""
-        if self.options.get("nireq"):
-            return int(self.options["nireq"])
-        n = self.batch_size or next(iter(self._compiled), 1)
-        return int(self.compiled(n).get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-
     def _infer(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         if n not in self._requests:
@@ -123,6 +133,7 @@ class OpenVINOBackend(Backend):
             jobs = int(self.options.get("nireq") or
                        compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
             self._queues[n] = ov.AsyncInferQueue(compiled, max(1, jobs))
+            self.jobs = len(self._queues[n])
         return self._queues[n]
 
     def infer_many(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -135,18 +146,22 @@ class OpenVINOBackend(Backend):
         self.load()
         done: dict[int, tuple[np.ndarray, float]] = {}
         pending: deque[tuple[int, np.ndarray]] = deque()  # keeps shared inputs alive
-        lock = threading.Lock()
+        cond = threading.Condition()
         state = {"inflight": 0, "since": 0.0}
 
         def callback(request, userdata):
             index, started = userdata
-            out = request.get_output_tensor(0).data.copy()
+            try:
+                out = request.get_output_tensor(0).data.copy()
+            except Exception as exc:  # surfaced by _pop in the consumer's thread
+                out = exc
             now = time.perf_counter()
-            with lock:
+            with cond:
                 done[index] = (out, (now - started) * 1000.0)
                 state["inflight"] -= 1
                 if state["inflight"] == 0:
                     self.busy_s += now - state["since"]
+                cond.notify_all()
 
         queue = None
         try:
@@ -154,11 +169,13 @@ class OpenVINOBackend(Backend):
                 self.check_input(x)
                 x = np.ascontiguousarray(x)
                 nxt = self._queue(x.shape[0])
-                if queue is not None and nxt is not queue:
-                    queue.wait_all()  # finish one batch size before switching
-                queue = nxt
+                if nxt is not queue:
+                    if queue is not None:
+                        queue.wait_all()  # finish one batch size before switching
+                    nxt.set_callback(callback)
+                    queue = nxt
                 now = time.perf_counter()
-                with lock:
+                with cond:
                     if state["inflight"] == 0:
                         state["since"] = now
                     state["inflight"] += 1
@@ -168,18 +185,22 @@ class OpenVINOBackend(Backend):
                 except Exception as exc:
                     raise UserError(f"openvino inference failed: {first_line(exc)}") from None
                 while pending and pending[0][0] in done:
-                    yield self._pop(done, pending)
-            if queue is not None:
-                queue.wait_all()
+                    yield self._pop(done, pending, cond)
             while pending:
-                yield self._pop(done, pending)
+                yield self._pop(done, pending, cond)
         finally:
             if queue is not None:
                 queue.wait_all()
 
-    def _pop(self, done: dict, pending: deque) -> np.ndarray:
-        index, _ = pending.popleft()
-        out, self.last_latency_ms = done.pop(index)
+    def _pop(self, done: dict, pending: deque, cond: threading.Condition) -> np.ndarray:
+        """Wait for the oldest pending batch and return its output."""
+        index, _ = pending[0]
+        with cond:
+            cond.wait_for(lambda: index in done)
+            out, self.last_latency_ms = done.pop(index)
+        pending.popleft()
+        if isinstance(out, Exception):
+            raise UserError(f"openvino inference failed: {first_line(out)}")
         return out
 
     def _close(self) -> None:

@@ -1,0 +1,111 @@
+"""``crnn-infer``: run an engine over ais_bench-style input files, or in a loop (ais_bench options).
+
+File mode writes ``OUTPUT/{stem}_0.bin`` (float32 (T, 1, C); ``--output_batchsize_axis 0``
+gives (1, T, C); ``--outfmt NPY`` writes .npy), ``OUTPUT/summary.json`` and ``OUTPUT/meta.json``.
+Loop mode (``--loop N``, no ``--input``) prints the summary and writes it with ``--output``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from models.errors import UserError
+from runtime import batching, runner
+from runtime.registry import BACKENDS, open_backend
+from runtime.stats import format_summary
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", desc=desc, disable=None, leave=False)
+
+
+def _meta(backend, batch: int, **extra) -> dict:
+    return {"spec": backend.spec.to_dict(), "engine": str(backend.engine),
+            "backend": backend.name, "batch_size": batch, **extra}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--engine", "--model", "engine", required=True, type=click.Path(path_type=Path),
+              help="Engine file: .onnx, .xml (OpenVINO IR), .engine/.plan (TensorRT), .om (Ascend).")
+@click.option("--input", "input_dir", type=click.Path(path_type=Path),
+              help="Folder of test_{i}.bin files (float32 (1, C, H, W)), e.g. from crnn-preprocess.")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False),
+              help="Result folder (created). Required with --input.")
+@click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1), default=None,
+              help="Batch for a dynamic engine (default 16); must match a static engine's batch.")
+@click.option("--output_batchsize_axis", "--output-batchsize-axis", "axis", type=click.IntRange(0, 1),
+              default=1, show_default=True,
+              help="1: each output file is (T, 1, C); 0: (1, T, C).")
+@click.option("--outfmt", type=click.Choice(batching.OUTFMTS, case_sensitive=False), default="BIN",
+              show_default=True, help="Raw float32 .bin or .npy output files.")
+@click.option("--backend", type=click.Choice(sorted(BACKENDS)), default=None,
+              help="Override the backend chosen from the engine suffix (e.g. openvino for .onnx).")
+@click.option("--device", default="CPU", show_default=True,
+              help="CPU or GPU (onnxruntime); any OpenVINO device name (openvino).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Inference threads (onnxruntime intra_op_num_threads / OpenVINO INFERENCE_NUM_THREADS).")
+@click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False), default=None,
+              help="OpenVINO PERFORMANCE_HINT; THROUGHPUT also pipelines batches (async requests).")
+@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"], case_sensitive=False), default=None,
+              help="OpenVINO INFERENCE_PRECISION_HINT (default f32).")
+@click.option("--loop", type=click.IntRange(min=1), default=None,
+              help="Pure-throughput mode: run N batches of synthetic data (no --input).")
+@click.option("--warmup", "--warmup_count", "warmup", type=click.IntRange(min=0), default=1,
+              show_default=True, help="Warm-up batches, excluded from the statistics.")
+@click.option("--pure_data_type", "--pure-data-type", "data", default="zero", show_default=True,
+              type=click.Choice(["zero", "random"]), help="Loop-mode input data.")
+def main(engine, input_dir, output, batchsize, axis, outfmt, backend, device, threads, hint,
+         precision, loop, warmup, data):
+    """Run ENGINE on input files in batches, or in a loop, and report latency and throughput.
+
+    \b
+    crnn-infer --engine build/nano-ocr_dynamic.onnx --input input_bin --output result --batchsize 16
+    crnn-infer --engine build/nano-ocr_bs16.xml --loop 200 --warmup 20 --hint THROUGHPUT
+
+    Latency is per batch in ms (min/max/mean/median/p99); throughput is images/s over the time
+    the bare inference calls took. The last batch is zero-padded and its padding dropped.
+    """
+    if loop is None and input_dir is None:
+        raise UserError("give --input (a folder of .bin files) or --loop N")
+    if loop is not None and input_dir is not None:
+        raise UserError("--loop runs on synthetic data; give either --loop or --input, not both")
+    if input_dir is not None and output is None:
+        raise UserError("--output is required with --input")
+    if output is not None and output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} exists and is not a folder")
+    options = {k: v for k, v in (("threads", threads), ("hint", hint and hint.upper()),
+                                 ("precision", precision and precision.lower())) if v is not None}
+    pipelined = options.get("hint") == "THROUGHPUT"
+    files = batching.list_inputs(input_dir) if input_dir is not None else None
+
+    with open_backend(engine, backend, device=device, **options) as be:
+        batch = runner.resolve_batch(be, batchsize)
+        if files is not None:
+            batching.check_input_meta(input_dir, be.spec, engine)
+            batching.check_sizes(files, be.spec)
+            with _progress(len(files), "infer") as bar:
+                summary = runner.run_files(be, files, batch, output, outfmt.upper(), axis,
+                                           pipelined, warmup, bar.update)
+        else:
+            with _progress(loop * batch, "loop") as bar:
+                summary = runner.run_loop(be, loop, batch, warmup, data, pipelined, bar.update)
+        if output is not None:
+            output.mkdir(parents=True, exist_ok=True)
+            batching.write_json(output / "summary.json", summary)
+            t, c = be.spec.output_shape
+            shape = [t, 1, c] if axis == 1 else [1, t, c]
+            batching.write_json(output / "meta.json", _meta(
+                be, batch, count=summary["count"], mode=summary["mode"],
+                outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape))
+    click.echo(format_summary(summary))
+    if output is not None:
+        click.echo(f"wrote {output}/summary.json" + (f" and {summary['count']} outputs"
+                                                      if files is not None else ""))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Run a backend over input files or in a loop, and summarize the timings.
+
+Both modes time only the bare inference calls (``Backend.busy_s``); warm-up runs are excluded.
+With ``pipelined=True`` batches go through :meth:`Backend.infer_many` (OpenVINO's
+AsyncInferQueue keeps several requests in flight), otherwise one :meth:`Backend.infer` at a time.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from models.errors import UserError
+from runtime import batching
+from runtime.base import Backend
+from runtime.stats import latency_summary, throughput
+
+DEFAULT_BATCH = 16
+
+
+def resolve_batch(backend: Backend, requested: int | None) -> int:
+    """The batch to run: the engine's static batch, else ``requested`` (default 16).
+
+    Raises:
+        UserError: ``requested`` contradicts the engine's static batch.
+    """
+    backend.load()
+    if backend.batch_size is not None:
+        if requested is not None and requested != backend.batch_size:
+            raise UserError(f"engine {backend.engine} has a static batch of {backend.batch_size}; "
+                            f"--batchsize {requested} contradicts it (omit --batchsize)")
+        return backend.batch_size
+    return requested or DEFAULT_BATCH
+
+
+def _run(backend: Backend, batches: Iterable[np.ndarray], pipelined: bool) -> Iterator[np.ndarray]:
+    if pipelined:
+        return backend.infer_many(batches)
+    return (backend.infer(x) for x in batches)
+
+
+def warm_up(backend: Backend, batch: int, runs: int, pipelined: bool = False) -> None:
+    """Run ``runs`` zero batches (compiles per-shape engines, fills caches), then reset timing."""
+    if runs > 0:
+        x = np.zeros((batch, *backend.spec.input_shape), dtype=np.float32)
+        for _ in _run(backend, (x for _ in range(runs)), pipelined):
+            pass
+    backend.reset_timing()
+
+
+def _summary(backend: Backend, batch: int, count: int, latencies: list[float],
+             wall_s: float, **extra) -> dict:
+    return {
+        "backend": backend.name,
+        "device": backend.device,
+        "engine": str(backend.engine),
+        "batch_size": batch,
+        "count": count,
+        "batches": len(latencies),
+        "throughput": throughput(count, backend.busy_s),
+        "latency_ms": latency_summary(latencies),
+        "compute_s": round(backend.busy_s, 6),
+        "wall_s": round(wall_s, 6),
+        "options": {k: v for k, v in backend.options.items() if v is not None},
+        **({"nireq": backend.jobs} if extra.get("pipelined") and getattr(backend, "jobs", 0) else {}),
+        **extra,
+    }
+
+
+def _write_outputs(group: Sequence[Path], y: np.ndarray, outdir: Path, outfmt: str,
+                   axis: int) -> None:
+    for f, out in zip(group, batching.split_outputs(y, len(group), axis)):
+        batching.write_array(batching.output_path(outdir, f.stem, outfmt), out, outfmt)
+
+
+def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
+              outfmt: str = "BIN", axis: int = 1, pipelined: bool = False, warmup: int = 1,
+              progress: Callable[[int], None] | None = None) -> dict:
+    """Infer ``files`` (validated float32 (1, C, H, W) .bin) in batches of ``batch``.
+
+    Writes ``outdir/{stem}_0.bin|.npy`` per file (float32 (T, 1, C) for ``axis=1``,
+    (1, T, C) for ``axis=0``); the last batch is zero-padded and its padding outputs dropped.
+    ``progress(n)`` is called with the number of images done per batch. Reading (one batch
+    ahead) and writing (a writer thread) overlap with inference.
+
+    Returns:
+        the summary dict (``count`` = number of files; throughput in images/s over the bare
+        inference time; per-batch latency in ms; ``wall_s`` covers reading, inference, writing).
+    """
+    spec = backend.spec
+    groups = batching.chunk(list(files), batch)
+    outdir.mkdir(parents=True, exist_ok=True)
+    warm_up(backend, batch, warmup, pipelined)
+    latencies: list[float] = []
+    writes: deque[Future] = deque()
+    start = time.perf_counter()
+    reads = batching.prefetch(batching.read_batch(g, spec, batch) for g in groups)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crnn-write") as writer:
+        for group, y in zip(groups, _run(backend, reads, pipelined)):
+            latencies.append(backend.last_latency_ms)
+            writes.append(writer.submit(_write_outputs, group, y, outdir, outfmt, axis))
+            while writes and (writes[0].done() or len(writes) > 8):
+                writes.popleft().result()  # re-raises a failed write
+            if progress:
+                progress(len(group))
+        for w in writes:
+            w.result()
+    wall = time.perf_counter() - start
+    padded = len(groups) * batch - len(files)
+    return _summary(backend, batch, len(files), latencies, wall, mode="files", warmup=warmup,
+                    padded=padded, pipelined=pipelined)
+
+
+def loop_data(spec_shape: tuple, batch: int, kind: str = "zero", seed: int = 0) -> np.ndarray:
+    """The loop-mode input: float32 (batch, C, H, W) zeros or uniform [-1, 1] (``random``)."""
+    if kind == "zero":
+        return np.zeros((batch, *spec_shape), dtype=np.float32)
+    if kind == "random":
+        rng = np.random.default_rng(seed)
+        return rng.uniform(-1.0, 1.0, size=(batch, *spec_shape)).astype(np.float32)
+    raise UserError(f"unknown pure data type {kind!r}; use zero or random")
+
+
+def run_loop(backend: Backend, loops: int, batch: int, warmup: int = 1, data: str = "zero",
+             pipelined: bool = False, progress: Callable[[int], None] | None = None) -> dict:
+    """ais_bench's pure-throughput mode: ``loops`` runs of one batch, after ``warmup`` runs.
+
+    Returns the same summary as :func:`run_files` with ``count = loops * batch``.
+    """
+    x = loop_data(backend.spec.input_shape, batch, data)
+    warm_up(backend, batch, warmup, pipelined)
+    latencies: list[float] = []
+    start = time.perf_counter()
+    for _ in _run(backend, (x for _ in range(loops)), pipelined):
+        latencies.append(backend.last_latency_ms)
+        if progress:
+            progress(batch)
+    wall = time.perf_counter() - start
+    return _summary(backend, batch, loops * batch, latencies, wall, mode="loop", warmup=warmup,
+                    pure_data_type=data, pipelined=pipelined)

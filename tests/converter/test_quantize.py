@@ -1,0 +1,197 @@
+"""INT8 post-training quantization (converter.quantize*): real nano-ocr ONNX, real images.
+
+Both INT8 models are built through the CLI command object from ``build/nano-ocr_dynamic.onnx``
+(skipped when absent: `make convert`), calibrated on 64 IC03 images (never IIIT5K, the scored
+benchmark), loaded with the runtime backends and scored on the first 500 IIIT5K images.
+
+Floor: standard word accuracy >= 73.0 % on those 500 (FP32 reads 379/500 = 75.8 %; measured
+INT8 with 64 IC03 calibration images: OpenVINO 380/500, ONNX Runtime 374-378/500).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+
+from converter import quantize as q
+from models.errors import UserError
+from models.specs import METADATA_KEY, get_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+NANO_ONNX = ROOT / "build" / "nano-ocr_dynamic.onnx"
+CALIB_SIZE = 64
+SCORE_N = 500
+FP32_CORRECT_500 = 379  # measured, for the record and the sanity check below
+INT8_FLOOR = 0.73
+
+
+@pytest.fixture(scope="module")
+def nano_onnx() -> Path:
+    if not NANO_ONNX.is_file():
+        pytest.skip(f"{NANO_ONNX} not found (run `make convert`)")
+    return NANO_ONNX
+
+
+@pytest.fixture(scope="module")
+def calib_gt(assets) -> Path:
+    gt = assets / "eval_ic03_860" / "gt.txt"
+    if not gt.is_file():
+        pytest.skip(f"IC03 calibration set not found at {gt}")
+    return gt
+
+
+@pytest.fixture(scope="module")
+def iiit500(assets):
+    """First 500 IIIT5K images, preprocessed with the training transform, and their labels."""
+    from preprocess.transform import preprocess_image
+
+    spec = get_spec("nano-ocr")
+    root = assets / "eval_iiit5k_3000"
+    rows = [line.split("\t", 1) for line in (root / "gt.txt").read_text().splitlines()
+            if line.strip()][:SCORE_N]
+    x = np.stack([preprocess_image((root / rel).read_bytes(), spec) for rel, _ in rows])
+    return x, [label for _, label in rows], {str((root / rel).resolve()) for rel, _ in rows}
+
+
+def _build(tmp: Path, nano_onnx: Path, calib_gt: Path, name: str) -> Path:
+    out = tmp / name
+    result = CliRunner().invoke(q.quantize_cmd, [
+        "--onnx", str(nano_onnx), "--calib-gt", str(calib_gt), "--calib-size", str(CALIB_SIZE),
+        "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "greedy-decode agreement" in result.output and "eval_ic03_860" in result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def int8_models(tmp_path_factory, nano_onnx, calib_gt):
+    tmp = tmp_path_factory.mktemp("int8")
+    return {"xml": _build(tmp, nano_onnx, calib_gt, "nano-ocr_bs16_int8.xml"),
+            "onnx": _build(tmp, nano_onnx, calib_gt, "nano-ocr_int8.onnx")}
+
+
+def _score(engine: Path, x: np.ndarray, labels: list[str]) -> tuple[int, object]:
+    from postprocess.ctc import greedy_decode
+    from postprocess.metrics import compute_metrics
+    from runtime.registry import open_backend
+
+    with open_backend(engine) as backend:
+        n = backend.batch_size or 16
+        outs = []
+        for start in range(0, len(x), n):
+            b = x[start:start + n]
+            k = len(b)
+            if k < n:
+                b = np.concatenate([b, np.zeros((n - k, *b.shape[1:]), np.float32)])
+            outs.append(backend.infer(b)[:, :k])
+        texts = greedy_decode(np.concatenate(outs, axis=1), backend.spec.alphabet)
+        return compute_metrics(texts, labels)["correct"], backend.spec
+
+
+@pytest.mark.parametrize("kind", ["xml", "onnx"])
+def test_int8_loads_scores_and_carries_spec(int8_models, iiit500, kind):
+    x, labels, _ = iiit500
+    correct, spec = _score(int8_models[kind], x, labels)
+    assert spec == get_spec("nano-ocr")  # read by the runtime from rt_info / metadata_props
+    assert correct / len(labels) >= INT8_FLOOR, (
+        f"{kind}: {correct}/{len(labels)} < floor {INT8_FLOOR:.0%} (FP32: {FP32_CORRECT_500})")
+
+
+def test_fp32_reference_on_the_same_500(nano_onnx, iiit500):
+    x, labels, _ = iiit500
+    correct, _ = _score(nano_onnx, x, labels)
+    assert correct == FP32_CORRECT_500
+
+
+def test_openvino_ir_is_static_and_records_calibration(int8_models, iiit500):
+    import openvino as ov
+
+    model = ov.Core().read_model(str(int8_models["xml"]))
+    assert list(model.input(0).get_partial_shape().to_shape()) == [16, 1, 32, 128]
+    assert model.get_rt_info(["crnn_deploy", "spec"]).astype(str) == get_spec("nano-ocr").to_json()
+    assert any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+    settings = json.loads(model.get_rt_info(["crnn_deploy", "int8"]).astype(str))
+    assert settings["calib_count"] == CALIB_SIZE
+    assert "iiit5k" not in settings["calib_gt"].lower()
+    assert int8_models["xml"].with_suffix(".bin").is_file()
+    assert not [p for p in int8_models["xml"].parent.iterdir() if p.name.startswith(".")]
+
+
+def test_onnx_keeps_metadata_and_records_calibration(int8_models, nano_onnx):
+    model = onnx.load(str(int8_models["onnx"]))
+    meta = {p.key: p.value for p in model.metadata_props}
+    source = {p.key: p.value for p in onnx.load(str(nano_onnx)).metadata_props}
+    assert all(meta.get(k) == v for k, v in source.items())
+    assert json.loads(meta[METADATA_KEY])["name"] == "nano-ocr"
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in model.graph.node}
+    settings = json.loads(meta["crnn_deploy.int8"])
+    assert settings["calib_count"] == CALIB_SIZE and "iiit5k" not in settings["calib_gt"].lower()
+
+
+def test_calibration_is_not_the_benchmark(calib_gt, iiit500):
+    calib = q.read_calibration(calib_gt, get_spec("nano-ocr"), CALIB_SIZE)
+    assert len(calib.files) == CALIB_SIZE and calib.x.shape == (CALIB_SIZE, 1, 32, 128)
+    assert not {str(f.resolve()) for f in calib.files} & iiit500[2]
+    assert float(calib.x.min()) >= -1.0 and float(calib.x.max()) <= 1.0
+
+
+def test_no_readable_calibration_image_is_a_clear_error(tmp_path, nano_onnx):
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    gt = tmp_path / "gt.txt"
+    gt.write_text("missing.jpg\tWORD\nbad.png\tOTHER\n")
+    out = tmp_path / "out.xml"
+    result = CliRunner().invoke(q.quantize_cmd, ["--onnx", str(nano_onnx), "--calib-gt", str(gt),
+                                                 "--output", str(out)])
+    assert result.exit_code == 1
+    assert "no readable calibration image" in result.output and str(gt) in result.output
+    assert "missing.jpg" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png", "gt.txt"]
+
+
+def test_unreadable_images_are_skipped_and_replaced(tmp_path, calib_gt):
+    lines = calib_gt.read_text().splitlines()[:6]
+    gt = tmp_path / "gt.txt"
+    gt.write_text("\n".join(["nope.png\tX", *lines]) + "\n")
+    calib = q.read_calibration(gt, get_spec("nano-ocr"), 4, root=calib_gt.parent)
+    assert len(calib.files) == 4 and [r for r, _ in calib.skipped] == ["nope.png"]
+
+
+def test_bad_arguments(tmp_path, nano_onnx, calib_gt):
+    with pytest.raises(UserError, match=r"\.xml suffix .* \.onnx"):
+        q.quantize(nano_onnx, calib_gt, tmp_path / "x.bin")
+    with pytest.raises(UserError, match="calibration list not found"):
+        q.read_calibration(tmp_path / "none.txt", get_spec("nano-ocr"))
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(UserError, match="lists no image"):
+        q.read_calibration(tmp_path / "empty.txt", get_spec("nano-ocr"))
+
+
+def test_agreement_below_floor_writes_nothing(tmp_path, nano_onnx, calib_gt, monkeypatch):
+    import converter.quantize_ort as qort
+
+    def poor(spec, ref, got, files=()):
+        return q.CheckResult(max_diff=9.9, agreement=0.5, count=len(files),
+                             examples=[(str(files[0]), "ABC", "AB")])
+
+    monkeypatch.setattr(qort, "check_agreement", poor)
+    out = tmp_path / "int8.onnx"
+    with pytest.raises(UserError, match=r"agreement with FP32 50\.0% .* below the floor 90%"):
+        qort.quantize_onnx(nano_onnx, calib_gt, out, calib_size=8)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_agreement_decodes_greedily():
+    spec = get_spec("nano-ocr")
+    ref = np.zeros((4, 2, spec.num_classes), np.float32)
+    ref[:, :, 0] = 1.0
+    ref[1, :, 11] = 5.0  # 'a' at step 1 for both images
+    got = ref.copy()
+    got[2, 1, 11] = 6.0  # image 1: 'a' repeated at step 2 merges -> still "a"
+    got[3, 0, 12] = 7.0  # image 0: 'b' appended -> "ab"
+    check = q.check_agreement(spec, ref, got)
+    assert check.count == 2 and check.agreement == 0.5 and check.max_diff == pytest.approx(7.0)
+    assert check.examples == [("#0", "a", "ab")]
