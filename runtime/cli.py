@@ -12,7 +12,8 @@ import click
 
 from models.errors import UserError
 from runtime import batching, runner
-from runtime.registry import BACKENDS, open_backend
+from runtime.options import backend_options, engine_options
+from runtime.registry import open_backend
 from runtime.stats import format_summary
 
 
@@ -28,8 +29,7 @@ def _meta(backend, batch: int, **extra) -> dict:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--engine", "--model", "engine", required=True, type=click.Path(path_type=Path),
-              help="Engine file: .onnx, .xml (OpenVINO IR), .engine/.plan (TensorRT), .om (Ascend).")
+@engine_options
 @click.option("--input", "input_dir", type=click.Path(path_type=Path),
               help="Folder of test_{i}.bin files (float32 (1, C, H, W)), e.g. from crnn-preprocess.")
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False),
@@ -41,16 +41,6 @@ def _meta(backend, batch: int, **extra) -> dict:
               help="1: each output file is (T, 1, C); 0: (1, T, C).")
 @click.option("--outfmt", type=click.Choice(batching.OUTFMTS, case_sensitive=False), default="BIN",
               show_default=True, help="Raw float32 .bin or .npy output files.")
-@click.option("--backend", type=click.Choice(sorted(BACKENDS)), default=None,
-              help="Override the backend chosen from the engine suffix (e.g. openvino for .onnx).")
-@click.option("--device", default="CPU", show_default=True,
-              help="CPU or GPU (onnxruntime); any OpenVINO device name (openvino).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Inference threads (onnxruntime intra_op_num_threads / OpenVINO INFERENCE_NUM_THREADS).")
-@click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False), default=None,
-              help="OpenVINO PERFORMANCE_HINT; THROUGHPUT also pipelines batches (async requests).")
-@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"], case_sensitive=False), default=None,
-              help="OpenVINO INFERENCE_PRECISION_HINT (default f32).")
 @click.option("--loop", type=click.IntRange(min=1), default=None,
               help="Pure-throughput mode: run N batches of synthetic data (no --input).")
 @click.option("--warmup", "--warmup_count", "warmup", type=click.IntRange(min=0), default=1,
@@ -76,8 +66,7 @@ def main(engine, input_dir, output, batchsize, axis, outfmt, backend, device, th
         raise UserError("--output is required with --input")
     if output is not None and output.exists() and not output.is_dir():
         raise UserError(f"--output {output} exists and is not a folder")
-    options = {k: v for k, v in (("threads", threads), ("hint", hint and hint.upper()),
-                                 ("precision", precision and precision.lower())) if v is not None}
+    options = backend_options(threads, hint, precision)
     pipelined = options.get("hint") == "THROUGHPUT"
     files = batching.list_inputs(input_dir) if input_dir is not None else None
 

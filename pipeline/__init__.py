@@ -1,0 +1,5 @@
+"""Paths that cross the stages: the fused evaluation (``crnn-eval``) and the benchmark.
+
+The staged pipeline (preprocess -> runtime -> postprocess) passes files; this package composes
+the same stage functions in one process, without intermediate files. torch is not imported.
+"""
