@@ -7,6 +7,8 @@ ASSETS ?= ../shared/assets
 MODEL ?= nano-ocr
 BS ?= 16
 CKPT ?= build/weights/nano_ocr_ftr.pth
+# INT8 calibration images: IC03, never the scored IIIT5K
+CALIB_GT ?= $(ASSETS)/eval_ic03_860/gt.txt
 DATA := build/data
 export CRNN_ASSETS := $(abspath $(ASSETS))
 
@@ -28,7 +30,8 @@ weights: setup
 ## convert: every engine this machine can build for MODEL at batch BS, with a parity table
 convert: setup
 	$(if $(filter build/weights/nano_ocr_ftr.pth,$(CKPT)),$(MAKE) --no-print-directory weights)
-	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build
+	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build \
+	  $(if $(wildcard $(CALIB_GT)),--calib-gt $(CALIB_GT))
 
 ## demo: IIIT5K (3000 words) through ONNX Runtime and OpenVINO with the nano-ocr weights
 demo: setup weights

@@ -8,7 +8,13 @@ Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
 ``M_bsN.xml/.bin``  OpenVINO IR from ``M_bsN.onnx``, FP32 weights; checked against ONNX Runtime
 ``M_bsN.engine``    TensorRT from ``M_dynamic.onnx``, profile 1/N/N, FP32; checked against ORT
 ``M_bsN.om``        atc from ``M_bsN.onnx`` (ModelZoo command); checked where ais_bench runs
+``M_bsN_int8.xml``  OpenVINO INT8 IR (NNCF PTQ), with ``calib_gt``; checked against FP32
+``M_bsN_int8.onnx`` INT8 QDQ ONNX (onnxruntime.quantization), with ``calib_gt``; likewise
 ==================  =========================================================================
+
+The INT8 rows need calibration images (``calib_gt``, a gt.txt of another data set than the one
+scored: ``make convert`` passes IC03); their check is the greedy-decode agreement with the FP32
+ONNX on the calibration images (``diff`` column: max abs logit diff).
 
 An engine whose SDK is absent is *skipped* (with the reason); one whose build or check fails is
 *failed*: the table is printed anyway, the errors after it, and the command exits 1.
@@ -47,15 +53,15 @@ class Row:
 
 
 def format_table(rows: list[Row]) -> str:
-    """The rows as an aligned text table (engine, file, size (MB), status, max abs diff)."""
-    head = ("engine", "file", "size (MB)", "status", "max abs diff")
+    """The rows as an aligned text table (engine, file, size (MB), status, max abs diff, check)."""
+    head = ("engine", "file", "size (MB)", "status", "max abs diff", "check")
 
     def diff(r: Row) -> str:
         if r.diff is None:
             return "not checked" if r.status == "built" else "-"
         return f"{r.diff:.2e} vs {r.reference}"
 
-    body = [(r.engine, r.file.name, r.size_mb, r.status, diff(r)) for r in rows]
+    body = [(r.engine, r.file.name, r.size_mb, r.status, diff(r), r.note) for r in rows]
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
@@ -79,7 +85,7 @@ def _attempt(rows: list[Row], engine: str, file: Path, reference: str,
 
 def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
               outdir: str | Path = "build", soc_version: str | None = None,
-              atc: str | Path | None = None,
+              atc: str | Path | None = None, calib_gt: str | Path | None = None,
               log: Callable[[str], None] = lambda s: None) -> list[Row]:
     """Build every engine (see module doc); return the rows. Raises UserError for a bad checkpoint."""
     from converter.om import build_om, find_atc
@@ -135,4 +141,26 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
     else:
         _attempt(rows, "ascend om", om, "ONNX Runtime", lambda: result(build_om(
             static, om, batch_size=batch_size, soc_version=soc_version, atc=atc)), log)
+    _int8_rows(rows, static if static_ok else None, out / stem, batch_size, calib_gt, log)
     return rows
+
+
+def _int8_rows(rows: list[Row], onnx: Path | None, stem: Path, batch_size: int,
+               calib_gt: str | Path | None, log: Callable[[str], None]) -> None:
+    from converter.quantize import quantize
+
+    def run(target: Path):
+        r = quantize(onnx, calib_gt, target, batch_size=batch_size)
+        return r.check.max_diff, f"agreement {r.check.agreement:.1%} on {r.calib_count} images"
+
+    for engine, target, sdk in (("openvino int8", stem.with_name(stem.name + "_int8.xml"), "nncf"),
+                                ("onnx int8", stem.with_name(stem.name + "_int8.onnx"), None)):
+        if onnx is None:
+            rows.append(Row(engine, target, "skipped: the static ONNX failed"))
+        elif calib_gt is None:
+            rows.append(Row(engine, target, "skipped: no calibration images (--calib-gt)"))
+        elif sdk and importlib.util.find_spec(sdk) is None:
+            rows.append(Row(engine, target, f"skipped: {sdk} not installed "
+                                            "(pip install 'crnn-deploy[quant]')"))
+        else:
+            _attempt(rows, engine, target, "FP32 ONNX", lambda: run(target), log)

@@ -157,9 +157,12 @@ def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, devic
 @click.option("--soc-version", default=None, help="atc --soc_version (default: npu-smi).")
 @click.option("--atc", type=click.Path(path_type=Path), default=None,
               help="atc executable (default: atc on PATH).")
-def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc) -> None:
+@click.option("--calib-gt", type=click.Path(path_type=Path), default=None,
+              help="gt.txt of INT8 calibration images (not the scored set); without it no INT8.")
+def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc, calib_gt) -> None:
     """Build ONNX (dynamic + static), OpenVINO IR, TensorRT plan and Ascend OM where possible.
 
+    With --calib-gt also INT8 models: an OpenVINO IR (NNCF) and a QDQ ONNX (ONNX Runtime).
     Prints a table: engine, file, size, status (built / skipped: reason / failed) and the max
     abs diff (ONNX rows against PyTorch, engines against ONNX Runtime). Exits 1 after the table
     when an engine failed (a skipped one is not a failure).
@@ -167,7 +170,8 @@ def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc) -> Non
     from converter.build_all import build_all, format_table
 
     rows = build_all(model_name, checkpoint, batch_size=batch_size, outdir=outdir,
-                     soc_version=soc_version, atc=atc, log=lambda s: click.echo(s, err=True))
+                     soc_version=soc_version, atc=atc, calib_gt=calib_gt,
+                     log=lambda s: click.echo(s, err=True))
     click.echo(format_table(rows))
     failed = [r for r in rows if r.status == "failed"]
     for r in failed:

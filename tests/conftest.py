@@ -30,3 +30,57 @@ def nano_weights() -> Path:
     if not WEIGHTS.is_file():
         pytest.skip(f"nano-ocr weights not found at {WEIGHTS} (run `make weights`)")
     return WEIGHTS
+
+
+def _export_nano(weights: Path, path: Path, dynamic: bool) -> Path:
+    from converter.onnx_export import export_onnx
+    from models.checkpoint import load_model
+    from models.specs import get_spec
+
+    spec = get_spec("nano-ocr")
+    export_onnx(load_model(spec, weights), spec, path, batch_size=16, dynamic=dynamic)
+    return path
+
+
+@pytest.fixture(scope="session")
+def nano_dynamic_onnx(nano_weights, tmp_path_factory) -> Path:
+    """nano-ocr ONNX exported from the real weights for this session, dynamic batch
+    (input actual_input_1 (batch, 1, 32, 128), output output1 (33, batch, 66))."""
+    folder = tmp_path_factory.mktemp("nano_onnx")
+    return _export_nano(nano_weights, folder / "nano-ocr_dynamic.onnx", dynamic=True)
+
+
+@pytest.fixture(scope="session")
+def nano_bs16_onnx(nano_weights, tmp_path_factory) -> Path:
+    """nano-ocr ONNX exported from the real weights for this session, static batch 16."""
+    folder = tmp_path_factory.mktemp("nano_onnx")
+    return _export_nano(nano_weights, folder / "nano-ocr_bs16.onnx", dynamic=False)
+
+
+def _preprocess(*args) -> None:
+    from click.testing import CliRunner
+
+    from preprocess.cli import main
+
+    res = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    if res.exit_code != 0:
+        raise RuntimeError(f"crnn-preprocess {args[0]} failed: {res.output}")
+
+
+@pytest.fixture(scope="session")
+def iiit5k_lmdb(assets: Path, tmp_path_factory) -> Path:
+    """LMDB (clovaai layout) of IIIT5K_3000 built by ``crnn-preprocess build-lmdb``: 3000
+    samples, index i = line i of ``eval_iiit5k_3000/gt.txt``."""
+    out = tmp_path_factory.mktemp("iiit5k") / "iiit5k.lmdb"
+    _preprocess("build-lmdb", "--gt", assets / "eval_iiit5k_3000" / "gt.txt", "--output", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def iiit5k_bin_nano(iiit5k_lmdb: Path) -> tuple[Path, Path]:
+    """(input_bin_dir, label_txt) of ``lmdb-to-bin --model nano-ocr --workers 2`` on IIIT5K:
+    3000 files test_{i}.bin, float32 (1, 1, 32, 128), and label.txt ``test_{i}.bin:{label}``."""
+    out = iiit5k_lmdb.parent / "nano"
+    _preprocess("lmdb-to-bin", "--lmdb", iiit5k_lmdb, "--model", "nano-ocr", "--workers", "2",
+                "--output", out / "input_bin", "--labels", out / "label.txt")
+    return out / "input_bin", out / "label.txt"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -18,15 +19,18 @@ HAVE_OV = importlib.util.find_spec("openvino") is not None
 
 def _rows(output: str) -> dict[str, str]:
     """engine name -> its table line."""
-    names = ("onnx (dynamic)", "onnx (bs16)", "openvino", "tensorrt", "ascend om")
-    return {n: line for line in output.splitlines() for n in names if line.startswith(n + " ")}
+    names = ("onnx (dynamic)", "onnx (bs16)", "openvino", "tensorrt", "ascend om",
+             "openvino int8", "onnx int8")
+    return {n: line for line in output.splitlines() for n in names
+            if line.startswith(n + " ") and not line[len(n):].startswith(" int8")}
 
 
 def test_format_table():
     rows = [Row("onnx (bs16)", Path("x/m_bs16.onnx"), "built", 5.7e-06, "PyTorch"),
             Row("tensorrt", Path("x/m_bs16.engine"), "skipped: tensorrt is not importable")]
     lines = format_table(rows).splitlines()
-    assert lines[0].split() == ["engine", "file", "size", "(MB)", "status", "max", "abs", "diff"]
+    assert lines[0].split() == ["engine", "file", "size", "(MB)", "status", "max", "abs", "diff",
+                                "check"]
     assert "5.70e-06 vs PyTorch" in lines[2] and "m_bs16.onnx" in lines[2]
     assert "skipped: tensorrt is not importable" in lines[3] and lines[3].endswith("-")
 
@@ -39,13 +43,15 @@ def test_all_nano_ocr(nano_weights, tmp_path, monkeypatch):
     print(res.output)
     assert res.exit_code == 0, res.output
     rows = _rows(res.output)
-    assert len(rows) == 5
+    assert len(rows) == 7
+    for name in ("openvino int8", "onnx int8"):  # no --calib-gt given
+        assert "skipped: no calibration images (--calib-gt)" in rows[name]
     for name in ("onnx (dynamic)", "onnx (bs16)"):
         assert " built " in rows[name] and "vs PyTorch" in rows[name]
     assert (tmp_path / "nano-ocr_dynamic.onnx").is_file() and (tmp_path / "nano-ocr_bs16.onnx").is_file()
     if HAVE_OV:
         assert " built " in rows["openvino"] and "vs ONNX Runtime" in rows["openvino"]
-        diff = float(rows["openvino"].split()[-4])
+        diff = float(re.search(r"(\S+) vs ONNX Runtime", rows["openvino"]).group(1))
         assert diff <= 1e-4
         assert (tmp_path / "nano-ocr_bs16.xml").is_file() and (tmp_path / "nano-ocr_bs16.bin").is_file()
     if trt_reason():

@@ -1,7 +1,7 @@
 """INT8 post-training quantization (converter.quantize*): real nano-ocr ONNX, real images.
 
-Both INT8 models are built through the CLI command object from ``build/nano-ocr_dynamic.onnx``
-(skipped when absent: `make convert`), calibrated on 64 IC03 images (never IIIT5K, the scored
+Both INT8 models are built through the CLI command object from the real nano-ocr dynamic ONNX
+(exported for the session), calibrated on 64 IC03 images (never IIIT5K, the scored
 benchmark), loaded with the runtime backends and scored on the first 500 IIIT5K images.
 
 Floor: standard word accuracy >= 73.0 % on those 500 (FP32 reads 379/500 = 75.8 %; measured
@@ -21,8 +21,6 @@ from converter import quantize as q
 from models.errors import UserError
 from models.specs import METADATA_KEY, get_spec
 
-ROOT = Path(__file__).resolve().parents[2]
-NANO_ONNX = ROOT / "build" / "nano-ocr_dynamic.onnx"
 CALIB_SIZE = 64
 SCORE_N = 500
 FP32_CORRECT_500 = 379  # measured, for the record and the sanity check below
@@ -30,10 +28,8 @@ INT8_FLOOR = 0.73
 
 
 @pytest.fixture(scope="module")
-def nano_onnx() -> Path:
-    if not NANO_ONNX.is_file():
-        pytest.skip(f"{NANO_ONNX} not found (run `make convert`)")
-    return NANO_ONNX
+def nano_onnx(nano_dynamic_onnx) -> Path:
+    return nano_dynamic_onnx
 
 
 @pytest.fixture(scope="module")

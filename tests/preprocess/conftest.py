@@ -1,8 +1,4 @@
-"""Fixtures of the preprocess tests.
-
-``iiit5k_lmdb`` and ``iiit5k_bin_nano`` are meant for other stages too (to be moved to the shared
-tests/conftest.py): built once per session from the real assets, skipped when they are absent.
-"""
+"""Fixtures of the preprocess tests (``iiit5k_lmdb`` and ``iiit5k_bin_nano`` are in tests/conftest.py)."""
 from __future__ import annotations
 
 import io
@@ -21,36 +17,14 @@ def run_cli(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def _build(assets: Path, name: str, out: Path) -> Path:
-    res = run_cli("build-lmdb", "--gt", assets / name / "gt.txt", "--output", out)
-    if res.exit_code != 0:
-        raise RuntimeError(f"build-lmdb {name} failed: {res.output}")
-    return out
-
-
-@pytest.fixture(scope="session")
-def iiit5k_lmdb(assets: Path, tmp_path_factory) -> Path:
-    """LMDB (clovaai layout) of IIIT5K_3000 built by ``crnn-preprocess build-lmdb``: 3000
-    samples, index i = line i of ``eval_iiit5k_3000/gt.txt``."""
-    return _build(assets, "eval_iiit5k_3000", tmp_path_factory.mktemp("iiit5k") / "iiit5k.lmdb")
-
-
-@pytest.fixture(scope="session")
-def iiit5k_bin_nano(iiit5k_lmdb: Path) -> tuple[Path, Path]:
-    """(input_bin_dir, label_txt) of ``lmdb-to-bin --model nano-ocr --workers 2`` on IIIT5K:
-    3000 files test_{i}.bin, float32 (1, 1, 32, 128), and label.txt ``test_{i}.bin:{label}``."""
-    out = iiit5k_lmdb.parent / "nano"
-    res = run_cli("lmdb-to-bin", "--lmdb", iiit5k_lmdb, "--model", "nano-ocr", "--workers", "2",
-                  "--output", out / "input_bin", "--labels", out / "label.txt")
-    if res.exit_code != 0:
-        raise RuntimeError(f"lmdb-to-bin failed: {res.output}")
-    return out / "input_bin", out / "label.txt"
-
-
 @pytest.fixture(scope="session")
 def ic13_lmdb(assets: Path, tmp_path_factory) -> Path:
     """LMDB of IC13_857 (RGBA PNGs)."""
-    return _build(assets, "eval_ic13_857", tmp_path_factory.mktemp("ic13") / "ic13.lmdb")
+    out = tmp_path_factory.mktemp("ic13") / "ic13.lmdb"
+    res = run_cli("build-lmdb", "--gt", assets / "eval_ic13_857" / "gt.txt", "--output", out)
+    if res.exit_code != 0:
+        raise RuntimeError(f"build-lmdb eval_ic13_857 failed: {res.output}")
+    return out
 
 
 # Helpers for synthetic LMDBs, exposed as fixtures (no imports from conftest in the tests).

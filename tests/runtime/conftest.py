@@ -14,43 +14,12 @@ import pytest
 
 from models.specs import get_spec
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "build"
 N_IMAGES = 200
-
-
-def _export(nano_weights: Path, path: Path, dynamic: bool) -> Path:
-    from converter.onnx_export import export_onnx
-    from models.checkpoint import load_model
-
-    spec = get_spec("nano-ocr")
-    export_onnx(load_model(spec, nano_weights), spec, path, batch_size=16, dynamic=dynamic)
-    return path
 
 
 @pytest.fixture(scope="session")
 def nano_spec():
     return get_spec("nano-ocr")
-
-
-@pytest.fixture(scope="session")
-def nano_dynamic_onnx(request, tmp_path_factory) -> Path:
-    """build/nano-ocr_dynamic.onnx, or a fresh dynamic-batch export when it is absent."""
-    path = BUILD / "nano-ocr_dynamic.onnx"
-    if path.is_file():
-        return path
-    weights = request.getfixturevalue("nano_weights")
-    return _export(weights, tmp_path_factory.mktemp("engines") / path.name, dynamic=True)
-
-
-@pytest.fixture(scope="session")
-def nano_bs16_onnx(request, tmp_path_factory) -> Path:
-    """build/nano-ocr_bs16.onnx (static batch 16), or a fresh export when it is absent."""
-    path = BUILD / "nano-ocr_bs16.onnx"
-    if path.is_file():
-        return path
-    weights = request.getfixturevalue("nano_weights")
-    return _export(weights, tmp_path_factory.mktemp("engines") / path.name, dynamic=False)
 
 
 def write_bins(assets: Path, folder: Path, spec, count: int) -> Path:

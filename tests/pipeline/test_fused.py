@@ -1,0 +1,83 @@
+"""The fused path (crnn-eval) against the staged path, and its bad-sample handling."""
+from __future__ import annotations
+
+import json
+
+import lmdb
+import pytest
+from click.testing import CliRunner
+
+from pipeline.eval_cli import main as eval_cli
+from pipeline.fused import evaluate
+from postprocess.cli import main as postprocess_cli
+from runtime.cli import main as infer_cli
+from runtime.registry import open_backend
+
+
+def test_fused_and_staged_predictions_are_identical_on_iiit5k(
+        tmp_path, iiit5k_lmdb, iiit5k_bin_nano, nano_bs16_onnx):
+    input_bin, label_txt = iiit5k_bin_nano
+    result = tmp_path / "result"
+    res = CliRunner().invoke(infer_cli, ["--engine", str(nano_bs16_onnx), "--input", str(input_bin),
+                                         "--output", str(result)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(postprocess_cli, [str(result), str(label_txt)])
+    assert res.exit_code == 0, res.output
+    staged = json.loads((result / "accuracy.json").read_text())
+    staged_errors = (result / "errors.tsv").read_text().splitlines()[1:]
+
+    with open_backend(nano_bs16_onnx) as be:
+        fused = evaluate(iiit5k_lmdb, be, workers=1)
+    assert len(fused.samples) == 3000 and fused.skipped == 0
+    assert fused.metrics["correct"] == staged["correct"] == 2328  # 77.60 %, the reference
+    assert fused.metrics["mean_ned"] == pytest.approx(staged["mean_ned"], abs=1e-12)
+    # same wrong predictions, row for row, so every prediction is the same
+    assert ["\t".join(e) for e in fused.errors] == staged_errors
+
+
+def _copy_lmdb(src, dst, n, corrupt=None, drop_label=None):
+    with lmdb.open(str(src), readonly=True, lock=False) as env, env.begin() as txn:
+        items = {}
+        for i in range(1, n + 1):
+            for kind in ("image", "label"):
+                items[f"{kind}-{i:09d}"] = txn.get(f"{kind}-{i:09d}".encode())
+    if corrupt:
+        items[f"image-{corrupt:09d}"] = b"\x89PNG\r\n\x1a\n broken"
+    if drop_label:
+        del items[f"label-{drop_label:09d}"]
+    items["num-samples"] = str(n).encode()
+    with lmdb.open(str(dst), map_size=64 << 20) as env, env.begin(write=True) as txn:
+        for k, v in items.items():
+            txn.put(k.encode(), v)
+    return dst
+
+
+def test_bad_samples_are_skipped_and_named_or_fail_with_strict(tmp_path, iiit5k_lmdb,
+                                                               nano_dynamic_onnx):
+    db = _copy_lmdb(iiit5k_lmdb, tmp_path / "bad.lmdb", 40, corrupt=7, drop_label=21)
+    with open_backend(nano_dynamic_onnx) as be:
+        result = evaluate(db, be, batch=16, workers=0)
+    assert result.skipped == 2 and result.skipped_keys == ["image-000000007", "label-000000021"]
+    assert len(result.samples) == 38
+    assert "test_7.bin" not in {s[0] for s in result.samples}
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(eval_cli, ["--lmdb", str(db), "--engine", str(nano_dynamic_onnx),
+                                        "--workers", "1", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "skipped 2 bad samples: image-000000007, label-000000021" in res.output
+    assert "end-to-end:" in res.output and "engine only:" in res.output
+    acc = json.loads((out / "accuracy.json").read_text())
+    assert acc["total"] == 38 and acc["skipped"] == 2
+
+    res = CliRunner().invoke(eval_cli, ["--lmdb", str(db), "--engine", str(nano_dynamic_onnx),
+                                        "--strict", "--workers", "0"])
+    assert res.exit_code == 1
+    assert "image-000000007" in res.output and "Traceback" not in res.output
+
+
+def test_not_an_lmdb_is_a_clear_error(tmp_path, nano_dynamic_onnx):
+    res = CliRunner().invoke(eval_cli, ["--lmdb", str(tmp_path / "none.lmdb"),
+                                        "--engine", str(nano_dynamic_onnx)])
+    assert res.exit_code == 1 and res.output.startswith("Error: ")
+    assert "none.lmdb" in res.output
