@@ -5,10 +5,42 @@ User errors print ``Error: ...`` (naming the file, GT line or LMDB key) and exit
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from contextlib import contextmanager
 
 import click
 
+from models.errors import UserError
 from models.specs import SPECS
+
+
+@contextmanager
+def _sigterm_cleans_up():
+    """Turn SIGTERM into SystemExit(128 + 15) so temp outputs are removed, as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def _user_errors():
+    """SIGTERM cleans up like Ctrl-C; OS errors (permissions, disk full) become UserError."""
+    with _sigterm_cleans_up():
+        try:
+            yield
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise UserError(f"{where}{exc.strerror or exc}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,7 +68,8 @@ def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwri
     """
     from preprocess.lmdb_build import build_lmdb
 
-    res = build_lmdb(gt, output, root=root, strict=strict, overwrite=overwrite)
+    with _user_errors():
+        res = build_lmdb(gt, output, root=root, strict=strict, overwrite=overwrite)
     mb = res.image_bytes / 1e6
     click.echo(f"wrote {res.written} samples ({mb:.1f} MB of images) to {res.output} "
                f"in {res.seconds:.1f} s; skipped {len(res.skipped)} line(s)")
@@ -77,10 +110,11 @@ def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str,
     """
     from preprocess.lmdb_to_bin import lmdb_to_bin
 
-    res = lmdb_to_bin(lmdb_path, model, output, labels, workers=workers or os.cpu_count(),
-                      limit=limit, strict=strict, progress=progress)
+    with _user_errors():
+        res = lmdb_to_bin(lmdb_path, model, output, labels, workers=workers or os.cpu_count(),
+                          limit=limit, strict=strict, progress=progress)
     click.echo(f"wrote {res.count} files to {res.output} and {res.labels} in "
-               f"{res.seconds:.2f} s ({res.images_per_s:.0f} images/s, {res.workers} workers)")
+               f"{res.seconds:.2f} s ({res.images_per_s:.0f} images/s, workers: {res.workers})")
     if res.skipped:
         more = " ..." if res.skipped > len(res.skipped_keys) else ""
         click.echo(f"skipped {res.skipped} bad sample(s): {', '.join(res.skipped_keys[:10])}"

@@ -45,22 +45,27 @@ class SampleError(UserError):
         return (type(self), (self.index, self.key, self.reason))
 
 
-def open_lmdb(path: str | Path) -> lmdb.Environment:
+def open_lmdb(path: str | Path, readahead: bool = True) -> lmdb.Environment:
     """Open an LMDB read-only, without locking (safe to call in every worker process).
 
     ``path`` is an LMDB directory (holding ``data.mdb``) or a ``data.mdb`` file.
-    Raises UserError when it does not exist or is not an LMDB.
+    ``readahead`` suits the sequential reads done here; pass False for random access to an
+    LMDB larger than RAM. Raises UserError when it does not exist or is not an LMDB.
     """
     p = Path(path)
     if not p.exists():
         raise UserError(f"LMDB not found: {p}")
     if p.is_dir() and not (p / "data.mdb").is_file():
         raise UserError(f"{p} is not an LMDB: no data.mdb in this directory")
+    if p.is_file() and p.stat().st_size == 0:
+        raise UserError(f"{p} is not a readable LMDB: empty file")
     try:
         return lmdb.open(str(p), subdir=p.is_dir(), readonly=True, lock=False,
-                         readahead=False, meminit=False, max_readers=1)
+                         readahead=readahead, meminit=False, max_readers=1)
+    except lmdb.InvalidError:
+        raise UserError(f"{p} is not a readable LMDB: MDB_INVALID, not an LMDB file") from None
     except lmdb.Error as exc:
-        raise UserError(f"{p} is not a readable LMDB: {exc}") from None
+        raise UserError(f"cannot open LMDB {p}: {exc}") from None
 
 
 def read_num_samples(env: lmdb.Environment, path: str | Path = "") -> int:
@@ -123,6 +128,8 @@ def iter_samples(path: str | Path, start: int = 1, stop: int | None = None,
 
     A bad sample (see :func:`read_sample`) raises SampleError, or, when ``on_error`` is given,
     is passed to it and skipped. Raises UserError if ``path`` is not a clovaai LMDB.
+    The LMDB stays open (one read transaction) until the iterator is exhausted or closed;
+    py-lmdb allows one open handle per LMDB and process.
     """
     env = open_lmdb(path)
     try:
@@ -142,12 +149,32 @@ def iter_samples(path: str | Path, start: int = 1, stop: int | None = None,
         env.close()
 
 
-def keys_sha256(env: lmdb.Environment) -> str:
+def keys_sha256(path: str | Path, remap_every: int = 4096) -> str:
     """sha256 (hex) of the LMDB's key order: every key in cursor (byte-sorted) order, each
-    followed by ``b"\\n"``. Values are not read, so this is cheap even for large LMDBs."""
+    followed by ``b"\\n"``. Values are not copied; the LMDB is reopened every ``remap_every``
+    keys because LMDB touches each value's first page, and unmapping keeps the resident memory
+    bounded on large LMDBs."""
     h = hashlib.sha256()
-    with env.begin() as txn:
-        for key in txn.cursor().iternext(keys=True, values=False):
-            h.update(bytes(key))
-            h.update(b"\n")
-    return h.hexdigest()
+    last: bytes | None = None
+    while True:
+        env = open_lmdb(path)
+        try:
+            with env.begin() as txn:
+                cur = txn.cursor()
+                if last is None:
+                    more = cur.first()
+                elif cur.set_range(last) and cur.key() == last:
+                    more = cur.next()
+                else:
+                    more = cur.key() is not None and cur.key() != b""
+                n = 0
+                while more and n < remap_every:
+                    last = bytes(cur.key())
+                    h.update(last)
+                    h.update(b"\n")
+                    n += 1
+                    more = cur.next()
+        finally:
+            env.close()
+        if not more:
+            return h.hexdigest()

@@ -38,7 +38,7 @@ from preprocess.transform import MAX_PIXELS, ImageError, preprocess_image
 CHUNK = 64
 #: A worker reopens the LMDB after reading this many bytes, so that the pages it touched are
 #: unmapped and its resident memory stays bounded however large the LMDB is.
-REMAP_BYTES = 256 << 20
+REMAP_BYTES = 64 << 20
 #: Bad samples printed one by one / keys kept in meta.json.
 MAX_REPORTED = 20
 META_NAME = "meta.json"
@@ -101,7 +101,7 @@ class _Worker:
 def write_bin(path: str | Path, x: np.ndarray) -> None:
     """Write ``x`` as raw float32 little-endian C-order bytes to ``path`` (temp name + rename)."""
     path = str(path)
-    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
     with open(tmp, "wb") as f:
         f.write(np.ascontiguousarray(x, dtype="<f4").tobytes())
     os.replace(tmp, path)
@@ -177,6 +177,9 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
                 log: Callable[[str], None] | None = None) -> ConvertResult:
     """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``labels`` + ``output/meta.json``.
 
+    ``ConvertResult.seconds`` is the wall time of the whole call (key scan, pool start-up,
+    conversion, renames).
+
     Args:
         lmdb_path: LMDB directory (or data.mdb file) in the clovaai layout.
         model: spec name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``) or a ModelSpec.
@@ -196,20 +199,21 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             (``strict``) a bad sample, named by key (e.g. ``image-000000017``). On any failure
             neither ``output`` nor ``labels`` is modified.
     """
+    t0 = time.perf_counter()
     log = log or (lambda m: tqdm.write(m, file=sys.stderr))
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
-    lmdb_path, output, labels = Path(lmdb_path), Path(output), Path(labels)
+    lmdb_path, output, labels = Path(lmdb_path), Path(output).resolve(), Path(labels).resolve()
     workers = max(1, int(workers or os.cpu_count() or 1))
     env = open_lmdb(lmdb_path)
     try:
         n = read_num_samples(env, lmdb_path)
-        keys_sha = keys_sha256(env)
     finally:
         env.close()
     total = n if limit is None else min(n, limit)
     if total == 0:
         raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")
     _check_output(output, labels)
+    keys_sha = keys_sha256(lmdb_path)
     output.parent.mkdir(parents=True, exist_ok=True)
     labels.parent.mkdir(parents=True, exist_ok=True)
     stage = output.parent / f".{output.name}.partial-{os.getpid()}"
@@ -217,7 +221,6 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)))
-    t0 = time.perf_counter()
     tasks = ((s, min(s + CHUNK, total + 1)) for s in range(1, total + 1, CHUNK))
     initargs = (str(lmdb_path), spec, str(stage))
     try:

@@ -1,0 +1,148 @@
+"""preprocess_image on synthetic images of every mode, and the decoding guards."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.specs import get_spec
+from preprocess.transform import MAX_PIXELS, ImageError, open_image, preprocess_image
+
+NANO = get_spec("nano-ocr")
+RNG = np.random.default_rng(1)
+
+
+def ref_from_grey(grey: Image.Image, w=128, h=32, resample=Image.BILINEAR) -> np.ndarray:
+    """Independent computation from an 8-bit grey image: (1, h, w) float32."""
+    x = np.asarray(grey.resize((w, h), resample), dtype=np.float32) / 255.0
+    return ((x - 0.5) / 0.5).reshape(1, h, w)
+
+
+def rand(shape) -> np.ndarray:
+    return RNG.integers(0, 256, shape, dtype=np.uint8)
+
+
+def palette_img(transparency=None) -> Image.Image:
+    img = Image.fromarray(rand((20, 50)), mode="L").convert("P")
+    img.putpalette(rand(768).tolist())
+    if transparency is not None:
+        img.info["transparency"] = transparency
+    return img
+
+
+CASES = {
+    "L": lambda: Image.fromarray(rand((20, 50)), mode="L"),
+    "RGB": lambda: Image.fromarray(rand((20, 50, 3)), mode="RGB"),
+    "RGBA": lambda: Image.fromarray(rand((20, 50, 4)), mode="RGBA"),
+    "LA": lambda: Image.fromarray(rand((20, 50, 2)), mode="LA"),
+    "P": lambda: palette_img(),
+    "P+transparency index": lambda: palette_img(transparency=3),
+    "P+transparency bytes": lambda: palette_img(transparency=bytes(range(256))),
+    "1": lambda: Image.fromarray(rand((20, 50)) > 127),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("fmt", ["PNG", "object"])
+def test_modes_match_pil_convert_L(case, fmt, to_png, recwarn):
+    img = CASES[case]()
+    if fmt == "PNG":
+        params = {"transparency": img.info["transparency"]} if "transparency" in img.info else {}
+        data = to_png(img, **params)
+        img = Image.open(io.BytesIO(data))
+    else:
+        data = img
+    x = preprocess_image(data, NANO)
+    assert x.dtype == np.float32 and x.shape == (1, 32, 128) and x.flags.c_contiguous
+    assert -1.0 <= x.min() and x.max() <= 1.0
+    assert not [w for w in recwarn if "Palette images with Transparency" in str(w.message)]
+    # the training transform: plain convert('L'), which ignores alpha / transparency
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grey = img.convert("L")
+    np.testing.assert_allclose(x, ref_from_grey(grey), rtol=0, atol=1e-6)
+
+
+def test_rgba_alpha_is_ignored(to_png):
+    rgb = rand((16, 40, 3))
+    a = np.dstack([rgb, np.zeros((16, 40), np.uint8)])
+    b = np.dstack([rgb, np.full((16, 40), 255, np.uint8)])
+    xa = preprocess_image(to_png(Image.fromarray(a, "RGBA")), NANO)
+    xb = preprocess_image(to_png(Image.fromarray(b, "RGBA")), NANO)
+    np.testing.assert_array_equal(xa, xb)
+
+
+def test_16bit_grey_is_scaled_not_clipped(to_png):
+    v8 = rand((20, 50))
+    img16 = Image.frombytes("I;16", (50, 20), (v8.astype("<u2") * 257).tobytes())
+    data = to_png(img16)
+    assert Image.open(io.BytesIO(data)).mode.startswith("I")
+    x = preprocess_image(data, NANO)
+    np.testing.assert_allclose(x, ref_from_grey(Image.fromarray(v8, "L")), rtol=0, atol=1e-6)
+
+
+def test_other_modes_work():
+    for mode in ("CMYK", "YCbCr", "I", "F", "La"):
+        img = Image.new(mode, (30, 10))
+        x = preprocess_image(img, NANO)
+        assert x.shape == (1, 32, 128) and x.dtype == np.float32
+
+
+def test_bicubic_spec_and_100x32():
+    img = Image.fromarray(rand((31, 77)), "L")
+    x = preprocess_image(img, get_spec("crnn-modelzoo"))
+    assert x.shape == (1, 32, 100)
+    np.testing.assert_allclose(x, ref_from_grey(img, 100, 32, Image.BICUBIC), rtol=0, atol=1e-6)
+    assert not np.allclose(x, ref_from_grey(img, 100, 32, Image.BILINEAR), atol=1e-6)
+    np.testing.assert_allclose(preprocess_image(img, get_spec("crnn")),
+                               ref_from_grey(img, 100, 32, Image.BILINEAR), rtol=0, atol=1e-6)
+
+
+def test_bytes_and_image_give_the_same(to_png):
+    img = Image.fromarray(rand((25, 60, 3)), "RGB")
+    np.testing.assert_array_equal(preprocess_image(to_png(img), NANO), preprocess_image(img, NANO))
+
+
+@pytest.mark.parametrize("data,match", [
+    (b"", "empty image"),
+    (b"not an image at all", "cannot identify image format"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 30, "cannot identify image format"),
+])
+def test_undecodable(data, match):
+    with pytest.raises(ImageError, match=match):
+        preprocess_image(data, NANO)
+
+
+def test_truncated_png(to_png):
+    data = to_png(Image.fromarray(rand((40, 90, 3)), "RGB"))
+    with pytest.raises(ImageError, match="cannot decode image"):
+        open_image(data[: len(data) // 2])
+
+
+def test_zero_sized_image_object():
+    with pytest.raises(ImageError, match="zero-sized image"):
+        preprocess_image(Image.new("L", (0, 5)), NANO)
+
+
+def test_decompression_bomb_rejected_before_decoding(to_png):
+    side = int((MAX_PIXELS * 1.3) ** 0.5)  # 65 Mpixel, but a tiny 1-bit PNG
+    data = to_png(Image.new("1", (side, side)))
+    assert len(data) < 20_000
+    with pytest.raises(ImageError, match=r"too large: \d+x\d+ = 65.0 Mpixel > 50 Mpixel"):
+        open_image(data)
+    # Pillow's own guard (DecompressionBombWarning above 89 Mpixel) is caught as well
+    big = to_png(Image.new("1", (10000, 10000)))
+    with pytest.raises(ImageError, match="too large"):
+        open_image(big, max_pixels=10**12)
+
+
+def test_no_torch_import():
+    code = ("import sys, preprocess, preprocess.cli, preprocess.transform, preprocess.lmdb_io, "
+            "preprocess.lmdb_build, preprocess.lmdb_to_bin; "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
