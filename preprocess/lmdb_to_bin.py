@@ -14,12 +14,10 @@ when complete, so a failed or interrupted run leaves the previous output (or not
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import shutil
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -30,15 +28,12 @@ from tqdm import tqdm
 
 from models.errors import UserError
 from models.specs import ModelSpec, get_spec
-from preprocess.lmdb_io import (SampleError, image_key, keys_sha256, open_lmdb,
-                                read_num_samples, read_sample)
-from preprocess.transform import MAX_PIXELS, ImageError, preprocess_image
+from preprocess.lmdb_io import keys_sha256, open_lmdb, read_num_samples
+from preprocess.parallel import SampleTransformer, ordered_map
+from preprocess.transform import MAX_PIXELS
 
 #: Samples per task handed to a worker.
 CHUNK = 64
-#: A worker reopens the LMDB after reading this many bytes, so that the pages it touched are
-#: unmapped and its resident memory stays bounded however large the LMDB is.
-REMAP_BYTES = 64 << 20
 #: Bad samples printed one by one / keys kept in meta.json.
 MAX_REPORTED = 20
 META_NAME = "meta.json"
@@ -67,34 +62,21 @@ class ConvertResult:
 
 
 class _Worker:
-    """Per-process state: the LMDB (reopened every REMAP_BYTES), the spec, the output dir."""
+    """Per-process state: the sample transformer and the output dir."""
 
-    state: "_Worker | None" = None
+    state: "_Worker | Exception | None" = None
 
     def __init__(self, lmdb_path: str, spec: ModelSpec, outdir: str):
-        self.lmdb_path, self.spec, self.outdir = lmdb_path, spec, outdir
-        self.env = open_lmdb(lmdb_path)
-        self.read = 0
+        self.samples, self.outdir = SampleTransformer(lmdb_path, spec), outdir
 
     def run(self, start: int, stop: int) -> list[Outcome]:
-        if self.read > REMAP_BYTES:
-            self.env.close()
-            self.env, self.read = open_lmdb(self.lmdb_path), 0
         out: list[Outcome] = []
-        with self.env.begin(buffers=False) as txn:
-            for i in range(start, stop):
-                try:
-                    data, label = read_sample(txn, i)
-                    self.read += len(data)
-                    x = preprocess_image(data, self.spec)
-                except SampleError as err:
-                    out.append((i, None, err.key, err.reason))
-                    continue
-                except ImageError as err:
-                    out.append((i, None, image_key(i), str(err)))
-                    continue
-                write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
-                out.append((i, label, None, None))
+        for i, label, x, reason in self.samples.transform(start, stop):
+            if label is None:
+                out.append((i, None, x, reason))
+                continue
+            write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
+            out.append((i, label, None, None))
         return out
 
 
@@ -125,28 +107,13 @@ def _task(bounds: tuple[int, int]) -> list[Outcome]:
 def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
          ) -> Iterator[list[Outcome]]:
     """Results of the tasks in order; at most ``2 * workers`` tasks in flight."""
-    if workers == 1:
-        _init(*initargs)
-        try:
-            yield from map(_task, tasks)
-        finally:
-            if isinstance(_Worker.state, _Worker):
-                _Worker.state.env.close()
-            _Worker.state = None
-        return
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["preprocess.lmdb_to_bin"])
-    with ctx.Pool(workers, initializer=_init, initargs=initargs) as pool:
-        it = iter(tasks)
-        window = deque(pool.apply_async(_task, (t,)) for _, t in zip(range(2 * workers), it))
-        while window:
-            res = window.popleft().get()
-            for t in it:
-                window.append(pool.apply_async(_task, (t,)))
-                break
-            yield res
+    try:
+        yield from ordered_map(_task, tasks, workers, workers == 1, _init, initargs,
+                               preload="preprocess.lmdb_to_bin")
+    finally:
+        if isinstance(_Worker.state, _Worker):  # inline run
+            _Worker.state.samples.close()
+        _Worker.state = None
 
 
 def _check_output(output: Path, labels: Path) -> None:
