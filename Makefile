@@ -41,7 +41,7 @@ demo: setup weights
 	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr --output $(DATA)/iiit5k_bin --labels $(DATA)/iiit5k_label.txt
 	rm -rf $(DATA)/result_onnxruntime $(DATA)/result_openvino
 	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.onnx --input $(DATA)/iiit5k_bin --output $(DATA)/result_onnxruntime
-	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.xml --input $(DATA)/iiit5k_bin --output $(DATA)/result_openvino
+	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.xml --hint THROUGHPUT --input $(DATA)/iiit5k_bin --output $(DATA)/result_openvino
 	$(BIN)/crnn-postprocess $(DATA)/result_onnxruntime $(DATA)/iiit5k_label.txt
 	$(BIN)/crnn-postprocess $(DATA)/result_openvino $(DATA)/iiit5k_label.txt
 	$(PY) scripts/demo_table.py $(DATA)/result_onnxruntime $(DATA)/result_openvino

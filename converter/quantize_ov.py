@@ -9,6 +9,8 @@ the FakeQuantize-marked Conv/MatMul in INT8 (VNNI/AMX where the CPU has them).
 """
 from __future__ import annotations
 
+import logging
+
 import json
 import os
 import shutil
@@ -115,6 +117,7 @@ def quantize_openvino(onnx_path: str | Path, calib_gt: str | Path, output: str |
     advanced = AdvancedQuantizationParameters(
         activations_range_estimator_params=getattr(RangeEstimatorParametersSet,
                                                    activation_range.upper()))
+    nncf.set_log_level(logging.WARNING)  # its INFO lines list every skipped node
     try:
         qmodel = nncf.quantize(
             model, nncf.Dataset(items), preset=nncf.QuantizationPreset(preset),
