@@ -15,6 +15,7 @@ Class 0 is the CTC blank; class k > 0 is ``alphabet[k - 1]``. Pixels are normali
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 from models.errors import UserError
@@ -132,23 +133,18 @@ def get_spec(name: str) -> ModelSpec:
         raise UserError(f"unknown model {name!r}; known: {', '.join(SPECS)}") from None
 
 
-def sidecar_path(engine) -> "Path":
+def sidecar_path(engine) -> Path:
     """``X.engine`` -> ``X.engine.json``: the spec beside engines that cannot carry metadata
     (TensorRT plans, Ascend OM files)."""
-    from pathlib import Path
-
     engine = Path(engine)
     return engine.with_name(engine.name + ".json")
 
 
 def write_sidecar(engine, spec: ModelSpec, **extra) -> None:
     """Write the sidecar JSON (``{"spec": ..., **extra}``) atomically."""
-    import os
+    from models.fileio import atomic_write_json
 
-    path = sidecar_path(engine)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"spec": spec.to_dict(), **extra}, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_json(sidecar_path(engine), {"spec": spec.to_dict(), **extra})
 
 
 def read_sidecar(engine) -> ModelSpec:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
+from models.fileio import atomic_write_json
 from postprocess.metrics import format_metrics, write_report
-from runtime.batching import write_json
 from runtime.options import backend_options, engine_options
 from runtime.registry import open_backend
 
@@ -59,7 +59,7 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
         output.mkdir(parents=True, exist_ok=True)
         summary = {**s, "end_to_end_images_per_s": round(result.images_per_s, 3),
                    "skipped": result.skipped, "lmdb": str(lmdb_path)}
-        write_json(output / "summary.json", summary)
+        atomic_write_json(output / "summary.json", summary)
         write_report(output, result.metrics, result.errors, alphabet=be.spec.alphabet,
                      extra={"skipped": result.skipped})
         click.echo(f"wrote {output}/accuracy.json, errors.tsv, summary.json")

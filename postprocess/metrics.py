@@ -18,11 +18,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from models.fileio import atomic_write_text
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
@@ -162,23 +162,8 @@ def format_metrics(metrics: dict, missing: int = 0) -> list[str]:
     return lines
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write UTF-8 ``text`` to a temporary file next to ``path``, then rename it over ``path``,
-    so an interrupted run never leaves a half-written file. Raises OSError on I/O failure."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_report(
-    out_dir: str | os.PathLike,
+    out_dir: str | Path,
     metrics: dict,
     errors: Iterable[tuple[str, str, str]],
     *,

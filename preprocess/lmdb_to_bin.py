@@ -13,7 +13,6 @@ when complete, so a failed or interrupted run leaves the previous output (or not
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.errors import UserError
+from models.fileio import atomic_write_bytes, atomic_write_json
 from models.specs import ModelSpec, get_spec
 from preprocess.lmdb_io import keys_sha256, open_lmdb, read_num_samples
 from preprocess.parallel import SampleTransformer, ordered_map
@@ -82,11 +82,7 @@ class _Worker:
 
 def write_bin(path: str | Path, x: np.ndarray) -> None:
     """Write ``x`` as raw float32 little-endian C-order bytes to ``path`` (temp name + rename)."""
-    path = str(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(np.ascontiguousarray(x, dtype="<f4").tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, np.ascontiguousarray(x, dtype="<f4").tobytes())
 
 
 def _init(lmdb_path: str, spec: ModelSpec, outdir: str) -> None:
@@ -130,12 +126,6 @@ def _check_output(output: Path, labels: Path) -> None:
         if foreign:
             raise UserError(f"refusing to replace {output}: it holds files this tool did not "
                             f"write (e.g. {foreign[0]!r}); choose an empty or new directory")
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Path,
@@ -219,7 +209,7 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             "keys_sha256": keys_sha, "labels": str(labels.resolve()),
             "max_pixels": MAX_PIXELS, "model_spec": spec.to_dict(),
         }
-        _atomic_text(stage / META_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        atomic_write_json(stage / META_NAME, meta)
         if output.exists():
             old = output.parent / f".{output.name}.old-{os.getpid()}"
             os.replace(output, old)

@@ -12,8 +12,6 @@ import multiprocessing as mp
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-import numpy as np
-
 from models.specs import ModelSpec
 from preprocess.lmdb_io import SampleError, image_key, open_lmdb, read_sample
 from preprocess.transform import ImageError, preprocess_image

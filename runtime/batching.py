@@ -7,12 +7,13 @@ Reusable without the CLI (e.g. a fused preprocess -> infer -> decode path):
 * :func:`chunk`, :func:`read_batch`, :func:`pad_batch` build float32 (B, C, H, W) batches,
   zero-padding the last one; :func:`prefetch` reads ahead in a thread;
 * :func:`split_outputs` turns a (T, B, C) output into per-sample arrays, dropping padding;
-* :func:`write_array`, :func:`write_json` write atomically (temp name, then rename).
+* :func:`write_array` writes atomically (temp name, then rename); JSON goes through
+  :func:`models.fileio.atomic_write_json`.
 """
 from __future__ import annotations
 
+import io
 import json
-import os
 import re
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from models.errors import UserError
+from models.fileio import atomic_write_bytes
 from models.specs import ModelSpec
 
 T = TypeVar("T")
@@ -146,28 +148,21 @@ def output_path(outdir: Path, stem: str, outfmt: str = "BIN") -> Path:
 
 
 def write_array(path: Path, a: np.ndarray, outfmt: str = "BIN") -> None:
-    """Write ``a`` as raw float32 (BIN) or .npy (NPY) to a temp name, then rename.
+    """Write ``a`` as raw float32 (BIN) or .npy (NPY), atomically (temp name, then rename).
 
     Raises:
         UserError: the file cannot be written (disk full, permissions).
     """
-    tmp = path.with_name(path.name + ".tmp")
+    if outfmt.upper() == "NPY":
+        buf = io.BytesIO()
+        np.save(buf, a)
+        data = buf.getvalue()
+    else:
+        data = a.astype(np.float32, copy=False).tobytes()
     try:
-        with open(tmp, "wb") as fh:
-            if outfmt.upper() == "NPY":
-                np.save(fh, a)
-            else:
-                a.astype(np.float32, copy=False).tofile(fh)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def write_json(path: Path, obj: dict) -> None:
-    """Write ``obj`` as indented JSON to a temp name, then rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from models.errors import UserError
+from models.fileio import atomic_write_json
 from runtime import batching, runner
 from runtime.options import backend_options, engine_options
 from runtime.registry import open_backend
@@ -83,10 +84,10 @@ def main(engine, input_dir, output, batchsize, axis, outfmt, backend, device, th
                 summary = runner.run_loop(be, loop, batch, warmup, data, pipelined, bar.update)
         if output is not None:
             output.mkdir(parents=True, exist_ok=True)
-            batching.write_json(output / "summary.json", summary)
+            atomic_write_json(output / "summary.json", summary)
             t, c = be.spec.output_shape
             shape = [t, 1, c] if axis == 1 else [1, t, c]
-            batching.write_json(output / "meta.json", _meta(
+            atomic_write_json(output / "meta.json", _meta(
                 be, batch, count=summary["count"], mode=summary["mode"],
                 outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape))
     click.echo(format_summary(summary))
