@@ -50,5 +50,10 @@ demo: setup weights
 test: setup weights
 	$(PY) -m pytest -q
 
+## bench: every variant side by side in one run -> docs/BENCHMARKS.md + docs/throughput.png (~15 min)
+bench: setup weights
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth
+	$(BIN)/crnn-bench --model nano-ocr --checkpoint build/weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench --output docs/BENCHMARKS.md --plot docs/throughput.png
+
 clean:
 	rm -rf build

@@ -1,0 +1,327 @@
+"""crnn-bench's measurements: the interleaved throughput grid, word accuracy, the fused-path check
+and OpenVINO's benchmark_app. Every timing goes through the project's own code paths:
+:func:`runtime.runner.run_loop` (``crnn-infer --loop``) and :func:`pipeline.fused.evaluate`
+(``crnn-eval``).
+"""
+from __future__ import annotations
+
+import math
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from pipeline.bench_report import median
+from pipeline.bench_worker import ForeignLoad, Variant, VariantProcess
+from runtime.stats import latency_summary
+
+__all__ = ["Variant", "measure_grid", "measure_accuracy", "measure_fused", "measure_benchmark_app",
+           "find_benchmark_app", "parse_benchmark_app"]
+
+
+def measure_grid(procs: dict[str, VariantProcess], batches: list[int], rounds: int,
+                 warmup: int, seconds_per_point: float, loops: int | None,
+                 log: Callable[[str], None], max_foreign: float | None = None,
+                 retries: int = 2) -> list[dict]:
+    """Throughput/latency of every (variant, batch), interleaved in ``rounds`` rounds.
+
+    ``procs``: one worker process per variant (:class:`VariantProcess`, keeps its backends
+    loaded), in report order. Loops per round: ``loops`` if given, else sized from a first short run so
+    that each point gets about ``seconds_per_point`` seconds of timed inference over all rounds.
+    Each round runs every point once; its order is rotated by ``len/rounds`` points per round and
+    reversed every other round.
+
+    The machine may be shared: the CPU share used by others is measured around every timed run
+    (:class:`ForeignLoad`); a run above ``max_foreign`` is repeated up to ``retries`` times and
+    the least disturbed attempt kept. ``foreign`` in the result is the median over the kept runs.
+    """
+    points = [(proc.variant, b) for proc in procs.values() for b in batches]
+    n_loops: dict[tuple[str, int], int] = {}
+    runs: dict[tuple[str, int], list[tuple[dict, list]]] = {}
+    foreign: dict[tuple[str, int], list] = {}
+    retried: dict[tuple[str, int], int] = {}
+    for v, b in points:
+        key = (v.key, b)
+        # first calls are slow (PyTorch's most of all): warm up, then size the loops
+        procs[v.key].loop(b, 1, max(3, warmup))
+        s, _ = procs[v.key].loop(b, 3, 0)
+        per_batch = b / s["throughput"] if s["throughput"] else 1.0
+        n_loops[key] = loops or max(3, math.ceil(seconds_per_point / rounds / per_batch))
+        runs[key] = []
+        log(f"  loaded {v.label}, batch {b}: ~{s['throughput']:.0f} images/s, "
+            f"{n_loops[key]} loops per round")
+    for r in range(rounds):
+        shift = (r * len(points)) // rounds
+        order = points[shift:] + points[:shift]
+        if r % 2:
+            order = order[::-1]
+        t0 = time.perf_counter()
+        repeated = 0
+        for v, b in order:
+            key = (v.key, b)
+            best = None
+            for attempt in range(1 + (retries if max_foreign is not None else 0)):
+                load = ForeignLoad()
+                run = procs[v.key].loop(b, n_loops[key], warmup)
+                f = load.stop()
+                if best is None or (f is not None and (best[2] is None or f < best[2])):
+                    best = (*run, f)
+                if f is None or max_foreign is None or f <= max_foreign:
+                    break
+                repeated += 1
+            runs[key].append(best[:2])
+            foreign.setdefault(key, []).append(best[2])
+            retried[key] = retried.get(key, 0) + attempt
+        log(f"  round {r + 1}/{rounds} done in {time.perf_counter() - t0:.0f} s"
+            + (f" ({repeated} disturbed runs repeated)" if repeated else ""))
+    out = []
+    for v, b in points:
+        key = (v.key, b)
+        tps = [s["throughput"] for s, _ in runs[key]]
+        lat = [x for _, ls in runs[key] for x in ls]
+        summ = latency_summary(lat)
+        last = runs[key][-1][0] if runs[key] else {}
+        out.append({"variant": v.key, "batch": b, "throughput": median(tps),
+                    "tp_min": min(tps) if tps else None, "tp_max": max(tps) if tps else None,
+                    "tp_rounds": tps, "rounds": len(tps), "loops_per_round": n_loops[key],
+                    "latency_median": summ["median"], "latency_p99": summ["p99"],
+                    "latency_mean": summ["mean"], "engine": v.engine_for(b),
+                    "foreign": median(foreign.get(key, [])),
+                    "foreign_max": max((x for x in foreign.get(key, []) if x is not None),
+                                       default=None),
+                    "retried": retried.get(key, 0),
+                    **({"nireq": last["nireq"]} if "nireq" in last else {})})
+    return out
+
+
+def measure_accuracy(procs: dict[str, VariantProcess], lmdbs: dict[str, Path], batch: int,
+                     workers: int | None, log: Callable[[str], None]) -> list[dict]:
+    """Word accuracy of every variant on every LMDB via :func:`pipeline.fused.evaluate`
+    (in the variant's own worker process)."""
+    out = []
+    for proc in procs.values():
+        v = proc.variant
+        for ds, path in lmdbs.items():
+            res = proc.evaluate(path, batch, workers, warmup=1)
+            m = res["metrics"]
+            out.append({"variant": v.key, "dataset": ds, "word_accuracy": m["word_accuracy"],
+                        "correct": m["correct"], "count": m["total"], "skipped": res["skipped"],
+                        "word_accuracy_case_sensitive": m["word_accuracy_case_sensitive"],
+                        "e2e_ips": round(res["images_per_s"], 2),
+                        "engine_ips": res["summary"]["throughput"], "batch": batch,
+                        "engine": v.engine_for(batch)})
+            log(f"  {v.label} on {ds}: {100 * m['word_accuracy']:.2f} % "
+                f"({m['correct']}/{m['total']}), {res['images_per_s']:.0f} images/s end-to-end")
+    return out
+
+
+def measure_fused(items: list[tuple[str, Variant]], lmdb: Path, batch: int, threads: int,
+                  rounds: int, warmup: int, workers: int | None,
+                  log: Callable[[str], None]) -> list[dict]:
+    """crnn-eval end-to-end images/s against run_loop on the same loaded backend, paired rounds.
+
+    Per round and engine, in the variant's worker process on one loaded backend: ``evaluate``
+    with crnn-eval's default workers (or ``workers``), ``evaluate`` with ``workers=0`` (inline
+    preprocessing, ``crnn-eval --workers 0``), and ``run_loop`` over half as many images (its
+    throughput is steady). The order rotates every round. Ratios are medians of per-round ratios.
+
+    ``overhead_ms``: per image, the inline eval's time outside inference ((wall - inference) / n:
+    read, decode, resize, normalize, CTC decode, scoring), from the non-pipelined engines.
+    ``ratio_bound`` = ``1 / (1 + overhead x loop images/s)``: the end-to-end / loop ratio to
+    expect when that work does not overlap inference (see :func:`ratio_bound`).
+    """
+    import os
+
+    from preprocess.lmdb_io import open_lmdb, read_num_samples
+
+    workers_used = workers if workers is not None else max(1, (os.cpu_count() or 2) - 1)
+    env = open_lmdb(lmdb)
+    try:
+        samples = read_num_samples(env, lmdb)
+    finally:
+        env.close()
+    out, overheads = [], []
+    for label, v in items:
+        e2e, inl, loop, eng, ratios, ratios0, count = [], [], [], [], [], [], samples
+        with VariantProcess(v, threads) as proc:
+            steps = [("eval", workers), ("eval", 0), ("loop", None)]
+            for r in range(rounds):
+                got = {}
+                for kind, w in steps[r % 3:] + steps[:r % 3]:
+                    if kind == "loop":
+                        got["loop"] = proc.loop(batch, max(1, math.ceil(count / 2 / batch)), warmup)[0]
+                    else:
+                        got[w] = proc.evaluate(lmdb, batch, w, warmup)
+                res, res0, lp = got[workers], got[0], got["loop"]
+                count = res["count"]
+                e2e.append(res["images_per_s"])
+                inl.append(res0["images_per_s"])
+                eng.append(res["summary"]["throughput"])
+                loop.append(lp["throughput"])
+                ratios.append(res["images_per_s"] / lp["throughput"] if lp["throughput"] else None)
+                ratios0.append(res0["images_per_s"] / lp["throughput"] if lp["throughput"] else None)
+                if not v.pipelined:
+                    overheads.append((res0["wall_s"] - res0["summary"]["compute_s"]) / res0["count"])
+                log(f"  {label} round {r + 1}/{rounds}: crnn-eval {res['images_per_s']:.0f} "
+                    f"images/s end-to-end ({res['summary']['throughput']:.0f} engine-only), "
+                    f"--workers 0: {res0['images_per_s']:.0f}, loop {lp['throughput']:.0f}")
+        out.append({"label": label, "variant": v.key, "engine": v.engine_for(batch),
+                    "batch": batch, "count": count, "rounds": rounds, "workers": workers_used,
+                    "e2e_ips": median(e2e), "inline_ips": median(inl), "loop_ips": median(loop),
+                    "eval_engine_ips": median(eng), "ratio": median(ratios),
+                    "inline_ratio": median(ratios0), "e2e_rounds": e2e, "inline_rounds": inl,
+                    "loop_rounds": loop})
+    overhead = median(overheads)
+    if overhead:
+        log(f"  outside inference (inline eval): {1000 * overhead:.3f} ms per image")
+        for f in out:
+            f["overhead_ms"] = round(1000 * overhead, 4)
+            f["ratio_bound"] = ratio_bound(overhead, f["loop_ips"]) if f["loop_ips"] else None
+    return out
+
+
+def ratio_bound(overhead_s: float, loop_ips: float) -> float:
+    """End-to-end / loop ratio when ``overhead_s`` seconds per image of other work (preprocessing,
+    decoding) do not overlap inference: ``(1 / loop_ips) / (1 / loop_ips + overhead_s)``.
+
+    That is what happens inline, and about what happens with a worker process when the loop
+    already keeps every CPU busy (the worker's CPU time comes out of the inference threads).
+    Overlap (spare cores, or async requests) can beat it.
+    """
+    return round(1.0 / (1.0 + overhead_s * loop_ips), 4)
+
+
+# -- benchmark_app -----------------------------------------------------------------------------
+def find_benchmark_app() -> tuple[list[str] | None, str]:
+    """The benchmark_app command and where it comes from, or (None, why not)."""
+    script = Path(sys.executable).parent / "benchmark_app"
+    if script.is_file():
+        return [str(script)], "console script of the openvino wheel"
+    found = shutil.which("benchmark_app")
+    if found:
+        return [found], f"{found} on PATH"
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("openvino.tools.benchmark.main")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None:
+        return ([sys.executable, "-c", "import sys; from openvino.tools.benchmark.main import "
+                 "main; sys.exit(main())"], "module openvino.tools.benchmark of the openvino wheel")
+    return None, ("neither a benchmark_app console script nor the module "
+                  "openvino.tools.benchmark is installed (it ships in the openvino wheel)")
+
+
+def parse_benchmark_app(text: str) -> dict:
+    """Throughput (FPS), median/average latency (ms), count and model batch of its log."""
+    def grab(pattern, cast=float):
+        m = re.search(pattern, text)
+        return cast(m.group(1)) if m else None
+
+    return {"fps": grab(r"Throughput:\s+([\d.]+)\s*FPS"),
+            "median_ms": grab(r"Median:\s+([\d.]+)\s*ms"),
+            "average_ms": grab(r"Average:\s+([\d.]+)\s*ms"),
+            "count": grab(r"Count:\s+(\d+)\s+iterations", int),
+            "batch": grab(r"Model batch size:\s+(\d+)", int)}
+
+
+def benchmark_app_args(ir: Path, hint: str, seconds: int, inputs: Path | None = None) -> list[str]:
+    return (["-m", str(ir), "-d", "CPU", "-hint", hint, "-infer_precision", "f32",
+             "-t", str(seconds)] + (["-i", str(inputs)] if inputs else []))
+
+
+def write_real_batch(lmdb: Path, model: str, batch: int, out: Path) -> Path:
+    """The first ``batch`` samples of ``lmdb``, preprocessed as crnn-eval does, as a float32
+    (batch, C, H, W) ``.npy`` (benchmark_app ``-i`` input)."""
+    import numpy as np
+
+    from models.specs import get_spec
+    from pipeline.feeder import preprocess_chunks
+
+    chunk = next(iter(preprocess_chunks(str(lmdb), get_spec(model), [(1, batch + 1)], 0)))
+    x = np.ascontiguousarray(chunk.images[:batch], dtype=np.float32)
+    if len(x) < batch:
+        x = np.resize(x, (batch, *x.shape[1:])).astype(np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".tmp.npy")
+    np.save(tmp, x)
+    tmp.replace(out)
+    return out
+
+
+def _run_bapp(cmd: list[str], args: list[str], seconds: int) -> dict:
+    proc = subprocess.run(cmd + args, capture_output=True, text=True, timeout=seconds * 10 + 300)
+    text = proc.stdout + proc.stderr
+    parsed = parse_benchmark_app(text)
+    if proc.returncode != 0 or parsed["fps"] is None:
+        tail = " / ".join(text.strip().splitlines()[-3:])
+        raise RuntimeError(f"benchmark_app {' '.join(args)} failed (exit {proc.returncode}): {tail}")
+    return parsed
+
+
+def measure_benchmark_app(ir: Path, threads: int, rounds: int, seconds: int,
+                          log: Callable[[str], None], real_input: Path | None = None) -> dict:
+    """benchmark_app (latency and throughput hints) alternating with our loop on the same IR.
+
+    benchmark_app runs twice per round: with its default random input (uniform [0, 255] for a
+    float input: far outside the model's [-1, 1], and slower on this model) and, when
+    ``real_input`` is given, with ``-i real_input`` (a real preprocessed batch). Our loop feeds
+    zeros, which run as fast as real [-1, 1] data here.
+    """
+    from pipeline.bench_engines import rel
+
+    cmd, source = find_benchmark_app()
+    if cmd is None:
+        return {"available": False, "reason": source}
+    rows = []
+    for hint in ("latency", "throughput"):
+        v = Variant(f"ov-f32-{hint}", f"OpenVINO f32, {hint.upper()}", "openvino", {0: str(ir)},
+                    rel(ir), {"hint": hint.upper(), "precision": "f32"},
+                    pipelined=hint == "throughput")
+        with VariantProcess(v, threads) as proc:
+            probe, _ = proc.loop(16, 2, 2)
+            batch = probe["batch_size"]
+            loops = (max(3, math.ceil(seconds * probe["throughput"] / batch))
+                     if probe["throughput"] else 10)
+            runs: dict[str, list] = {"random": [], "real": [], "ours": []}
+            steps = ["random", "ours"] + (["real"] if real_input else [])
+            for r in range(rounds):
+                for who in steps[r % len(steps):] + steps[:r % len(steps)]:
+                    if who == "ours":
+                        ss, lat = proc.loop(batch, loops, 2)
+                        runs["ours"].append({"ips": ss["throughput"],
+                                             "wall_ips": ss["count"] / ss["wall_s"],
+                                             "median_ms": latency_summary(lat)["median"]})
+                        continue
+                    try:
+                        runs[who].append(_run_bapp(cmd, benchmark_app_args(
+                            ir, hint, seconds, real_input if who == "real" else None), seconds))
+                    except (RuntimeError, subprocess.SubprocessError) as exc:
+                        return {"available": False, "reason": str(exc)}
+        bapp, real, ours = runs["random"], runs["real"], runs["ours"]
+        row = {"hint": hint, "bapp_fps": median([p["fps"] for p in bapp]),
+               "bapp_median_ms": median([p["median_ms"] for p in bapp]),
+               "bapp_batch": bapp[-1]["batch"], "bapp_count": bapp[-1]["count"],
+               "ours_ips": median([o["ips"] for o in ours]),
+               "ours_wall_ips": median([o["wall_ips"] for o in ours]),
+               "ours_median_ms": median([o["median_ms"] for o in ours]), "ours_batch": batch,
+               "ours_loops": loops, "bapp_rounds": [p["fps"] for p in bapp],
+               "ours_rounds": [o["ips"] for o in ours]}
+        if real:
+            row.update(real_fps=median([p["fps"] for p in real]),
+                       real_median_ms=median([p["median_ms"] for p in real]),
+                       real_rounds=[p["fps"] for p in real])
+        rows.append(row)
+        log(f"  {hint}: benchmark_app {row['bapp_fps']:.0f} FPS (random input)"
+            + (f", {row['real_fps']:.0f} FPS (real input)" if real else "")
+            + f"; ours {row['ours_ips']:.0f} images/s")
+    return {"available": True, "source": source, "engine": rel(ir), "batch": rows[0]["ours_batch"],
+            "bapp_batch": rows[0]["bapp_batch"], "seconds": seconds, "rounds": rounds,
+            "real_input": rel(real_input) if real_input else None, "rows": rows,
+            "command": "benchmark_app " + " ".join(shlex.quote(a) for a in benchmark_app_args(
+                Path(rel(ir)), "latency", seconds, Path(rel(real_input)) if real_input else None))}
