@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+from models.fileio import atomic_write_text
+
 #: CPU flags worth naming for CNN/LSTM inference (lscpu spelling).
 FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
                      "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
@@ -486,18 +488,10 @@ def render_markdown(results: dict) -> str:
 
 # -- files -----------------------------------------------------------------------------------
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    """Write ``text`` to ``path`` (parent folders created) through a temp file and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def write_plot(results: dict, path: str | Path) -> None:
