@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from models.errors import UserError
+from common.errors import UserError
 
 
 @dataclass

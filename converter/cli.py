@@ -9,12 +9,14 @@ from pathlib import Path
 
 import click
 
+from common.cli import group
+
 from converter.onnx_export import DEFAULT_OPSET
 from converter.quantize import quantize_cmd
 from models.specs import SPECS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@group()
 def main() -> None:
     """Convert CRNN checkpoints to ONNX and build device engines from ONNX.
 

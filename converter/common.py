@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import METADATA_KEY, ModelSpec
 
 

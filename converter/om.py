@@ -26,7 +26,7 @@ from pathlib import Path
 
 from converter.common import BuildResult, check_static_batch, publish, read_onnx_info
 from converter.parity import compare, ort_run
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import ModelSpec, write_sidecar
 
 OM_ATOL = 0.1

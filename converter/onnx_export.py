@@ -15,7 +15,7 @@ from pathlib import Path
 import onnx
 
 from converter.parity import compare, ort_run
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import METADATA_KEY, ModelSpec
 
 DEFAULT_OPSET = 17

@@ -19,7 +19,7 @@ from pathlib import Path
 from converter.common import (BuildResult, check_static_batch, import_hint, publish,
                               read_onnx_info, temp_path)
 from converter.parity import FP32_ATOL, compare, ort_run
-from models.errors import UserError
+from common.errors import UserError
 
 #: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).
 FP16_ATOL = 5e-2

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import ModelSpec
 
 #: Default tolerance (max abs diff of the (T, B, C) outputs) for an FP32 conversion.

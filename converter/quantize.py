@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import click
+
+from common.cli import command
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import ModelSpec
 
 #: Calibration images used by default (NNCF's default ``subset_size`` is 300 as well).
@@ -258,7 +260,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@click.command("int8", context_settings={"help_option_names": ["-h", "--help"]})
+@command("int8")
 @click.option("--onnx", "onnx_path", required=True, type=click.Path(path_type=Path),
               help="FP32 ONNX written by `crnn-convert onnx` (spec in metadata_props).")
 @click.option("--calib-gt", required=True, type=click.Path(path_type=Path),

@@ -22,7 +22,7 @@ from converter.common import check_static_batch, publish, read_onnx_info
 from converter.quantize import (DEFAULT_CALIB_SIZE, DEFAULT_MIN_AGREEMENT, QuantizeResult,
                                 calibration_batches, check_agreement, enforce_floor,
                                 fp32_reference, read_calibration, run_batched)
-from models.errors import UserError
+from common.errors import UserError
 
 #: metadata_props key recording the quantization settings (JSON).
 INT8_KEY = "crnn_deploy.int8"

@@ -22,7 +22,7 @@ from converter.common import check_static_batch, read_onnx_info
 from converter.quantize import (DEFAULT_CALIB_SIZE, DEFAULT_MIN_AGREEMENT, QuantizeResult,
                                 calibration_batches, check_agreement, enforce_floor,
                                 fp32_reference, read_calibration, run_batched)
-from models.errors import UserError
+from common.errors import UserError
 
 RT_INFO_PATH = ["crnn_deploy", "spec"]
 #: Where the quantization settings are recorded in the IR's rt_info (JSON).

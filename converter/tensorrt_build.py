@@ -25,7 +25,7 @@ import numpy as np
 
 from converter.common import BuildResult, publish, read_onnx_info, temp_path
 from converter.parity import FP32_ATOL, compare, ort_run
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import ModelSpec, write_sidecar
 
 FP16_ATOL = 0.1

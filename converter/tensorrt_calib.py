@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import ModelSpec
 
 #: Default number of calibration samples (NVIDIA suggests ~500 images for ImageNet-size nets).

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from models.arch import build_model
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import SPECS, ModelSpec, get_spec
 
 

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
-from models.errors import UserError
+from common.errors import UserError
 
 DIGITS_LOWER = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -142,7 +142,7 @@ def sidecar_path(engine) -> Path:
 
 def write_sidecar(engine, spec: ModelSpec, **extra) -> None:
     """Write the sidecar JSON (``{"spec": ..., **extra}``) atomically."""
-    from models.fileio import atomic_write_json
+    from common.fileio import atomic_write_json
 
     atomic_write_json(sidecar_path(engine), {"spec": spec.to_dict(), **extra})
 

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import click
 
-from models.errors import UserError
+from common.cli import command
+
+from common.errors import UserError
 from pipeline.bench_engines import DATASET_DIRS, Workspace, rel
 from pipeline.bench_measure import (measure_accuracy, measure_benchmark_app, measure_fused,
                                     measure_grid)
@@ -230,7 +232,7 @@ def run_bench(p: dict) -> dict:
             "int8": int8}
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command()
 @click.option("--model", default="nano-ocr", show_default=True, help="Model spec name.")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               default=Path("build/weights/nano_ocr_ftr.pth"), show_default=True,

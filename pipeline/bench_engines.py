@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from models.errors import UserError
+from common.errors import UserError
 
 #: (key, folder under the assets dir) of the four test sets.
 DATASET_DIRS = (("iiit5k", "eval_iiit5k_3000"), ("svt", "eval_svt_647"),

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
-from models.fileio import atomic_write_text
+from common.fileio import atomic_write_text
 
 #: CPU flags worth naming for CNN/LSTM inference (lscpu spelling).
 FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",

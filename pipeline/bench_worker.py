@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.errors import UserError
+from common.errors import UserError
 
 
 @dataclass

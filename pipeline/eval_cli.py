@@ -5,13 +5,15 @@ from pathlib import Path
 
 import click
 
-from models.fileio import atomic_write_json
+from common.cli import command
+
+from common.fileio import atomic_write_json
 from postprocess.metrics import format_metrics, write_report
 from runtime.options import backend_options, engine_options
 from runtime.registry import open_backend
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command()
 @click.option("--lmdb", "lmdb_path", required=True, type=click.Path(path_type=Path),
               help="Clovaai LMDB (num-samples, image-%09d, label-%09d), e.g. from crnn-preprocess build-lmdb.")
 @engine_options

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from pipeline.feeder import Chunk, preprocess_chunks
 from postprocess.ctc import greedy_decode
 from postprocess.metrics import score_samples

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import ModelSpec, get_spec
 from runtime.base import Backend
 

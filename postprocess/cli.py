@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
-from models.errors import UserError
+from common.cli import command
+
+from common.errors import UserError
 from postprocess.metrics import format_metrics, score_samples, write_report
 from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command()
 @click.argument("result_dir", type=click.Path(file_okay=False, path_type=str))
 @click.argument("label_txt", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--model", "model", metavar="NAME", default=None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 
 BLANK = 0
 
@@ -121,3 +121,47 @@ def greedy_decode(logits: np.ndarray, alphabet: str, batch_axis: int = 1) -> lis
             f"(+1 for the CTC blank), but the output has C = {logits.shape[2]}"
         )
     return paths_to_text(best_path(logits, batch_axis), alphabet)
+
+
+def step_max_prob(logits: np.ndarray, batch_axis: int = 1) -> np.ndarray:
+    """Softmax probability of the best class at each step, float64 (N, T).
+
+    ``max_k softmax(l)_k = 1 / sum_k exp(l_k - max l)``. Softmax is shift-invariant per step, so
+    raw logits and log-softmax (``crnn-modelzoo``, ``nano-ocr-37``) outputs give the same value.
+    """
+    x = np.asarray(logits, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"logits must be 3-D (T, N, C) or (N, T, C), got shape {x.shape}")
+    p = 1.0 / np.exp(x - x.max(axis=2, keepdims=True)).sum(axis=2)
+    return p.T if batch_axis == 1 else p
+
+
+def greedy_decode_with_confidence(logits: np.ndarray, alphabet: str,
+                                  batch_axis: int = 1) -> tuple[list[str], list[float]]:
+    """Greedy CTC decoding plus a per-word confidence in [0, 1].
+
+    Confidence (the formula of PaddleOCR's ``CTCLabelDecode``): the mean, over the time steps
+    that emit a character after the CTC collapse (the first step of each run of a non-blank
+    class), of the softmax probability of that step's best class. A word with no character
+    gets 0.0. Computed in float64 from the engine output, which may be raw logits or
+    log-softmax (the softmax of either is the same).
+
+    Args:
+        logits: (T, N, C) when ``batch_axis == 1`` or (N, T, C), ``C == len(alphabet) + 1``.
+        alphabet: characters of classes 1..C-1.
+
+    Returns:
+        (texts, confidences): N strings and N floats, in row order.
+
+    Raises:
+        UserError: ``C != len(alphabet) + 1``.
+        ValueError: ``logits`` is not 3-D or ``batch_axis`` is not 0 or 1.
+    """
+    texts = greedy_decode(logits, alphabet, batch_axis)
+    paths = best_path(logits, batch_axis)
+    keep = collapse_mask(paths)
+    probs = step_max_prob(logits, batch_axis)
+    counts = keep.sum(axis=1)
+    sums = np.where(keep, probs, 0.0).sum(axis=1)
+    conf = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return texts, [float(c) for c in conf]

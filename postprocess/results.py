@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import SPECS, ModelSpec, get_spec
 from postprocess.ctc import greedy_decode
 

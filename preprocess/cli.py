@@ -11,7 +11,9 @@ from contextlib import contextmanager
 
 import click
 
-from models.errors import UserError
+from common.cli import group
+
+from common.errors import UserError
 from models.specs import SPECS
 
 
@@ -43,7 +45,7 @@ def _user_errors():
             raise UserError(f"{where}{exc.strerror or exc}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@group()
 def main() -> None:
     """Preprocessing for CRNN deployment (see shared/docs/DESIGN.md)."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import lmdb
 
-from models.errors import UserError
+from common.errors import UserError
 from preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key
 from preprocess.transform import ImageError, open_image
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import lmdb
 
-from models.errors import UserError
+from common.errors import UserError
 
 NUM_SAMPLES_KEY = b"num-samples"
 

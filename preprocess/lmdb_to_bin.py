@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.errors import UserError
-from models.fileio import atomic_write_bytes, atomic_write_json
+from common.errors import UserError
+from common.fileio import atomic_write_bytes, atomic_write_json
 from models.specs import ModelSpec, get_spec
 from preprocess.lmdb_io import keys_sha256, open_lmdb, read_num_samples
 from preprocess.parallel import SampleTransformer, ordered_map

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import read_sidecar, sidecar_path
 from runtime.base import Backend
 

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import ModelSpec
 
 

@@ -8,7 +8,7 @@ Reusable without the CLI (e.g. a fused preprocess -> infer -> decode path):
   zero-padding the last one; :func:`prefetch` reads ahead in a thread;
 * :func:`split_outputs` turns a (T, B, C) output into per-sample arrays, dropping padding;
 * :func:`write_array` writes atomically (temp name, then rename); JSON goes through
-  :func:`models.fileio.atomic_write_json`.
+  :func:`common.fileio.atomic_write_json`.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from models.errors import UserError
-from models.fileio import atomic_write_bytes
+from common.errors import UserError
+from common.fileio import atomic_write_bytes
 from models.specs import ModelSpec
 
 T = TypeVar("T")

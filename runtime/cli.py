@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from models.errors import UserError
-from models.fileio import atomic_write_json
+from common.cli import command
+
+from common.errors import UserError
+from common.fileio import atomic_write_json
 from runtime import batching, runner
 from runtime.options import backend_options, engine_options
 from runtime.registry import open_backend
@@ -29,7 +31,7 @@ def _meta(backend, batch: int, **extra) -> dict:
             "backend": backend.name, "batch_size": batch, **extra}
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command()
 @engine_options
 @click.option("--input", "input_dir", type=click.Path(path_type=Path),
               help="Folder of test_{i}.bin files (float32 (1, C, H, W)), e.g. from crnn-preprocess.")

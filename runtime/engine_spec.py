@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import METADATA_KEY, ModelSpec, read_sidecar, sidecar_path
 
 

@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from runtime.base import Backend
 from runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
 

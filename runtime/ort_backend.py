@@ -18,7 +18,7 @@ import importlib.util
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import METADATA_KEY
 from runtime.base import Backend
 from runtime.engine_spec import check_dims, first_line, spec_from_text

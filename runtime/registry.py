@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from models.errors import UserError
+from common.errors import UserError
 from runtime.base import Backend
 
 #: backend name -> "module:Class", imported only when that backend is used

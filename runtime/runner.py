@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from runtime import batching
 from runtime.base import Backend
 from runtime.stats import latency_summary, throughput

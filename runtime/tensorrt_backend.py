@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import read_sidecar
 from runtime.base import Backend
 

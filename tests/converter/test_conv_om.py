@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from converter.cli import main as convert_cli
 from converter.om import (atc_args, build_om, om_prefix, parse_dynamic_batch, soc_from_npu_smi)
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import get_spec
 
 DATA = Path(__file__).parent / "data"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from converter.cli import main as convert_cli
 from converter.tensorrt_build import builder_flags, precision_name, profile_shapes
 from converter.tensorrt_calib import calibration_files, read_calibration_batches
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import get_spec
 from runtime.tensorrt_backend import unavailable_reason
 

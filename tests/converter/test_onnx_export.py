@@ -15,7 +15,7 @@ from converter.cli import main as convert_cli
 from converter.parity import check_inputs
 from models.arch import build_model
 from models.checkpoint import load_model
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import METADATA_KEY, ModelSpec, get_spec
 from postprocess.ctc import greedy_decode
 from preprocess.transform import preprocess_image

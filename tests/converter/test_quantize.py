@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from converter import quantize as q
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import METADATA_KEY, get_spec
 
 CALIB_SIZE = 64

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from converter.cli import main as convert_cli
 from models.arch import build_model
 from models.checkpoint import load_model, read_state_dict, reorder_npu_lstm_gates
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import SPECS, ModelSpec, get_spec
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import UserError
+from common.errors import UserError
 from postprocess.ctc import best_path, collapse_mask, greedy_decode, paths_to_text
 
 ABC = "abc"
@@ -120,3 +120,26 @@ def test_bad_shape_or_axis_is_value_error(bad, axis):
 def test_class_id_out_of_range():
     with pytest.raises(ValueError, match="outside 0..3"):
         paths_to_text(np.array([[0, 4]]), ABC)
+
+
+def test_confidence_hand_computed():
+    """Two steps emit 'a' then 'b' (the repeat of 'a' merges); confidence = mean of their
+    max softmax probabilities, computed by hand."""
+    import math
+
+    from postprocess.ctc import greedy_decode_with_confidence
+
+    # classes: blank, a, b; T=4, N=1
+    steps = [[0.0, 2.0, 0.0], [0.0, 1.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, math.log(3.0)]]
+    logits = np.array(steps, dtype=np.float32)[:, None, :]
+    texts, conf = greedy_decode_with_confidence(logits, "ab")
+    assert texts == ["ab"]
+    p_a = math.exp(2.0) / (math.exp(2.0) + 2.0)  # step 0 emits 'a'; step 1 repeats it
+    p_b = 3.0 / (3.0 + 2.0)  # step 3: exp(log 3) / (exp(0) + exp(0) + 3)
+    assert conf[0] == pytest.approx((p_a + p_b) / 2, abs=1e-7)
+    # log-softmax input gives the same confidence; an all-blank word gets 0
+    logp = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
+    assert greedy_decode_with_confidence(logp, "ab")[1][0] == pytest.approx(conf[0], abs=1e-7)
+    blank = np.zeros((3, 1, 3), np.float32)
+    blank[:, :, 0] = 5.0
+    assert greedy_decode_with_confidence(blank, "ab") == ([""], [0.0])

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from models.errors import UserError
+from common.errors import UserError
 from postprocess.results import (
     decode_result_dir,
     read_labels,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import get_spec, write_sidecar
 from runtime.ascend_backend import AscendBackend, pick_gear, to_tbc, unavailable_reason
 from runtime.registry import backend_class, backend_for, open_backend

@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from models.errors import UserError
+from common.errors import UserError
 from runtime import batching
 from runtime.registry import open_backend
 

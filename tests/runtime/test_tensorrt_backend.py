@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from models.errors import UserError
+from common.errors import UserError
 from models.specs import get_spec, write_sidecar
 from runtime.registry import backend_class, backend_for, open_backend
 from runtime.tensorrt_backend import TensorRTBackend, unavailable_reason
