@@ -130,18 +130,17 @@ class AscendBackend(Backend):
 
     name = "ascend"
     extra = "ascend"
+    sdk = ("ais_bench.infer.interface",)
 
     @classmethod
-    def is_available(cls) -> bool:
-        """True when ``ais_bench.infer.interface`` (and so aclruntime) imports."""
-        return unavailable_reason() is None
+    def unavailable_reason(cls) -> str | None:
+        """None when ``ais_bench.infer.interface`` (and so aclruntime) imports, else why not."""
+        return unavailable_reason()
 
-    def load(self) -> "AscendBackend":
-        """As :meth:`Backend.load`, with the CANN/ais_bench install hint (not a pip extra)."""
-        if not self._loaded and self.engine.is_file() and unavailable_reason():
-            raise UserError(f"backend 'ascend' cannot run here: {unavailable_reason()}; "
-                            f"{INSTALL_HINT}")
-        return super().load()
+    @classmethod
+    def install_hint(cls) -> str:
+        """CANN and the ais_bench wheels (the ``ascend`` pip extra is empty: they are not on PyPI)."""
+        return INSTALL_HINT
 
     def _device_id(self) -> int:
         device = str(self.device).upper()

@@ -9,6 +9,8 @@ not our bookkeeping.
 from __future__ import annotations
 
 import abc
+import importlib
+import importlib.metadata
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -22,14 +24,19 @@ from models.specs import ModelSpec
 class Backend(abc.ABC):
     """Base class of all engine runners.
 
-    Subclasses set ``name`` (as given to ``--backend``) and ``extra`` (the pip extra that
-    installs the SDK), and implement :meth:`is_available`, :meth:`_load`, :meth:`_infer`.
-    After :meth:`load`, ``spec`` holds the model spec read from the engine and ``batch_size``
-    its static batch (``None`` when the batch axis is dynamic).
+    Subclasses set ``name`` (as given to ``--backend``), ``extra`` (the pip extra that installs
+    the SDK) and ``sdk`` (the module(s) the backend imports), and implement :meth:`_load` and
+    :meth:`_infer`. Availability follows mmdeploy's ``is_available()``: a backend whose SDK
+    needs more than an import (a GPU, a driver, a tool on PATH) overrides
+    :meth:`unavailable_reason`; a backend installed some other way than a pip extra overrides
+    :meth:`install_hint`. After :meth:`load`, ``spec`` holds the model spec read from the engine
+    and ``batch_size`` its static batch (``None`` when the batch axis is dynamic).
     """
 
     name: str = "base"
     extra: str = ""
+    #: the SDK modules :meth:`unavailable_reason` imports (the first one gives :meth:`version`)
+    sdk: tuple[str, ...] = ()
 
     def __init__(self, engine: str | Path, device: str = "CPU", **options):
         self.engine = Path(engine)
@@ -43,12 +50,53 @@ class Backend(abc.ABC):
         self.busy_s: float = 0.0
         self._loaded = False
 
-    # -- to implement -------------------------------------------------------------------------
+    # -- availability -------------------------------------------------------------------------
     @classmethod
-    @abc.abstractmethod
-    def is_available(cls) -> bool:
-        """True when the backend's SDK can be imported on this machine."""
+    def unavailable_reason(cls) -> str | None:
+        """None when the backend can run here, else why not (for the user, one line).
 
+        The default imports every module of ``sdk`` and reports the first that fails with its
+        import error, e.g. ``"openvino is not importable (ModuleNotFoundError: No module named
+        'openvino')"``. Importing (rather than ``find_spec``) also catches an SDK whose native
+        libraries fail to load.
+        """
+        for module in cls.sdk:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # ImportError, or OSError of a missing shared library
+                return f"{module} is not importable ({type(exc).__name__}: {exc})"
+        return None
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """True when the backend can run here (:meth:`unavailable_reason` is None)."""
+        return cls.unavailable_reason() is None
+
+    @classmethod
+    def install_hint(cls) -> str:
+        """How to install the backend: the pip extra of crnn-deploy (``extra``)."""
+        what = f"'crnn-deploy[{cls.extra}]'" if cls.extra else "crnn-deploy"
+        return f"install it with: pip install {what}"
+
+    @classmethod
+    def version(cls) -> str | None:
+        """The installed SDK's version (``__version__`` of ``sdk[0]``, else the version of its
+        top-level distribution), or None when there is no SDK module or it does not import."""
+        if not cls.sdk:
+            return None
+        try:
+            module = importlib.import_module(cls.sdk[0])
+        except Exception:  # not installed: unavailable_reason() says why
+            return None
+        found = getattr(module, "__version__", None)
+        if found:
+            return str(found)
+        try:
+            return importlib.metadata.version(cls.sdk[0].split(".")[0])
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    # -- to implement -------------------------------------------------------------------------
     @abc.abstractmethod
     def _load(self) -> None:
         """Read the engine; set ``self.spec`` and ``self.batch_size``."""
@@ -62,14 +110,21 @@ class Backend(abc.ABC):
 
     # -- shared behaviour ---------------------------------------------------------------------
     def load(self) -> "Backend":
-        """Load the engine once. Raises UserError for a missing or unreadable engine file."""
+        """Load the engine once.
+
+        Raises:
+            UserError: the engine file is missing (checked first), the backend cannot run here
+                (the reason and :meth:`install_hint`), or the engine is unreadable.
+        """
         if not self._loaded:
             if not self.engine.is_file():
                 raise UserError(f"engine not found: {self.engine}")
-            if not self.is_available():
-                what = f"'crnn-deploy[{self.extra}]'" if self.extra else "crnn-deploy"
-                raise UserError(f"backend {self.name!r} is not installed; "
-                                f"install it with: pip install {what}")
+            reason = self.unavailable_reason()
+            if reason is None and not self.is_available():  # a subclass overriding is_available
+                reason = "is_available() is False"
+            if reason is not None:
+                raise UserError(f"backend {self.name!r} cannot run here: {reason}; "
+                                f"{self.install_hint()}")
             self._load()
             self._loaded = True
         return self
@@ -115,6 +170,7 @@ class Backend(abc.ABC):
         self.last_latency_ms = 0.0
 
     def close(self) -> None:
+        """Free the engine (idempotent); a later :meth:`load` reads it again."""
         if self._loaded:
             self._close()
             self._loaded = False

@@ -17,7 +17,6 @@ batch axis is reshaped to each batch size actually used and compiled once per si
 """
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections import deque
@@ -39,10 +38,7 @@ class OpenVINOBackend(Backend):
 
     name = "openvino"
     extra = "openvino"
-
-    @classmethod
-    def is_available(cls) -> bool:
-        return importlib.util.find_spec("openvino") is not None
+    sdk = ("openvino",)
 
     def _config(self) -> dict:
         hint = str(self.options.get("hint") or "LATENCY").upper()

@@ -14,8 +14,6 @@ The graph optimization level is ``ORT_ENABLE_ALL``. The spec comes from the mode
 """
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
 from common.errors import UserError
@@ -31,10 +29,7 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
     extra = ""  # a core dependency of crnn-deploy
-
-    @classmethod
-    def is_available(cls) -> bool:
-        return importlib.util.find_spec("onnxruntime") is not None
+    sdk = ("onnxruntime",)
 
     def _providers(self, available: list[str]) -> list[str]:
         """The execution providers to request for ``self.device`` / the ``providers`` option."""

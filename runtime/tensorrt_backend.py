@@ -172,18 +172,17 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
     extra = "tensorrt"
+    sdk = ("tensorrt",)
 
     @classmethod
-    def is_available(cls) -> bool:
-        """True when tensorrt and cuda-python import and a CUDA GPU is visible."""
-        return unavailable_reason() is None
+    def unavailable_reason(cls) -> str | None:
+        """None when tensorrt and cuda-python import and a CUDA GPU is visible, else why not."""
+        return unavailable_reason()
 
-    def load(self) -> "TensorRTBackend":
-        """As :meth:`Backend.load`, but says why TensorRT cannot run (SDK missing or no GPU)."""
-        if not self._loaded and self.engine.is_file() and unavailable_reason():
-            raise UserError(f"backend 'tensorrt' cannot run here: {unavailable_reason()}; "
-                            f"install with: {INSTALL_HINT}")
-        return super().load()
+    @classmethod
+    def install_hint(cls) -> str:
+        """The ``tensorrt`` pip extra, plus the NVIDIA GPU and driver it needs."""
+        return f"install with: {INSTALL_HINT}"
 
     def _load(self) -> None:
         # device: TensorRT always runs on the current CUDA GPU; "CPU" is the CLI default

@@ -75,9 +75,10 @@ def test_non_model_engine(tmp_path):
 def test_missing_backend_package(nano_dynamic_onnx, monkeypatch):
     from runtime.openvino_backend import OpenVINOBackend
 
-    monkeypatch.setattr(OpenVINOBackend, "is_available", classmethod(lambda cls: False))
+    monkeypatch.setattr(OpenVINOBackend, "unavailable_reason", classmethod(lambda cls: "no SDK"))
     fails("--engine", nano_dynamic_onnx, "--backend", "openvino", "--loop", 1,
-          match="pip install 'crnn-deploy[openvino]'")
+          match="backend 'openvino' cannot run here: no SDK; "
+          "install it with: pip install 'crnn-deploy[openvino]'")
 
 
 def test_batchsize_contradicts_static_engine(nano_bs16_onnx):
