@@ -1,4 +1,5 @@
-"""Runtime fixtures: the nano-ocr ONNX engines and real IIIT5K inputs as ais_bench .bin files.
+"""Runtime fixtures: the nano-ocr ONNX engines, real IIIT5K inputs as ais_bench .bin files, and
+a fake backend (no SDK) for the base-class and contract tests.
 
 The inputs are made here with PIL (convert('L'), bilinear resize to 128x32, (x/255-0.5)/0.5),
 the nano-ocr training transform, until `crnn-preprocess lmdb-to-bin` is used instead.
@@ -7,12 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models.specs import get_spec
+from runtime.base import Backend
 
 N_IMAGES = 200
 
@@ -67,3 +70,60 @@ def ort_reference(iiit_bins, nano_dynamic_onnx, nano_spec) -> np.ndarray:
     sess = ort.InferenceSession(str(nano_dynamic_onnx), providers=["CPUExecutionProvider"])
     return np.concatenate([sess.run(None, {nano_spec.input_name: x[i:i + 16]})[0]
                            for i in range(0, len(x), 16)], axis=1)
+
+
+class FakeBackend(Backend):
+    """A backend without SDK for the contract and base tests.
+
+    Its engine is a JSON file ``{"spec": name, "batch": int | null}``; its output is
+    float32 (T, N, C) with ``y[t, n, c] = mean(x[n]) + t + c / 100``, after a 2 ms sleep (so
+    the timing fields have something to measure), and it counts its calls.
+    """
+
+    name = "fake"
+    extra = "fake"
+    sdk = ("json",)
+    delay_s = 0.002
+
+    def _load(self) -> None:
+        data = json.loads(self.engine.read_text())
+        self.spec = get_spec(data["spec"])
+        self.batch_size = data["batch"]
+        self.calls = 0
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        time.sleep(self.delay_s)
+        self.calls += 1
+        t, c = self.spec.output_shape
+        mean = x.reshape(len(x), -1).mean(axis=1, dtype=np.float64)
+        y = mean[None, :, None] + np.arange(t)[:, None, None] + np.arange(c)[None, None, :] / 100
+        return y.astype(np.float32)
+
+
+@pytest.fixture
+def fake_engine(tmp_path):
+    """``make(batch=None, spec="nano-ocr") -> Path``: a FakeBackend engine file."""
+    def make(batch: int | None = None, spec: str = "nano-ocr") -> Path:
+        path = tmp_path / f"fake_{spec}_{batch or 'dynamic'}.json"
+        path.write_text(json.dumps({"spec": spec, "batch": batch}))
+        return path
+    return make
+
+
+@pytest.fixture
+def fake_backend():
+    """The :class:`FakeBackend` class."""
+    return FakeBackend
+
+
+def real_batch(folder: Path, spec, start: int, n: int) -> np.ndarray:
+    """float32 (n, C, H, W) of ``folder/test_{start+1} .. test_{start+n}.bin``."""
+    return np.stack([np.fromfile(folder / f"test_{i}.bin", dtype=np.float32).reshape(spec.input_shape)
+                     for i in range(start + 1, start + n + 1)])
+
+
+@pytest.fixture(scope="session")
+def real_batch_of(iiit_bins, nano_spec):
+    """``take(start, n)``: float32 (n, 1, 32, 128) of real IIIT5K samples start+1 .. start+n
+    (at most 200)."""
+    return lambda start, n: real_batch(iiit_bins, nano_spec, start, n)
