@@ -1,0 +1,85 @@
+"""converter/common.py: reading what an exported ONNX holds, the static-batch guard, temporary
+names and publishing, the install hint."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from common.errors import UserError
+from converter.common import check_static_batch, import_hint, publish, read_onnx_info, temp_path
+from models.specs import get_spec
+
+
+def test_read_onnx_info_of_the_real_exports(nano_dynamic_onnx, nano_bs16_onnx):
+    dyn, static = read_onnx_info(nano_dynamic_onnx), read_onnx_info(str(nano_bs16_onnx))
+    assert dyn.spec == get_spec("nano-ocr") and dyn.batch is None and dyn.path == nano_dynamic_onnx
+    assert static.spec == dyn.spec and static.batch == 16
+
+
+def test_read_onnx_info_errors(nano_dynamic_onnx, tmp_path):
+    import onnx
+
+    with pytest.raises(UserError, match="ONNX file not found"):
+        read_onnx_info(tmp_path / "absent.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\xff\x00 not a protobuf" * 20)
+    with pytest.raises(UserError, match=f"cannot read ONNX model {junk}"):
+        read_onnx_info(junk)
+    model = onnx.load(str(nano_dynamic_onnx))
+    del model.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(model, str(bare))
+    with pytest.raises(UserError, match="carries no model spec .*crnn-convert onnx"):
+        read_onnx_info(bare)
+    model = onnx.load(str(nano_dynamic_onnx))
+    old = model.graph.input[0].name
+    model.graph.input[0].name = "images"
+    for node in model.graph.node:
+        node.input[:] = ["images" if name == old else name for name in node.input]
+    renamed = tmp_path / "renamed.onnx"
+    onnx.save(model, str(renamed))
+    with pytest.raises(UserError, match=r"expected one input named 'actual_input_1', got \['images'\]"):
+        read_onnx_info(renamed)
+
+
+def test_check_static_batch(nano_dynamic_onnx, nano_bs16_onnx):
+    static, dyn = read_onnx_info(nano_bs16_onnx), read_onnx_info(nano_dynamic_onnx)
+    check_static_batch(static, 16, "OpenVINO IR")
+    for batch in (None, 1, 16, 64):
+        check_static_batch(dyn, batch, "OpenVINO IR")
+    with pytest.raises(UserError, match="static batch of 16; OpenVINO IR needs batch 8: use the dynamic"):
+        check_static_batch(static, 8, "OpenVINO IR")
+    with pytest.raises(UserError, match="needs a dynamic batch"):
+        check_static_batch(static, None, "a TensorRT profile")
+
+
+def test_temp_path_is_beside_and_removed(tmp_path):
+    final = tmp_path / "sub" / "m.xml"
+    with temp_path(final, ".xml") as tmp:
+        assert tmp.parent == final.parent and tmp.name.startswith(".m.xml.") and tmp.suffix == ".xml"
+        assert tmp.exists()
+        tmp.write_text("half")
+    assert not tmp.exists() and not final.exists()
+    with pytest.raises(RuntimeError), temp_path(final, ".xml") as tmp:
+        raise RuntimeError("interrupted")
+    assert list(final.parent.iterdir()) == []
+
+
+def test_publish_renames_world_readable(tmp_path):
+    final = tmp_path / "m.engine"
+    final.write_text("old")
+    with temp_path(final, ".tmp") as tmp:
+        tmp.write_text("new")
+        publish(tmp, final)
+    assert final.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["m.engine"]
+    assert stat.S_IMODE(os.stat(final).st_mode) == 0o644
+
+
+def test_import_hint():
+    err = import_hint("openvino", "openvino", "needed for .xml")
+    assert isinstance(err, UserError)
+    assert str(err) == ("openvino is not installed; install it with: "
+                        "pip install 'crnn-deploy[openvino]' (needed for .xml)")
+    assert str(import_hint("nncf", "quant")).endswith("'crnn-deploy[quant]'")
