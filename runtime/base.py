@@ -136,8 +136,8 @@ class Backend(abc.ABC):
             raise UserError(f"input must be a float32 numpy array, got "
                             f"{getattr(x, 'dtype', type(x).__name__)}")
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise UserError(f"input shape {tuple(x.shape)} does not match (N, {', '.join(map(str, expected))}) "
-                            f"of {self.spec.name}")
+            raise UserError(f"input shape {tuple(x.shape)} does not match "
+                            f"(N, {', '.join(map(str, expected))}) of {self.spec.name}")
         if self.batch_size is not None and x.shape[0] != self.batch_size:
             raise UserError(f"engine {self.engine} has a static batch of {self.batch_size}, "
                             f"got a batch of {x.shape[0]}")

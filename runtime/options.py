@@ -15,7 +15,8 @@ _OPTIONS = [
     click.option("--device", default="CPU", show_default=True,
                  help="CPU or GPU (onnxruntime); any OpenVINO device name (openvino)."),
     click.option("--threads", type=click.IntRange(min=1), default=None,
-                 help="Inference threads (onnxruntime intra_op_num_threads / OpenVINO INFERENCE_NUM_THREADS)."),
+                 help="Inference threads (onnxruntime intra_op_num_threads / "
+                      "OpenVINO INFERENCE_NUM_THREADS)."),
     click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False),
                  default=None,
                  help="OpenVINO PERFORMANCE_HINT; THROUGHPUT also pipelines batches (async requests)."),
