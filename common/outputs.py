@@ -61,7 +61,7 @@ class Kind:
 REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv")
 LMDB = Kind("an LMDB", (r"data\.mdb", r"lock\.mdb"))
 INPUT_BIN = Kind("an input folder", (r"test_\d+\.bin", r"meta\.json"), ("keys_sha256", "model_spec"))
-RESULT = Kind("a result folder", (r"test_\d+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
+RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
                                 *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
 REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
 
@@ -230,6 +230,48 @@ def file_starts_with(path: str | os.PathLike, prefix: bytes) -> bool:
         return False
     with os.fdopen(fd, "rb") as f:
         return stat.S_ISREG(os.fstat(fd).st_mode) and f.read(len(prefix)) == prefix
+
+
+#: First bytes of the report files of crnn-postprocess / crnn-eval (how an old one is
+#: recognized as ours in a folder without our marker, e.g. an ais_bench result folder).
+REPORT_HEADERS = {"errors.tsv": b"file\tlabel\tprediction", "predictions.tsv": b"file\t"}
+
+
+def _report_is_ours(path: Path) -> bool:
+    if path.name == "accuracy.json":
+        meta = read_json(path)
+        return meta is not None and "protocol" in meta and "word_accuracy" in meta
+    prefix = REPORT_HEADERS.get(path.name)
+    return prefix is not None and file_starts_with(path, prefix)
+
+
+def check_report_files(folder: str | os.PathLike, names: Iterable[str],
+                       inputs: Iterable[tuple[str, str | os.PathLike]]) -> None:
+    """Check the report files ``names`` about to be written into ``folder`` (which may be the
+    command's input folder, as crnn-postprocess writes beside the results it reads).
+
+    Each must not be one of ``inputs`` (paths, inodes: see :func:`check_not_input`). An
+    existing one is replaced only when it is a regular file written by this tool: the folder
+    has our marker, or the file has our report header (:data:`REPORT_HEADERS`). Reports are
+    derived data, replaced without ``--overwrite``.
+
+    Raises:
+        UserError: naming the file and why it is not replaced.
+    """
+    folder = resolved(folder)
+    inputs = list(inputs)
+    ours_folder = marker_of(folder) is not None
+    for name in names:
+        path = folder / name
+        check_not_input(path, inputs, "report file")
+        if not path.exists() and not path.is_symlink():
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise UserError(f"refusing to replace {path}: it is a symlink or not a regular "
+                            "file, so this tool did not write it")
+        if not (ours_folder or _report_is_ours(path)):
+            raise UserError(f"refusing to replace {path}: this tool did not write it (no "
+                            f"{MARKER} in the folder and not a report of ours); move it away")
 
 
 # --- 3. staging and publishing ------------------------------------------------------------

@@ -22,8 +22,13 @@ import lmdb
 
 from common import outputs
 from common.errors import UserError
-from common.inputs import (MAX_IMAGE_BYTES, MAX_LINE_BYTES, label_problem, open_regular,
-                           read_regular_file)
+from common.inputs import (
+    MAX_IMAGE_BYTES,
+    MAX_LINE_BYTES,
+    label_problem,
+    open_regular,
+    read_regular_file,
+)
 from preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key
 from preprocess.transform import ImageError, open_image
 
