@@ -160,7 +160,8 @@ def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = Non
     gt, output = Path(gt), Path(output)
     root = Path(root) if root is not None else gt.parent
     if not gt.is_file():
-        raise UserError(f"GT file not found: {gt}")
+        raise UserError(f"GT file {gt} is not a regular file" if gt.exists()
+                        else f"GT file not found: {gt}")
     if not root.is_dir():
         raise UserError(f"image root is not a directory: {root}")
     out = outputs.check_not_input(output, [("GT file", gt)])
