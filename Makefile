@@ -38,10 +38,9 @@ demo: setup weights
 	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth
 	@test -f $(ASSETS)/eval_iiit5k_3000/gt.txt || { echo "IIIT5K not found under ASSETS=$(ASSETS)"; exit 1; }
 	test -d $(DATA)/iiit5k.lmdb || $(BIN)/crnn-preprocess build-lmdb --gt $(ASSETS)/eval_iiit5k_3000/gt.txt --output $(DATA)/iiit5k.lmdb
-	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr --output $(DATA)/iiit5k_bin --labels $(DATA)/iiit5k_label.txt
-	rm -rf $(DATA)/result_onnxruntime $(DATA)/result_openvino
-	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.onnx --input $(DATA)/iiit5k_bin --output $(DATA)/result_onnxruntime
-	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.xml --hint THROUGHPUT --input $(DATA)/iiit5k_bin --output $(DATA)/result_openvino
+	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr --output $(DATA)/iiit5k_bin --labels $(DATA)/iiit5k_label.txt --overwrite
+	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.onnx --input $(DATA)/iiit5k_bin --output $(DATA)/result_onnxruntime --overwrite
+	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.xml --hint THROUGHPUT --input $(DATA)/iiit5k_bin --output $(DATA)/result_openvino --overwrite
 	$(BIN)/crnn-postprocess $(DATA)/result_onnxruntime $(DATA)/iiit5k_label.txt
 	$(BIN)/crnn-postprocess $(DATA)/result_openvino $(DATA)/iiit5k_label.txt
 	$(PY) scripts/demo_table.py $(DATA)/result_onnxruntime $(DATA)/result_openvino

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
+from common import outputs
 from common.cli import command
-
 from common.fileio import atomic_write_json
 from postprocess.metrics import format_metrics, write_report
 from runtime.options import backend_options, engine_options
@@ -26,9 +26,12 @@ from runtime.registry import open_backend
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
               help="Warm-up batches before timing.")
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Write accuracy.json, errors.tsv and summary.json here.")
+              help="Write accuracy.json, errors.tsv and summary.json into this new folder "
+                   "(published whole when complete).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an --output folder written earlier by crnn-eval (whole).")
 def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize, workers,
-         limit, strict, warmup, output):
+         limit, strict, warmup, output, overwrite):
     """Score ENGINE on an LMDB in one pass: decode and preprocess in parallel workers,
     overlapped with inference, greedy CTC decode, the metrics of crnn-postprocess.
 
@@ -38,11 +41,20 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     Prints word accuracy (standard protocol: lowercase, [0-9a-z] only, exact match) and the
     other metrics, then end-to-end images/s (wall clock from the first LMDB read to the last
     decode) beside the engine-only images/s (bare inference calls).
+
+    --output follows the output rules of common.outputs: it must not exist, be empty, or
+    (with --overwrite) be an earlier crnn-eval output; it may not be, hold or lie in the LMDB
+    or the engine. It is built in a hidden folder beside it and renamed when complete.
     """
     from tqdm import tqdm
 
     from pipeline.fused import evaluate
 
+    staged = None
+    if output is not None:
+        outputs.check_not_input(output, [("--lmdb", lmdb_path), ("engine file", engine)])
+        staged = outputs.StagedDir(output, outputs.REPORT, overwrite, "crnn-eval",
+                                   lmdb=str(lmdb_path))
     options = backend_options(threads, hint, precision)
     with open_backend(engine, backend, device=device, **options) as be:
         with tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
@@ -57,13 +69,13 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     click.echo(f"end-to-end: {result.images_per_s:.1f} images/s ({len(result.samples)} images in "
                f"{result.wall_s:.2f} s, {s['workers']} workers); engine only: "
                f"{s['throughput']:.1f} images/s ({s['backend']}, batch {s['batch_size']})")
-    if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
+    if staged is not None:
         summary = {**s, "end_to_end_images_per_s": round(result.images_per_s, 3),
                    "skipped": result.skipped, "lmdb": str(lmdb_path)}
-        atomic_write_json(output / "summary.json", summary)
-        write_report(output, result.metrics, result.errors, alphabet=be.spec.alphabet,
-                     extra={"skipped": result.skipped})
+        with staged as stage:
+            atomic_write_json(stage / "summary.json", summary)
+            write_report(stage, result.metrics, result.errors, alphabet=be.spec.alphabet,
+                         extra={"skipped": result.skipped})
         click.echo(f"wrote {output}/accuracy.json, errors.tsv, summary.json")
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from common import outputs
 from common.cli import command
-
 from common.errors import UserError
 from postprocess.metrics import format_metrics, score_samples, write_report
 from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
@@ -52,14 +52,21 @@ def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | Non
 
     Exits with status 1 and an "Error: ..." message on bad input: a listed result file missing
     (unless --allow-missing) or of the wrong size, a malformed label line, an alphabet that does
-    not match C, no meta.json and neither --model nor --alphabet.
+    not match C, no meta.json and neither --model nor --alphabet; a report file that this
+    tool did not write or that is LABEL_TXT itself (never replaced); RESULT_DIR replaced by
+    another run while it was read (nothing written).
     """
     start = time.perf_counter()
     if not Path(result_dir).is_dir():
         raise UserError(f"result folder {result_dir} does not exist or is not a folder")
+    outputs.check_report_files(result_dir, ["accuracy.json", "errors.tsv"],
+                               [("label file", label_txt)])
+    source = outputs.folder_identity(result_dir)
     entries = read_labels(label_txt)
     alpha, seq_len, num_classes = resolve_alphabet(result_dir, model, alphabet)
-    decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing)
+    decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing,
+                                labels_name=label_txt)
+    outputs.check_unchanged(result_dir, source, "result folder")
     if decoded.nan:
         click.echo(f"warning: {len(decoded.nan)} result file(s) contain NaN, decoded as is "
                    f"(first: {decoded.nan[0]})", err=True)

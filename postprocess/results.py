@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError
+from common.inputs import MAX_TEXT_BYTES, label_problem, read_regular_file
 from models.specs import SPECS, ModelSpec, get_spec
 from postprocess.ctc import greedy_decode
 
@@ -24,18 +25,22 @@ CHUNK = 4096  # samples decoded per vectorized call (~36 MB of float32 for nano-
 
 def read_labels(path: str | os.PathLike) -> list[tuple[str, str]]:
     """Parse label.txt: one ``{file}:{label}`` per line, split on the FIRST ':' (the label may
-    hold ':' and spaces, kept as is; only the line ending is removed). Empty lines are skipped.
+    hold ':' and inner spaces, kept as is; only the line ending is removed). Empty lines are
+    skipped. Labels follow the rule of every stage (:func:`common.inputs.label_problem`: not
+    empty, no surrounding whitespace). The file must be a regular file of at most
+    :data:`common.inputs.MAX_TEXT_BYTES` bytes.
 
     Returns:
         ``(file, label)`` pairs in file order.
 
     Raises:
-        UserError: the file is missing or not UTF-8; a line has no ':' or an empty file name
-            (the message gives the line number); a file name is listed twice; no entries.
+        UserError: the file is missing, not a regular file, too large or not UTF-8; a line has
+            no ':', an empty file name or a bad label (the message gives the file and line
+            number); a file name is listed twice; no entries.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_regular_file(path, MAX_TEXT_BYTES, "label file").decode("utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"label file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -52,6 +57,9 @@ def read_labels(path: str | os.PathLike) -> list[tuple[str, str]]:
                 f"got {line!r}"
             )
         name = name.strip()
+        problem = label_problem(label)  # the one label rule (common.inputs)
+        if problem:
+            raise UserError(f"{path} line {lineno}: {problem} (for {name})")
         if name in seen:
             raise UserError(f"{path} line {lineno}: {name!r} already listed on line {seen[name]}")
         seen[name] = lineno
@@ -163,6 +171,7 @@ def decode_result_dir(
     *,
     allow_missing: bool = False,
     chunk: int = CHUNK,
+    labels_name: str = "label.txt",
 ) -> Decoded:
     """Read the result file of each label.txt entry and greedy-decode them, chunk by chunk.
 
@@ -173,6 +182,7 @@ def decode_result_dir(
         alphabet: C - 1 characters (class 0 = blank).
         seq_len: T; None to take it from the first result file (then all must agree).
         allow_missing: skip entries without a result file instead of failing.
+        labels_name: the label file's name, for messages.
 
     Raises:
         UserError: RESULT_DIR is not a folder; a result file has the wrong size/shape (the
@@ -247,7 +257,7 @@ def decode_result_dir(
     if out.missing and not allow_missing:
         first = ", ".join(f"{result_stem(m)}_0.bin" for m in out.missing[:3])
         raise UserError(
-            f"{len(out.missing)} of {len(entries)} result files listed in label.txt are missing "
+            f"{len(out.missing)} of {len(entries)} result files listed in {labels_name} are missing "
             f"from {result_dir} (first: {first}; .npy also accepted); "
             "use --allow-missing to score the rest"
         )

@@ -59,7 +59,8 @@ def main() -> None:
               help="Folder the GT paths are relative to [default: the GT file's folder].")
 @click.option("--strict", is_flag=True,
               help="Fail on the first bad line instead of skipping it.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an --output LMDB written earlier by this tool (never anything else).")
 def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwrite: bool) -> None:
     """Pack the images listed in GT into an LMDB in the clovaai layout.
 
@@ -98,9 +99,11 @@ def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwri
               help="Fail on the first bad sample instead of skipping it.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: only on a terminal].")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an --output folder and --labels file written earlier by this tool.")
 def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str,
                     workers: int | None, limit: int | None, strict: bool,
-                    progress: bool | None) -> None:
+                    progress: bool | None, overwrite: bool) -> None:
     """Write one input file per LMDB sample for ais_bench-style inference.
 
     OUTPUT/test_{i}.bin (i = LMDB index) holds float32, little-endian, C-contiguous, shape
@@ -114,7 +117,7 @@ def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str,
 
     with _user_errors():
         res = lmdb_to_bin(lmdb_path, model, output, labels, workers=workers or os.cpu_count(),
-                          limit=limit, strict=strict, progress=progress)
+                          limit=limit, strict=strict, progress=progress, overwrite=overwrite)
     click.echo(f"wrote {res.count} files to {res.output} and {res.labels} in "
                f"{res.seconds:.2f} s ({res.images_per_s:.0f} images/s, workers: {res.workers})")
     if res.skipped:

@@ -12,8 +12,6 @@ place only when complete; the memory map grows on demand.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +20,15 @@ from pathlib import Path
 
 import lmdb
 
+from common import outputs
 from common.errors import UserError
+from common.inputs import (
+    MAX_IMAGE_BYTES,
+    MAX_LINE_BYTES,
+    label_problem,
+    open_regular,
+    read_regular_file,
+)
 from preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key
 from preprocess.transform import ImageError, open_image
 
@@ -65,11 +71,14 @@ def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None
     The line is split on its first tab; a trailing ``\\n``/``\\r\\n`` is removed, nothing else.
     """
     try:
-        f = open(gt, "rb")
+        f = open_regular(gt, 1 << 62, "GT file")  # any size, streamed; lines are bounded
     except OSError as exc:
         raise UserError(f"cannot read GT file {gt}: {exc.strerror}") from None
     with f:
-        for lineno, raw in enumerate(f, start=1):
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise UserError(f"{gt}:{lineno}: line longer than {MAX_LINE_BYTES} bytes; "
+                                "not a GT file ('path<TAB>label' per line)?")
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             raw = raw.rstrip(b"\n").rstrip(b"\r")
@@ -86,20 +95,22 @@ def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None
             rel, label = line.split("\t", 1)
             if not rel:
                 yield lineno, None, label, "empty image path"
-            elif label == "":
-                yield lineno, rel, None, f"empty label for {rel}"
-            elif "\r" in label:
-                yield lineno, rel, None, f"label contains a line break: {label[:40]!r}"
+            elif label_problem(label):  # the one label rule (common.inputs)
+                yield lineno, rel, None, f"{label_problem(label)} for {rel}"
             else:
                 yield lineno, rel, label, None
 
 
-def _load_checked(root: Path, rel: str) -> bytes:
+def _load_checked(root: Path, rel: str, output: Path) -> bytes:
     path = root / rel
-    try:
-        data = path.read_bytes()
+    if outputs.resolved(path).is_relative_to(output):
+        raise _BadLine(f"image {path} lies inside --output {output}")
+    try:  # regular files only, at most MAX_IMAGE_BYTES
+        data = read_regular_file(path, MAX_IMAGE_BYTES, "image")
     except OSError as exc:
         raise _BadLine(f"cannot read image {path}: {exc.strerror or exc}") from None
+    except UserError as exc:
+        raise _BadLine(exc.message) from None
     try:
         open_image(data)
     except ImageError as exc:
@@ -119,10 +130,6 @@ def _commit(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> None:
             env.set_mapsize(env.info()["map_size"] * 2)
 
 
-def _tmp_name(output: Path) -> Path:
-    return output.parent / f".{output.name}.tmp-{os.getpid()}"
-
-
 def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = None,
                strict: bool = False, overwrite: bool = False,
                map_size: int = INITIAL_MAP_SIZE,
@@ -135,7 +142,8 @@ def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = Non
             ``overwrite``.
         root: folder the GT paths are relative to (default: the folder of ``gt``).
         strict: fail on the first bad line instead of skipping it.
-        overwrite: replace an existing ``output`` (only after the new LMDB is complete).
+        overwrite: replace an existing ``output`` whole, only when it is an LMDB this tool
+            wrote (its marker, nothing else in it), after the new LMDB is complete.
         map_size: initial LMDB map size in bytes (grown automatically).
         log: where progress messages go (default: stderr).
 
@@ -143,21 +151,23 @@ def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = Non
         BuildResult. Samples are numbered 1..written in GT order, skipping bad lines.
 
     Raises:
-        UserError: unreadable GT, existing output, a bad line with ``strict``, or no valid
-            sample at all. Nothing is left at ``output`` (nor a temporary directory) on failure.
+        UserError: unreadable GT, an output that exists (without ``overwrite``, or not ours),
+            is or contains the GT file or the image root; a bad line with ``strict``; no valid
+            sample; a write failure (disk full). On failure ``output`` is unchanged and no
+            temporary folder is left (see common.outputs).
     """
     log = log or (lambda m: print(m, file=sys.stderr))
     gt, output = Path(gt), Path(output)
     root = Path(root) if root is not None else gt.parent
     if not gt.is_file():
-        raise UserError(f"GT file not found: {gt}")
+        raise UserError(f"GT file {gt} is not a regular file" if gt.exists()
+                        else f"GT file not found: {gt}")
     if not root.is_dir():
         raise UserError(f"image root is not a directory: {root}")
-    if output.exists() and not overwrite:
-        raise UserError(f"output already exists: {output} (remove it or pass --overwrite)")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(output)
-    shutil.rmtree(tmp, ignore_errors=True)
+    out = outputs.check_not_input(output, [("GT file", gt)])
+    outputs.check_not_input(output, [("image root", root)], allow_inside=True)
+    staged = outputs.StagedDir(out, outputs.LMDB, overwrite, "crnn-preprocess build-lmdb")
+    tmp = staged.open()
     res = BuildResult(output=output)
     t0 = time.perf_counter()
     env = lmdb.open(str(tmp), map_size=map_size, subdir=True, meminit=False)
@@ -168,7 +178,7 @@ def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = Non
             try:
                 if err is not None:
                     raise _BadLine(err)
-                data = _load_checked(root, rel)
+                data = _load_checked(root, rel, out)
             except _BadLine as bad:
                 msg = f"{gt}:{lineno}: {bad}"
                 if strict:
@@ -191,16 +201,14 @@ def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = Non
         _commit(env, pending)
         env.sync(True)
         env.close()
-        if output.exists():  # overwrite: move the old one aside only now
-            old = output.parent / f".{output.name}.old-{os.getpid()}"
-            os.replace(output, old)
-            os.replace(tmp, output)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, output)
+        staged.commit()  # renamed into place whole; an old LMDB of ours replaced only now
+    except lmdb.Error as exc:  # disk full, I/O error
+        env.close()
+        staged.discard()
+        raise UserError(f"writing the LMDB for {output} failed: {exc}") from None
     except BaseException:
         env.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        staged.discard()
         raise
     res.seconds = time.perf_counter() - t0
     if len(res.skipped) > MAX_REPORTED:

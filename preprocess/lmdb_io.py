@@ -15,6 +15,7 @@ from pathlib import Path
 import lmdb
 
 from common.errors import UserError
+from common.inputs import label_problem
 
 NUM_SAMPLES_KEY = b"num-samples"
 
@@ -69,7 +70,17 @@ def open_lmdb(path: str | Path, readahead: bool = True) -> lmdb.Environment:
 
 
 def read_num_samples(env: lmdb.Environment, path: str | Path = "") -> int:
-    """The ``num-samples`` value (int >= 0). Raises UserError when missing or not an integer."""
+    """The ``num-samples`` value (int >= 0).
+
+    Bounded by the database: every sample needs at least its ``image-%09d`` key, so
+    ``num-samples`` may not exceed the entry count minus one (``env.stat()['entries']``; a
+    labeled clovaai LMDB has 2n + 1). A header claiming 10^9 samples in a 20-record file would
+    otherwise make every reader loop over 10^9 missing keys.
+
+    Raises:
+        UserError: missing, not an integer, negative, or larger than the entries allow (both
+            numbers given).
+    """
     with env.begin() as txn:
         raw = txn.get(NUM_SAMPLES_KEY)
     where = f"{path}: " if path else ""
@@ -82,11 +93,17 @@ def read_num_samples(env: lmdb.Environment, path: str | Path = "") -> int:
         raise UserError(f"{where}'num-samples' is not an integer: {bytes(raw)[:40]!r}") from None
     if n < 0:
         raise UserError(f"{where}'num-samples' is negative: {n}")
+    entries = env.stat()["entries"]
+    if n > entries - 1:
+        raise UserError(f"{where}'num-samples' says {n} samples but the database holds only "
+                        f"{entries} entries (at most {max(entries - 1, 0)} samples); the header "
+                        "is corrupt or the LMDB is truncated")
     return n
 
 
 def decode_label(index: int, raw: bytes | None) -> str:
-    """Label bytes -> str. Raises SampleError if missing, empty, not UTF-8 or multi-line."""
+    """Label bytes -> str. Raises SampleError if missing, not UTF-8, or breaking the label
+    rule of :func:`common.inputs.label_problem` (empty, surrounding spaces, line break)."""
     key = label_key(index)
     if raw is None:
         raise SampleError(index, key, "missing label key")
@@ -95,10 +112,9 @@ def decode_label(index: int, raw: bytes | None) -> str:
     except UnicodeDecodeError as exc:
         raise SampleError(index, key, f"label is not valid UTF-8 ({exc.reason} at byte "
                                       f"{exc.start}: {bytes(raw)[:40]!r})") from None
-    if label == "":
-        raise SampleError(index, key, "empty label")
-    if "\n" in label or "\r" in label:
-        raise SampleError(index, key, f"label contains a line break: {label[:40]!r}")
+    problem = label_problem(label)  # the one label rule (common.inputs)
+    if problem:
+        raise SampleError(index, key, problem)
     return label
 
 

@@ -14,7 +14,6 @@ when complete, so a failed or interrupted run leaves the previous output (or not
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common import outputs
 from common.errors import UserError
 from common.fileio import atomic_write_bytes, atomic_write_json
 from models.specs import ModelSpec, get_spec
@@ -112,25 +112,25 @@ def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
         _Worker.state = None
 
 
-def _check_output(output: Path, labels: Path) -> None:
-    if output.exists() and not output.is_dir():
-        raise UserError(f"--output {output} exists and is not a directory")
-    if labels.exists() and labels.is_dir():
-        raise UserError(f"--labels {labels} is a directory")
-    if output.resolve() in labels.resolve().parents:
-        raise UserError(f"--labels {labels} must be outside --output {output}")
-    if output.is_dir():
-        names = [p.name for p in output.iterdir()]
-        foreign = [n for n in names if n != META_NAME
-                   and not (n.startswith("test_") and n.endswith(".bin"))]
-        if foreign:
-            raise UserError(f"refusing to replace {output}: it holds files this tool did not "
-                            f"write (e.g. {foreign[0]!r}); choose an empty or new directory")
+def _check_output(lmdb_path: Path, output: Path, labels: Path, overwrite: bool) -> None:
+    """The output rules of common.outputs for --output (a folder) and --labels (a file)."""
+    if lmdb_path.is_dir():
+        inputs = [("input LMDB", lmdb_path)]
+    else:  # subdir=False: the file and its "-lock" file
+        inputs = [("input LMDB", lmdb_path), ("input LMDB", Path(f"{lmdb_path}-lock"))]
+    outputs.check_not_input(output, inputs)
+    outputs.check_not_input(labels, [*inputs, ("--output folder", output)], "--labels")
+    outputs.check_dir_output(output, outputs.INPUT_BIN, overwrite)
+    # --labels is ours when the folder being replaced (ours) recorded it in its meta.json
+    meta = outputs.read_json(output / META_NAME) if output.is_dir() else None
+    ours = (meta is not None and meta.get("labels") == str(labels)
+            and outputs.why_not_ours(output, outputs.INPUT_BIN) is None)
+    outputs.check_file_output(labels, overwrite, ours, "--labels")
 
 
 def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Path,
                 labels: str | Path, workers: int | None = None, limit: int | None = None,
-                strict: bool = False, progress: bool | None = None,
+                strict: bool = False, progress: bool | None = None, overwrite: bool = False,
                 log: Callable[[str], None] | None = None) -> ConvertResult:
     """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``labels`` + ``output/meta.json``.
 
@@ -140,14 +140,18 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     Args:
         lmdb_path: LMDB directory (or data.mdb file) in the clovaai layout.
         model: spec name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``) or a ModelSpec.
-        output: directory of the .bin files; created, or replaced when it only holds a
-            previous output (test_*.bin, meta.json).
-        labels: label file, one ``test_{i}.bin:{label}`` line per written sample, index order.
+        output: directory of the .bin files; created (must not exist or be empty), or with
+            ``overwrite`` replaced whole when it is a previous output of ours (marker,
+            test_*.bin, meta.json only).
+        labels: label file, one ``test_{i}.bin:{label}`` line per written sample, index order;
+            an existing one is replaced only with ``overwrite`` and when the meta.json of the
+            replaced ``output`` recorded it. Neither path may be, hold or lie in the LMDB.
         workers: processes (default ``os.cpu_count()``; 1 runs in this process).
         limit: only the first ``limit`` indices (1..limit).
         strict: fail on the first bad sample (index order) instead of skipping it.
         progress: tqdm bar on stderr; None shows it only on a terminal.
         log: where messages about bad samples go (default: stderr).
+        overwrite: allow replacing an earlier output of ours (see ``output``, ``labels``).
 
     Each file holds float32 little-endian (1, C, H, W) of the spec, 4*C*H*W bytes.
 
@@ -169,14 +173,13 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     total = n if limit is None else min(n, limit)
     if total == 0:
         raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")
-    _check_output(output, labels)
+    _check_output(lmdb_path, output, labels, overwrite)
     keys_sha = keys_sha256(lmdb_path)
-    output.parent.mkdir(parents=True, exist_ok=True)
     labels.parent.mkdir(parents=True, exist_ok=True)
-    stage = output.parent / f".{output.name}.partial-{os.getpid()}"
-    label_tmp = labels.parent / f".{labels.name}.tmp-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
+    outputs.cleanup_stale(labels)
+    staged = outputs.StagedDir(output, outputs.INPUT_BIN, overwrite, "crnn-preprocess lmdb-to-bin")
+    stage = staged.open()  # hidden .NAME.partial-PID-RAND beside output, with our marker
+    label_tmp = outputs.temp_path(labels)
     res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)))
     tasks = ((s, min(s + CHUNK, total + 1)) for s in range(1, total + 1, CHUNK))
     initargs = (str(lmdb_path), spec, str(stage))
@@ -210,16 +213,10 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             "max_pixels": MAX_PIXELS, "model_spec": spec.to_dict(),
         }
         atomic_write_json(stage / META_NAME, meta)
-        if output.exists():
-            old = output.parent / f".{output.name}.old-{os.getpid()}"
-            os.replace(output, old)
-            os.replace(stage, output)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, output)
+        staged.commit()  # renamed into place whole (an old output of ours replaced only now)
         os.replace(label_tmp, labels)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        staged.discard()
         label_tmp.unlink(missing_ok=True)
         raise
     res.seconds = time.perf_counter() - t0

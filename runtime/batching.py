@@ -28,6 +28,12 @@ from models.specs import ModelSpec
 
 T = TypeVar("T")
 OUTFMTS = ("BIN", "NPY")
+#: Largest batch a dynamic engine is run with (crnn-infer, crnn-eval). Peak memory grows with
+#: the batch: ONNX Runtime (CPU) on nano-ocr 1x32x128 peaks at 2.0 GB RSS at batch 1024 and
+#: 1.05 GB at 512 (about 1.85 MB per image, measured with ru_maxrss; ``--batchsize 100000``
+#: made it try to allocate 104 GB). 1024 keeps one batch within ~2 GB, which a small machine
+#: has, and CPU throughput no longer rises past batch ~64 anyway.
+MAX_BATCH = 1024
 
 
 def natural_key(path: Path) -> list:

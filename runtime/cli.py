@@ -3,6 +3,10 @@
 File mode writes ``OUTPUT/{stem}_0.bin`` (float32 (T, 1, C); ``--output_batchsize_axis 0``
 gives (1, T, C); ``--outfmt NPY`` writes .npy), ``OUTPUT/summary.json`` and ``OUTPUT/meta.json``.
 Loop mode (``--loop N``, no ``--input``) prints the summary and writes it with ``--output``.
+
+OUTPUT holds exactly one run (common.outputs): it is built in a hidden ``.OUTPUT.partial-*``
+folder beside it and renamed into place when complete; an existing non-empty OUTPUT is refused
+unless ``--overwrite`` is given and it is a result folder of ours (then replaced whole).
 """
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from pathlib import Path
 
 import click
 
+from common import outputs
 from common.cli import command
-
 from common.errors import UserError
 from common.fileio import atomic_write_json
 from runtime import batching, runner
@@ -36,7 +40,9 @@ def _meta(backend, batch: int, **extra) -> dict:
 @click.option("--input", "input_dir", type=click.Path(path_type=Path),
               help="Folder of test_{i}.bin files (float32 (1, C, H, W)), e.g. from crnn-preprocess.")
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False),
-              help="Result folder (created). Required with --input.")
+              help="Result folder, published whole when the run is complete. Required with --input.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an --output result folder written earlier by crnn-infer (whole).")
 @click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1), default=None,
               help="Batch for a dynamic engine (default 16); must match a static engine's batch.")
 @click.option("--output_batchsize_axis", "--output-batchsize-axis", "axis", type=click.IntRange(0, 1),
@@ -50,8 +56,8 @@ def _meta(backend, batch: int, **extra) -> dict:
               show_default=True, help="Warm-up batches, excluded from the statistics.")
 @click.option("--pure_data_type", "--pure-data-type", "data", default="zero", show_default=True,
               type=click.Choice(["zero", "random"]), help="Loop-mode input data.")
-def main(engine, input_dir, output, batchsize, axis, outfmt, backend, device, threads, hint,
-         precision, loop, warmup, data):
+def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend, device, threads,
+         hint, precision, loop, warmup, data):
     """Run ENGINE on input files in batches, or in a loop, and report latency and throughput.
 
     \b
@@ -60,6 +66,12 @@ def main(engine, input_dir, output, batchsize, axis, outfmt, backend, device, th
 
     Latency is per batch in ms (min/max/mean/median/p99); throughput is images/s over the time
     the bare inference calls took. The last batch is zero-padded and its padding dropped.
+    --batchsize is at most 1024 (runtime.batching.MAX_BATCH, a memory bound).
+
+    Errors (exit 1, "Error: ..."): an --output that exists and is not an earlier result of
+    ours (or is ours but no --overwrite), that is, contains or lies inside --input or the
+    engine; an input folder replaced by another run while being read; unreadable inputs; a
+    full disk. On failure --output is unchanged and no temporary folder is left.
     """
     if loop is None and input_dir is None:
         raise UserError("give --input (a folder of .bin files) or --loop N")
@@ -67,35 +79,67 @@ def main(engine, input_dir, output, batchsize, axis, outfmt, backend, device, th
         raise UserError("--loop runs on synthetic data; give either --loop or --input, not both")
     if input_dir is not None and output is None:
         raise UserError("--output is required with --input")
-    if output is not None and output.exists() and not output.is_dir():
-        raise UserError(f"--output {output} exists and is not a folder")
+    staged = _staged_output(output, overwrite, input_dir, engine)
     options = backend_options(threads, hint, precision)
     pipelined = options.get("hint") == "THROUGHPUT"
     files = batching.list_inputs(input_dir) if input_dir is not None else None
+    source = outputs.folder_identity(input_dir) if files and input_dir.is_dir() else None
 
-    with open_backend(engine, backend, device=device, **options) as be:
-        batch = runner.resolve_batch(be, batchsize)
-        if files is not None:
-            batching.check_input_meta(input_dir, be.spec, engine)
-            batching.check_sizes(files, be.spec)
-            with _progress(len(files), "infer") as bar:
-                summary = runner.run_files(be, files, batch, output, outfmt.upper(), axis,
-                                           pipelined, warmup, bar.update)
-        else:
-            with _progress(loop * batch, "loop") as bar:
-                summary = runner.run_loop(be, loop, batch, warmup, data, pipelined, bar.update)
-        if output is not None:
-            output.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(output / "summary.json", summary)
-            t, c = be.spec.output_shape
-            shape = [t, 1, c] if axis == 1 else [1, t, c]
-            atomic_write_json(output / "meta.json", _meta(
-                be, batch, count=summary["count"], mode=summary["mode"],
-                outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape))
+    try:
+        with open_backend(engine, backend, device=device, **options) as be:
+            batch = runner.resolve_batch(be, batchsize)
+            stage = staged.open() if staged is not None else None
+            try:
+                summary = _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined,
+                               warmup, loop, data, engine)
+                if source is not None:
+                    outputs.check_unchanged(input_dir, source, "--input")
+                if staged is not None:
+                    staged.commit()
+            finally:
+                if staged is not None:
+                    staged.discard()
+    except OSError as exc:  # disk full, permissions: a message, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise UserError(f"{where}{exc.strerror or exc}") from None
     click.echo(format_summary(summary))
     if output is not None:
         click.echo(f"wrote {output}/summary.json" + (f" and {summary['count']} outputs"
                                                       if files is not None else ""))
+    return summary
+
+
+def _staged_output(output: Path | None, overwrite: bool, input_dir: Path | None,
+                   engine: Path) -> outputs.StagedDir | None:
+    """Check --output against the output rules (before any work) and prepare its staging."""
+    if output is None:
+        return None
+    engine_files = [engine, engine.with_suffix(".bin"), Path(f"{engine}.json")]
+    outputs.check_not_input(output, [("--input", input_dir),
+                                     *(("engine file", f) for f in engine_files)])
+    return outputs.StagedDir(output, outputs.RESULT, overwrite, "crnn-infer",
+                             source=str(input_dir.resolve()) if input_dir else None)
+
+
+def _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined, warmup, loop, data,
+         engine) -> dict:
+    """Run file or loop mode; with a stage, write the results, summary.json and meta.json."""
+    if files is not None:
+        batching.check_input_meta(input_dir, be.spec, engine)
+        batching.check_sizes(files, be.spec)
+        with _progress(len(files), "infer") as bar:
+            summary = runner.run_files(be, files, batch, stage, outfmt.upper(), axis,
+                                       pipelined, warmup, bar.update)
+    else:
+        with _progress(loop * batch, "loop") as bar:
+            summary = runner.run_loop(be, loop, batch, warmup, data, pipelined, bar.update)
+    if stage is not None:
+        atomic_write_json(stage / "summary.json", summary)
+        t, c = be.spec.output_shape
+        shape = [t, 1, c] if axis == 1 else [1, t, c]
+        atomic_write_json(stage / "meta.json", _meta(
+            be, batch, count=summary["count"], mode=summary["mode"],
+            outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape))
     return summary
 
 

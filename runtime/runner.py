@@ -26,8 +26,13 @@ def resolve_batch(backend: Backend, requested: int | None) -> int:
     """The batch to run: the engine's static batch, else ``requested`` (default 16).
 
     Raises:
-        UserError: ``requested`` contradicts the engine's static batch.
+        UserError: ``requested`` contradicts the engine's static batch, or exceeds
+            :data:`runtime.batching.MAX_BATCH` (a memory bound) on a dynamic engine.
     """
+    if requested is not None and requested > batching.MAX_BATCH:
+        raise UserError(f"--batchsize {requested} is above the limit of {batching.MAX_BATCH} "
+                        "(about 1 MB of engine memory per image; larger batches do not run "
+                        "faster on CPU): use a smaller batch")
     backend.load()
     if backend.batch_size is not None:
         if requested is not None and requested != backend.batch_size:

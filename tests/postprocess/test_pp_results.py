@@ -18,10 +18,20 @@ from postprocess.results import (
 
 def test_read_labels_keeps_colons_spaces_and_handles_crlf_bom(tmp_path):
     p = tmp_path / "label.txt"
-    p.write_bytes("\ufefftest_1.bin:a:b:c\r\ntest_2.bin: lead and trail \r\n\r\ntest_3.bin:\n"
+    p.write_bytes("\ufefftest_1.bin:a:b:c\r\ntest_2.bin:inner space\r\n\r\ntest_3.bin:x\n"
                   .encode("utf-8"))
-    assert read_labels(p) == [("test_1.bin", "a:b:c"), ("test_2.bin", " lead and trail "),
-                              ("test_3.bin", "")]
+    assert read_labels(p) == [("test_1.bin", "a:b:c"), ("test_2.bin", "inner space"),
+                              ("test_3.bin", "x")]
+
+
+@pytest.mark.parametrize("line, words", [("test_2.bin: lead and trail ", "label has leading or trailing"),
+                                         ("test_2.bin:", "empty label")])
+def test_read_labels_applies_the_build_lmdb_label_rule(tmp_path, line, words):
+    """The rule of build-lmdb (common.inputs.label_problem), named with the real file name."""
+    p = tmp_path / "my_labels.txt"
+    p.write_text(f"test_1.bin:ok\n{line}\n", encoding="utf-8")
+    with pytest.raises(UserError, match=f"my_labels.txt line 2: {words}"):
+        read_labels(p)
 
 
 def test_read_labels_empty_name_and_bad_encoding(tmp_path):

@@ -85,7 +85,8 @@ def test_bad_sample_skipped_and_reported(case, make_lmdb, good_entries, convert)
     assert res.exit_code == 0, res.output
     assert f"skipped {key}: " in res.output and words in res.output
     assert f"skipped 1 bad sample(s): {key}" in res.output
-    assert sorted(os.listdir(out)) == ["meta.json"] + [f"test_{i}.bin" for i in (1, 2, 4, 5)]
+    assert sorted(os.listdir(out)) == [".crnn-deploy.json", "meta.json"] + [
+        f"test_{i}.bin" for i in (1, 2, 4, 5)]
     assert labels.read_text().splitlines() == [f"test_{i}.bin:w{i}" for i in (1, 2, 4, 5)]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["count"] == 4 and meta["skipped"] == 1 and meta["skipped_keys"] == [key]
@@ -112,6 +113,8 @@ def test_strict_failure_keeps_previous_output(make_lmdb, good_entries, convert):
     entries = good_entries(5)
     entries.pop("label-000000004")
     res, _, _ = convert(make_lmdb(entries, "bad.lmdb"), "--strict")
+    assert res.exit_code == 1 and "pass --overwrite" in res.output  # ours, but not asked
+    res, _, _ = convert(make_lmdb(entries, "bad2.lmdb"), "--strict", "--overwrite")
     assert res.exit_code == 1 and "label-000000004: missing label key" in res.output
     assert ({p.name: p.read_bytes() for p in out.iterdir()}, labels.read_bytes()) == before
     assert sorted(os.listdir(out.parent)) == ["input_bin", "label.txt"]
@@ -187,7 +190,8 @@ def test_refuses_foreign_output_dir(make_lmdb, good_entries, convert, tmp_path):
 def test_labels_inside_output_rejected(make_lmdb, good_entries, cli, tmp_path):
     res = cli("lmdb-to-bin", "--lmdb", make_lmdb(good_entries(2)), "--model", "crnn",
               "--output", tmp_path / "b", "--labels", tmp_path / "b" / "label.txt")
-    assert res.exit_code == 1 and "must be outside --output" in res.output
+    assert res.exit_code == 1 and "lies inside the --output folder" in res.output
+    assert not (tmp_path / "b").exists()
 
 
 def test_console_script_prints_error_without_traceback(make_lmdb, good_entries, tmp_path):

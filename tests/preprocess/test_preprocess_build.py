@@ -99,7 +99,7 @@ def test_no_valid_sample_and_existing_output(images, tmp_path, cli):
     assert cli("build-lmdb", "--gt", gt, "--output", tmp_path / "z.lmdb").exit_code == 0
     gt.write_text("b.png\tsecond\n")
     res = cli("build-lmdb", "--gt", gt, "--output", tmp_path / "z.lmdb")
-    assert res.exit_code == 1 and "already exists" in res.output
+    assert res.exit_code == 1 and "pass --overwrite" in res.output
     res = cli("build-lmdb", "--gt", gt, "--output", tmp_path / "z.lmdb", "--overwrite")
     assert res.exit_code == 0
     assert read_all(tmp_path / "z.lmdb")["label-000000001"] == b"second"

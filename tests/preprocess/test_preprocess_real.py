@@ -60,7 +60,8 @@ def test_iiit5k_bin_nano(iiit5k_bin_nano, iiit5k_lmdb, assets):
     bins = sorted(p.name for p in input_bin.glob("*.bin"))
     assert len(bins) == 3000
     assert all((input_bin / f"test_{i}.bin").stat().st_size == 16384 for i in range(1, 3001))
-    assert sorted(p.name for p in input_bin.iterdir()) == sorted(bins + ["meta.json"])
+    assert sorted(p.name for p in input_bin.iterdir()) == sorted(
+        bins + ["meta.json", ".crnn-deploy.json"])
     lines = label_txt.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3000
     assert lines[0] == "test_1.bin:PRIVATE"
@@ -135,7 +136,11 @@ def test_rerun_replaces_previous_output(iiit5k_lmdb, tmp_path, cli):
     assert cli(*args, "--limit", "70").exit_code == 0
     assert len(list(out.glob("*.bin"))) == 70
     res = cli(*args, "--limit", "5")
+    assert res.exit_code == 1 and "pass --overwrite" in res.output
+    assert len(list(out.glob("*.bin"))) == 70 and len(labels.read_text().splitlines()) == 70
+    res = cli(*args, "--limit", "5", "--overwrite")
     assert res.exit_code == 0, res.output
-    assert sorted(os.listdir(out)) == sorted([f"test_{i}.bin" for i in range(1, 6)] + ["meta.json"])
+    assert sorted(os.listdir(out)) == sorted([f"test_{i}.bin" for i in range(1, 6)]
+                                             + ["meta.json", ".crnn-deploy.json"])
     assert len(labels.read_text().splitlines()) == 5
     assert sorted(os.listdir(tmp_path)) == ["input_bin", "label.txt"]  # no temp leftovers

@@ -1,0 +1,467 @@
+"""The output rules of every command, in one place (DESIGN.md, "Errors and files").
+
+1. An output path is written only when it does not exist (an empty folder counts as free), or
+   when it holds what this tool wrote before *and* ``--overwrite`` is given. "Ours" means: a
+   folder holding the marker file :data:`MARKER` (or, for folders written before the marker
+   existed, a ``meta.json`` with our keys) and nothing but the file names this tool writes in a
+   folder of that :class:`Kind`; a single file recorded as ours by its caller (see
+   :func:`check_file_output`).
+2. An output is never one of the same command's inputs, nor inside or containing an input
+   folder: paths are compared resolved (symlinks, ``..``, the same folder) and by inode (hard
+   links, bind mounts). :func:`check_not_input`.
+3. A folder output is built in a hidden staging folder beside it (``.NAME.partial-PID-RAND``)
+   and renamed into place when complete (:class:`StagedDir`), so a reader sees no folder or one
+   whole run, never a mix; ``--overwrite`` replaces the old folder whole. A single file goes
+   through a hidden ``.NAME.tmp-PID-RAND`` and ``os.replace`` (:func:`staged_file`).
+4. Temporaries of killed runs (their PID is dead) are removed by the next run into the same
+   parent folder (:func:`cleanup_stale`).
+5. A reader can tell whether a folder was replaced while it read it (:func:`folder_identity`).
+
+Every refusal is a :class:`common.errors.UserError` naming the path and the reason.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.errors import UserError
+
+#: Hidden marker file in every folder this tool publishes: JSON {tool, kind, command, run, pid}.
+MARKER = ".crnn-deploy.json"
+TOOL = "crnn-deploy"
+#: Largest marker / meta.json / report file read to recognize ours (bytes).
+MAX_SMALL_FILE = 1 << 20
+_TEMP_RE = r"\.{name}\.(partial|old|tmp)-(\d+)-[0-9a-f]{{8}}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of output folder: a name for messages, the file names this tool writes in it
+    (full-match regexes; the marker is always allowed) and the ``meta.json`` keys that
+    recognize a folder of ours written before the marker existed (empty: marker only)."""
+
+    name: str
+    names: tuple[str, ...]
+    meta_keys: tuple[str, ...] = ()
+
+    def owns_name(self, name: str) -> bool:
+        return name == MARKER or any(re.fullmatch(p, name) for p in self.names)
+
+
+REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv")
+LMDB = Kind("an LMDB", (r"data\.mdb", r"lock\.mdb"))
+INPUT_BIN = Kind("an input folder", (r"test_\d+\.bin", r"meta\.json"), ("keys_sha256", "model_spec"))
+RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
+                                *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
+REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
+
+
+def resolved(path: str | os.PathLike) -> Path:
+    """``path`` made absolute with symlinks and ``..`` resolved (non-existing tails kept)."""
+    return Path(os.path.abspath(Path(path).expanduser())).resolve()
+
+
+def read_small(path: Path, limit: int = MAX_SMALL_FILE) -> bytes | None:
+    """The bytes of regular file ``path`` if it is at most ``limit`` bytes, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        data = f.read(limit + 1)
+    return data if len(data) <= limit else None
+
+
+def read_json(path: Path) -> dict | None:
+    """A small JSON object file, or None (missing, too large, not JSON, not an object)."""
+    data = read_small(path)
+    try:
+        obj = json.loads(data) if data is not None else None
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+# --- 2. inputs are never outputs ----------------------------------------------------------
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_not_input(output: str | os.PathLike, inputs: Iterable[tuple[str, str | os.PathLike]],
+                    what: str = "--output", allow_inside: bool = False) -> Path:
+    """Refuse ``output`` when it is, contains or lies inside one of ``inputs``.
+
+    Args:
+        output: the path about to be written (file or folder, existing or not).
+        inputs: ``(description, path)`` of everything the command reads (files or folders).
+        what: how the output is called in messages (e.g. ``--labels``).
+        allow_inside: accept an output inside an input folder (for a folder that is only
+            where inputs are looked up, like build-lmdb's image root).
+
+    Returns the resolved output path. Paths are compared after resolving symlinks and ``..``
+    and by (device, inode), so hard links and bind mounts of an input are caught too; an
+    existing output file with several links is compared with every file of an input folder.
+
+    Raises:
+        UserError: naming both paths and how they overlap.
+    """
+    out = resolved(output)
+    out_ino = _inode(out)
+    for desc, path in inputs:
+        if path is None:
+            continue
+        inp = resolved(path)
+        inp_ino = _inode(inp)
+        why = None
+        if out == inp or (out_ino is not None and out_ino == inp_ino):
+            why = "is the same path as"
+        elif inp.is_relative_to(out):
+            why = "contains"
+        elif out.is_relative_to(inp) and not allow_inside:
+            why = "lies inside"
+        elif out_ino is not None and out.is_file() and out.stat().st_nlink > 1 and inp.is_dir():
+            with os.scandir(inp) as it:
+                if any(e.is_file() and (e.stat().st_dev, e.stat().st_ino) == out_ino for e in it):
+                    why = "is a hard link to a file of"
+        if why:
+            raise UserError(f"{what} {output} {why} the {desc} {path}; this command never "
+                            f"writes over or around its own input: choose another {what}")
+    return out
+
+
+# --- 1. only what we wrote is replaced ----------------------------------------------------
+
+def marker_of(folder: Path) -> dict | None:
+    """The marker of ``folder`` (a dict with ``tool == crnn-deploy``) or None."""
+    m = read_json(folder / MARKER)
+    return m if m is not None and m.get("tool") == TOOL else None
+
+
+def why_not_ours(folder: Path, kind: Kind) -> str | None:
+    """None when ``folder`` is an output folder of ours of ``kind``, else the reason why not."""
+    try:
+        names = os.listdir(folder)
+    except OSError as exc:
+        return f"it cannot be listed ({exc.strerror})"
+    foreign = sorted(n for n in names if not kind.owns_name(n))
+    if foreign:
+        return f"it holds files this tool did not write (e.g. {foreign[0]!r})"
+    if marker_of(folder) is not None:
+        return None
+    meta = read_json(folder / "meta.json") if kind.meta_keys else None
+    if meta is not None and all(k in meta for k in kind.meta_keys):
+        return None
+    return f"it has no {MARKER} marker, so it is not {kind.name} this tool wrote"
+
+
+def check_dir_output(output: str | os.PathLike, kind: Kind, overwrite: bool,
+                     what: str = "--output") -> Path:
+    """Decide whether folder ``output`` may be (re)written; returns its resolved path.
+
+    Free: it does not exist or is an empty folder. Replaceable: ``overwrite`` and
+    :func:`why_not_ours` finds it ours. Anything else raises UserError naming the path and why.
+    """
+    out = resolved(output)
+    if not out.exists():
+        if out.is_symlink():
+            raise UserError(f"{what} {output} is a dangling symlink; give a real path")
+        return out
+    if not out.is_dir():
+        raise UserError(f"{what} {output} exists and is not a folder; refusing to replace it")
+    if not any(os.scandir(out)):
+        return out
+    why = why_not_ours(out, kind)
+    if why:
+        raise UserError(f"refusing to replace {what} {output}: {why}; choose a new or empty "
+                        "folder")
+    if not overwrite:
+        raise UserError(f"{what} {output} already holds {kind.name} written earlier; pass "
+                        "--overwrite to replace it whole, or choose a new folder")
+    return out
+
+
+def check_file_output(output: str | os.PathLike, overwrite: bool, ours: bool,
+                      what: str = "--output") -> Path:
+    """Decide whether file ``output`` may be (re)written; returns its resolved path.
+
+    ``ours``: the caller recognized an existing file as written by this tool (e.g. recorded in
+    the meta.json of the folder it replaces, or a report header). Raises UserError when it
+    exists and is not a regular file, is not ours, or ``overwrite`` is not given.
+    """
+    out = resolved(output)
+    if not out.exists() and not out.is_symlink():
+        return out
+    if not out.is_file():
+        raise UserError(f"{what} {output} exists and is not a regular file; refusing to "
+                        "replace it")
+    if not ours:
+        raise UserError(f"refusing to replace {what} {output}: this tool did not write it "
+                        "(or cannot tell); choose a new path")
+    if not overwrite:
+        raise UserError(f"{what} {output} exists (written earlier); pass --overwrite to "
+                        "replace it, or choose a new path")
+    return out
+
+
+def file_starts_with(path: str | os.PathLike, prefix: bytes) -> bool:
+    """True when ``path`` is a regular file whose first bytes are ``prefix`` (only
+    ``len(prefix)`` bytes are read; FIFOs and devices are False without blocking)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and f.read(len(prefix)) == prefix
+
+
+#: First bytes of the report files of crnn-postprocess / crnn-eval (how an old one is
+#: recognized as ours in a folder without our marker, e.g. an ais_bench result folder).
+REPORT_HEADERS = {"errors.tsv": b"file\tlabel\tprediction", "predictions.tsv": b"file\t"}
+
+
+def _report_is_ours(path: Path) -> bool:
+    if path.name == "accuracy.json":
+        meta = read_json(path)
+        return meta is not None and "protocol" in meta and "word_accuracy" in meta
+    prefix = REPORT_HEADERS.get(path.name)
+    return prefix is not None and file_starts_with(path, prefix)
+
+
+def check_report_files(folder: str | os.PathLike, names: Iterable[str],
+                       inputs: Iterable[tuple[str, str | os.PathLike]]) -> None:
+    """Check the report files ``names`` about to be written into ``folder`` (which may be the
+    command's input folder, as crnn-postprocess writes beside the results it reads).
+
+    Each must not be one of ``inputs`` (paths, inodes: see :func:`check_not_input`). An
+    existing one is replaced only when it is a regular file written by this tool: the folder
+    has our marker, or the file has our report header (:data:`REPORT_HEADERS`). Reports are
+    derived data, replaced without ``--overwrite``.
+
+    Raises:
+        UserError: naming the file and why it is not replaced.
+    """
+    folder = resolved(folder)
+    inputs = list(inputs)
+    ours_folder = marker_of(folder) is not None
+    for name in names:
+        path = folder / name
+        check_not_input(path, inputs, "report file")
+        if not path.exists() and not path.is_symlink():
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise UserError(f"refusing to replace {path}: it is a symlink or not a regular "
+                            "file, so this tool did not write it")
+        if not (ours_folder or _report_is_ours(path)):
+            raise UserError(f"refusing to replace {path}: this tool did not write it (no "
+                            f"{MARKER} in the folder and not a report of ours); move it away")
+
+
+# --- 3. staging and publishing ------------------------------------------------------------
+
+def temp_path(target: str | os.PathLike, tag: str = "tmp") -> Path:
+    """A hidden temporary name beside ``target``: ``.NAME.TAG-PID-RAND`` (see cleanup_stale)."""
+    target = Path(target)
+    return target.parent / f".{target.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def cleanup_stale(target: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of killed runs beside ``target``; returns what was removed.
+
+    Only hidden ``.NAME.partial|old|tmp-PID-RAND`` entries of this tool (NAME = target's name)
+    whose PID is not a running process are removed; a live run's temporaries are kept (PIDs
+    are those of this machine and PID namespace).
+    """
+    target = resolved(target)
+    pattern = re.compile(_TEMP_RE.format(name=re.escape(target.name)))
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for e in entries:
+        m = pattern.fullmatch(e.name)
+        if m and not _pid_alive(int(m.group(2))):
+            _remove(Path(e.path))
+            removed.append(Path(e.path))
+    return removed
+
+
+def write_marker(folder: Path, kind: Kind, command: str, **extra) -> dict:
+    """Write ``folder/MARKER`` (JSON: tool, kind, command, run id, pid, time) and return it."""
+    from common.fileio import atomic_write_json
+
+    marker = {"tool": TOOL, "kind": kind.name, "command": command,
+              "run": f"{os.getpid()}-{secrets.token_hex(8)}", "pid": os.getpid(),
+              "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
+    atomic_write_json(folder / MARKER, marker)
+    return marker
+
+
+def publish_dir(stage: Path, target: Path, kind: Kind, overwrite: bool,
+                what: str = "--output") -> None:
+    """Rename the complete folder ``stage`` to ``target``.
+
+    When ``target`` appeared meanwhile (another run), it is replaced only with ``overwrite``
+    and when it is still ours: moved aside, ``stage`` renamed in, the old one deleted. A reader
+    sees no folder (for an instant) or one whole run. Raises UserError otherwise (``stage`` is
+    left for the caller to remove).
+    """
+    for _ in range(20):
+        try:
+            os.rename(stage, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise UserError(f"cannot move the finished output into {target}: "
+                                f"{exc.strerror}") from None
+        if not target.is_dir():
+            raise UserError(f"{what} {target} appeared during this run and is not a folder; "
+                            "nothing replaced, this run's output discarded")
+        why = why_not_ours(target, kind)
+        if why or not overwrite:
+            raise UserError(f"{what} {target} was written by another run while this one was "
+                            f"running; {why or 'pass --overwrite to replace it'}; nothing "
+                            "replaced, this run's output discarded")
+        old = temp_path(target, "old")
+        try:
+            os.rename(target, old)
+        except FileNotFoundError:
+            continue
+        try:
+            os.rename(stage, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise UserError(f"cannot move the finished output into {target}: "
+                                f"{exc.strerror}") from None
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise UserError(f"{what} {target} keeps being replaced by other runs; giving up")
+
+
+class StagedDir:
+    """Build an output folder in hidden staging and publish it whole.
+
+    ``with StagedDir(target, kind, overwrite, "crnn-infer") as stage:`` checks ``target``
+    (:func:`check_dir_output`), removes stale temporaries of killed runs, creates
+    ``.NAME.partial-PID-RAND`` beside ``target`` with the marker in it and yields its path.
+    On success the stage is renamed to ``target`` (:func:`publish_dir`); on any exception it
+    is deleted and ``target`` is left untouched. ``self.marker`` holds the run's marker.
+    """
+
+    def __init__(self, target: str | os.PathLike, kind: Kind, overwrite: bool, command: str,
+                 what: str = "--output", **marker_extra):
+        self.target = check_dir_output(target, kind, overwrite, what)
+        self.kind, self.overwrite, self.command, self.what = kind, overwrite, command, what
+        self.marker_extra = marker_extra
+        self.stage: Path | None = None
+        self.marker: dict = {}
+
+    def open(self) -> Path:
+        """Remove stale temporaries, create the stage with the marker; returns the stage."""
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        cleanup_stale(self.target)
+        self.stage = temp_path(self.target, "partial")
+        self.stage.mkdir()
+        try:
+            self.marker = write_marker(self.stage, self.kind, self.command, **self.marker_extra)
+        except BaseException:
+            self.discard()
+            raise
+        return self.stage
+
+    def commit(self) -> Path:
+        """Publish the complete stage as the target (see :func:`publish_dir`)."""
+        try:
+            publish_dir(self.stage, self.target, self.kind, self.overwrite, self.what)
+        finally:
+            self.discard()
+        return self.target
+
+    def discard(self) -> None:
+        """Delete the stage (if still there); the target is not touched."""
+        if self.stage is not None and self.stage.exists():
+            shutil.rmtree(self.stage, ignore_errors=True)
+
+    def __enter__(self) -> Path:
+        return self.open()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+@contextlib.contextmanager
+def staged_file(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``target``; rename it to ``target`` on success,
+    delete it on any exception. Stale temporaries of killed runs are removed first."""
+    target = resolved(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cleanup_stale(target)
+    tmp = temp_path(target, "tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- 5. readers detect a replaced folder --------------------------------------------------
+
+def folder_identity(folder: str | os.PathLike) -> tuple:
+    """(device, inode, marker run id) of ``folder``: changes when a run replaces it."""
+    p = Path(folder)
+    st = p.stat()
+    marker = marker_of(p)
+    return st.st_dev, st.st_ino, marker.get("run") if marker else None
+
+
+def check_unchanged(folder: str | os.PathLike, identity: tuple, what: str) -> None:
+    """Raise UserError when ``folder`` is no longer the folder of ``identity`` (another run
+    replaced it while this command read it: what was read may mix two runs)."""
+    try:
+        now = folder_identity(folder)
+    except OSError:
+        now = None
+    if now != identity:
+        raise UserError(f"{what} {folder} was replaced by another run while it was being read; "
+                        "nothing written, run this command again")

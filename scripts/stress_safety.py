@@ -1,0 +1,157 @@
+"""Stress the output rules: N concurrent crnn-infer + crnn-postprocess pairs on one output root.
+
+Two input sets have the SAME file names (test_1..n.bin) but different words (IIIT5K samples
+1..n and n+1..2n), so a result folder mixing two runs scores a value that neither run gives.
+Pair j runs set j % 2 into ``ROOT/shared_{j // 2}`` with ``--overwrite`` (pairs 2f and 2f+1,
+with different sets, race for folder f), then crnn-postprocess with its own labels.
+
+Checks (the script exits 1 if one fails):
+* every accuracy printed is exact: the pair's own reference score (the folder held its run) or
+  the cross score (the folder held the other set's whole run); a postprocess that overlapped a
+  replacement must fail with "replaced by another run" instead of scoring a mix;
+* at the end every shared folder holds exactly one run: its files decode to exactly one set's
+  reference predictions, its file set is exactly that set's;
+* no temporary (``.shared_*``) is left under ROOT.
+
+Not a timed test: run it by hand::
+
+    .venv/bin/python scripts/stress_safety.py --engine build/nano-ocr_dynamic.onnx \\
+        --assets ../shared/assets --pairs 8 --count 200 --root /tmp/stress
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args, check=True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, args))} failed:\n{proc.stderr}")
+    return proc
+
+
+def accuracy_of(stdout: str) -> tuple[int, int] | None:
+    m = re.search(r"^word accuracy: [\d.]+% \((\d+)/(\d+)\)", stdout, re.M)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def predictions(result: Path, labels: Path) -> list[str]:
+    from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
+
+    alpha, t, _ = resolve_alphabet(result)
+    return [p for _, _, p in decode_result_dir(result, read_labels(labels), alpha, t).samples]
+
+
+def make_sets(assets: Path, root: Path, n: int) -> list[tuple[Path, Path]]:
+    """(input_bin, label.txt) of IIIT5K samples 1..n and n+1..2n, both named test_1..n."""
+    src = assets / "eval_iiit5k_3000"
+    lines = (src / "gt.txt").read_text(encoding="utf-8").splitlines()
+    sets = []
+    for k in range(2):
+        d = root / "inputs" / f"set{k}"
+        d.mkdir(parents=True)
+        (d / "gt.txt").write_text(
+            "".join(f"{src / ln.split(chr(9))[0]}\t{ln.split(chr(9), 1)[1]}\n"
+                    for ln in lines[k * n:(k + 1) * n]), encoding="utf-8")
+        run(BIN / "crnn-preprocess", "build-lmdb", "--gt", d / "gt.txt", "--root", "/",
+            "--output", d / "db.lmdb")
+        run(BIN / "crnn-preprocess", "lmdb-to-bin", "--lmdb", d / "db.lmdb", "--model",
+            "nano-ocr", "--workers", "1", "--output", d / "input_bin", "--labels",
+            d / "label.txt")
+        sets.append((d / "input_bin", d / "label.txt"))
+    return sets
+
+
+def pair(j: int, engine: Path, sets, shared: Path) -> dict:
+    inputs, labels = sets[j % 2]
+    inf = run(BIN / "crnn-infer", "--engine", engine, "--input", inputs, "--output", shared,
+              "--overwrite", "--threads", "1", check=False)
+    out = {"pair": j, "set": j % 2, "folder": shared.name, "infer": inf.returncode,
+           "infer_err": inf.stderr.strip().splitlines()[-1:] if inf.returncode else []}
+    pp = run(BIN / "crnn-postprocess", shared, labels, check=False)
+    out.update(post=pp.returncode, acc=accuracy_of(pp.stdout),
+               post_err=pp.stderr.strip().splitlines()[-1:] if pp.returncode else [])
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--engine", type=Path, required=True, help="dynamic-batch nano-ocr ONNX")
+    ap.add_argument("--assets", type=Path, default=Path("../shared/assets"))
+    ap.add_argument("--root", type=Path, default=Path("/tmp/crnn_stress_safety"))
+    ap.add_argument("--pairs", type=int, default=8)
+    ap.add_argument("--count", type=int, default=200, help="samples per input set")
+    a = ap.parse_args()
+    shutil.rmtree(a.root, ignore_errors=True)
+    sets = make_sets(a.assets, a.root, a.count)
+
+    # references: each set alone, and each set's labels scored on the other set's run
+    ref, refs_pred = {}, {}
+    for k, (inputs, labels) in enumerate(sets):
+        r = a.root / "reference" / f"set{k}"
+        run(BIN / "crnn-infer", "--engine", a.engine, "--input", inputs, "--output", r)
+        refs_pred[k] = predictions(r, labels)
+    for k, (_, labels) in enumerate(sets):
+        for m in range(2):
+            pp = run(BIN / "crnn-postprocess", a.root / "reference" / f"set{m}", labels)
+            ref[(k, m)] = accuracy_of(pp.stdout)
+    print("reference word accuracy (labels of set k on the run of set m):")
+    for (k, m), acc in sorted(ref.items()):
+        print(f"  labels set{k} on run set{m}: {acc[0]}/{acc[1]}")
+
+    shared_root = a.root / "shared"
+    shared_root.mkdir()
+    folders = (a.pairs + 1) // 2
+    with ThreadPoolExecutor(a.pairs) as pool:
+        results = list(pool.map(lambda j: pair(j, a.engine, sets,
+                                               shared_root / f"shared_{j // 2}"),
+                                range(a.pairs)))
+    failures = []
+    print(f"\n{a.pairs} concurrent pairs on {folders} shared folders under {shared_root}:")
+    for r in results:
+        own, cross = ref[(r["set"], r["set"])], ref[(r["set"], 1 - r["set"])]
+        if r["acc"] is not None:
+            verdict = ("exact (own run)" if r["acc"] == own else
+                       "exact (other set's whole run)" if r["acc"] == cross else "MIXED")
+            if verdict == "MIXED":
+                failures.append(f"pair {r['pair']}: {r['acc']} is neither {own} nor {cross}")
+            shown = f"{r['acc'][0]}/{r['acc'][1]} {verdict}"
+        else:
+            err = " ".join(r["post_err"])
+            ok = "replaced by another run" in err or "missing" in err or r["infer"] != 0
+            shown = f"refused: {err[:90]}"
+            if not ok:
+                failures.append(f"pair {r['pair']}: unexpected postprocess error {err}")
+        infer = "ok" if r["infer"] == 0 else f"refused: {' '.join(r['infer_err'])[:60]}"
+        print(f"  pair {r['pair']} set{r['set']} -> {r['folder']}: infer {infer}; "
+              f"postprocess {shown}")
+
+    print("\nfinal folders:")
+    for f in sorted(shared_root.iterdir()):
+        if f.name.startswith("."):
+            failures.append(f"temporary left: {f}")
+            continue
+        names = sorted(p.name for p in f.glob("*_0.bin"))
+        held = [k for k in range(2)
+                if names == sorted(f"test_{i}_0.bin" for i in range(1, a.count + 1))
+                and predictions(f, sets[k][1]) == refs_pred[k]]
+        print(f"  {f.name}: {len(names)} result files, predictions == set{held} reference")
+        if len(held) != 1:
+            failures.append(f"{f}: does not hold exactly one whole run")
+    if failures:
+        print("\nFAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print("\nOK: every accuracy exact, no folder mixed, no temporary left")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

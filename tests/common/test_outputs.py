@@ -1,0 +1,155 @@
+"""common.outputs and common.inputs: the output rules, staging, stale temporaries, bounded reads."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from common import outputs
+from common.errors import UserError
+from common.inputs import label_problem, read_regular_file
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def src(tmp_path):
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "gt.txt").write_text("a.png\tword\n")
+    return d
+
+
+@pytest.mark.parametrize("spelling, words", [
+    (lambda s: s, "is the same path as"),
+    (lambda s: s / ".." / "src", "is the same path as"),
+    (lambda s: s.parent / "link", "is the same path as"),          # symlink to the folder
+    (lambda s: s.parent, "contains"),
+    (lambda s: s / "sub" / "out", "lies inside"),
+    (lambda s: s.parent / "link" / "out", "lies inside"),           # inside, through a symlink
+])
+def test_check_not_input_catches_every_alias(src, spelling, words):
+    (src.parent / "link").symlink_to(src)
+    with pytest.raises(UserError, match=words) as err:
+        outputs.check_not_input(spelling(src), [("input folder", src)])
+    assert "--output" in err.value.message and str(src) in err.value.message
+
+
+def test_check_not_input_hard_links_and_inside_allowed(src, tmp_path):
+    os.link(src / "gt.txt", tmp_path / "hard.txt")
+    with pytest.raises(UserError, match="is the same path as"):
+        outputs.check_not_input(tmp_path / "hard.txt", [("GT file", src / "gt.txt")])
+    with pytest.raises(UserError, match="hard link to a file of"):
+        outputs.check_not_input(tmp_path / "hard.txt", [("input folder", src)], "--labels")
+    assert outputs.check_not_input(src / "x.lmdb", [("root", src)], allow_inside=True) \
+        == src / "x.lmdb"
+    with pytest.raises(UserError, match="contains"):
+        outputs.check_not_input(tmp_path, [("root", src)], allow_inside=True)
+    assert outputs.check_not_input(tmp_path / "new", [("input folder", src)]) == tmp_path / "new"
+
+
+def test_check_dir_output(tmp_path):
+    assert outputs.check_dir_output(tmp_path / "new", outputs.RESULT, False) == tmp_path / "new"
+    (tmp_path / "empty").mkdir()
+    assert outputs.check_dir_output(tmp_path / "empty", outputs.RESULT, False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="not a folder"):
+        outputs.check_dir_output(tmp_path / "file", outputs.RESULT, True)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "test_1_0.bin").write_bytes(b"0")  # our names, but no marker: not ours
+    with pytest.raises(UserError, match="no .crnn-deploy.json marker"):
+        outputs.check_dir_output(foreign, outputs.RESULT, True)
+    with outputs.StagedDir(tmp_path / "ours", outputs.RESULT, False, "test") as stage:
+        (stage / "test_1_0.bin").write_bytes(b"0")
+    with pytest.raises(UserError, match="pass --overwrite"):
+        outputs.check_dir_output(tmp_path / "ours", outputs.RESULT, False)
+    assert outputs.check_dir_output(tmp_path / "ours", outputs.RESULT, True)
+    (tmp_path / "ours" / "notes.txt").write_text("mine")  # the user added a file: not ours now
+    with pytest.raises(UserError, match="'notes.txt'"):
+        outputs.check_dir_output(tmp_path / "ours", outputs.RESULT, True)
+
+
+def test_staged_dir_publishes_whole_and_discards_on_error(tmp_path):
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        with outputs.StagedDir(target, outputs.RESULT, False, "test") as stage:
+            (stage / "a_0.bin").write_bytes(b"1")
+            raise RuntimeError("interrupted")
+    assert os.listdir(tmp_path) == []
+    with outputs.StagedDir(target, outputs.RESULT, False, "test") as stage:
+        (stage / "a_0.bin").write_bytes(b"1")
+        (stage / "b_0.bin").write_bytes(b"1")
+    first = outputs.folder_identity(target)
+    with outputs.StagedDir(target, outputs.RESULT, True, "test") as stage:
+        (stage / "c_0.bin").write_bytes(b"2")
+    assert sorted(os.listdir(target)) == [outputs.MARKER, "c_0.bin"]  # replaced whole
+    assert os.listdir(tmp_path) == ["out"]
+    with pytest.raises(UserError, match="replaced by another run"):
+        outputs.check_unchanged(target, first, "result folder")
+
+
+def test_a_run_that_loses_the_race_publishes_nothing(tmp_path):
+    target = tmp_path / "out"
+    slow = outputs.StagedDir(target, outputs.RESULT, False, "slow")
+    stage = slow.open()
+    (stage / "slow_0.bin").write_bytes(b"s")
+    with outputs.StagedDir(target, outputs.RESULT, False, "fast") as fast:
+        (fast / "fast_0.bin").write_bytes(b"f")
+    with pytest.raises(UserError, match="written by another run while this one was running"):
+        slow.commit()
+    assert sorted(os.listdir(target)) == [outputs.MARKER, "fast_0.bin"]
+    assert os.listdir(tmp_path) == ["out"]
+
+
+def test_cleanup_stale_removes_only_dead_runs_temporaries(tmp_path):
+    target = tmp_path / "result"
+    dead = tmp_path / f".result.partial-{dead_pid()}-0123abcd"
+    dead.mkdir()
+    (dead / "test_1_0.bin").write_bytes(b"x")
+    dead_tmp = tmp_path / f".result.tmp-{dead_pid()}-0123abcd"
+    dead_tmp.write_bytes(b"x")
+    live = tmp_path / f".result.partial-{os.getppid()}-0123abcd"
+    live.mkdir()
+    other = tmp_path / f".results.partial-{dead_pid()}-0123abcd"  # another output's name
+    other.mkdir()
+    user = tmp_path / ".result.partial-backup"  # not our pattern
+    user.mkdir()
+    removed = outputs.cleanup_stale(target)
+    assert sorted(removed) == sorted([dead, dead_tmp])
+    assert live.exists() and other.exists() and user.exists()
+
+
+def test_read_regular_file_is_bounded(tmp_path):
+    big = tmp_path / "big.png"
+    with open(big, "wb") as f:
+        f.truncate(64 << 20)  # sparse: 64 MiB of size, no disk
+    with pytest.raises(UserError, match="more than the limit of 1000 bytes"):
+        read_regular_file(big, 1000, "image")
+    with pytest.raises(UserError, match="not a regular file"):
+        read_regular_file("/dev/zero", 1000, "image")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file"):  # and does not block
+        read_regular_file(fifo, 1000, "image")
+    with pytest.raises(UserError, match="not a regular file"):
+        read_regular_file(tmp_path, 1000, "image")
+    (tmp_path / "ok").write_bytes(b"abc")
+    assert read_regular_file(tmp_path / "ok", 3) == b"abc"
+
+
+@pytest.mark.parametrize("label, problem", [
+    ("word", None), ("two words", None), ("a:b", None),
+    ("", "empty label"), (" word", "leading or trailing"), ("word ", "leading or trailing"),
+    ("   ", "leading or trailing"), ("a\nb", "line break"), ("a\x85b", "line break"),
+    ("a\u2028b", "line break"),
+])
+def test_label_rule(label, problem):
+    got = label_problem(label)
+    assert (got is None) if problem is None else (problem in got)
