@@ -1,0 +1,14 @@
+"""The output rules of every command, in one place (DESIGN.md, "Errors and files").
+
+:mod:`common.outputs.rules` decides whether a path may be written (new, or ours with
+``--overwrite``; never an input); :mod:`common.outputs.staging` builds outputs in hidden
+temporaries and publishes them whole. Both are re-exported here: ``from common import outputs``.
+"""
+from common.outputs.rules import *  # noqa: F401,F403
+from common.outputs.rules import (  # noqa: F401
+    _TEMP_RE,
+    _inode,
+    _report_is_ours,
+)
+from common.outputs.staging import *  # noqa: F401,F403
+from common.outputs.staging import _pid_alive, _remove  # noqa: F401
