@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from common.errors import UserError
 from converter.cli import main as convert_cli
 from converter.tensorrt_build import builder_flags, precision_name, profile_shapes
 from converter.tensorrt_calib import calibration_files, read_calibration_batches
-from common.errors import UserError
 from models.specs import get_spec
 from runtime.tensorrt_backend import unavailable_reason
 

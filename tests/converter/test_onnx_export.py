@@ -11,11 +11,11 @@ import torch
 from click.testing import CliRunner
 
 import converter.onnx_export as onnx_export
+from common.errors import UserError
 from converter.cli import main as convert_cli
 from converter.parity import check_inputs
 from models.arch import build_model
 from models.checkpoint import load_model
-from common.errors import UserError
 from models.specs import METADATA_KEY, ModelSpec, get_spec
 from postprocess.ctc import greedy_decode
 from preprocess.transform import preprocess_image
@@ -117,8 +117,11 @@ def test_modelzoo_module_prefixed_checkpoint_converts_and_matches(tmp_path):
 
 def test_parity_failure_writes_nothing_and_says_by_how_much(tmp_path, monkeypatch):
     spec = get_spec("crnn")
-    real = onnx_export.ort_run
-    monkeypatch.setattr(onnx_export, "ort_run", lambda p, x, s: real(p, x, s) + 0.01)
+    class Shifted(onnx_export.TorchRunner):  # the PyTorch reference, off by 0.01
+        def infer(self, x):
+            return super().infer(x) + 0.01
+
+    monkeypatch.setattr(onnx_export, "TorchRunner", Shifted)
     out = tmp_path / "bad.onnx"
     with pytest.raises(UserError, match=r"max abs diff 0\.01 at batch 16 exceeds the tolerance "
                                         r"0\.0001; nothing was written"):
