@@ -127,3 +127,25 @@ def test_parity_failure_writes_nothing_and_says_by_how_much(tmp_path, monkeypatc
                                         r"0\.0001; nothing was written"):
         onnx_export.export_onnx(build_model(spec), spec, out, batch_size=16)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_comparator_runs_static_and_dynamic_runners_alike(tmp_path):
+    """run_batches pads a static runner's last batch and drops the padding: the bs16 and the
+    dynamic graph of the same weights give the same (T, 21, C) outputs over 21 images."""
+    from converter.parity import compare, onnx_runner, run_batches
+
+    spec = get_spec("crnn")
+    torch.manual_seed(3)
+    model = build_model(spec).eval()
+    static, dynamic = tmp_path / "s.onnx", tmp_path / "d.onnx"
+    onnx_export.export_onnx(model, spec, static, batch_size=16)
+    onnx_export.export_onnx(model, spec, dynamic, batch_size=16, dynamic=True)
+    x = check_inputs(spec, 21, seed=5)
+    with onnx_runner(static) as s, onnx_runner(dynamic) as d:
+        assert s.batch_size == 16 and d.batch_size is None
+        a, b = run_batches(s, x), run_batches(d, x)
+        assert a.shape == b.shape == (26, 21, 37)
+        assert np.max(np.abs(a - b)) <= 1e-5
+        assert compare("d vs s", spec, [16], s, d) <= 1e-5
+        with pytest.raises(UserError, match="output shape .* != reference"):
+            compare("d vs s", spec, [3], d, onnx_export.TorchRunner(lambda t: t))
