@@ -30,7 +30,7 @@ weights: setup
 ## convert: every engine this machine can build for MODEL at batch BS, with a parity table
 convert: setup
 	$(if $(filter build/weights/nano_ocr_ftr.pth,$(CKPT)),$(MAKE) --no-print-directory weights)
-	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build \
+	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build --overwrite \
 	  $(if $(wildcard $(CALIB_GT)),--calib-gt $(CALIB_GT))
 
 ## demo: IIIT5K (3000 words) through ONNX Runtime and OpenVINO with the nano-ocr weights

@@ -86,81 +86,104 @@ def _attempt(rows: list[Row], engine: str, file: Path, reference: str,
 def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
               outdir: str | Path = "build", soc_version: str | None = None,
               atc: str | Path | None = None, calib_gt: str | Path | None = None,
-              log: Callable[[str], None] = lambda s: None) -> list[Row]:
-    """Build every engine (see module doc); return the rows. Raises UserError for a bad checkpoint."""
+              overwrite: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Row]:
+    """Build every engine (see module doc); return the rows.
+
+    Every output that will be attempted is checked before anything is built
+    (:func:`converter.outputs.prepare_outputs`, with ``overwrite``).
+
+    Raises:
+        UserError: a bad checkpoint, or an output that may not be written.
+    """
+    from converter.int8 import ROUTES
     from converter.om import build_om, find_atc
     from converter.onnx_export import export_onnx
+    from converter.outputs import prepare_outputs
     from models.checkpoint import load_model
-    from models.specs import get_spec
+    from models.specs import get_spec, sidecar_path
     from runtime.tensorrt_backend import unavailable_reason as trt_reason
 
     spec = get_spec(model_name)
-    model = load_model(spec, checkpoint)
     out = Path(outdir)
     stem = f"{model_name}_bs{batch_size}"
     dyn, static = out / f"{model_name}_dynamic.onnx", out / f"{stem}.onnx"
+    xml, plan, om = out / f"{stem}.xml", out / f"{stem}.engine", out / f"{stem}.om"
+    int8 = [(f"{r.name.replace('onnxruntime', 'onnx')} int8", out / f"{stem}_int8{r.suffix}", r)
+            for r in ROUTES.values()]
+    have_ov = importlib.util.find_spec("openvino") is not None
+    trt_why, atc_exe = trt_reason(), find_atc(atc)
+    inputs = {"--checkpoint": checkpoint, "--calib-gt": calib_gt}
+    planned = [(dyn, []), (static, [])]
+    planned += [(xml, [xml.with_suffix(".bin")])] if have_ov else []
+    planned += [(plan, [sidecar_path(plan)])] if not trt_why else []
+    planned += [(om, [sidecar_path(om)])] if atc_exe else []
+    planned += [(t, [t.with_suffix(s) for s in r.companions]) for _, t, r in int8
+                if calib_gt is not None and not r.missing_sdk()]
+    for path, companions in planned:
+        prepare_outputs([path], inputs, overwrite, companions)
+    model = load_model(spec, checkpoint)
     rows: list[Row] = []
     dyn_ok = _attempt(rows, "onnx (dynamic)", dyn, "PyTorch", lambda: (
-        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True), "dynamic batch"), log)
+        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite),
+        "dynamic batch"), log)
     static_ok = _attempt(rows, f"onnx (bs{batch_size})", static, "PyTorch", lambda: (
-        export_onnx(model, spec, static, batch_size=batch_size), f"batch {batch_size}"), log)
+        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite),
+        f"batch {batch_size}"), log)
 
     def result(r):
         return r.max_diff, r.note
 
-    xml = out / f"{stem}.xml"
     if not static_ok:
         rows.append(Row("openvino", xml, "skipped: the static ONNX failed"))
-    elif importlib.util.find_spec("openvino") is None:
+    elif not have_ov:
         rows.append(Row("openvino", xml, "skipped: openvino not installed "
                                          "(pip install 'crnn-deploy[openvino]')"))
     else:
         from converter.openvino_convert import convert_openvino
 
-        _attempt(rows, "openvino", xml, "ONNX Runtime",
-                 lambda: result(convert_openvino(static, xml, batch_size=batch_size)), log)
+        _attempt(rows, "openvino", xml, "ONNX Runtime", lambda: result(convert_openvino(
+            static, xml, batch_size=batch_size, overwrite=overwrite)), log)
 
-    plan = out / f"{stem}.engine"
-    reason = trt_reason()
     if not dyn_ok:
         rows.append(Row("tensorrt", plan, "skipped: the dynamic ONNX failed"))
-    elif reason:
-        hint = " (pip install 'crnn-deploy[tensorrt]')" if "importable" in reason else ""
-        rows.append(Row("tensorrt", plan, f"skipped: {reason}{hint}"))
+    elif trt_why:
+        hint = " (pip install 'crnn-deploy[tensorrt]')" if "importable" in trt_why else ""
+        rows.append(Row("tensorrt", plan, f"skipped: {trt_why}{hint}"))
     else:
         from converter.tensorrt_build import build_tensorrt
 
         _attempt(rows, "tensorrt", plan, "ONNX Runtime", lambda: result(build_tensorrt(
-            dyn, plan, batch_size, min_batch=1, opt_batch=batch_size, max_batch=batch_size)), log)
+            dyn, plan, batch_size, min_batch=1, opt_batch=batch_size, max_batch=batch_size,
+            overwrite=overwrite)), log)
 
-    om = out / f"{stem}.om"
     if not static_ok:
         rows.append(Row("ascend om", om, "skipped: the static ONNX failed"))
-    elif find_atc(atc) is None:
+    elif atc_exe is None:
         rows.append(Row("ascend om", om, "skipped: atc (CANN toolkit) not on PATH"))
     else:
         _attempt(rows, "ascend om", om, "ONNX Runtime", lambda: result(build_om(
-            static, om, batch_size=batch_size, soc_version=soc_version, atc=atc)), log)
-    _int8_rows(rows, static if static_ok else None, out / stem, batch_size, calib_gt, log)
+            static, om, batch_size=batch_size, soc_version=soc_version, atc=atc,
+            overwrite=overwrite)), log)
+    _int8_rows(rows, static if static_ok else None, int8, batch_size, calib_gt, overwrite, log)
     return rows
 
 
-def _int8_rows(rows: list[Row], onnx: Path | None, stem: Path, batch_size: int,
-               calib_gt: str | Path | None, log: Callable[[str], None]) -> None:
-    from converter.quantize import quantize
+def _int8_rows(rows: list[Row], onnx: Path | None, targets: list, batch_size: int,
+               calib_gt: str | Path | None, overwrite: bool, log: Callable[[str], None]) -> None:
+    from converter.int8 import quantize
 
     def run(target: Path):
-        r = quantize(onnx, calib_gt, target, batch_size=batch_size)
+        r = quantize(onnx, calib_gt, target, batch_size=batch_size, overwrite=overwrite)
         return r.check.max_diff, f"agreement {r.check.agreement:.1%} on {r.calib_count} images"
 
-    for engine, target, sdk in (("openvino int8", stem.with_name(stem.name + "_int8.xml"), "nncf"),
-                                ("onnx int8", stem.with_name(stem.name + "_int8.onnx"), None)):
+    for engine, target, route in targets:
+        missing = route.missing_sdk()
         if onnx is None:
             rows.append(Row(engine, target, "skipped: the static ONNX failed"))
         elif calib_gt is None:
             rows.append(Row(engine, target, "skipped: no calibration images (--calib-gt)"))
-        elif sdk and importlib.util.find_spec(sdk) is None:
-            rows.append(Row(engine, target, f"skipped: {sdk} not installed "
-                                            "(pip install 'crnn-deploy[quant]')"))
+        elif missing:
+            rows.append(Row(engine, target, f"skipped: {missing} not installed "
+                                            f"(pip install 'crnn-deploy[{route.extra}]')"))
         else:
-            _attempt(rows, engine, target, "FP32 ONNX", lambda: run(target), log)
+            _attempt(rows, engine, target, "FP32 ONNX", lambda t=target: run(t), log)

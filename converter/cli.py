@@ -1,7 +1,10 @@
 """``crnn-convert``: checkpoint -> ONNX, and ONNX -> device engines (one subcommand each).
 
 Subcommands: ``onnx`` (PyTorch -> ONNX), ``openvino`` (-> IR), ``tensorrt`` (-> plan),
-``om`` (-> Ascend OM via atc), ``all`` (everything this machine can build, with a table).
+``om`` (-> Ascend OM via atc), ``int8`` (-> INT8 IR / ONNX), ``all`` (everything this machine can
+build, with a table). Every subcommand refuses an output that is one of its inputs or an
+existing folder, and replaces an existing output only with ``--overwrite`` and only when this
+tool wrote it (:mod:`converter.outputs`).
 """
 from __future__ import annotations
 
@@ -10,10 +13,13 @@ from pathlib import Path
 import click
 
 from common.cli import group
-
+from converter.int8.cli import quantize_cmd
 from converter.onnx_export import DEFAULT_OPSET
-from converter.quantize import quantize_cmd
 from models.specs import SPECS
+
+OVERWRITE_OPT = click.option(
+    "--overwrite", is_flag=True,
+    help="Replace existing outputs written by crnn-convert (never other files or folders).")
 
 
 @group()
@@ -38,8 +44,9 @@ def main() -> None:
 @click.option("--no-simplify", is_flag=True, help="Skip onnxsim.")
 @click.option("--npu-lstm-gates", is_flag=True,
               help="crnn-modelzoo checkpoints trained on an Ascend NPU: reorder the LSTM gates.")
+@OVERWRITE_OPT
 def onnx_cmd(model_name, checkpoint, output, batch_size, dynamic, opset, no_simplify,
-             npu_lstm_gates) -> None:
+             npu_lstm_gates, overwrite) -> None:
     """Export CHECKPOINT to ONNX (input actual_input_1 NCHW float32, output output1 (T, B, C)).
 
     The result is simplified with onnxsim, validated by onnx.checker, carries the model spec
@@ -47,13 +54,17 @@ def onnx_cmd(model_name, checkpoint, output, batch_size, dynamic, opset, no_simp
     (batch N; with --dynamic also batches 1, 3 and 2N+1).
     """
     from converter.onnx_export import export_onnx
+    from converter.outputs import prepare_outputs
     from models.checkpoint import load_model
     from models.specs import get_spec
 
+    inputs = {"--checkpoint": checkpoint}
+    prepare_outputs([output], inputs, overwrite)  # before the slow part
     spec = get_spec(model_name)
     model = load_model(spec, checkpoint, npu_lstm_gates=npu_lstm_gates)
     diff = export_onnx(model, spec, output, batch_size=batch_size or 16, dynamic=dynamic,
-                       opset=opset, simplify=not no_simplify)
+                       opset=opset, simplify=not no_simplify, overwrite=overwrite,
+                       inputs=inputs)
     kind = "dynamic batch" if dynamic else f"batch {batch_size or 16}"
     click.echo(f"wrote {output} ({model_name}, {kind}, opset {opset}); "
                f"ONNX Runtime vs PyTorch max abs diff {diff:.2e}")
@@ -82,7 +93,8 @@ ONNX_OPT = click.option("--onnx", "onnx_path", required=True, type=click.Path(pa
               help="Reshape to a static batch N (default: keep the ONNX batch, dynamic or not).")
 @click.option("--fp16", is_flag=True,
               help="Store weights as FP16 (half the .bin); checked with tolerance 5e-2.")
-def openvino_cmd(onnx_path, output, batch_size, fp16) -> None:
+@OVERWRITE_OPT
+def openvino_cmd(onnx_path, output, batch_size, fp16, overwrite) -> None:
     """Convert ONNX to OpenVINO IR (FP32 weights unless --fp16), checked against ONNX Runtime.
 
     The check compiles the IR on the CPU with INFERENCE_PRECISION_HINT=f32 (tolerance 1e-4,
@@ -90,7 +102,8 @@ def openvino_cmd(onnx_path, output, batch_size, fp16) -> None:
     """
     from converter.openvino_convert import convert_openvino
 
-    _report(convert_openvino(onnx_path, output, batch_size=batch_size, fp16=fp16))
+    _report(convert_openvino(onnx_path, output, batch_size=batch_size, fp16=fp16,
+                             overwrite=overwrite))
 
 
 @main.command("tensorrt")
@@ -108,8 +121,9 @@ def openvino_cmd(onnx_path, output, batch_size, fp16) -> None:
               help="input_bin/ of crnn-preprocess: INT8 calibration samples (first 512).")
 @click.option("--workspace", "workspace_mib", type=click.IntRange(min=1), default=1024,
               show_default=True, help="Builder workspace limit, MiB.")
+@OVERWRITE_OPT
 def tensorrt_cmd(onnx_path, output, batch_size, min_batch, opt_batch, max_batch, fp16, int8,
-                 calib, workspace_mib) -> None:
+                 calib, workspace_mib, overwrite) -> None:
     """Build a TensorRT plan from ONNX (TensorRT 10 API), checked against ONNX Runtime.
 
     One optimization profile on the batch axis (min/opt/max); FP32 is checked to 1e-4 at
@@ -119,7 +133,8 @@ def tensorrt_cmd(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
     from converter.tensorrt_build import build_tensorrt
 
     _report(build_tensorrt(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
-                           fp16=fp16, int8=int8, calib=calib, workspace_mib=workspace_mib))
+                           fp16=fp16, int8=int8, calib=calib, workspace_mib=workspace_mib,
+                           overwrite=overwrite))
 
 
 @main.command("om")
@@ -136,7 +151,9 @@ def tensorrt_cmd(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
               help="atc executable (default: atc on PATH).")
 @click.option("--device-id", type=click.IntRange(min=0), default=0, show_default=True,
               help="NPU used for the parity check (where ais_bench is installed).")
-def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, device_id) -> None:
+@OVERWRITE_OPT
+def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, device_id,
+           overwrite) -> None:
     """Build an Ascend OM with Huawei's atc (ModelZoo CRNN command line).
 
     Runs: atc --model=X.onnx --framework=5 --output=Y --input_format=NCHW
@@ -147,7 +164,8 @@ def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, devic
     from converter.om import build_om
 
     _report(build_om(onnx_path, output, batch_size=batch_size, soc_version=soc_version,
-                     dynamic_batch=dynamic_batch, atc=atc, device_id=device_id))
+                     dynamic_batch=dynamic_batch, atc=atc, device_id=device_id,
+                     overwrite=overwrite))
 
 
 @main.command("all")
@@ -161,18 +179,21 @@ def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, devic
               help="atc executable (default: atc on PATH).")
 @click.option("--calib-gt", type=click.Path(path_type=Path), default=None,
               help="gt.txt of INT8 calibration images (not the scored set); without it no INT8.")
-def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc, calib_gt) -> None:
+@OVERWRITE_OPT
+def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc, calib_gt,
+            overwrite) -> None:
     """Build ONNX (dynamic + static), OpenVINO IR, TensorRT plan and Ascend OM where possible.
 
     With --calib-gt also INT8 models: an OpenVINO IR (NNCF) and a QDQ ONNX (ONNX Runtime).
-    Prints a table: engine, file, size, status (built / skipped: reason / failed) and the max
+    Every output is checked first (not an input, not a folder; existing ones need --overwrite
+    and must have been written by crnn-convert). Prints a table: engine, file, size, status (built / skipped: reason / failed) and the max
     abs diff (ONNX rows against PyTorch, engines against ONNX Runtime). Exits 1 after the table
     when an engine failed (a skipped one is not a failure).
     """
     from converter.build_all import build_all, format_table
 
     rows = build_all(model_name, checkpoint, batch_size=batch_size, outdir=outdir,
-                     soc_version=soc_version, atc=atc, calib_gt=calib_gt,
+                     soc_version=soc_version, atc=atc, calib_gt=calib_gt, overwrite=overwrite,
                      log=lambda s: click.echo(s, err=True))
     click.echo(format_table(rows))
     failed = [r for r in rows if r.status == "failed"]

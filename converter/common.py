@@ -1,4 +1,4 @@
-"""Helpers shared by the engine builders: what an ONNX file holds, results, atomic writes.
+"""Helpers shared by the engine builders: what an ONNX file holds, and their results.
 
 Every builder (``openvino_convert``, ``tensorrt_build``, ``om``) starts from an ONNX file written
 by ``converter.onnx_export`` (input ``actual_input_1`` (N, C, H, W) float32, output ``output1``
@@ -6,15 +6,14 @@ by ``converter.onnx_export`` (input ``actual_input_1`` (N, C, H, W) float32, out
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from common.errors import UserError
 from models.specs import METADATA_KEY, ModelSpec
+
+#: Largest ONNX file read (protobuf's limit; weights above it need external data).
+MAX_ONNX_BYTES = 2 << 30
 
 
 @dataclass
@@ -66,6 +65,9 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"ONNX file not found: {path}")
+    if path.stat().st_size > MAX_ONNX_BYTES:
+        raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit "
+                        "of an ONNX file")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # DecodeError, OSError
@@ -99,29 +101,6 @@ def check_static_batch(info: OnnxInfo, batch: int | None, what: str) -> None:
         want = "a dynamic batch" if batch is None else f"batch {batch}"
         raise UserError(f"{info.path} has a static batch of {info.batch}; {what} needs {want}: "
                         "use the dynamic-batch ONNX (crnn-convert onnx --dynamic)")
-
-
-@contextmanager
-def temp_path(final: Path, suffix: str) -> Iterator[Path]:
-    """A temporary file name beside ``final`` (same folder, so the rename is atomic).
-
-    The file is removed on exit unless the caller has renamed it away.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Rename ``tmp`` to ``final`` (world-readable like a normal file)."""
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, final)
 
 
 def import_hint(package: str, extra: str, why: str = "") -> UserError:

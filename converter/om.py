@@ -21,13 +21,13 @@ import os
 import shlex
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-from converter.common import BuildResult, check_static_batch, publish, read_onnx_info
-from converter.parity import compare, ort_run
 from common.errors import UserError
-from models.specs import ModelSpec, write_sidecar
+from converter.common import BuildResult, check_static_batch, read_onnx_info
+from converter.outputs import prepare_outputs, publish, temp_dir
+from converter.parity import compare, onnx_runner
+from models.specs import ModelSpec, sidecar_path, write_sidecar
 
 OM_ATOL = 0.1
 STDERR_TAIL_LINES = 20
@@ -141,8 +141,9 @@ def _check(path: Path, spec: ModelSpec, onnx_path: Path, batch: int | None,
         batches = [batch]
         if gears:  # every gear, and one batch between gears (zero-padded to the next gear)
             batches = gears + [g + 1 for g in gears[:1] if g + 1 not in gears]
-        diff = compare(f"OM vs ONNX Runtime for {path}", batches, spec,
-                       lambda x: ort_run(onnx_path, x, spec), session.infer, atol=OM_ATOL)
+        with onnx_runner(onnx_path) as reference:
+            diff = compare(f"OM vs ONNX Runtime for {path}", spec, batches, reference, session,
+                           atol=OM_ATOL)
     finally:
         session.close()
     return diff, f"checked on NPU {device_id}"
@@ -150,11 +151,15 @@ def _check(path: Path, spec: ModelSpec, onnx_path: Path, batch: int | None,
 
 def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None = None,
              soc_version: str | None = None, dynamic_batch: str | list[int] | None = None,
-             atc: str | Path | None = None, device_id: int = 0) -> BuildResult:
+             atc: str | Path | None = None, device_id: int = 0,
+             overwrite: bool = False) -> BuildResult:
     """Run atc on ``onnx_path``; write ``Y.om`` and ``Y.om.json``; check it where ais_bench is.
 
+    ``overwrite`` replaces an existing ``Y.om`` written by this tool (with its sidecar).
+
     Raises:
-        UserError: bad options; atc absent (the message holds the exact command that would
+        UserError: bad options; an output that may not be written
+            (:func:`converter.outputs.prepare_outputs`); atc absent (the message holds the exact command that would
             have run); atc failing (the tail of its stderr); no SoC found; a failed check.
     """
     info = read_onnx_info(onnx_path)
@@ -170,6 +175,8 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
         check_static_batch(info, batch_size, "this OM")
     prefix = om_prefix(output).absolute()
     final = prefix.with_name(prefix.name + ".om")
+    prepare_outputs([final], {"--onnx": onnx_path, "--atc": atc}, overwrite,
+                    companions=[sidecar_path(final)])
     exe = find_atc(atc)
     if exe is None:
         cmd = atc_args(info.path.absolute(), prefix, spec, batch_size,
@@ -180,8 +187,7 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
                         + ("" if soc_version else f"\n({SOC_PLACEHOLDER}: the chip, e.g. Ascend310P3, "
                                                   "from the Name column of `npu-smi info`)"))
     soc = soc_version or detect_soc()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{prefix.name}.atc-", dir=final.parent) as work:
+    with temp_dir(final) as work:
         tmp_prefix = Path(work) / prefix.name
         cmd = atc_args(info.path.absolute(), tmp_prefix, spec, batch_size, soc, gears, atc=exe)
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from converter.common import (BuildResult, check_static_batch, import_hint, publish,
-                              read_onnx_info, temp_path)
-from converter.parity import FP32_ATOL, compare, ort_run
 from common.errors import UserError
+from converter.common import (
+    BuildResult,
+    check_static_batch,
+    import_hint,
+    read_onnx_info,
+)
+from converter.outputs import prepare_outputs, publish, temp_file
+from converter.parity import FP32_ATOL, compare, onnx_runner
 
 #: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).
 FP16_ATOL = 5e-2
-
-#: Where the spec JSON is stored in the IR's rt_info (read by runtime.openvino_backend).
-RT_INFO_PATH = ["crnn_deploy", "spec"]
 
 
 def _import_openvino():
@@ -37,7 +39,7 @@ def _import_openvino():
 
 
 def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int | None = None,
-                     fp16: bool = False) -> BuildResult:
+                     fp16: bool = False, overwrite: bool = False) -> BuildResult:
     """Convert ``onnx_path`` to the IR ``output`` (``.xml``; the ``.bin`` goes beside it).
 
     Args:
@@ -46,19 +48,25 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         batch_size: reshape the input to (N, C, H, W) for a static IR; None keeps the ONNX
             batch (dynamic stays dynamic).
         fp16: store weights as FP16 (``compress_to_fp16=True``); checked with :data:`FP16_ATOL`.
+        overwrite: replace an existing IR written by this tool.
 
     Returns:
         BuildResult with the max abs diff against ONNX Runtime (batch N for a static IR;
         batches 1, 3 and 16 for a dynamic one).
 
     Raises:
-        UserError: OpenVINO missing, output not ``.xml``, batch conflicting with a static
+        UserError: OpenVINO missing, output not ``.xml`` or not writable
+            (:func:`converter.outputs.prepare_outputs`), batch conflicting with a static
             ONNX, conversion failure, or a diff above the tolerance (nothing is written then).
     """
+    from runtime.openvino_backend import RT_INFO_PATH, OpenVINOBackend
+
     ov = _import_openvino()
     output = Path(output)
     if output.suffix.lower() != ".xml":
         raise UserError(f"OpenVINO IR output must end in .xml, got {output}")
+    bin_final = output.with_suffix(".bin")
+    prepare_outputs([output], {"--onnx": onnx_path}, overwrite, companions=[bin_final])
     info = read_onnx_info(onnx_path)
     spec = info.spec
     if batch_size is not None:
@@ -73,22 +81,15 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
     static = batch_size or info.batch
     batches = (static,) if static else (1, 3, 16)
     atol = FP16_ATOL if fp16 else FP32_ATOL
-    bin_final = output.with_suffix(".bin")
-    with temp_path(output, ".xml") as tmp_xml:
-        tmp_bin = tmp_xml.with_suffix(".bin")
-        try:
-            ov.save_model(model, str(tmp_xml), compress_to_fp16=fp16)
-            compiled = ov.Core().compile_model(str(tmp_xml), "CPU",
-                                               {"INFERENCE_PRECISION_HINT": "f32"})
-            out = compiled.output(0)
-            diff = compare(f"OpenVINO IR vs ONNX Runtime for {output}", batches, spec,
-                           lambda x: ort_run(info.path, x, spec),
-                           lambda x: compiled({spec.input_name: x})[out], atol=atol)
-            publish(tmp_bin, bin_final)  # the .bin first: the .xml is the entry point
-            publish(tmp_xml, output)
-        finally:
-            if tmp_bin.exists():
-                tmp_bin.unlink()
+    with temp_file(output, ".xml") as tmp_xml:
+        ov.save_model(model, str(tmp_xml), compress_to_fp16=fp16)
+        # the written IR, compiled as the runtime does: f32 inference precision on the CPU
+        with onnx_runner(info.path) as reference, \
+                OpenVINOBackend(tmp_xml, precision="f32") as candidate:
+            diff = compare(f"OpenVINO IR vs ONNX Runtime for {output}", spec, batches,
+                           reference, candidate, atol=atol)
+        publish(tmp_xml.with_suffix(".bin"), bin_final)  # the .bin first: the .xml is the entry
+        publish(tmp_xml, output)
     kind = f"batch {static}" if static else "dynamic batch"
     weights = "FP16 weights" if fp16 else "FP32 weights"
     return BuildResult(path=output, max_diff=diff, atol=atol, note=f"{kind}, {weights}",

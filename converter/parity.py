@@ -1,11 +1,26 @@
-"""Numerical checks shared by the converters: same inputs, max abs diff, a clear failure.
+"""The one comparator of the converters: runners opened once, same inputs, one diff, one agreement.
 
-The check inputs are uniform in [-1, 1], the range of the normalized images
-((x/255 - 0.5) / 0.5), drawn from a fixed seed so a failure is reproducible.
+After Polygraphy's comparator (``polygraphy/comparator/comparator.py``: ``Comparator.run`` feeds
+the same data-loader batches to every runner, ``compare_accuracy`` compares the outputs
+pairwise): a *runner* is any object with ``infer(x)`` mapping float32 (N, C, H, W) to (T, N, C),
+opened once by the caller and fed every batch. The runtime backends (``runtime.registry``) are
+runners; so are ``runtime.tensorrt_backend.TrtSession``, ``runtime.ascend_backend.OmSession``
+and :class:`TorchRunner` (the in-memory PyTorch module at export time). The reference is ONNX
+Runtime on the FP32 ONNX file (:func:`onnx_runner`) for every engine.
+
+Two checks, each defined once:
+
+* :func:`compare`: max abs diff of the (T, N, C) outputs on random inputs uniform in [-1, 1]
+  (the range of normalized images, ``(x/255 - 0.5) / 0.5``; fixed seed, so a failure is
+  reproducible) at given batch sizes, held to a tolerance (FP32 conversions: 1e-4);
+* :func:`greedy_agreement`: on real images (INT8 models), the share of images whose greedy CTC
+  decodes agree, plus the max abs diff; :func:`enforce_agreement` holds it to a floor.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -14,6 +29,44 @@ from models.specs import ModelSpec
 
 #: Default tolerance (max abs diff of the (T, B, C) outputs) for an FP32 conversion.
 FP32_ATOL = 1e-4
+#: Batch used to run dynamic-batch runners over many images.
+CHECK_BATCH = 16
+
+
+class Runner(Protocol):
+    """Anything with ``infer``: float32 (N, C, H, W) -> (T, N, C)."""
+
+    def infer(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class TorchRunner:
+    """The in-memory PyTorch module as a runner (export-time parity; imports torch lazily)."""
+
+    def __init__(self, module):
+        self.module = module
+        self.batch_size = None
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.module(torch.from_numpy(x)).numpy()
+
+
+def onnx_runner(path: str | Path):
+    """ONNX Runtime (CPU) on ``path`` as a loaded runner (``runtime.ort_backend``); close it
+    (or use it as a context manager). Raises UserError for an unreadable ONNX file."""
+    from runtime.ort_backend import OnnxRuntimeBackend
+
+    return OnnxRuntimeBackend(path, device="CPU").load()
+
+
+def ort_run(onnx_path: str | Path, x: np.ndarray, spec: ModelSpec | None = None) -> np.ndarray:
+    """One-shot ONNX Runtime run of ``x`` (N, C, H, W) -> float32 (T, N, C), for tests and
+    scripts; the converters open :func:`onnx_runner` once and feed it every batch instead.
+    ``spec`` is accepted for the older signature and unused (the file carries its spec)."""
+    with onnx_runner(onnx_path) as runner:
+        return runner.infer(x)
 
 
 def check_inputs(spec: ModelSpec, batch: int, seed: int = 0) -> np.ndarray:
@@ -22,34 +75,109 @@ def check_inputs(spec: ModelSpec, batch: int, seed: int = 0) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=(batch, *spec.input_shape)).astype(np.float32)
 
 
-def ort_run(onnx_path: str, x: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Run an ONNX file once on the CPU with ONNX Runtime: (B, C, H, W) -> float32 (T, B, C)."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    return sess.run(None, {spec.input_name: x})[0]
-
-
-def compare(what: str, batches: Iterable[int], spec: ModelSpec,
-            reference: Callable[[np.ndarray], np.ndarray],
-            candidate: Callable[[np.ndarray], np.ndarray],
-            atol: float = FP32_ATOL) -> float:
-    """Run both callables on the same inputs for each batch size; return the max abs diff.
+def max_abs_diff(reference: np.ndarray, candidate: np.ndarray, what: str = "output") -> float:
+    """Max abs diff (float64; NaN if either holds NaN) of two arrays of the same shape.
 
     Raises:
-        UserError: a shape differs, or the max abs diff exceeds ``atol`` (the message gives
-            the diff, the tolerance and the batch size).
+        UserError: the shapes differ.
+    """
+    reference, candidate = np.asarray(reference), np.asarray(candidate)
+    if reference.shape != candidate.shape:
+        raise UserError(f"{what}: output shape {candidate.shape} != reference {reference.shape}")
+    if reference.size == 0:
+        return 0.0
+    return float(np.max(np.abs(reference.astype(np.float64) - candidate.astype(np.float64))))
+
+
+def run_batches(runner: Runner, x: np.ndarray, batch: int | None = None) -> np.ndarray:
+    """Run ``runner`` over ``x`` (N, C, H, W); return float32 (T, N, K).
+
+    ``batch``: the runner's static batch (default its ``batch_size`` attribute, if any). A
+    static runner gets batches of exactly that size, the last zero-padded (padding outputs are
+    dropped); a dynamic one gets batches of :data:`CHECK_BATCH`.
+    """
+    static = batch or getattr(runner, "batch_size", None)
+    step = static or CHECK_BATCH
+    outs = []
+    for start in range(0, len(x), step):
+        b = x[start:start + step]
+        n = len(b)
+        if static and n < static:
+            b = np.concatenate([b, np.zeros((static - n, *b.shape[1:]), b.dtype)])
+        outs.append(np.asarray(runner.infer(np.ascontiguousarray(b)), dtype=np.float32)[:, :n])
+    return np.concatenate(outs, axis=1)
+
+
+def compare(what: str, spec: ModelSpec, batches: Iterable[int], reference: Runner,
+            candidate: Runner, atol: float = FP32_ATOL) -> float:
+    """Feed both runners the same :func:`check_inputs` at each batch size; return the max abs diff.
+
+    Raises:
+        UserError: a shape differs, or the max abs diff exceeds ``atol`` (NaN included; the
+            message gives the diff, the tolerance and the batch size).
     """
     worst = 0.0
     for batch in batches:
         x = check_inputs(spec, batch)
-        ref, got = np.asarray(reference(x)), np.asarray(candidate(x))
-        if ref.shape != got.shape:
-            raise UserError(f"{what}: output shape {got.shape} != reference {ref.shape} "
-                            f"at batch {batch}")
-        diff = float(np.max(np.abs(ref.astype(np.float64) - got.astype(np.float64))))
+        diff = max_abs_diff(reference.infer(x), candidate.infer(x), f"{what} at batch {batch}")
         if not diff <= atol:  # also catches NaN
             raise UserError(f"{what}: max abs diff {diff:.3g} at batch {batch} exceeds the "
                             f"tolerance {atol:g}; nothing was written")
         worst = max(worst, diff)
     return worst
+
+
+@dataclass
+class CheckResult:
+    """A candidate against the reference on the same real images.
+
+    Attributes:
+        max_diff: max abs diff of the (T, N, C) outputs (logit units; NaN propagates).
+        agreement: share in [0, 1] of images whose greedy CTC strings are identical
+            (case-sensitive, the full alphabet); 0 when the diff is not finite.
+        count: number of images compared.
+        examples: up to 5 ``(image, reference text, candidate text)`` disagreements.
+    """
+
+    max_diff: float
+    agreement: float
+    count: int
+    examples: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def greedy_agreement(spec: ModelSpec, reference: np.ndarray, candidate: np.ndarray,
+                     names: Sequence[str | Path] = ()) -> CheckResult:
+    """Compare two (T, N, C) outputs by greedy CTC decode (:func:`postprocess.ctc.greedy_decode`:
+    argmax per step, merge repeats, drop class 0) and by max abs diff.
+
+    Raises:
+        UserError: the shapes differ.
+    """
+    from postprocess.ctc import greedy_decode
+
+    diff = max_abs_diff(reference, candidate)
+    ref_txt = greedy_decode(reference, spec.alphabet)
+    got_txt = greedy_decode(candidate, spec.alphabet)
+    same = [a == b for a, b in zip(ref_txt, got_txt)]
+    labels = [str(f) for f in names] or [f"#{i}" for i in range(len(same))]
+    examples = [(labels[i], ref_txt[i], got_txt[i]) for i, ok in enumerate(same) if not ok][:5]
+    agreement = float(np.mean(same)) if same and np.isfinite(diff) else 0.0
+    return CheckResult(max_diff=diff, agreement=agreement, count=len(same), examples=examples)
+
+
+def compare_on_images(spec: ModelSpec, x: np.ndarray, reference: Runner, candidate: Runner,
+                      names: Sequence[str | Path] = (), reference_batch: int | None = None,
+                      candidate_batch: int | None = None) -> CheckResult:
+    """Run both runners over the images ``x`` (N, C, H, W) (:func:`run_batches`) and compare
+    them with :func:`greedy_agreement`."""
+    return greedy_agreement(spec, run_batches(reference, x, reference_batch),
+                            run_batches(candidate, x, candidate_batch), names)
+
+
+def enforce_agreement(check: CheckResult, floor: float, what: str, reference: str) -> None:
+    """Raise UserError (nothing written) when ``check.agreement`` is below ``floor`` in [0, 1]."""
+    if not check.agreement >= floor:
+        shown = "; ".join(f"{Path(f).name}: {a!r} -> {b!r}" for f, a, b in check.examples[:3])
+        raise UserError(f"{what}: greedy-decode agreement with {reference} {check.agreement:.1%} "
+                        f"on {check.count} calibration images is below the floor {floor:.0%} "
+                        f"(max abs diff {check.max_diff:.3g}; e.g. {shown}); nothing was written")

@@ -23,10 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.common import BuildResult, publish, read_onnx_info, temp_path
-from converter.parity import FP32_ATOL, compare, ort_run
 from common.errors import UserError
-from models.specs import ModelSpec, write_sidecar
+from converter.common import BuildResult, read_onnx_info
+from converter.outputs import prepare_outputs, publish, temp_file
+from converter.parity import (
+    FP32_ATOL,
+    compare,
+    enforce_agreement,
+    greedy_agreement,
+    onnx_runner,
+    run_batches,
+)
+from models.specs import ModelSpec, sidecar_path, write_sidecar
 
 FP16_ATOL = 0.1
 INT8_MIN_AGREEMENT = 0.95
@@ -122,15 +130,14 @@ def _build_plan(onnx_path: Path, spec: ModelSpec, shapes: dict, flags: list[str]
     return bytes(plan)
 
 
-def _decode_agreement(session, onnx_path: Path, spec: ModelSpec, batches, count: int
-                      ) -> tuple[float, float]:
-    """(agreement rate of greedy-CTC decodes, max abs diff) of TensorRT vs ONNX Runtime."""
-    from postprocess.ctc import greedy_decode
-
-    got = np.concatenate([session.infer(b) for b in batches], axis=1)[:, :count]
-    ref = np.concatenate([ort_run(onnx_path, b, spec) for b in batches], axis=1)[:, :count]
-    same = [a == b for a, b in zip(greedy_decode(got, spec.alphabet), greedy_decode(ref, spec.alphabet))]
-    return float(np.mean(same)), float(np.max(np.abs(got.astype(np.float64) - ref)))
+def _int8_check(reference, candidate, spec: ModelSpec, batches: list[np.ndarray], count: int):
+    """Greedy-decode agreement and max abs diff of ``candidate`` (the INT8 plan) against
+    ``reference`` (ONNX Runtime) on the first ``count`` calibration samples."""
+    x = np.concatenate(batches)
+    n = len(batches[0])
+    ref = run_batches(reference, x, n)[:, :count]
+    got = run_batches(candidate, x, n)[:, :count]
+    return greedy_agreement(spec, ref, got)
 
 
 def _gpu_name() -> str:
@@ -147,7 +154,8 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
                    min_batch: int | None = None, opt_batch: int | None = None,
                    max_batch: int | None = None, fp16: bool = False, int8: bool = False,
                    calib: str | Path | None = None,
-                   workspace_mib: int = DEFAULT_WORKSPACE_MIB) -> BuildResult:
+                   workspace_mib: int = DEFAULT_WORKSPACE_MIB,
+                   overwrite: bool = False) -> BuildResult:
     """Build, check and write the plan ``output`` and its sidecar ``output.json``.
 
     Args:
@@ -156,9 +164,11 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
         batch_size, min_batch, opt_batch, max_batch: the profile (see :func:`profile_shapes`).
         fp16, int8, calib: precision (see :func:`builder_flags`); ``calib`` is an input_bin/.
         workspace_mib: builder workspace limit in MiB.
+        overwrite: replace an existing plan written by this tool (with its sidecar).
 
     Raises:
-        UserError: bad options, TensorRT/GPU unavailable (with the install hint), a static ONNX
+        UserError: bad options, an output that may not be written
+            (:func:`converter.outputs.prepare_outputs`), TensorRT/GPU unavailable (with the install hint), a static ONNX
             batch outside the profile, parser or build failure, or a failed check (nothing
             is written then).
     """
@@ -168,6 +178,8 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
     if output.suffix.lower() not in (".engine", ".plan"):
         raise UserError(f"TensorRT output must end in .engine or .plan, got {output}")
     flags = builder_flags(fp16, int8, calib)
+    prepare_outputs([output], {"--onnx": onnx_path, "--calib": calib}, overwrite,
+                    companions=[sidecar_path(output)])
     info = read_onnx_info(onnx_path)
     spec = info.spec
     shapes = profile_shapes(spec, batch_size, min_batch, opt_batch, max_batch)
@@ -199,24 +211,24 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
     session = TrtSession(plan, label=f"the plan built for {output}")
     extra: dict = {}
     try:
-        if prec == "int8":
-            agree, diff = _decode_agreement(session, info.path, spec, *calib_data)
-            extra["int8_decode_agreement"] = agree
-            if agree < INT8_MIN_AGREEMENT:
-                raise UserError(f"INT8 engine for {output}: greedy decodes agree with ONNX Runtime "
-                                f"on {agree:.1%} of {calib_data[1]} calibration samples, below "
-                                f"{INT8_MIN_AGREEMENT:.0%}; nothing was written")
-            atol = None
-        else:
-            atol = FP16_ATOL if prec == "fp16" else FP32_ATOL
-            diff = compare(f"TensorRT ({prec}) vs ONNX Runtime for {output}", batches, spec,
-                           lambda x: ort_run(info.path, x, spec), session.infer, atol=atol)
+        with onnx_runner(info.path) as reference:
+            if prec == "int8":
+                check = _int8_check(reference, session, spec, *calib_data)
+                diff = check.max_diff
+                extra["int8_decode_agreement"] = check.agreement
+                enforce_agreement(check, INT8_MIN_AGREEMENT, f"INT8 engine for {output}",
+                                  "ONNX Runtime")
+                atol = None
+            else:
+                atol = FP16_ATOL if prec == "fp16" else FP32_ATOL
+                diff = compare(f"TensorRT ({prec}) vs ONNX Runtime for {output}", spec, batches,
+                               reference, session, atol=atol)
     finally:
         session.close()
     import tensorrt as trt
 
     profile = {k: v[0] for k, v in shapes.items()}
-    with temp_path(output, ".tmp") as tmp:
+    with temp_file(output) as tmp:
         tmp.write_bytes(plan)
         write_sidecar(output, spec, profile=profile, precision=prec, tensorrt=trt.__version__,
                       gpu=_gpu_name(), onnx=str(info.path), max_abs_diff=diff, **extra)

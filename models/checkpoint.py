@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.arch import build_model
 from common.errors import UserError
+from models.arch import build_model
 from models.specs import SPECS, ModelSpec, get_spec
 
 
@@ -25,7 +25,8 @@ def read_state_dict(path: str | Path) -> "OrderedDict[str, torch.Tensor]":
 
     Raises:
         UserError: the file is missing, truncated or not a PyTorch file, holds pickled code
-            (anything ``weights_only=True`` refuses), or holds no state_dict.
+            (anything ``weights_only=True`` refuses), holds no state_dict, or holds NaN/Inf
+            values (the message names the tensors).
     """
     path = Path(path)
     if not path.is_file():
@@ -52,8 +53,14 @@ def read_state_dict(path: str | Path) -> "OrderedDict[str, torch.Tensor]":
             isinstance(v, torch.Tensor) for v in obj.values()):
         raise UserError(f"{path} holds no state_dict (expected a dict of tensors, or a dict "
                         "with one under 'state_dict' or 'model')")
-    return OrderedDict((k[len("module."):] if k.startswith("module.") else k, v)
-                       for k, v in obj.items())
+    state = OrderedDict((k[len("module."):] if k.startswith("module.") else k, v)
+                        for k, v in obj.items())
+    bad = [k for k, v in state.items()
+           if (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UserError(f"checkpoint {path} holds NaN/Inf values in {len(bad)} of {len(state)} "
+                        f"tensors: {_summary(bad)} (a diverged or corrupted training run?)")
+    return state
 
 
 def _unpickling_reason(message: str) -> str:

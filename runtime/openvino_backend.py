@@ -25,10 +25,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from common.errors import UserError
+from models.specs import METADATA_KEY
 from runtime.base import Backend
 from runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
 
-RT_INFO_PATH = ["crnn_deploy", "spec"]
+#: Where an IR written by crnn-convert keeps the spec JSON in its rt_info: the ONNX metadata key
+#: ``crnn_deploy.spec`` split at the dot, i.e. ``rt_info["crnn_deploy"]["spec"]`` (the one
+#: definition; ``converter`` writes it from here).
+RT_INFO_PATH = METADATA_KEY.split(".")
 HINTS = ("LATENCY", "THROUGHPUT")
 PRECISIONS = ("f32", "bf16", "f16")
 

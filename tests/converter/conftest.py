@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session")
 def crnn_onnx(tmp_path_factory) -> dict[str, Path]:
     """``crnn`` (1x32x100) with random weights (seed 0): ``{"bs16": static, "dynamic": ...}``.

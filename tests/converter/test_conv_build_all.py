@@ -82,6 +82,13 @@ def test_a_failed_engine_exits_1_after_the_table(tmp_path):
     assert "ascend om failed: atc failed (exit 3)" in res.stderr
     assert "E19999: Inner Error!" in res.stderr
     assert not (out / "crnn_bs4.om").exists() and not (out / "crnn_bs4.om.json").exists()
+    # a second run refuses up front to replace the first one's files unless --overwrite
+    before = (out / "crnn_dynamic.onnx").stat().st_mtime_ns
+    again = CliRunner().invoke(convert_cli, [
+        "all", "--model", "crnn", "--checkpoint", str(ckpt), "--batch-size", "4",
+        "--outdir", str(out), "--soc-version", "Ascend310P3", "--atc", str(atc)])
+    assert again.exit_code == 1 and "crnn_dynamic.onnx exists; pass --overwrite" in again.output
+    assert "building" not in again.output and (out / "crnn_dynamic.onnx").stat().st_mtime_ns == before
 
 
 def test_bad_checkpoint_is_a_user_error(tmp_path):

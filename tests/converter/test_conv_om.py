@@ -13,9 +13,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from converter.cli import main as convert_cli
-from converter.om import (atc_args, build_om, om_prefix, parse_dynamic_batch, soc_from_npu_smi)
 from common.errors import UserError
+from converter.cli import main as convert_cli
+from converter.om import (
+    atc_args,
+    build_om,
+    om_prefix,
+    parse_dynamic_batch,
+    soc_from_npu_smi,
+)
 from models.specs import get_spec
 
 DATA = Path(__file__).parent / "data"

@@ -11,11 +11,12 @@ from click.testing import CliRunner
 
 ov = pytest.importorskip("openvino", reason="openvino not installed (pip install '.[openvino]')")
 
-from converter.cli import main as convert_cli  # noqa: E402
-from converter.openvino_convert import FP16_ATOL, RT_INFO_PATH, convert_openvino  # noqa: E402
-from converter.parity import check_inputs, ort_run  # noqa: E402
 from common.errors import UserError  # noqa: E402
+from converter.cli import main as convert_cli  # noqa: E402
+from converter.openvino_convert import FP16_ATOL, convert_openvino  # noqa: E402
+from converter.parity import check_inputs, ort_run  # noqa: E402
 from models.specs import ModelSpec, get_spec  # noqa: E402
+from runtime.openvino_backend import RT_INFO_PATH  # noqa: E402
 
 NANO = get_spec("nano-ocr")
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from common.errors import UserError
 from converter.cli import main as convert_cli
 from converter.tensorrt_build import builder_flags, precision_name, profile_shapes
 from converter.tensorrt_calib import calibration_files, read_calibration_batches
-from common.errors import UserError
 from models.specs import get_spec
 from runtime.tensorrt_backend import unavailable_reason
 
@@ -163,3 +163,30 @@ def test_build_and_run_tensorrt(crnn_onnx, tmp_path, fp16):
             assert np.max(np.abs(y - ort_run(crnn_onnx["dynamic"], x, CRNN))) <= atol
         with pytest.raises(UserError, match="accepts batches 1..16"):
             b.infer(check_inputs(CRNN, 17))
+
+
+def test_int8_check_plumbing_with_onnx_runtime_runners(crnn_onnx, tmp_path):
+    """The INT8 plan check (greedy agreement over the calibration batches, padding dropped) on
+    two ONNX Runtime runners of the same graph: full agreement, zero diff; a shifted class
+    column breaks the agreement. (TensorRT itself is not available here.)"""
+    from converter.parity import onnx_runner
+    from converter.tensorrt_build import _int8_check
+
+    spec = CRNN
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        rng.uniform(-1, 1, (1, *spec.input_shape)).astype("<f4").tofile(tmp_path / f"test_{i}.bin")
+    batches, count = read_calibration_batches(tmp_path, spec, 4)
+    assert count == 5 and len(batches) == 2
+    with onnx_runner(crnn_onnx["dynamic"]) as ref, onnx_runner(crnn_onnx["dynamic"]) as got:
+        check = _int8_check(ref, got, spec, batches, count)
+        assert check.count == 5 and check.agreement == 1.0 and check.max_diff == 0.0
+
+        class Broken:
+            def infer(self, x):
+                y = got.infer(x)
+                y[:, :, 5] += 100.0  # class 5 ('4') wins every step
+                return y
+
+        check = _int8_check(ref, Broken(), spec, batches, count)
+        assert check.count == 5 and check.agreement == 0.0 and check.max_diff >= 100.0

@@ -11,11 +11,11 @@ import torch
 from click.testing import CliRunner
 
 import converter.onnx_export as onnx_export
+from common.errors import UserError
 from converter.cli import main as convert_cli
 from converter.parity import check_inputs
 from models.arch import build_model
 from models.checkpoint import load_model
-from common.errors import UserError
 from models.specs import METADATA_KEY, ModelSpec, get_spec
 from postprocess.ctc import greedy_decode
 from preprocess.transform import preprocess_image
@@ -117,10 +117,35 @@ def test_modelzoo_module_prefixed_checkpoint_converts_and_matches(tmp_path):
 
 def test_parity_failure_writes_nothing_and_says_by_how_much(tmp_path, monkeypatch):
     spec = get_spec("crnn")
-    real = onnx_export.ort_run
-    monkeypatch.setattr(onnx_export, "ort_run", lambda p, x, s: real(p, x, s) + 0.01)
+    class Shifted(onnx_export.TorchRunner):  # the PyTorch reference, off by 0.01
+        def infer(self, x):
+            return super().infer(x) + 0.01
+
+    monkeypatch.setattr(onnx_export, "TorchRunner", Shifted)
     out = tmp_path / "bad.onnx"
     with pytest.raises(UserError, match=r"max abs diff 0\.01 at batch 16 exceeds the tolerance "
                                         r"0\.0001; nothing was written"):
         onnx_export.export_onnx(build_model(spec), spec, out, batch_size=16)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_comparator_runs_static_and_dynamic_runners_alike(tmp_path):
+    """run_batches pads a static runner's last batch and drops the padding: the bs16 and the
+    dynamic graph of the same weights give the same (T, 21, C) outputs over 21 images."""
+    from converter.parity import compare, onnx_runner, run_batches
+
+    spec = get_spec("crnn")
+    torch.manual_seed(3)
+    model = build_model(spec).eval()
+    static, dynamic = tmp_path / "s.onnx", tmp_path / "d.onnx"
+    onnx_export.export_onnx(model, spec, static, batch_size=16)
+    onnx_export.export_onnx(model, spec, dynamic, batch_size=16, dynamic=True)
+    x = check_inputs(spec, 21, seed=5)
+    with onnx_runner(static) as s, onnx_runner(dynamic) as d:
+        assert s.batch_size == 16 and d.batch_size is None
+        a, b = run_batches(s, x), run_batches(d, x)
+        assert a.shape == b.shape == (26, 21, 37)
+        assert np.max(np.abs(a - b)) <= 1e-5
+        assert compare("d vs s", spec, [16], s, d) <= 1e-5
+        with pytest.raises(UserError, match="output shape .* != reference"):
+            compare("d vs s", spec, [3], d, onnx_export.TorchRunner(lambda t: t))

@@ -1,4 +1,4 @@
-"""INT8 post-training quantization (converter.quantize*): real nano-ocr ONNX, real images.
+"""INT8 post-training quantization (converter.int8): real nano-ocr ONNX, real images.
 
 Both INT8 models are built through the CLI command object from the real nano-ocr dynamic ONNX
 (exported for the session), calibrated on 64 IC03 images (never IIIT5K, the scored
@@ -17,8 +17,11 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from converter import quantize as q
+import converter.int8.sequence as sequence
 from common.errors import UserError
+from converter.int8 import ROUTES, quantize, read_calibration
+from converter.int8.cli import quantize_cmd
+from converter.parity import CheckResult, greedy_agreement
 from models.specs import METADATA_KEY, get_spec
 
 CALIB_SIZE = 64
@@ -55,7 +58,7 @@ def iiit500(assets):
 
 def _build(tmp: Path, nano_onnx: Path, calib_gt: Path, name: str) -> Path:
     out = tmp / name
-    result = CliRunner().invoke(q.quantize_cmd, [
+    result = CliRunner().invoke(quantize_cmd, [
         "--onnx", str(nano_onnx), "--calib-gt", str(calib_gt), "--calib-size", str(CALIB_SIZE),
         "--output", str(out)])
     assert result.exit_code == 0, result.output
@@ -129,7 +132,7 @@ def test_onnx_keeps_metadata_and_records_calibration(int8_models, nano_onnx):
 
 
 def test_calibration_is_not_the_benchmark(calib_gt, iiit500):
-    calib = q.read_calibration(calib_gt, get_spec("nano-ocr"), CALIB_SIZE)
+    calib = read_calibration(calib_gt, get_spec("nano-ocr"), CALIB_SIZE)
     assert len(calib.files) == CALIB_SIZE and calib.x.shape == (CALIB_SIZE, 1, 32, 128)
     assert not {str(f.resolve()) for f in calib.files} & iiit500[2]
     assert float(calib.x.min()) >= -1.0 and float(calib.x.max()) <= 1.0
@@ -140,7 +143,7 @@ def test_no_readable_calibration_image_is_a_clear_error(tmp_path, nano_onnx):
     gt = tmp_path / "gt.txt"
     gt.write_text("missing.jpg\tWORD\nbad.png\tOTHER\n")
     out = tmp_path / "out.xml"
-    result = CliRunner().invoke(q.quantize_cmd, ["--onnx", str(nano_onnx), "--calib-gt", str(gt),
+    result = CliRunner().invoke(quantize_cmd, ["--onnx", str(nano_onnx), "--calib-gt", str(gt),
                                                  "--output", str(out)])
     assert result.exit_code == 1
     assert "no readable calibration image" in result.output and str(gt) in result.output
@@ -152,31 +155,31 @@ def test_unreadable_images_are_skipped_and_replaced(tmp_path, calib_gt):
     lines = calib_gt.read_text().splitlines()[:6]
     gt = tmp_path / "gt.txt"
     gt.write_text("\n".join(["nope.png\tX", *lines]) + "\n")
-    calib = q.read_calibration(gt, get_spec("nano-ocr"), 4, root=calib_gt.parent)
+    calib = read_calibration(gt, get_spec("nano-ocr"), 4, root=calib_gt.parent)
     assert len(calib.files) == 4 and [r for r, _ in calib.skipped] == ["nope.png"]
 
 
 def test_bad_arguments(tmp_path, nano_onnx, calib_gt):
     with pytest.raises(UserError, match=r"\.xml suffix .* \.onnx"):
-        q.quantize(nano_onnx, calib_gt, tmp_path / "x.bin")
+        quantize(nano_onnx, calib_gt, tmp_path / "x.bin")
     with pytest.raises(UserError, match="calibration list not found"):
-        q.read_calibration(tmp_path / "none.txt", get_spec("nano-ocr"))
+        read_calibration(tmp_path / "none.txt", get_spec("nano-ocr"))
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(UserError, match="lists no image"):
-        q.read_calibration(tmp_path / "empty.txt", get_spec("nano-ocr"))
+        read_calibration(tmp_path / "empty.txt", get_spec("nano-ocr"))
 
 
-def test_agreement_below_floor_writes_nothing(tmp_path, nano_onnx, calib_gt, monkeypatch):
-    import converter.quantize_ort as qort
+@pytest.mark.parametrize("suffix", sorted(ROUTES))
+def test_agreement_below_floor_writes_nothing(tmp_path, nano_onnx, calib_gt, monkeypatch, suffix):
+    """The shared sequence's floor holds for every route: nothing is written, no temp left."""
+    def poor(spec, x, ref, got, names=()):
+        return CheckResult(max_diff=9.9, agreement=0.5, count=len(names),
+                           examples=[(str(names[0]), "ABC", "AB")])
 
-    def poor(spec, ref, got, files=()):
-        return q.CheckResult(max_diff=9.9, agreement=0.5, count=len(files),
-                             examples=[(str(files[0]), "ABC", "AB")])
-
-    monkeypatch.setattr(qort, "check_agreement", poor)
-    out = tmp_path / "int8.onnx"
+    monkeypatch.setattr(sequence, "compare_on_images", poor)
+    out = tmp_path / f"int8{suffix}"
     with pytest.raises(UserError, match=r"agreement with FP32 50\.0% .* below the floor 90%"):
-        qort.quantize_onnx(nano_onnx, calib_gt, out, calib_size=8)
+        quantize(nano_onnx, calib_gt, out, calib_size=8)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -188,6 +191,6 @@ def test_check_agreement_decodes_greedily():
     got = ref.copy()
     got[2, 1, 11] = 6.0  # image 1: 'a' repeated at step 2 merges -> still "a"
     got[3, 0, 12] = 7.0  # image 0: 'b' appended -> "ab"
-    check = q.check_agreement(spec, ref, got)
+    check = greedy_agreement(spec, ref, got)
     assert check.count == 2 and check.agreement == 0.5 and check.max_diff == pytest.approx(7.0)
     assert check.examples == [("#0", "a", "ab")]

@@ -1,0 +1,240 @@
+"""Where the converters may write: never over an input, over a foreign file, or a folder.
+
+Rules (DESIGN.md, "Errors and files"), applied by every ``crnn-convert`` subcommand before any
+work is done (:func:`prepare_outputs`):
+
+* an output is never one of the command's inputs: same resolved path (symlinks, ``..``) or
+  the same inode (hard links) is refused;
+* an output that exists is replaced only with ``--overwrite``, and only when it is a file of
+  the kind this tool writes (:func:`ownership_problem`): an ``.onnx`` whose ``metadata_props``
+  hold :data:`models.specs.METADATA_KEY`, an OpenVINO IR ``.xml`` whose ``rt_info`` holds
+  ``crnn_deploy/spec``, a TensorRT plan / OM with our sidecar ``X.json`` (holding ``"spec"``);
+* an existing folder is never an output.
+
+Temporary files are hidden and named after the writing process, ``.{name}.{pid}.tmp{suffix}``
+beside the final file (same folder, so the rename is atomic). A SIGKILLed run cannot remove
+its own, so :func:`clean_stale` removes those of dead processes on the next run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+from common.errors import UserError
+from converter.common import MAX_ONNX_BYTES
+from models.specs import METADATA_KEY
+
+#: Largest IR ``.xml`` read to look for our rt_info (this project's IRs are ~100 kB).
+MAX_XML_BYTES = 64 << 20
+#: Largest sidecar JSON read (ours are < 2 kB).
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+def _same(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name one file: equal resolved paths, or one inode."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def check_not_input(output: Path, inputs: Mapping[str, str | Path | None]) -> None:
+    """Raise UserError when ``output`` is one of ``inputs`` (option name -> path).
+
+    Compares resolved paths (symlinks, ``..``) and inodes (hard links).
+    """
+    for option, path in inputs.items():
+        if path is not None and _same(Path(output), Path(path)):
+            raise UserError(f"output {output} is the input {option} {path}: a command never "
+                            "writes over its own input; choose another output path")
+
+
+def _onnx_problem(path: Path) -> str | None:
+    import onnx
+
+    if path.stat().st_size > MAX_ONNX_BYTES:
+        return "it is larger than an ONNX file can be"
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError, OSError
+        return f"it is not a readable ONNX file ({type(exc).__name__})"
+    if not any(p.key == METADATA_KEY for p in model.metadata_props):
+        return f"its metadata_props carry no {METADATA_KEY!r} (not written by crnn-convert)"
+    return None
+
+
+def _xml_problem(path: Path) -> str | None:
+    import xml.etree.ElementTree as ET
+
+    from runtime.openvino_backend import RT_INFO_PATH
+
+    if path.stat().st_size > MAX_XML_BYTES:
+        return f"it is larger than {MAX_XML_BYTES >> 20} MiB, not an IR of this tool"
+    try:
+        root = ET.fromstring(path.read_bytes())
+    except ET.ParseError as exc:
+        return f"it is not an XML file ({exc})"
+    if root.tag != "net":
+        return "it is not an OpenVINO IR (no <net> root)"
+    if root.find("rt_info/" + "/".join(RT_INFO_PATH)) is None:
+        return f"its rt_info has no {'/'.join(RT_INFO_PATH)} (not written by crnn-convert)"
+    return None
+
+
+def _sidecar_problem(path: Path) -> str | None:
+    from models.specs import sidecar_path
+
+    side = sidecar_path(path)
+    if not side.is_file():
+        return f"it has no sidecar {side.name} (crnn-convert writes one beside every engine)"
+    if side.stat().st_size > MAX_SIDECAR_BYTES:
+        return f"its sidecar {side.name} is too large to be ours"
+    try:
+        data = json.loads(side.read_bytes())
+    except ValueError:
+        return f"its sidecar {side.name} is not JSON"
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+        return f"its sidecar {side.name} holds no model spec"
+    return None
+
+
+def ownership_problem(path: str | Path) -> str | None:
+    """Why the existing file ``path`` is not one this tool wrote (None: it is ours).
+
+    Reads are bounded (:data:`MAX_XML_BYTES`, :data:`MAX_SIDECAR_BYTES`, :data:`MAX_ONNX_BYTES`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return "it is a folder"
+    if path.is_symlink():
+        return "it is a symbolic link (to " + os.readlink(path) + ")"
+    if not path.is_file():
+        return "it is not a regular file"
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return _onnx_problem(path)
+    if suffix == ".xml":
+        return _xml_problem(path)
+    if suffix in (".engine", ".plan", ".om"):
+        return _sidecar_problem(path)
+    return f"crnn-convert writes no {suffix or 'suffix-less'} file"
+
+
+def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Path | None],
+                    overwrite: bool = False, companions: Iterable[str | Path] = ()) -> None:
+    """Check that ``outputs`` may be written; remove stale temporaries of dead runs beside them.
+
+    Args:
+        outputs: the main files the command writes (a model file each).
+        inputs: option name -> path of everything the command reads.
+        overwrite: allow replacing an existing output this tool wrote.
+        companions: files written with the outputs whose ownership the main file proves (the
+            ``.bin`` of an IR, the ``.json`` sidecar of a plan): checked against the inputs and
+            for folders; an existing one is replaced only with an existing, owned main file.
+
+    Raises:
+        UserError: an output is an input, a folder, exists without ``overwrite``, or exists
+            and is not a file of this tool (the message names the path and why).
+    """
+    outputs = [Path(p) for p in outputs]
+    for out in outputs:
+        check_not_input(out, inputs)
+        if out.is_dir():
+            raise UserError(f"output {out} is an existing folder; give a file path")
+        if out.exists() or out.is_symlink():
+            if not overwrite:
+                raise UserError(f"output {out} exists; pass --overwrite to replace it "
+                                "(only files written by crnn-convert are replaced)")
+            why = ownership_problem(out)
+            if why:
+                raise UserError(f"refusing to overwrite {out}: {why}")
+        clean_stale(out)
+    for extra in (Path(p) for p in companions):
+        check_not_input(extra, inputs)
+        if extra.is_dir():
+            raise UserError(f"{extra} (written with the output) is an existing folder")
+        if extra.exists() and not overwrite:
+            raise UserError(f"{extra} (written with the output) exists; pass --overwrite "
+                            "to replace it")
+        if extra.exists() and not any(o.exists() for o in outputs):
+            raise UserError(f"refusing to overwrite {extra}: it is not beside a model file "
+                            "written by crnn-convert")
+        clean_stale(extra)
+
+
+def temp_name(final: Path, suffix: str = "") -> Path:
+    """The hidden temporary name of ``final`` for this process: ``.{name}.{pid}.tmp{suffix}``."""
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp{suffix}")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def clean_stale(final: str | Path) -> list[Path]:
+    """Remove the temporaries of ``final`` left by dead processes; return what was removed.
+
+    Only names of :func:`temp_name`'s form whose PID is not running are touched.
+    """
+    final = Path(final)
+    if not final.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.(\d+)\.tmp(\..*)?$")
+    removed = []
+    for entry in final.parent.iterdir():
+        m = pattern.match(entry.name)
+        if m and not _alive(int(m.group(1))):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+@contextmanager
+def temp_file(final: Path, suffix: str = "") -> Iterator[Path]:
+    """A temporary name beside ``final`` (see :func:`temp_name`), removed on exit unless the
+    caller has renamed it away (with ``.bin`` beside an ``.xml`` temp)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final, suffix)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+        if tmp.suffix == ".xml":
+            tmp.with_suffix(".bin").unlink(missing_ok=True)
+
+
+@contextmanager
+def temp_dir(final: Path) -> Iterator[Path]:
+    """A temporary folder beside ``final`` (see :func:`temp_name`), removed on exit."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final`` (mode 0644, like a normal file)."""
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, final)

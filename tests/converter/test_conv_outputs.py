@@ -1,0 +1,207 @@
+"""Data safety of every crnn-convert subcommand (converter.outputs), on real files.
+
+An output is never an input (same path, symlink, ``..`` spelling, hard link); an existing
+output is replaced only with --overwrite and only when crnn-convert wrote it; a folder is never
+an output; temporaries of killed runs are removed on the next run; NaN/Inf checkpoints are
+named as such.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from click.testing import CliRunner
+
+from converter.cli import main as convert_cli
+from converter.outputs import clean_stale, ownership_problem, temp_name
+from models.arch import build_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run(*args) -> object:
+    res = CliRunner().invoke(convert_cli, [str(a) for a in args])
+    assert "Traceback" not in res.output, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    return res
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "crnn.pth"
+    torch.save(build_model("crnn").state_dict(), path)
+    return path
+
+
+def _aliases(target: Path, folder: Path) -> dict[str, Path]:
+    """Four spellings of ``target``: itself, a symlink, a ``..`` path, a hard link."""
+    sub = folder / "sub"
+    sub.mkdir(exist_ok=True)
+    link, hard = folder / f"link{target.suffix}", folder / f"hard{target.suffix}"
+    for p in (link, hard):
+        p.unlink(missing_ok=True)
+    link.symlink_to(target)
+    os.link(target, hard)
+    return {"same": target, "symlink": link, "dotdot": sub / ".." / target.name, "hardlink": hard}
+
+
+@pytest.mark.parametrize("alias", ["same", "symlink", "dotdot", "hardlink"])
+def test_onnx_output_equal_to_checkpoint_is_refused(tmp_path, ckpt, alias):
+    own = tmp_path / "crnn.pth"
+    shutil.copy(ckpt, own)
+    before = _sha(own)
+    out = _aliases(own, tmp_path)[alias]
+    res = _run("onnx", "--model", "crnn", "--checkpoint", own, "--output", out, "--overwrite")
+    assert res.exit_code == 1
+    assert "is the input --checkpoint" in res.output and "never writes over its own input" \
+        in res.output
+    assert _sha(own) == before
+
+
+@pytest.mark.parametrize("alias", ["same", "symlink", "dotdot", "hardlink"])
+def test_engine_outputs_equal_to_the_onnx_are_refused(tmp_path, crnn_onnx, alias):
+    """openvino (its .bin), tensorrt, om, int8: each output vs --onnx, every spelling."""
+    for suffix, args in ((".bin", ["openvino", "--output", tmp_path / "m.xml"]),
+                         (".engine", ["tensorrt", "--batch-size", "16"]),
+                         (".om", ["om", "--batch-size", "16"]),
+                         (".onnx", ["int8", "--calib-gt", tmp_path / "gt.txt"])):
+        src = tmp_path / f"m{suffix}"
+        shutil.copy(crnn_onnx["bs16"], src)
+        before = _sha(src)
+        out = _aliases(src, tmp_path)[alias]
+        if suffix == ".bin":  # the IR's weights file beside --output m.xml would be the input
+            res = _run(*args, "--onnx", out, "--overwrite")
+        else:
+            res = _run(*args, "--onnx", src, "--output", out, "--overwrite")
+        assert res.exit_code == 1, (suffix, res.output)
+        assert "is the input --onnx" in res.output, (suffix, res.output)
+        assert _sha(src) == before
+        for p in tmp_path.glob("*"):
+            if p.is_file() and p.suffix == suffix:
+                p.unlink()
+
+
+def test_all_refuses_an_outdir_output_that_is_the_checkpoint(tmp_path, ckpt):
+    own = tmp_path / "crnn_dynamic.onnx"  # a checkpoint with an unlucky name
+    shutil.copy(ckpt, own)
+    res = _run("all", "--model", "crnn", "--checkpoint", own, "--outdir", tmp_path,
+               "--batch-size", "4", "--overwrite")
+    assert res.exit_code == 1 and "is the input --checkpoint" in res.output
+    assert _sha(own) == _sha(ckpt)
+
+
+def test_existing_output_needs_overwrite_and_must_be_ours(tmp_path, ckpt):
+    out = tmp_path / "crnn.onnx"
+    args = ("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out, "--batch-size", "2")
+    assert _run(*args).exit_code == 0
+    first = _sha(out)
+    res = _run(*args)
+    assert res.exit_code == 1 and f"output {out} exists; pass --overwrite" in res.output
+    assert _sha(out) == first
+    os.utime(out, (0, 0))
+    assert _run(*args, "--overwrite").exit_code == 0  # ours: replaced
+    assert out.stat().st_mtime > 0 and ownership_problem(out) is None
+
+    # foreign files of the same name are never replaced, --overwrite or not
+    model = onnx.load(str(out))
+    del model.metadata_props[:]
+    onnx.save(model, str(out))
+    res = _run(*args, "--overwrite")
+    assert res.exit_code == 1
+    assert f"refusing to overwrite {out}: its metadata_props carry no 'crnn_deploy.spec'" \
+        in res.output
+    out.write_text("my notes\n")
+    res = _run(*args, "--overwrite")
+    assert res.exit_code == 1 and "not a readable ONNX file" in res.output
+    assert out.read_text() == "my notes\n"
+
+
+def test_foreign_ir_and_engine_are_refused(tmp_path, crnn_onnx):
+    pytest.importorskip("openvino")
+    import openvino as ov
+
+    xml = tmp_path / "m.xml"
+    ov.save_model(ov.convert_model(str(crnn_onnx["bs16"])), str(xml))  # no crnn_deploy rt_info
+    res = _run("openvino", "--onnx", crnn_onnx["bs16"], "--output", xml, "--overwrite")
+    assert res.exit_code == 1 and "its rt_info has no crnn_deploy/spec" in res.output
+    xml.unlink()
+    res = _run("openvino", "--onnx", crnn_onnx["bs16"], "--output", xml)
+    assert res.exit_code == 1 and "m.bin (written with the output) exists" in res.output
+    assert _run("openvino", "--onnx", crnn_onnx["bs16"], "--output", xml, "--overwrite"
+                ).exit_code == 1  # a lone .bin is not provably ours
+    (tmp_path / "m.bin").unlink()
+    assert _run("openvino", "--onnx", crnn_onnx["bs16"], "--output", xml).exit_code == 0
+    assert ownership_problem(xml) is None
+    assert _run("openvino", "--onnx", crnn_onnx["bs16"], "--output", xml, "--overwrite"
+                ).exit_code == 0
+
+    plan = tmp_path / "m.engine"
+    plan.write_bytes(b"somebody's plan")
+    res = _run("tensorrt", "--onnx", crnn_onnx["dynamic"], "--output", plan, "--batch-size", "4",
+               "--overwrite")
+    assert res.exit_code == 1 and "it has no sidecar m.engine.json" in res.output
+    assert plan.read_bytes() == b"somebody's plan"
+
+
+@pytest.mark.parametrize("cmd", ["onnx", "openvino", "tensorrt", "om", "int8"])
+def test_a_folder_as_output_is_an_error(tmp_path, crnn_onnx, ckpt, cmd):
+    folder = tmp_path / {"onnx": "o.onnx", "openvino": "o.xml", "tensorrt": "o.engine",
+                         "om": "o.om", "int8": "o.onnx"}[cmd]
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x")
+    args = {"onnx": ["--model", "crnn", "--checkpoint", ckpt],
+            "openvino": ["--onnx", crnn_onnx["bs16"]],
+            "tensorrt": ["--onnx", crnn_onnx["bs16"], "--batch-size", "16"],
+            "om": ["--onnx", crnn_onnx["bs16"], "--batch-size", "16"],
+            "int8": ["--onnx", crnn_onnx["bs16"], "--calib-gt", tmp_path / "gt.txt"]}[cmd]
+    res = _run(cmd, *args, "--output", folder, "--overwrite")
+    assert res.exit_code == 1 and f"Error: output {folder} is an existing folder" in res.output
+    assert (folder / "keep.txt").read_text() == "x"
+
+
+def test_temporaries_of_dead_runs_are_removed_live_ones_kept(tmp_path, ckpt):
+    out = tmp_path / "crnn.onnx"
+    # a temporary left by a process that is gone (as after a SIGKILL): made by a child process
+    code = ("import sys; from pathlib import Path; from converter.outputs import temp_name; "
+            "p = temp_name(Path(sys.argv[1]), '.onnx'); p.write_bytes(b'half'); print(p)")
+    dead = Path(subprocess.run([sys.executable, "-c", code, str(out)], cwd=ROOT, check=True,
+                               capture_output=True, text=True).stdout.strip())
+    assert dead.is_file() and dead.name.startswith(".crnn.onnx.") and ".tmp" in dead.name
+    live = out.with_name(f".crnn.onnx.{os.getppid()}.tmp.onnx")  # a running process
+    live.write_bytes(b"in progress")
+    other = tmp_path / ".crnn.onnx.notapid.tmp"
+    other.write_bytes(b"not ours")
+    res = _run("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out,
+               "--batch-size", "2")
+    assert res.exit_code == 0, res.output
+    assert not dead.exists() and live.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [out.name, live.name, other.name])
+    assert clean_stale(out) == [] and temp_name(out).name == f".crnn.onnx.{os.getpid()}.tmp"
+
+
+def test_nan_and_inf_weights_are_named(tmp_path):
+    torch.manual_seed(0)
+    sd = build_model("crnn").state_dict()
+    sd["cnn.conv3.weight"][0, 0, 0, 0] = float("nan")
+    sd["rnn.1.embedding.bias"][5] = float("inf")
+    ckpt = tmp_path / "diverged.pth"
+    torch.save(sd, ckpt)
+    out = tmp_path / "x.onnx"
+    res = _run("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out)
+    assert res.exit_code == 1
+    assert f"checkpoint {ckpt} holds NaN/Inf values in 2 of {len(sd)} tensors" in res.output
+    assert "cnn.conv3.weight" in res.output and "rnn.1.embedding.bias" in res.output
+    assert "max abs diff" not in res.output and not out.exists()
