@@ -51,11 +51,8 @@ LONG_MODULES: dict[str, str] = {
     "pipeline/bench.py": "the crnn-bench driver; split when the benchmark moves to bench/",
     "pipeline/bench_measure.py": "the benchmark's measurements; split when it moves to bench/",
     "pipeline/bench_report.py": "Markdown + plot of the benchmark; split when it moves to bench/",
-    "converter/quantize.py": "shared INT8 calibration and CLI; split with the quantize circle fix",
 }
 
-#: import circles known today, fixed on another branch (xfail while present, fail if others)
-KNOWN_CYCLES = [frozenset({"converter.quantize", "converter.quantize_ort", "converter.quantize_ov"})]
 
 
 @dataclass(frozen=True)
@@ -211,11 +208,8 @@ def test_the_tree_is_found(graph):
 
 def test_no_import_cycle(graph):
     cycles = find_cycles(*graph)
-    unknown = [sorted(c) for c in cycles if c not in KNOWN_CYCLES]
     edges = [str(i) for i in graph[1] if any({i.importer, i.target} <= c for c in cycles)]
-    assert not unknown, f"import circles: {unknown}; edges: {edges}"
-    if cycles:
-        pytest.xfail(f"known circle, fixed on another branch: {[sorted(c) for c in cycles]}")
+    assert not cycles, f"import circles: {[sorted(c) for c in cycles]}; edges: {edges}"
 
 
 def test_stage_rules(graph):
