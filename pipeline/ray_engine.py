@@ -129,7 +129,7 @@ def _strings(column: np.ndarray) -> list:
     """
     if column.dtype.kind in "fc":
         return [None] * len(column)
-    return [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in column]
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in column]
 
 
 def _node_id() -> str:

@@ -36,8 +36,13 @@ from common.errors import UserError
 from common.fileio import atomic_write_json
 from pipeline.ray_engine import EngineActor, check_engine_file, schema
 from pipeline.ray_metrics import Aggregate, aggregate
-from pipeline.ray_read import (DEFAULT_RANGE, expand_inputs, plan_lmdb_ranges, plan_list_ranges,
-                               read_range)
+from pipeline.ray_read import (
+    DEFAULT_RANGE,
+    expand_inputs,
+    plan_list_ranges,
+    plan_lmdb_ranges,
+    read_range,
+)
 from postprocess.metrics import write_report
 
 #: Rows handed to one engine actor call (split there into engine batches).

@@ -30,8 +30,14 @@ import numpy as np
 
 from common.errors import UserError
 from models.specs import ModelSpec
-from preprocess.lmdb_io import (SampleError, decode_label, image_key, label_key, open_lmdb,
-                                read_num_samples)
+from preprocess.lmdb_io import (
+    SampleError,
+    decode_label,
+    image_key,
+    label_key,
+    open_lmdb,
+    read_num_samples,
+)
 from preprocess.transform import ImageError, preprocess_image
 
 #: Samples per read task (one block); 512 nano-ocr inputs are 8 MiB.
@@ -120,34 +126,39 @@ def plan_list_ranges(list_file: str | Path, range_size: int = DEFAULT_RANGE,
             current.clear()
 
     try:
-        f = open(list_file, "rb")
+        with open(list_file, "rb") as f:
+            _scan_list(f, list_file, base, current, flush, range_size, limit)
     except OSError as exc:
         raise UserError(f"cannot read image list {list_file}: {exc.strerror}") from None
-    count = 0
-    with f:
-        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LIST_LINE + 1), b""), 1):
-            if len(raw) > MAX_LIST_LINE:
-                raise UserError(f"{list_file}:{lineno}: line longer than {MAX_LIST_LINE} bytes")
-            if lineno > MAX_LIST_LINES:
-                raise UserError(f"{list_file}: more than {MAX_LIST_LINES} lines; "
-                                "pack the images into LMDB shards (crnn-preprocess build-lmdb --shard-size)")
-            try:
-                text = raw.decode("utf-8").strip()
-            except UnicodeDecodeError:
-                raise UserError(f"{list_file}:{lineno}: not valid UTF-8") from None
-            if not text:
-                continue
-            path = Path(text)
-            current.append((lineno, str(path if path.is_absolute() else base / path)))
-            count += 1
-            if len(current) >= range_size:
-                flush()
-            if limit is not None and count >= limit:
-                break
     flush()
     if not ranges:
         raise UserError(f"image list {list_file} holds no path")
     return ranges
+
+
+def _scan_list(f, list_file: Path, base: Path, current: list, flush, range_size: int,
+               limit: int | None) -> None:
+    """Read the list's lines (bounded: :data:`MAX_LIST_LINE` bytes, :data:`MAX_LIST_LINES`)."""
+    count = 0
+    for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LIST_LINE + 1), b""), 1):
+        if len(raw.rstrip(b"\r\n")) > MAX_LIST_LINE:
+            raise UserError(f"{list_file}:{lineno}: line longer than {MAX_LIST_LINE} bytes")
+        if lineno > MAX_LIST_LINES:
+            raise UserError(f"{list_file}: more than {MAX_LIST_LINES} lines; "
+                            "pack the images into LMDB shards (crnn-preprocess build-lmdb --shard-size)")
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UserError(f"{list_file}:{lineno}: not valid UTF-8") from None
+        if not text:
+            continue
+        path = Path(text)
+        current.append((lineno, str(path if path.is_absolute() else base / path)))
+        count += 1
+        if len(current) >= range_size:
+            flush()
+        if limit is not None and count >= limit:
+            break
 
 
 def _has_labels(txn) -> bool:
