@@ -8,6 +8,7 @@ import click
 from common.cli import command
 
 from common.fileio import atomic_write_json
+from pipeline.ray_cli import eval_on_ray, ray_options
 from postprocess.metrics import format_metrics, write_report
 from runtime.options import backend_options, engine_options
 from runtime.registry import open_backend
@@ -27,8 +28,9 @@ from runtime.registry import open_backend
               help="Warm-up batches before timing.")
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write accuracy.json, errors.tsv and summary.json here.")
+@ray_options
 def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize, workers,
-         limit, strict, warmup, output):
+         limit, strict, warmup, output, executor, **ray_opts):
     """Score ENGINE on an LMDB in one pass: decode and preprocess in parallel workers,
     overlapped with inference, greedy CTC decode, the metrics of crnn-postprocess.
 
@@ -44,6 +46,9 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     from pipeline.fused import evaluate
 
     options = backend_options(threads, hint, precision)
+    if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards
+        return eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit,
+                           strict, output, **ray_opts)
     with open_backend(engine, backend, device=device, **options) as be:
         with tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
             result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,

@@ -19,14 +19,18 @@ interrupted run never leaves a folder that looks finished)::
     NAME/summary.json            counts, timings (s, images/s), actors, nodes, engine
     NAME/accuracy.json, errors.tsv   when labels exist (postprocess.metrics, as crnn-eval)
 
-Ray retries a task lost with its worker or node (``max_retries``) and restarts a lost engine
-actor (``max_restarts``); a retried write task rewrites the same file names, so a sample is
-written once. User errors (a bad sample with ``strict``, an unloadable engine) are not retried.
+Fault tolerance is Ray Data's default: a task lost with its worker or node is retried (Ray's
+``max_retries=3`` for system failures), a lost engine actor is restarted and its batch resubmitted
+(Ray Data sets ``max_restarts=-1``, ``max_task_retries=-1`` for actor pools); a retried write task
+rewrites the same file names, so a sample is written once. Engine actors are placed with Ray
+Data's ``SPREAD`` strategy (one per node first). User errors (a bad sample with ``strict``, an
+unloadable engine) are not retried: they fail the run with the sample's shard and key.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -47,8 +51,6 @@ from postprocess.metrics import write_report
 
 #: Rows handed to one engine actor call (split there into engine batches).
 CALL_ROWS = 256
-#: Retries of a lost task / restarts of a lost actor (node or worker failure).
-MAX_RETRIES = 3
 MARKER = {"executor": "ray", "tool": "crnn-deploy"}
 
 
@@ -112,15 +114,21 @@ def _engine_spec(engine: Path, backend: str | None):
         be.close()
 
 
+_USER_ERROR_LINE = re.compile(r"(?m)^\s*[\w.]*(?:UserError|SampleError): (.+)$")
+
+
 def _user_error(exc: BaseException) -> UserError | None:
-    """The UserError behind a Ray exception (Ray wraps task errors, often twice)."""
-    seen = set()
+    """The UserError behind a Ray exception. Ray wraps task errors (RayTaskError, then Ray
+    Data's UserCodeException), and Ray Data keeps the original only as text: look for it in
+    the exception chain first, then for its ``...UserError: message`` line."""
+    seen, first = set(), exc
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, UserError):
             return UserError(exc.message)
         exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
-    return None
+    match = _USER_ERROR_LINE.search(str(first))
+    return UserError(match.group(1).strip()) if match else None
 
 
 def _prepare_output(output: Path, overwrite: bool) -> Path:
@@ -204,16 +212,15 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         ds = ray.data.from_items(ranges, override_num_blocks=len(ranges))
         ds = ds.map_batches(_read_block, batch_size=1, batch_format="numpy",
                             fn_kwargs={"spec": spec, "strict": strict},
-                            num_cpus=cpus_per_reader, max_retries=MAX_RETRIES)
+                            num_cpus=cpus_per_reader)
         ds = ds.map_batches(
             EngineActor, batch_size=CALL_ROWS, batch_format="numpy", concurrency=actors,
             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None, resources=resources or None,
-            scheduling_strategy="SPREAD", max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES,
             fn_constructor_kwargs={"engine": str(engine), "backend": backend, "device": device,
                                    "options": options or {}, "batch": batch,
                                    "cpus": cpus_per_actor})
         ds.write_parquet(str(tmp / "predictions"), schema=schema(),
-                         ray_remote_args={"num_cpus": cpus_per_reader, "max_retries": MAX_RETRIES})
+                         ray_remote_args={"num_cpus": cpus_per_reader})
         wall_s = time.perf_counter() - t0
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
