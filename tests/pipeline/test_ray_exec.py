@@ -14,18 +14,18 @@ import lmdb
 import numpy as np
 import pytest
 
+from common.errors import UserError
+from pipeline.fused import evaluate
+from pipeline.ray_exec import run
+from postprocess.ctc import greedy_decode_with_confidence
+from preprocess.lmdb_io import iter_samples
+from preprocess.shards import build_shards
+from preprocess.transform import preprocess_image
+from runtime.batching import pad_batch
+from runtime.registry import open_backend
+
 ray = pytest.importorskip("ray", reason="needs the [ray] extra")
 pq = pytest.importorskip("pyarrow.parquet")
-
-from common.errors import UserError  # noqa: E402
-from pipeline.fused import evaluate  # noqa: E402
-from pipeline.ray_exec import run  # noqa: E402
-from postprocess.ctc import greedy_decode_with_confidence  # noqa: E402
-from preprocess.lmdb_io import iter_samples  # noqa: E402
-from preprocess.shards import build_shards  # noqa: E402
-from preprocess.transform import preprocess_image  # noqa: E402
-from runtime.batching import pad_batch  # noqa: E402
-from runtime.registry import open_backend  # noqa: E402
 
 # half a CPU per engine actor and per read/write task: 2 actors + readers fit on 2 x 1 CPU
 SMALL = {"actors": 2, "cpus_per_actor": 0.5, "cpus_per_reader": 0.5}
