@@ -69,3 +69,19 @@ def test_merged_metrics_equal_metrics_of_the_union():
                             compute_metrics(preds[2:], labels[2:])])
     assert merged == pytest.approx(whole)
     assert merge_metrics([]) is None
+
+
+def test_eval_cli_ray_needs_an_output_and_valid_resources(tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.eval_cli import main
+    from pipeline.ray_cli import parse_resources
+
+    engine = tmp_path / "m.onnx"
+    engine.write_bytes(b"x")
+    res = CliRunner().invoke(main, ["--executor", "ray", "--lmdb", "x-*.lmdb", "--engine",
+                                    str(engine)])
+    assert res.exit_code == 1 and "needs --output" in res.output
+    assert parse_resources(["NPU=1", "accel=0.5"]) == {"NPU": 1.0, "accel": 0.5}
+    with pytest.raises(UserError, match="NAME=N"):
+        parse_resources(["NPU"])
