@@ -27,8 +27,9 @@ from runtime.registry import open_backend
 ray = pytest.importorskip("ray", reason="needs the [ray] extra")
 pq = pytest.importorskip("pyarrow.parquet")
 
-# half a CPU per engine actor and per read/write task: 2 actors + readers fit on 2 x 1 CPU
-SMALL = {"actors": 2, "cpus_per_actor": 0.5, "cpus_per_reader": 0.5}
+# 0.6 CPU per engine actor: only one fits on a 1-CPU node, so the two actors must take both
+# nodes; read/write tasks take 0.4 and run beside them
+SMALL = {"actors": 2, "cpus_per_actor": 0.6, "cpus_per_reader": 0.4}
 
 
 @pytest.fixture(scope="module")
