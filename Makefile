@@ -14,13 +14,13 @@ export CRNN_ASSETS := $(abspath $(ASSETS))
 
 .PHONY: setup weights convert demo test bench clean
 
-## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras
+## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras (Ray Data included)
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,test]'
+	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,test,ray]'
 	touch $@
 
 ## weights: nano-ocr's pretrained CRNN (sha256-checked) -> build/weights/nano_ocr_ftr.pth

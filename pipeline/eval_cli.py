@@ -8,6 +8,7 @@ import click
 from common import outputs
 from common.cli import command
 from common.fileio import atomic_write_json
+from pipeline.ray_cli import eval_on_ray, ray_options
 from postprocess.metrics import format_metrics, write_report
 from runtime.options import backend_options, engine_options
 from runtime.registry import open_backend
@@ -30,8 +31,9 @@ from runtime.registry import open_backend
                    "(published whole when complete).")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output folder written earlier by crnn-eval (whole).")
+@ray_options
 def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize, workers,
-         limit, strict, warmup, output, overwrite):
+         limit, strict, warmup, output, overwrite, executor, **ray_opts):
     """Score ENGINE on an LMDB in one pass: decode and preprocess in parallel workers,
     overlapped with inference, greedy CTC decode, the metrics of crnn-postprocess.
 
@@ -50,12 +52,15 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
 
     from pipeline.fused import evaluate
 
+    options = backend_options(threads, hint, precision)
+    if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards
+        return eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit,
+                           strict, output, overwrite=overwrite, **ray_opts)
     staged = None
     if output is not None:
         outputs.check_not_input(output, [("--lmdb", lmdb_path), ("engine file", engine)])
         staged = outputs.StagedDir(output, outputs.REPORT, overwrite, "crnn-eval",
                                    lmdb=str(lmdb_path))
-    options = backend_options(threads, hint, precision)
     with open_backend(engine, backend, device=device, **options) as be:
         with tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
             result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 import click
 
 from common.cli import group
-
 from common.errors import UserError
 from models.specs import SPECS
 
@@ -61,7 +60,11 @@ def main() -> None:
               help="Fail on the first bad line instead of skipping it.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output LMDB written earlier by this tool (never anything else).")
-def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwrite: bool) -> None:
+@click.option("--shard-size", type=click.IntRange(min=1), default=None,
+              help="Write shards of N samples, OUTPUT-00000.lmdb, OUTPUT-00001.lmdb, ... "
+                   "(e.g. for crnn-eval --executor ray).")
+def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwrite: bool,
+                   shard_size: int | None) -> None:
     """Pack the images listed in GT into an LMDB in the clovaai layout.
 
     Keys: num-samples; image-%09d = the image file's bytes unchanged; label-%09d = UTF-8
@@ -71,6 +74,16 @@ def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwri
     """
     from preprocess.lmdb_build import build_lmdb
 
+    if shard_size is not None:
+        from preprocess.shards import build_shards
+
+        with _user_errors():
+            res = build_shards(gt, output, shard_size, root=root, strict=strict,
+                               overwrite=overwrite)
+        click.echo(f"wrote {sum(res.written)} samples ({res.image_bytes / 1e6:.1f} MB of images) "
+                   f"in {len(res.shards)} shards {res.shards[0]} ... {res.shards[-1].name}; "
+                   f"skipped {len(res.skipped)} line(s)")
+        return
     with _user_errors():
         res = build_lmdb(gt, output, root=root, strict=strict, overwrite=overwrite)
     mb = res.image_bytes / 1e6

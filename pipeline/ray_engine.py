@@ -1,0 +1,149 @@
+"""The engine stage of the Ray path: a callable class for ``Dataset.map_batches``.
+
+Ray Data constructs :class:`EngineActor` once per actor (the backend is loaded once there, not
+per batch) and calls it with blocks of preprocessed rows (:mod:`pipeline.ray_read`). Each call
+runs the good rows through the engine in batches of the engine's batch size (the last one
+zero-padded, padding outputs dropped), decodes them with greedy CTC plus confidence
+(:func:`postprocess.ctc.greedy_decode_with_confidence`, the PaddleOCR formula) right there, so
+the (T, N, C) logits never leave the actor, and returns the prediction rows as a
+``pyarrow.Table`` of :data:`SCHEMA`.
+
+Threads are set explicitly to the actor's CPUs, because the engines do not follow Ray's
+``OMP_NUM_THREADS``: ONNX Runtime takes ``intra_op_num_threads`` (default: one per physical core
+of the node), OpenVINO ``INFERENCE_NUM_THREADS``. With several actors on one node OpenVINO's CPU
+pinning (``ENABLE_CPU_PINNING``, on by default on Linux) would bind every actor's threads to the
+same cores, so it is switched off here.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from common.errors import UserError
+from postprocess.ctc import greedy_decode_with_confidence
+from runtime.batching import pad_batch
+from runtime.registry import open_backend
+from runtime.runner import resolve_batch, warm_up
+
+#: Columns of the predictions, in order (pyarrow types built lazily in :func:`schema`).
+FIELDS = (("shard", "string"), ("index", "int64"), ("source", "string"), ("label", "string"),
+          ("text", "string"), ("confidence", "float64"), ("error", "string"), ("node", "string"))
+
+
+def schema():
+    """The pyarrow schema of the predictions Parquet files (every column nullable).
+
+    ``text``/``confidence`` are null for a skipped sample (``error`` set); ``label`` is null
+    when the input has none; ``node`` is the Ray node id that ran the engine on the row.
+    """
+    import pyarrow as pa
+
+    return pa.schema([pa.field(name, getattr(pa, kind)()) for name, kind in FIELDS])
+
+
+def actor_threads(cpus: float | None) -> int | None:
+    """Engine threads for an actor reserving ``cpus`` logical CPUs: ``ceil(cpus)``, at least 1."""
+    return None if cpus is None else max(1, math.ceil(cpus))
+
+
+def unpin_openvino(backend) -> bool:
+    """Turn OpenVINO's CPU pinning off before the first compile (a loaded OpenVINO backend on CPU).
+
+    ``ENABLE_CPU_PINNING`` is an OpenVINO CPU-plugin property (openvino.properties.hint
+    ``enable_cpu_pinning``). Returns True when set. The backend compiles lazily with its
+    ``config`` dict, so adding the key after ``load()`` applies to every compiled model.
+    """
+    config = getattr(backend, "config", None)
+    if backend.name != "openvino" or not isinstance(config, dict):
+        return False
+    if not str(backend.device).upper().startswith("CPU"):
+        return False
+    config["ENABLE_CPU_PINNING"] = False
+    return True
+
+
+class EngineActor:
+    """Ray Data callable class: preprocessed block -> prediction rows (``pyarrow.Table``).
+
+    Args:
+        engine: engine file (any backend of :mod:`runtime.registry`), on every node's storage.
+        backend: backend name or None (from the suffix).
+        device: ``CPU``, ``GPU`` (ORT CUDA / TensorRT; Ray sets ``CUDA_VISIBLE_DEVICES`` to the
+            actor's GPUs, so device 0 is the actor's own), ``NPU`` for Ascend.
+        options: backend options (``hint``, ``precision``, ...); ``threads`` overrides
+            ``cpus`` for the thread count.
+        batch: batch for a dynamic engine (default 16); must match a static engine's batch.
+        cpus: CPUs reserved by the actor (sets the engine threads, :func:`actor_threads`).
+
+    Raises:
+        UserError: the engine cannot be loaded, or the batch contradicts it (in the actor;
+            Ray Data reports it on the driver).
+    """
+
+    def __init__(self, engine: str, backend: str | None = None, device: str = "CPU",
+                 options: dict | None = None, batch: int | None = None,
+                 cpus: float | None = 1.0):
+        options = dict(options or {})
+        threads = options.pop("threads", None) or actor_threads(cpus)
+        if threads:
+            options["threads"] = threads
+        self.backend = open_backend(engine, backend, device=device, **options)
+        self.backend.load()
+        unpin_openvino(self.backend)
+        self.batch = resolve_batch(self.backend, batch)
+        warm_up(self.backend, self.batch, 1)
+        self.alphabet = self.backend.spec.alphabet
+        self.node = _node_id()
+
+    def __call__(self, block: dict[str, np.ndarray]):
+        import pyarrow as pa
+
+        n = len(block["index"])
+        error = _strings(block["error"])
+        good = np.array([e is None for e in error], dtype=bool)
+        texts = np.full(n, None, dtype=object)
+        conf = np.full(n, np.nan)
+        rows = np.flatnonzero(good)
+        images = block["image"]
+        for s in range(0, len(rows), self.batch):
+            take = rows[s:s + self.batch]
+            x = np.ascontiguousarray(images[take], dtype=np.float32)
+            y = self.backend.infer(pad_batch(x, self.batch))
+            t, c = greedy_decode_with_confidence(y[:, :len(take)], self.alphabet, batch_axis=1)
+            texts[take] = t
+            conf[take] = c
+        columns = {"shard": _strings(block["shard"]), "index": block["index"].astype(np.int64),
+                   "source": _strings(block["source"]), "label": _strings(block["label"]),
+                   "text": list(texts), "confidence": conf, "error": error,
+                   "node": [self.node] * n}
+        return pa.table({k: pa.array(v, type=f.type, from_pandas=True)
+                         for (k, v), f in zip(columns.items(), schema())})
+
+
+def _strings(column: np.ndarray) -> list:
+    """A string column as Ray Data hands it over -> list of str / None.
+
+    A column whose values are all None reaches the actor as a float array of NaN (Arrow's null
+    type converted to numpy); NaN and None both mean "no value".
+    """
+    if column.dtype.kind in "fc":
+        return [None] * len(column)
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in column]
+
+
+def _node_id() -> str:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - outside Ray (unit tests): no node
+        return ""
+
+
+def check_engine_file(engine) -> None:
+    """Raise UserError unless ``engine`` is a file (checked on the driver before Ray starts)."""
+    from pathlib import Path
+
+    if not Path(engine).is_file():
+        raise UserError(f"engine not found: {engine}")

@@ -1,0 +1,303 @@
+"""The recognition pipeline on Ray Data: LMDB shards or image lists -> predictions Parquet + metrics.
+
+Stages (Ray Data streams blocks between them with backpressure)::
+
+    ranges (driver)  ->  read + decode + preprocess   (CPU tasks, pipeline.ray_read.read_range)
+                     ->  engine + greedy CTC + conf.  (actors, pipeline.ray_engine.EngineActor)
+                     ->  write Parquet                (tasks, Dataset.write_parquet)
+    metrics          <-  the written predictions      (driver, pipeline.ray_metrics.aggregate)
+
+Ray is joined or started by :func:`connect`: ``address=None`` starts a local instance inside
+this process (stopped at the end), ``"auto"`` joins the cluster started with ``ray start --head``
+on this machine, ``"host:6379"`` / ``"ray://host:10001"`` a given one. Shards, engine and output
+must be at paths every node can read (the output: write) -- a shared file system.
+
+Output folder (written as ``.NAME.tmp-PID`` beside it, renamed only when complete, so an
+interrupted run never leaves a folder that looks finished)::
+
+    NAME/predictions/*.parquet   shard, index, source, label, text, confidence, error, node
+    NAME/summary.json            counts, timings (s, images/s), actors, nodes, engine
+    NAME/accuracy.json, errors.tsv   when labels exist (postprocess.metrics, as crnn-eval)
+
+Fault tolerance is Ray Data's default: a task lost with its worker or node is retried (Ray's
+``max_retries=3`` for system failures), a lost engine actor is restarted and its batch resubmitted
+(Ray Data sets ``max_restarts=-1``, ``max_task_retries=-1`` for actor pools); a retried write task
+rewrites the same file names, so a sample is written once. Engine actors are placed with Ray
+Data's ``SPREAD`` strategy (one per node first). User errors (a bad sample with ``strict``, an
+unloadable engine) are not retried: they fail the run with the sample's shard and key.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.errors import UserError
+from common.fileio import atomic_write_json
+from pipeline.ray_engine import EngineActor, check_engine_file, schema
+from pipeline.ray_metrics import Aggregate, aggregate
+from pipeline.ray_read import (
+    DEFAULT_RANGE,
+    expand_inputs,
+    plan_list_ranges,
+    plan_lmdb_ranges,
+    read_range,
+)
+from postprocess.metrics import write_report
+
+#: Rows handed to one engine actor call (split there into engine batches).
+CALL_ROWS = 256
+MARKER = {"executor": "ray", "tool": "crnn-deploy"}
+
+
+@dataclass
+class RayRunResult:
+    """What :func:`run` produced. ``startup_s``: joining/starting Ray (s); ``wall_s``: from the
+    first read task to the last written file (s); ``aggregate``: counts and metrics."""
+
+    output: Path
+    aggregate: Aggregate
+    startup_s: float
+    wall_s: float
+    actors: int
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def images_per_s(self) -> float:
+        """End-to-end throughput without Ray's start-up: predicted rows per wall second."""
+        return self.aggregate.predicted / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> tuple[bool, float]:
+    """Join or start Ray; returns (started here, seconds taken). Reuses an initialized Ray.
+
+    Raises:
+        UserError: ``ray`` is not installed, or the cluster cannot be reached.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise UserError("the Ray executor needs Ray Data: pip install 'crnn-deploy[ray]'") from None
+    t0 = time.perf_counter()
+    if ray.is_initialized():
+        return False, 0.0
+    kwargs = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UserError(f"cannot join Ray at {address or 'a new local instance'}: {exc}") from None
+    return True, time.perf_counter() - t0
+
+
+def _engine_spec(engine: Path, backend: str | None):
+    """The model spec, read on the driver without running the engine (sidecar, ONNX metadata,
+    else the backend's own reader: OpenVINO's read_model, no compile)."""
+    from models.specs import read_sidecar, sidecar_path
+    from runtime.engine_spec import onnx_spec_text, spec_from_text
+    from runtime.registry import backend_for, open_backend
+
+    if sidecar_path(engine).is_file():
+        return read_sidecar(engine)
+    if engine.suffix.lower() == ".onnx":
+        return spec_from_text(onnx_spec_text(engine), engine)
+    be = open_backend(engine, backend_for(engine, backend))
+    try:
+        return be.load().spec
+    finally:
+        be.close()
+
+
+_USER_ERROR_LINE = re.compile(r"(?m)^\s*[\w.]*(?:UserError|SampleError): (.+)$")
+
+
+def _user_error(exc: BaseException) -> UserError | None:
+    """The UserError behind a Ray exception. Ray wraps task errors (RayTaskError, then Ray
+    Data's UserCodeException), and Ray Data keeps the original only as text: look for it in
+    the exception chain first, then for its ``...UserError: message`` line."""
+    seen, first = set(), exc
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, UserError):
+            return UserError(exc.message)
+        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    match = _USER_ERROR_LINE.search(str(first))
+    return UserError(match.group(1).strip()) if match else None
+
+
+def _prepare_output(output: Path, overwrite: bool) -> Path:
+    if output.exists():
+        summary = output / "summary.json"
+        mine = summary.is_file() and json.loads(summary.read_text()).get("executor") == "ray"
+        if not overwrite:
+            raise UserError(f"output already exists: {output} (remove it or pass --overwrite)")
+        if not mine:
+            raise UserError(f"refusing to replace {output}: not a predictions folder written "
+                            "by crnn-eval --executor ray")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
+
+
+def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None = None,
+        image_list: str | Path | None = None, *, backend: str | None = None,
+        device: str = "CPU", options: dict | None = None, batch: int | None = None,
+        address: str | None = None, actors: int | None = None, cpus_per_actor: float = 1.0,
+        gpus_per_actor: float = 0.0, resources: dict | None = None,
+        cpus_per_reader: float = 1.0, range_size: int = DEFAULT_RANGE,
+        limit: int | None = None, strict: bool = False, overwrite: bool = False,
+        progress: bool = False, log=None) -> RayRunResult:
+    """Run preprocess -> engine -> decode -> Parquet on Ray Data and score the predictions.
+
+    Args:
+        engine: engine file (.onnx, .xml, .engine/.plan, .om), readable on every node.
+        output: folder to create (see the module docstring); must not exist unless
+            ``overwrite`` and written by this function before.
+        lmdb: LMDB shard path(s) or glob pattern(s) (clovaai layout; ``label-`` keys optional).
+        image_list: instead of ``lmdb``, a text file of image paths (one per line).
+        backend, device, options, batch: as ``crnn-eval`` (``runtime.registry.open_backend``).
+        address: None (local Ray in this process), ``"auto"`` or a cluster address.
+        actors: engine actors (default: half the cluster's CPUs / ``cpus_per_actor``, >= 1).
+        cpus_per_actor, gpus_per_actor, resources: Ray resources of one engine actor (e.g.
+            ``{"NPU": 1}`` for Ascend); the engine threads follow ``cpus_per_actor``.
+        cpus_per_reader: CPUs of one read/preprocess task and of a write task.
+        range_size: samples per read task; limit: first N samples only; strict: fail on the
+            first bad sample instead of skipping it (reported by shard and key).
+        progress: Ray Data's progress bars and execution log lines on stderr.
+        log: callable for progress lines (default: nothing).
+
+    Returns:
+        RayRunResult (images/s exclude Ray's start-up, reported apart as ``startup_s``).
+
+    Raises:
+        UserError: bad input (no shard, not an LMDB, missing engine, existing output, a bad
+            sample with ``strict``, no sample predicted) or no Ray installed / reachable.
+    """
+    log = log or (lambda msg: None)
+    engine, output = Path(engine), Path(output)
+    if (lmdb is None) == (image_list is None):
+        raise UserError("give either LMDB shard(s) or an image list")
+    check_engine_file(engine)
+    if lmdb is not None:
+        shards = expand_inputs(lmdb)
+        ranges = plan_lmdb_ranges(shards, range_size, limit)
+    else:
+        shards = [Path(image_list)]
+        ranges = plan_list_ranges(image_list, range_size, limit)
+    if not ranges:
+        raise UserError(f"no sample in {', '.join(map(str, shards))}")
+    spec = _engine_spec(engine, backend)
+    tmp = _prepare_output(output, overwrite)
+    started, startup_s = False, 0.0
+    try:
+        started, startup_s = connect(address)
+        import ray
+        import ray.data
+
+        if actors is None:
+            cpus = ray.cluster_resources().get("CPU", 1)
+            actors = max(1, int(cpus / 2 / max(cpus_per_actor, 1e-3)))
+        log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {actors} engine "
+            f"actor(s) (start-up {startup_s:.1f} s)")
+        _quiet(progress)
+        t0 = time.perf_counter()
+        ds = ray.data.from_items(ranges, override_num_blocks=len(ranges))
+        ds = ds.map_batches(_read_block, batch_size=1, batch_format="numpy",
+                            fn_kwargs={"spec": spec, "strict": strict},
+                            num_cpus=cpus_per_reader, ray_remote_args_fn=_no_extra_args)
+        ds = ds.map_batches(
+            EngineActor, batch_size=CALL_ROWS, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None, resources=resources or None,
+            fn_constructor_kwargs={"engine": str(engine), "backend": backend, "device": device,
+                                   "options": options or {}, "batch": batch,
+                                   "cpus": cpus_per_actor})
+        ds.write_parquet(str(tmp / "predictions"), schema=schema(),
+                         ray_remote_args={"num_cpus": cpus_per_reader})
+        wall_s = time.perf_counter() - t0
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        err = _user_error(exc)
+        if err is not None:
+            raise err from None
+        raise
+    except BaseException:  # Ctrl-C / SIGTERM: stop the work, then drop the partial folder
+        _shutdown(started)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        result = _finish(tmp, output, engine, spec, shards, actors, startup_s, wall_s,
+                         cpus_per_actor, gpus_per_actor, resources, address, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        _shutdown(started)
+    return result
+
+
+def _no_extra_args() -> dict:
+    """``ray_remote_args_fn`` of the read stage. Ray Data does not fuse an operator that has
+    one with its neighbour, so reading and preprocessing stay in their own CPU tasks, in
+    parallel with the engine actors, instead of being fused into the actors' serial calls."""
+    return {}
+
+
+def _read_block(batch: dict, spec, strict: bool) -> dict:
+    """Read task: one planned range (a 1-row batch of :mod:`pipeline.ray_read` plans) -> a block."""
+    task = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in batch.items()}
+    return read_range(task, spec, strict)
+
+
+def _quiet(progress: bool) -> None:
+    """Ray Data's progress bars and INFO lines only when asked for."""
+    import logging
+
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    ctx.print_on_execution_start = progress
+    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
+
+
+def _shutdown(started: bool) -> None:
+    if started:
+        import ray
+
+        ray.shutdown()
+
+
+def _finish(tmp: Path, output: Path, engine: Path, spec, shards, actors, startup_s, wall_s,
+            cpus_per_actor, gpus_per_actor, resources, address, overwrite) -> RayRunResult:
+    agg = aggregate(tmp / "predictions")
+    if agg.predicted == 0:
+        raise UserError(f"no sample could be predicted ({agg.skipped} bad): "
+                        f"{'; '.join(agg.skipped_keys[:3])}")
+    summary = {**MARKER, "engine": str(engine), "spec": spec.name, "inputs": [str(s) for s in shards],
+               "rows": agg.rows, "predicted": agg.predicted, "skipped": agg.skipped,
+               "skipped_keys": agg.skipped_keys, "actors": actors, "nodes": agg.nodes,
+               "cpus_per_actor": cpus_per_actor, "gpus_per_actor": gpus_per_actor,
+               "resources": resources or {}, "ray_address": address or "local",
+               "startup_s": round(startup_s, 3), "wall_s": round(wall_s, 3),
+               "end_to_end_images_per_s": round(agg.predicted / wall_s, 3) if wall_s else 0.0}
+    if agg.metrics is not None:
+        write_report(tmp, agg.metrics, agg.errors, alphabet=spec.alphabet,
+                     extra={"skipped": agg.skipped, "errors_listed": len(agg.errors)})
+    atomic_write_json(tmp / "summary.json", summary)
+    if output.exists():  # overwrite (checked in _prepare_output): swap only now
+        old = output.parent / f".{output.name}.old-{os.getpid()}"
+        os.replace(output, old)
+        os.replace(tmp, output)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, output)
+    return RayRunResult(output, agg, startup_s, wall_s, actors, summary)

@@ -1,0 +1,119 @@
+"""Metrics of a Ray run, aggregated from its written predictions (no second pass over images).
+
+The predictions folder (Parquet, :func:`pipeline.ray_engine.schema`) is read column by column in
+record batches of :data:`BATCH_ROWS` rows, so the driver's memory does not grow with the number
+of samples; each batch is scored with :func:`postprocess.metrics.compute_metrics` and the sums
+are merged. Rows are ordered by (shard, index) only where an order is reported (the first bad
+samples, the listed errors).
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from postprocess.metrics import compute_metrics, normalize_standard
+
+BATCH_ROWS = 65_536
+#: Bad samples listed by shard and key (all are counted).
+MAX_REPORTED = 20
+#: Wrong predictions listed in errors.tsv (all are counted in the metrics).
+MAX_ERRORS = 100_000
+
+
+@dataclass
+class Aggregate:
+    """Counts over the predictions.
+
+    ``rows``: every row; ``predicted``: rows with a text; ``skipped``: rows with an error;
+    ``skipped_keys``: the first :data:`MAX_REPORTED` ``shard: key: reason`` by (shard, index);
+    ``metrics``: :func:`compute_metrics` of the labeled predicted rows merged (None without
+    labels); ``errors``: up to :data:`MAX_ERRORS` ``(shard:index, label, text)`` wrong rows, by
+    (shard, index); ``nodes``: rows per Ray node id.
+    """
+
+    rows: int = 0
+    predicted: int = 0
+    skipped: int = 0
+    skipped_keys: list[str] = field(default_factory=list)
+    metrics: dict | None = None
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+    nodes: dict[str, int] = field(default_factory=dict)
+
+
+_SUMS = ("total", "correct", "correct_case_sensitive", "edit_distance", "gt_chars")
+
+
+def merge_metrics(parts: list[dict]) -> dict | None:
+    """Merge :func:`compute_metrics` dicts of disjoint sample sets into the dict of their union."""
+    parts = [p for p in parts if p and p["total"]]
+    if not parts:
+        return None
+    out = {k: sum(p[k] for p in parts) for k in _SUMS}
+    n = out["total"]
+    ned = sum(p["mean_ned"] * p["total"] for p in parts)
+    out.update(word_accuracy=out["correct"] / n,
+               word_accuracy_case_sensitive=out["correct_case_sensitive"] / n,
+               mean_ned=ned / n,
+               cer=out["edit_distance"] / out["gt_chars"] if out["gt_chars"] else None)
+    return out
+
+
+def _push(heap: list, item: tuple, bound: int) -> None:
+    """Keep the ``bound`` smallest items (by their first fields) in a max-heap of negated keys."""
+    if len(heap) < bound:
+        heapq.heappush(heap, _Neg(item))
+    elif _Neg(item) > heap[0]:  # smaller than the largest kept
+        heapq.heapreplace(heap, _Neg(item))
+
+
+class _Neg:
+    """Reverses tuple order so heapq (a min-heap) keeps the smallest tuples."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __lt__(self, other):
+        return self.v > other.v
+
+    def __gt__(self, other):
+        return self.v < other.v
+
+
+def aggregate(folder: str | Path) -> Aggregate:
+    """Count, score and list from the Parquet files under ``folder``.
+
+    Raises:
+        OSError / pyarrow.ArrowInvalid: unreadable files (the folder was written by this run).
+    """
+    import pyarrow.dataset as pads
+
+    ds = pads.dataset(str(folder), format="parquet")
+    agg = Aggregate()
+    parts, bad, wrong = [], [], []
+    cols = ["shard", "index", "source", "label", "text", "error", "node"]
+    for rb in ds.to_batches(columns=cols, batch_size=BATCH_ROWS):
+        d = rb.to_pydict()
+        agg.rows += rb.num_rows
+        preds, labels = [], []
+        for shard, index, label, text, error, node in zip(
+                d["shard"], d["index"], d["label"], d["text"], d["error"], d["node"]):
+            agg.nodes[node] = agg.nodes.get(node, 0) + 1
+            if error is not None:
+                agg.skipped += 1
+                _push(bad, (shard, index, error), MAX_REPORTED)
+                continue
+            agg.predicted += 1
+            if label is not None:
+                preds.append(text)
+                labels.append(label)
+                if normalize_standard(label) != normalize_standard(text):
+                    _push(wrong, (shard, index, label, text), MAX_ERRORS)
+        if labels:
+            parts.append(compute_metrics(preds, labels))
+    agg.metrics = merge_metrics(parts)
+    agg.skipped_keys = [f"{s}: {e}" for s, _, e in sorted(x.v for x in bad)]
+    agg.errors = [(f"{s}:{i}", label, text) for s, i, label, text in sorted(x.v for x in wrong)]
+    return agg

@@ -1,0 +1,236 @@
+"""Inputs of the Ray path: planning index ranges of LMDB shards / image lists, and reading them.
+
+Nothing here imports Ray: :func:`plan_lmdb_ranges` / :func:`plan_list_ranges` run on the driver
+and return plain dicts (one per read task); :func:`read_range` runs inside a Ray Data task on
+whichever node gets it, opens its shard read-only there (the shards must be on storage every node
+can read: NFS, a shared volume, the same path on every node), and returns one block.
+
+A block is a dict of equal-length numpy columns (the Ray Data "numpy" batch format):
+
+| column | dtype | meaning |
+| --- | --- | --- |
+| ``shard`` | str | the LMDB path, or the image-list file |
+| ``index`` | int64 | 1-based LMDB index, or 1-based line number of the list |
+| ``source`` | str | ``path-%09d`` value when the LMDB has it, else the ``image-%09d`` key; the image path for a list |
+| ``label`` | str or None | ``label-%09d`` (None when the shard has no ``label-`` keys, or for a list) |
+| ``error`` | str or None | ``key: reason`` of a bad sample (then ``image`` is zeros and it is not inferred) |
+| ``image`` | float32 (n, C, H, W) | :func:`preprocess.transform.preprocess_image` of the spec |
+
+The bad-sample policy is the local path's (:mod:`pipeline.fused`): a bad sample (missing key,
+bad label, undecodable image) is kept as a row with ``error`` set and reported by shard and
+key, or, with ``strict``, raises :class:`common.errors.UserError` naming shard and key.
+"""
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import UserError
+from models.specs import ModelSpec
+from preprocess.lmdb_io import (
+    SampleError,
+    decode_label,
+    image_key,
+    label_key,
+    open_lmdb,
+    read_num_samples,
+)
+from preprocess.transform import ImageError, preprocess_image
+
+#: Samples per read task (one block); 512 nano-ocr inputs are 8 MiB.
+DEFAULT_RANGE = 512
+#: Image lists: longest accepted line (bytes) and most lines read (bounded reads).
+MAX_LIST_LINE = 4096
+MAX_LIST_LINES = 10_000_000
+#: Largest image file read from a list (bytes).
+MAX_IMAGE_BYTES = 64 << 20
+
+COLUMNS = ("shard", "index", "source", "label", "error")
+
+
+def expand_inputs(inputs: str | Path | list) -> list[Path]:
+    """Paths and glob patterns -> the LMDB shard paths, sorted within each pattern, deduplicated.
+
+    Raises:
+        UserError: a pattern matches nothing, or a plain path does not exist.
+    """
+    items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    out: list[Path] = []
+    for item in items:
+        text = str(item)
+        if glob.has_magic(text):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise UserError(f"no LMDB matches {text!r}")
+            out.extend(Path(m) for m in matches)
+        elif Path(text).exists():
+            out.append(Path(text))
+        else:
+            raise UserError(f"LMDB not found: {text}")
+    seen: set[Path] = set()
+    return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]
+
+
+def shard_size(path: Path) -> int:
+    """``num-samples`` of one shard (read on the driver). Raises UserError for a non-LMDB."""
+    env = open_lmdb(path)
+    try:
+        return read_num_samples(env, path)
+    finally:
+        env.close()
+
+
+def plan_lmdb_ranges(shards: list[Path], range_size: int = DEFAULT_RANGE,
+                     limit: int | None = None) -> list[dict]:
+    """One ``{"kind": "lmdb", "shard", "start", "stop"}`` per read task ([start, stop), 1-based).
+
+    ``limit`` keeps the first ``limit`` samples over the shards in the given order.
+    Raises UserError when a shard is not an LMDB (checked here, before any task starts).
+    """
+    if range_size < 1:
+        raise UserError(f"range size must be >= 1, got {range_size}")
+    ranges, left = [], limit
+    for path in shards:
+        n = shard_size(path)
+        if left is not None:
+            n, left = min(n, left), left - min(n, left)
+        ranges.extend({"kind": "lmdb", "shard": str(path), "start": s,
+                       "stop": min(s + range_size, n + 1), "paths": ""}
+                      for s in range(1, n + 1, range_size))
+        if left == 0:
+            break
+    return ranges
+
+
+def plan_list_ranges(list_file: str | Path, range_size: int = DEFAULT_RANGE,
+                     limit: int | None = None) -> list[dict]:
+    """Read a text file of image paths (one per line, UTF-8; relative paths are relative to the
+    file's folder; blank lines ignored) into ``{"kind": "list", ...}`` ranges carrying the paths.
+
+    Raises:
+        UserError: unreadable file, a line over :data:`MAX_LIST_LINE` bytes or not UTF-8, more
+            than :data:`MAX_LIST_LINES` lines, or no path at all.
+    """
+    list_file = Path(list_file)
+    base = list_file.parent
+    ranges: list[dict] = []
+    current: list[tuple[int, str]] = []
+
+    def flush():
+        if current:
+            ranges.append({"kind": "list", "shard": str(list_file), "start": current[0][0],
+                           "stop": current[-1][0] + 1, "paths": json.dumps(current)})
+            current.clear()
+
+    try:
+        with open(list_file, "rb") as f:
+            _scan_list(f, list_file, base, current, flush, range_size, limit)
+    except OSError as exc:
+        raise UserError(f"cannot read image list {list_file}: {exc.strerror}") from None
+    flush()
+    if not ranges:
+        raise UserError(f"image list {list_file} holds no path")
+    return ranges
+
+
+def _scan_list(f, list_file: Path, base: Path, current: list, flush, range_size: int,
+               limit: int | None) -> None:
+    """Read the list's lines (bounded: :data:`MAX_LIST_LINE` bytes, :data:`MAX_LIST_LINES`)."""
+    count = 0
+    for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LIST_LINE + 1), b""), 1):
+        if len(raw.rstrip(b"\r\n")) > MAX_LIST_LINE:
+            raise UserError(f"{list_file}:{lineno}: line longer than {MAX_LIST_LINE} bytes")
+        if lineno > MAX_LIST_LINES:
+            raise UserError(f"{list_file}: more than {MAX_LIST_LINES} lines; "
+                            "pack the images into LMDB shards (crnn-preprocess build-lmdb --shard-size)")
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UserError(f"{list_file}:{lineno}: not valid UTF-8") from None
+        if not text:
+            continue
+        path = Path(text)
+        current.append((lineno, str(path if path.is_absolute() else base / path)))
+        count += 1
+        if len(current) >= range_size:
+            flush()
+        if limit is not None and count >= limit:
+            break
+
+
+def _has_labels(txn) -> bool:
+    cur = txn.cursor()
+    return cur.set_range(b"label-") and bytes(cur.key()).startswith(b"label-")
+
+
+def _lmdb_samples(task: dict):
+    """Yield (index, source, label, image bytes or None, error or None) of an LMDB range."""
+    shard = task["shard"]
+    env = open_lmdb(shard)
+    try:
+        with env.begin(buffers=False) as txn:
+            labeled = _has_labels(txn)
+            for i in range(int(task["start"]), int(task["stop"])):
+                path = txn.get(b"path-%09d" % i)
+                source = path.decode("utf-8", "replace") if path else image_key(i)
+                try:
+                    data = txn.get(image_key(i).encode())
+                    if data is None:
+                        raise SampleError(i, image_key(i), "missing image key")
+                    if len(data) == 0:
+                        raise SampleError(i, image_key(i), "empty image (0 bytes)")
+                    label = decode_label(i, txn.get(label_key(i).encode())) if labeled else None
+                    yield i, source, label, data, None
+                except SampleError as err:
+                    yield i, source, None, None, f"{err.key}: {err.reason}"
+    finally:
+        env.close()
+
+
+def _list_samples(task: dict):
+    for lineno, path in json.loads(task["paths"]):
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_IMAGE_BYTES + 1)
+        except OSError as exc:
+            yield lineno, path, None, None, f"{path}: cannot read: {exc.strerror or exc}"
+            continue
+        if len(data) > MAX_IMAGE_BYTES:
+            yield lineno, path, None, None, f"{path}: file over {MAX_IMAGE_BYTES} bytes"
+        else:
+            yield lineno, path, None, data, None
+
+
+def read_range(task: dict, spec: ModelSpec, strict: bool = False) -> dict[str, np.ndarray]:
+    """Read and preprocess one planned range into a block (see the module docstring).
+
+    Raises:
+        UserError: with ``strict``, the first bad sample (``shard: key: reason``); always when
+            the shard is not a readable LMDB.
+    """
+    rows: dict[str, list] = {c: [] for c in COLUMNS}
+    images = []
+    samples = _lmdb_samples(task) if task["kind"] == "lmdb" else _list_samples(task)
+    for index, source, label, data, error in samples:
+        x = None
+        if error is None:
+            try:
+                x = preprocess_image(data, spec)
+            except ImageError as exc:
+                key = image_key(index) if task["kind"] == "lmdb" else source
+                error = f"{key}: {exc}"
+        if error is not None:
+            if strict:
+                raise UserError(f"{task['shard']}: {error} (--strict)")
+            x = np.zeros(spec.input_shape, np.float32)
+        for col, value in zip(COLUMNS, (task["shard"], index, source, label, error)):
+            rows[col].append(value)
+        images.append(x)
+    block = {c: np.array(v, dtype=object) for c, v in rows.items()}
+    block["index"] = np.array(rows["index"], dtype=np.int64)
+    block["image"] = (np.stack(images) if images
+                      else np.zeros((0, *spec.input_shape), np.float32))
+    return block

@@ -1,0 +1,126 @@
+"""Ray path vs local crnn-eval, side by side in one run, and the Ray path's peak memory by size.
+
+    .venv/bin/python scripts/bench_ray.py --engine build/nano-ocr_bs16.onnx \\
+        --sizes 25000,50000,100000 --shard-size 25000 --workdir build/bench_ray
+
+For each size N it writes N samples (IIIT5K images repeated, raw LMDB copy) as shards of
+``--shard-size``, then runs (1) the local fused path (``pipeline.fused.evaluate``, one shard
+after another, default workers and threads) and (2) ``pipeline.ray_exec.run`` on a local
+in-process Ray, and prints images/s of both (end-to-end wall clock; Ray's start-up reported
+apart) and the peak memory of all Ray processes: the sum of PSS (``/proc/PID/smaps_rollup``,
+shared pages split between processes, so the object store is counted once) over this process
+and its descendants (raylet, GCS, workers), sampled every 0.25 s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import lmdb
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                continue
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+class PeakMemory(threading.Thread):
+    """Peak of the summed PSS (bytes) of this process tree while running."""
+
+    def __init__(self, every: float = 0.25):
+        super().__init__(daemon=True)
+        self.every, self.peak, self.stop = every, 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, 1024 * sum(_pss_kib(p) for p in _tree(os.getpid())))
+            self.stop.wait(self.every)
+
+
+def make_shards(src: Path, out: Path, n: int, shard_size: int) -> list[Path]:
+    """Shards of ``n`` samples: the samples of ``src`` repeated in order."""
+    with lmdb.open(str(src), readonly=True, lock=False) as env, env.begin() as txn:
+        m = int(txn.get(b"num-samples"))
+        items = [(txn.get(b"image-%09d" % i), txn.get(b"label-%09d" % i)) for i in range(1, m + 1)]
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, start in enumerate(range(0, n, shard_size)):
+        p = out / f"bench-{k:05d}.lmdb"
+        count = min(shard_size, n - start)
+        with lmdb.open(str(p), map_size=4 << 30) as env, env.begin(write=True) as txn:
+            for j in range(count):
+                img, lab = items[(start + j) % m]
+                txn.put(b"image-%09d" % (j + 1), img)
+                txn.put(b"label-%09d" % (j + 1), lab)
+            txn.put(b"num-samples", str(count).encode())
+        paths.append(p)
+    return paths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", default="build/nano-ocr_bs16.onnx")
+    ap.add_argument("--source", default="build/data/iiit5k.lmdb", help="LMDB whose samples are repeated")
+    ap.add_argument("--sizes", default="25000,50000,100000")
+    ap.add_argument("--shard-size", type=int, default=25000)
+    ap.add_argument("--workdir", default="build/bench_ray")
+    ap.add_argument("--no-local", action="store_true", help="skip the local path (memory only)")
+    args = ap.parse_args()
+
+    from pipeline.fused import evaluate
+    from pipeline.ray_exec import run
+    from runtime.registry import open_backend
+
+    work = Path(args.workdir)
+    print("| samples | local images/s | Ray images/s | ratio | Ray start-up s | Ray peak PSS MiB |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n in (int(s) for s in args.sizes.split(",")):
+        shutil.rmtree(work, ignore_errors=True)
+        shards = make_shards(Path(args.source), work / "shards", n, args.shard_size)
+        local = float("nan")
+        if not args.no_local:
+            with open_backend(args.engine) as be:
+                t0, done = time.perf_counter(), 0
+                for s in shards:
+                    done += len(evaluate(s, be).samples)
+                local = done / (time.perf_counter() - t0)
+        mem = PeakMemory()
+        mem.start()
+        res = run(args.engine, work / "pred", lmdb=[str(s) for s in shards])
+        mem.stop.set()
+        mem.join()
+        ray_ips = res.images_per_s
+        print(f"| {n} | {local:.1f} | {ray_ips:.1f} | {ray_ips / local:.2f} | "
+              f"{res.startup_s:.1f} | {mem.peak / 2**20:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

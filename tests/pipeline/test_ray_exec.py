@@ -1,0 +1,178 @@
+"""The Ray path on a simulated 2-node cluster (one CPU each), shared by the whole module:
+same predictions as the local fused path on IIIT5K in 4 shards, actors on both nodes, every
+sample once; bad samples reported by shard and key or fatal with strict; SIGINT leaves no
+finished-looking folder."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import lmdb
+import numpy as np
+import pytest
+
+from common.errors import UserError
+from pipeline.fused import evaluate
+from pipeline.ray_exec import run
+from postprocess.ctc import greedy_decode_with_confidence
+from preprocess.lmdb_io import iter_samples
+from preprocess.shards import build_shards
+from preprocess.transform import preprocess_image
+from runtime.batching import pad_batch
+from runtime.registry import open_backend
+
+ray = pytest.importorskip("ray", reason="needs the [ray] extra")
+pq = pytest.importorskip("pyarrow.parquet")
+
+# 0.6 CPU per engine actor: only one fits on a 1-CPU node, so the two actors must take both
+# nodes; read/write tasks take 0.4 and run beside them
+SMALL = {"actors": 2, "cpus_per_actor": 0.6, "cpus_per_reader": 0.4}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, connect=True,
+                head_node_args={"num_cpus": 1, "object_store_memory": 150 << 20})
+    c.add_node(num_cpus=1, object_store_memory=150 << 20)
+    c.wait_for_nodes()
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+@pytest.fixture(scope="module")
+def shards(assets, tmp_path_factory):
+    out = tmp_path_factory.mktemp("shards") / "iiit5k.lmdb"
+    res = build_shards(assets / "eval_iiit5k_3000" / "gt.txt", out, 750, log=lambda m: None)
+    assert res.written == [750] * 4
+    return res.shards
+
+
+@pytest.fixture(scope="module")
+def ray_result(cluster, shards, nano_bs16_onnx, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ray") / "pred"
+    glob = str(shards[0]).replace("-00000.lmdb", "-*.lmdb")
+    return run(nano_bs16_onnx, out, lmdb=glob, **SMALL)
+
+
+def _reference(shards, engine):
+    """Texts and confidences computed the same way, in-process, one shard after another."""
+    out = {}
+    with open_backend(engine) as be:
+        for shard in shards:
+            items = list(iter_samples(shard))
+            for s in range(0, len(items), 16):
+                part = items[s:s + 16]
+                x = np.stack([preprocess_image(img, be.spec) for _, img, _ in part])
+                y = be.infer(pad_batch(x, 16))
+                texts, conf = greedy_decode_with_confidence(y[:, :len(part)], be.spec.alphabet)
+                for (i, _, _), t, c in zip(part, texts, conf):
+                    out[(str(shard), i)] = (t, c)
+    return out
+
+
+def test_ray_predictions_equal_the_fused_path_on_4_shards(ray_result, shards, nano_bs16_onnx):
+    table = pq.read_table(ray_result.output / "predictions").to_pydict()
+    rows = {(s, i): (t, c, lab) for s, i, t, c, lab in zip(
+        table["shard"], table["index"], table["text"], table["confidence"], table["label"])}
+    assert len(table["index"]) == len(rows) == 3000  # every sample exactly once
+    with open_backend(nano_bs16_onnx) as be:
+        fused = {(str(sh), int(name[5:-4])): (label, text) for sh in shards
+                 for name, label, text in evaluate(sh, be, workers=0).samples}
+    assert set(fused) == set(rows)
+    assert all(rows[k][0] == fused[k][1] and rows[k][2] == fused[k][0] for k in fused)
+    ref = _reference(shards, nano_bs16_onnx)
+    assert all(rows[k][0] == ref[k][0] for k in ref)
+    assert max(abs(rows[k][1] - ref[k][1]) for k in ref) < 1e-5
+    m = ray_result.aggregate.metrics
+    assert (m["correct"], m["total"]) == (2328, 3000)  # 77.60 %
+    assert (ray_result.output / "accuracy.json").is_file()
+    assert ray_result.summary["skipped"] == 0
+
+
+def test_engine_actors_ran_on_both_nodes(cluster, ray_result):
+    nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    assert len(nodes) == 2
+    used = ray_result.aggregate.nodes
+    assert set(used) == nodes and sum(used.values()) == 3000
+    assert all(count > 0 for count in used.values())
+
+
+def _damaged_copy(src, dst, n, corrupt, drop_label):
+    with lmdb.open(str(src), readonly=True, lock=False) as env, env.begin() as txn:
+        items = {k: txn.get(k.encode()) for i in range(1, n + 1)
+                 for k in (f"image-{i:09d}", f"label-{i:09d}")}
+    items[f"image-{corrupt:09d}"] = b"\x89PNG\r\n\x1a\n broken"
+    del items[f"label-{drop_label:09d}"]
+    items["num-samples"] = str(n).encode()
+    with lmdb.open(str(dst), map_size=64 << 20) as env, env.begin(write=True) as txn:
+        for k, v in items.items():
+            txn.put(k.encode(), v)
+    return dst
+
+
+def test_bad_samples_skipped_by_shard_and_key_or_fatal_with_strict(
+        cluster, shards, nano_bs16_onnx, tmp_path):
+    bad = _damaged_copy(shards[1], tmp_path / "bad-00000.lmdb", 40, corrupt=7, drop_label=21)
+    res = run(nano_bs16_onnx, tmp_path / "out", lmdb=[bad], range_size=16, **SMALL)
+    agg = res.aggregate
+    assert (agg.rows, agg.predicted, agg.skipped) == (40, 38, 2)
+    assert agg.skipped_keys[0].startswith(f"{bad}: image-000000007: cannot identify image")
+    assert agg.skipped_keys[1] == f"{bad}: label-000000021: missing label key"
+    assert agg.metrics["total"] == 38
+
+    with pytest.raises(UserError, match=r"bad-00000.lmdb: image-000000007: .*--strict"):
+        run(nano_bs16_onnx, tmp_path / "strict", lmdb=[bad], strict=True, range_size=16, **SMALL)
+    assert not (tmp_path / "strict").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".strict")]
+
+
+def test_unlabeled_lmdb_gives_predictions_without_metrics(cluster, shards, nano_bs16_onnx,
+                                                           tmp_path):
+    with lmdb.open(str(shards[2]), readonly=True, lock=False) as env, env.begin() as txn:
+        items = {f"image-{i:09d}": txn.get(f"image-{i:09d}".encode()) for i in range(1, 21)}
+    items.update({f"path-{i:09d}": f"words/{i}.png".encode() for i in range(1, 21)})
+    with lmdb.open(str(tmp_path / "u.lmdb"), map_size=64 << 20) as env, \
+            env.begin(write=True) as txn:
+        for k, v in {**items, "num-samples": b"20"}.items():
+            txn.put(k.encode(), v)
+    res = run(nano_bs16_onnx, tmp_path / "out", lmdb=tmp_path / "u.lmdb", **SMALL)
+    assert res.aggregate.predicted == 20 and res.aggregate.metrics is None
+    table = pq.read_table(tmp_path / "out" / "predictions").to_pydict()
+    assert set(table["label"]) == {None}
+    assert sorted(table["source"]) == sorted(f"words/{i}.png" for i in range(1, 21))
+    assert not (tmp_path / "out" / "accuracy.json").exists()
+
+
+def test_sigint_leaves_no_complete_looking_predictions(cluster, shards, nano_bs16_onnx,
+                                                       tmp_path):
+    out = tmp_path / "pred"
+    glob = str(shards[0]).replace("-00000.lmdb", "-*.lmdb")
+    cmd = [sys.executable, "-m", "pipeline.eval_cli", "--executor", "ray", "--lmdb", glob,
+           "--engine", str(nano_bs16_onnx), "--output", str(out), "--ray-address",
+           cluster.address, "--actors", "1", "--cpus-per-actor", "0.5"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            tmps = list(tmp_path.glob(".pred.tmp-*/predictions/*.parquet"))
+            if tmps:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+        assert tmps, "the run never started writing"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert not out.exists()
+    time.sleep(2)  # a cancelled write task may still land after the driver's cleanup
+    assert not list(tmp_path.glob(".pred.tmp-*/summary.json"))

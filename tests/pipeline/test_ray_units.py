@@ -1,0 +1,87 @@
+"""Parts of the Ray path that need no Ray: shards, planning, reading, metrics merging."""
+from __future__ import annotations
+
+import pytest
+
+from common.errors import UserError
+from models.specs import get_spec
+from pipeline.ray_metrics import merge_metrics
+from pipeline.ray_read import (
+    expand_inputs,
+    plan_list_ranges,
+    plan_lmdb_ranges,
+    read_range,
+)
+from postprocess.metrics import compute_metrics
+from preprocess.shards import build_shards, shard_name
+
+
+def _gt(tmp_path, assets, n, bad_line=None):
+    src = (assets / "eval_iiit5k_3000" / "gt.txt").read_text().splitlines()[:n]
+    if bad_line:
+        src[bad_line - 1] = "no-tab-here"
+    gt = tmp_path / "gt.txt"
+    gt.write_text("\n".join(src) + "\n")
+    for line in src:
+        if "\t" in line:
+            rel = line.split("\t")[0]
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_bytes((assets / "eval_iiit5k_3000" / rel).read_bytes())
+    return gt
+
+
+def test_shards_are_named_sized_and_report_original_line_numbers(tmp_path, assets):
+    gt = _gt(tmp_path, assets, 25, bad_line=12)
+    logs = []
+    res = build_shards(gt, tmp_path / "out" / "w.lmdb", 10, log=logs.append)
+    assert [p.name for p in res.shards] == ["w-00000.lmdb", "w-00001.lmdb", "w-00002.lmdb"]
+    assert res.written == [10, 9, 5] and [n for n, _ in res.skipped] == [12]
+    assert any(f"{gt}:12:" in m for m in logs)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [p.name for p in res.shards]
+    ranges = plan_lmdb_ranges(expand_inputs(str(tmp_path / "out" / "w-*.lmdb")), 4, limit=22)
+    assert sum(r["stop"] - r["start"] for r in ranges) == 22
+    with pytest.raises(UserError, match="already exist"):
+        build_shards(gt, tmp_path / "out" / "w.lmdb", 10, log=logs.append)
+    with pytest.raises(UserError, match=f"{gt}:12: .*--strict"):
+        build_shards(gt, tmp_path / "s.lmdb", 10, strict=True, log=logs.append)
+    assert not list(tmp_path.glob("s-*")) and not list(tmp_path.glob(".s.lmdb*"))
+    assert shard_name(tmp_path / "words", 3).name == "words-00003"
+
+
+def test_read_range_of_an_image_list_reports_unreadable_files(tmp_path, assets):
+    gt = _gt(tmp_path, assets, 3)
+    rels = [line.split("\t")[0] for line in gt.read_text().splitlines()]
+    lst = tmp_path / "list.txt"
+    lst.write_text("\n".join([rels[0], "", "missing.png", rels[2]]) + "\n")
+    (task,) = plan_list_ranges(lst, 16)
+    block = read_range(task, get_spec("nano-ocr"))
+    assert list(block["index"]) == [1, 3, 4]
+    assert block["image"].shape == (3, 1, 32, 128)
+    assert block["error"][0] is None and "missing.png: cannot read" in block["error"][1]
+    with pytest.raises(UserError, match="missing.png"):
+        read_range(task, get_spec("nano-ocr"), strict=True)
+
+
+def test_merged_metrics_equal_metrics_of_the_union():
+    preds, labels = ["abc", "Abd", "x", "", "hello"], ["abc", "abc", "y", "z", "Hello!"]
+    whole = compute_metrics(preds, labels)
+    merged = merge_metrics([compute_metrics(preds[:2], labels[:2]),
+                            compute_metrics(preds[2:], labels[2:])])
+    assert merged == pytest.approx(whole)
+    assert merge_metrics([]) is None
+
+
+def test_eval_cli_ray_needs_an_output_and_valid_resources(tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.eval_cli import main
+    from pipeline.ray_cli import parse_resources
+
+    engine = tmp_path / "m.onnx"
+    engine.write_bytes(b"x")
+    res = CliRunner().invoke(main, ["--executor", "ray", "--lmdb", "x-*.lmdb", "--engine",
+                                    str(engine)])
+    assert res.exit_code == 1 and "needs --output" in res.output
+    assert parse_resources(["NPU=1", "accel=0.5"]) == {"NPU": 1.0, "accel": 0.5}
+    with pytest.raises(UserError, match="NAME=N"):
+        parse_resources(["NPU"])
