@@ -1,5 +1,6 @@
-"""Paths that cross the stages: the fused evaluation (``crnn-eval``) and the benchmark.
+"""Paths that cross the stages: the fused evaluation (``crnn-eval``).
 
 The staged pipeline (preprocess -> runtime -> postprocess) passes files; this package composes
 the same stage functions in one process, without intermediate files. torch is not imported.
+The benchmark lives in the top-level package ``bench``.
 """

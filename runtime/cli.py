@@ -56,13 +56,17 @@ def _meta(backend, batch: int, **extra) -> dict:
               show_default=True, help="Warm-up batches, excluded from the statistics.")
 @click.option("--pure_data_type", "--pure-data-type", "data", default="zero", show_default=True,
               type=click.Choice(["zero", "random"]), help="Loop-mode input data.")
+@click.option("--spec", "spec_name", default=None,
+              help="Model spec name (e.g. nano-ocr): required for a .pth checkpoint (pytorch "
+                   "backend), which carries none; for an engine, checked against its own.")
 def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend, device, threads,
-         hint, precision, loop, warmup, data):
+         hint, precision, loop, warmup, data, spec_name):
     """Run ENGINE on input files in batches, or in a loop, and report latency and throughput.
 
     \b
     crnn-infer --engine build/nano-ocr_dynamic.onnx --input input_bin --output result --batchsize 16
     crnn-infer --engine build/nano-ocr_bs16.xml --loop 200 --warmup 20 --hint THROUGHPUT
+    crnn-infer --engine build/weights/nano_ocr_ftr.pth --spec nano-ocr --loop 20   # PyTorch eager
 
     Latency is per batch in ms (min/max/mean/median/p99); throughput is images/s over the time
     the bare inference calls took. The last batch is zero-padded and its padding dropped.
@@ -81,12 +85,16 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
         raise UserError("--output is required with --input")
     staged = _staged_output(output, overwrite, input_dir, engine)
     options = backend_options(threads, hint, precision)
+    if spec_name:
+        options["model"] = spec_name
     pipelined = options.get("hint") == "THROUGHPUT"
     files = batching.list_inputs(input_dir) if input_dir is not None else None
     source = outputs.folder_identity(input_dir) if files and input_dir.is_dir() else None
 
     try:
         with open_backend(engine, backend, device=device, **options) as be:
+            if spec_name and be.spec.name != spec_name:
+                raise UserError(f"--spec {spec_name}, but {engine} holds model {be.spec.name!r}")
             batch = runner.resolve_batch(be, batchsize)
             stage = staged.open() if staged is not None else None
             try:

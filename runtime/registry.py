@@ -6,6 +6,7 @@
 | ``.xml`` | ``openvino`` | openvino (``[openvino]``) |
 | ``.engine``, ``.plan`` | ``tensorrt`` | tensorrt + cuda-python (``[tensorrt]``) |
 | ``.om`` | ``ascend`` | ais_bench / aclruntime (CANN toolkit) |
+| ``.pth`` | ``pytorch`` | torch (``[export]``); the spec name comes as option ``model`` |
 
 ``--backend openvino`` on a ``.onnx`` file is allowed (OpenVINO reads ONNX directly).
 """
@@ -23,6 +24,7 @@ BACKENDS: dict[str, str] = {
     "openvino": "runtime.openvino_backend:OpenVINOBackend",
     "tensorrt": "runtime.tensorrt_backend:TensorRTBackend",
     "ascend": "runtime.ascend_backend:AscendBackend",
+    "pytorch": "runtime.torch_backend:TorchBackend",
 }
 
 SUFFIXES: dict[str, str] = {
@@ -31,6 +33,7 @@ SUFFIXES: dict[str, str] = {
     ".engine": "tensorrt",
     ".plan": "tensorrt",
     ".om": "ascend",
+    ".pth": "pytorch",
 }
 
 

@@ -1,7 +1,8 @@
 """crnn-bench's inputs: engines (found in the engines dir or built with crnn-convert into the work
 dir), INT8 models (converter.quantize, calibrated on IC03) and the test-set LMDBs (build_lmdb).
 
-Nothing here times anything; it only makes sure the files exist and says how they were made.
+Nothing here times anything; it only makes sure the files exist and says how they were made
+(:attr:`Workspace.built`, shown in the report's Reproduce section).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from common.errors import UserError
+from common.fileio import atomic_write_json, atomic_write_text
 
 #: (key, folder under the assets dir) of the four test sets.
 DATASET_DIRS = (("iiit5k", "eval_iiit5k_3000"), ("svt", "eval_svt_647"),
@@ -135,9 +137,7 @@ class Workspace:
                   "calib_count": res.calib_count, "agreement": res.check.agreement,
                   "max_diff": res.check.max_diff, "note": res.note, "command": shown,
                   "seconds": round(time.perf_counter() - t0, 1)}
-        tmp = record_path.with_name(record_path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-        tmp.replace(record_path)
+        atomic_write_json(record_path, record)
         self._record(shown)
         return out, record
 
@@ -163,7 +163,7 @@ class Workspace:
         data.mkdir(parents=True, exist_ok=True)
         if limit:
             lines = [ln for ln in gt.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            src.write_text("\n".join(lines[:limit]) + "\n", encoding="utf-8")
+            atomic_write_text(src, "\n".join(lines[:limit]) + "\n")
         self.log(f"building {rel(out)} from {rel(src)}")
         res = build_lmdb(src, out, root=gt.parent, log=self.log)
         if res.skipped:

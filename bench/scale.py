@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """crnn-eval at scale: peak memory and time per sample on a 100,000-sample LMDB.
 
 Builds a large LMDB by repeating IIIT5K's gt.txt (``preprocess.lmdb_build.build_lmdb``, in a
@@ -17,7 +16,7 @@ Peak RSS is measured two ways:
 Writes ``{workdir}/scale_eval.json``; if ``{workdir}/bench_results.json`` exists (from
 ``crnn-bench``), re-renders --output (docs/BENCHMARKS.md) with the new section.
 
-    python scripts/scale_eval.py --sizes 10000,50000,100000
+    python -m bench.scale --sizes 10000,50000,100000
 """
 from __future__ import annotations
 
@@ -35,8 +34,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from common.fileio import atomic_write_json
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def child(args) -> None:
@@ -75,7 +75,7 @@ def _tree_rss(pid: int) -> tuple[int, int]:
 
 
 def run_size(args, lmdb: Path, limit: int) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--lmdb", str(lmdb.resolve()),
+    cmd = [sys.executable, "-m", "bench.scale", "--child", "--lmdb", str(lmdb.resolve()),
            "--limit", str(limit), "--engine", str(args.engine.resolve()), "--threads", str(args.threads),
            "--batch", str(args.batch)]
     t0 = time.perf_counter()
@@ -183,7 +183,7 @@ def main() -> None:
                   "`ru_maxrss` (resource.getrusage RUSAGE_SELF, \"main process\")")
     except ImportError:
         method = "resource.getrusage RUSAGE_SELF ru_maxrss of the eval process (psutil absent)"
-    shown = ["python", "scripts/scale_eval.py", "--sizes", ",".join(map(str, sizes))]
+    shown = ["python", "-m", "bench.scale", "--sizes", ",".join(map(str, sizes))]
     if args.threads != os.cpu_count():
         shown += ["--threads", str(args.threads)]
     if str(args.engine) != "build/nano-ocr_bs16.onnx":
@@ -201,16 +201,14 @@ def main() -> None:
               "engine": str(args.engine), "batch": args.batch, "threads": args.threads,
               "rss_method": method, "rows": rows, "note": note,
               "load_average_after": os.getloadavg()[0]}
-    from pipeline.bench_report import write_text_atomic
-
     out = args.workdir / "scale_eval.json"
-    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
+    atomic_write_json(out, result)
     print(f"wrote {out}")
     bench = args.workdir / "bench_results.json"
     if bench.is_file():
-        from pipeline.bench import render_files
+        from bench.cli import read_json, render_files
 
-        render_files(json.loads(bench.read_text()), args.output, args.plot, args.workdir)
+        render_files(read_json(bench), args.output, args.plot, args.workdir)
         print(f"re-rendered {args.output}")
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Loop-mode overhead: ``crnn-infer --loop`` against a bare ``InferenceSession.run`` loop.
 
 Both run the same ONNX file with ONNX Runtime on the CPU, with the same batch, thread count,
@@ -14,7 +13,7 @@ median of the per-round ratios (robust to a round disturbed on one side).
 Throughput is images/s two ways: over the summed per-call inference time (what crnn-infer
 reports as ``throughput``) and over the wall time of the timed loop (what a user waits).
 
-    python scripts/bench_loop.py --engine build/nano-ocr_dynamic.onnx --batch 16 --loops 200 \\
+    python -m bench.loop_overhead --engine build/nano-ocr_dynamic.onnx --batch 16 --loops 200 \\
         --warmup 20 --threads 2 --rounds 10
 """
 from __future__ import annotations
