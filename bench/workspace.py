@@ -1,5 +1,5 @@
 """crnn-bench's inputs: engines (found in the engines dir or built with crnn-convert into the work
-dir), INT8 models (converter.quantize, calibrated on IC03) and the test-set LMDBs (build_lmdb).
+dir), INT8 models (converter.int8, calibrated on IC03) and the test-set LMDBs (build_lmdb).
 
 Nothing here times anything; it only makes sure the files exist and says how they were made
 (:attr:`Workspace.built`, shown in the report's Reproduce section).
@@ -105,7 +105,7 @@ class Workspace:
         return gt
 
     def int8(self, kind: str, batch: int | None, calib_size: int) -> tuple[Path, dict]:
-        """An INT8 model in the work dir, built by :func:`converter.quantize.quantize` when absent
+        """An INT8 model in the work dir, built by :func:`converter.int8.quantize` when absent
         (or built with other settings): kind ``ov`` -> ``{model}_int8_bs{batch}.xml`` (static),
         ``ort`` -> ``{model}_int8_dynamic.onnx``. Returns the path and its build record."""
         src = self.onnx("dynamic")
@@ -124,15 +124,15 @@ class Workspace:
             if record.get("wanted") == wanted:
                 self._record(record["command"])
                 return out, record
-        from converter.quantize import quantize
+        from converter.int8 import quantize
 
         args = ["int8", "--onnx", rel(src), "--calib-gt", rel(calib), "--calib-size",
                 str(calib_size), "--output", rel(out)] + (["--batch-size", str(batch)] if batch else [])
         shown = "crnn-convert " + " ".join(shlex.quote(a) for a in args)
-        self.log(f"quantizing {rel(out)} (converter.quantize.quantize = {shown})")
+        self.log(f"quantizing {rel(out)} (converter.int8.quantize = {shown})")
         t0 = time.perf_counter()
         kw = {"batch_size": batch} if batch else {}
-        res = quantize(src, calib, out, calib_size=calib_size, **kw)
+        res = quantize(src, calib, out, calib_size=calib_size, overwrite=True, **kw)
         record = {"wanted": wanted, "path": rel(out), "batch": batch, "calib_gt": rel(calib),
                   "calib_count": res.calib_count, "agreement": res.check.agreement,
                   "max_diff": res.check.max_diff, "note": res.note, "command": shown,

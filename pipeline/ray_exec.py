@@ -12,8 +12,8 @@ this process (stopped at the end), ``"auto"`` joins the cluster started with ``r
 on this machine, ``"host:6379"`` / ``"ray://host:10001"`` a given one. Shards, engine and output
 must be at paths every node can read (the output: write) -- a shared file system.
 
-Output folder (written as ``.NAME.tmp-PID`` beside it, renamed only when complete, so an
-interrupted run never leaves a folder that looks finished)::
+Output folder (built in a hidden ``.NAME.partial-PID-*`` beside it and published whole by
+:class:`common.outputs.StagedDir`, so an interrupted run never leaves a folder that looks finished)::
 
     NAME/predictions/*.parquet   shard, index, source, label, text, confidence, error, node
     NAME/summary.json            counts, timings (s, images/s), actors, nodes, engine
@@ -28,14 +28,12 @@ unloadable engine) are not retried: they fail the run with the sample's shard an
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import outputs
 from common.errors import UserError
 from common.fileio import atomic_write_json
 from pipeline.ray_engine import EngineActor, check_engine_file, schema
@@ -131,22 +129,6 @@ def _user_error(exc: BaseException) -> UserError | None:
     return UserError(match.group(1).strip()) if match else None
 
 
-def _prepare_output(output: Path, overwrite: bool) -> Path:
-    if output.exists():
-        summary = output / "summary.json"
-        mine = summary.is_file() and json.loads(summary.read_text()).get("executor") == "ray"
-        if not overwrite:
-            raise UserError(f"output already exists: {output} (remove it or pass --overwrite)")
-        if not mine:
-            raise UserError(f"refusing to replace {output}: not a predictions folder written "
-                            "by crnn-eval --executor ray")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    return tmp
-
-
 def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None = None,
         image_list: str | Path | None = None, *, backend: str | None = None,
         device: str = "CPU", options: dict | None = None, batch: int | None = None,
@@ -195,7 +177,9 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
     if not ranges:
         raise UserError(f"no sample in {', '.join(map(str, shards))}")
     spec = _engine_spec(engine, backend)
-    tmp = _prepare_output(output, overwrite)
+    outputs.check_not_input(output, [("engine", engine), *(("input", x) for x in shards)])
+    staged = outputs.StagedDir(output, outputs.RAY_PREDICTIONS, overwrite, "crnn-eval --executor ray")
+    tmp = staged.open()
     started, startup_s = False, 0.0
     try:
         started, startup_s = connect(address)
@@ -224,22 +208,21 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
                          ray_remote_args={"num_cpus": cpus_per_reader})
         wall_s = time.perf_counter() - t0
     except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        staged.discard()
         err = _user_error(exc)
         if err is not None:
             raise err from None
         raise
     except BaseException:  # Ctrl-C / SIGTERM: stop the work, then drop the partial folder
         _shutdown(started)
-        shutil.rmtree(tmp, ignore_errors=True)
+        staged.discard()
         raise
     try:
         result = _finish(tmp, output, engine, spec, shards, actors, startup_s, wall_s,
-                         cpus_per_actor, gpus_per_actor, resources, address, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                         cpus_per_actor, gpus_per_actor, resources, address)
+        staged.commit()
     finally:
+        staged.discard()
         _shutdown(started)
     return result
 
@@ -277,7 +260,7 @@ def _shutdown(started: bool) -> None:
 
 
 def _finish(tmp: Path, output: Path, engine: Path, spec, shards, actors, startup_s, wall_s,
-            cpus_per_actor, gpus_per_actor, resources, address, overwrite) -> RayRunResult:
+            cpus_per_actor, gpus_per_actor, resources, address) -> RayRunResult:
     agg = aggregate(tmp / "predictions")
     if agg.predicted == 0:
         raise UserError(f"no sample could be predicted ({agg.skipped} bad): "
@@ -293,11 +276,4 @@ def _finish(tmp: Path, output: Path, engine: Path, spec, shards, actors, startup
         write_report(tmp, agg.metrics, agg.errors, alphabet=spec.alphabet,
                      extra={"skipped": agg.skipped, "errors_listed": len(agg.errors)})
     atomic_write_json(tmp / "summary.json", summary)
-    if output.exists():  # overwrite (checked in _prepare_output): swap only now
-        old = output.parent / f".{output.name}.old-{os.getpid()}"
-        os.replace(output, old)
-        os.replace(tmp, output)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, output)
     return RayRunResult(output, agg, startup_s, wall_s, actors, summary)

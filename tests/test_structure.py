@@ -48,9 +48,6 @@ TORCH_AT_MODULE_LEVEL = ("models", "converter")
 
 #: modules allowed above MAX_LINES, and why (keep it short; remove entries when split)
 LONG_MODULES: dict[str, str] = {
-    "pipeline/bench.py": "the crnn-bench driver; split when the benchmark moves to bench/",
-    "pipeline/bench_measure.py": "the benchmark's measurements; split when it moves to bench/",
-    "pipeline/bench_report.py": "Markdown + plot of the benchmark; split when it moves to bench/",
 }
 
 

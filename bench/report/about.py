@@ -44,6 +44,6 @@ def reproduce_section(meta: dict, results: dict) -> str:
     built = meta.get("built", [])
     if built:
         lines += ["", "The work-dir files were made with (by this run, or reused from an earlier "
-                  "one with the same settings; INT8 through `converter.quantize.quantize`, the "
+                  "one with the same settings; INT8 through `converter.int8.quantize`, the "
                   "function behind this command):", "", "```sh", *built, "```"]
     return "\n".join(lines)

@@ -53,7 +53,7 @@ def int8_section(results: dict) -> str:
         return "## INT8 models\n\nNone built."
     text = (
         "## INT8 models\n\n"
-        "Built by `converter.quantize.quantize` (what `crnn-convert int8` runs) from the dynamic "
+        "Built by `converter.int8.quantize` (what `crnn-convert int8` runs) from the dynamic "
         "FP32 ONNX, calibrated on IC03 (not on the scored IIIT5K). The OpenVINO INT8 IR (NNCF "
         "post-training quantization, LSTM kept in float) has a static batch, so one IR per batch "
         "size was built; the ONNX Runtime QDQ model keeps the dynamic batch. Agreement = share of "

@@ -59,6 +59,7 @@ INPUT_BIN = Kind("an input folder", (r"test_\d+\.bin", r"meta\.json"), ("keys_sh
 RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
                                 *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
 REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
+RAY_PREDICTIONS = Kind("a Ray predictions folder", (r"predictions", r"summary\.json", *REPORT_NAMES))
 
 
 def resolved(path: str | os.PathLike) -> Path:

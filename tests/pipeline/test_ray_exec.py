@@ -161,7 +161,7 @@ def test_sigint_leaves_no_complete_looking_predictions(cluster, shards, nano_bs1
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            tmps = list(tmp_path.glob(".pred.tmp-*/predictions/*.parquet"))
+            tmps = list(tmp_path.glob(".pred.partial-*/predictions/*.parquet"))
             if tmps:
                 break
             time.sleep(0.05)
@@ -175,4 +175,4 @@ def test_sigint_leaves_no_complete_looking_predictions(cluster, shards, nano_bs1
     assert proc.returncode != 0
     assert not out.exists()
     time.sleep(2)  # a cancelled write task may still land after the driver's cleanup
-    assert not list(tmp_path.glob(".pred.tmp-*/summary.json"))
+    assert not list(tmp_path.glob(".pred.partial-*/summary.json"))
