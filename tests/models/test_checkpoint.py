@@ -143,7 +143,7 @@ def test_spec_dict_round_trip_and_errors():
     assert ModelSpec.from_dict(spec.to_dict()) == spec
     assert spec.num_classes == 66 and spec.sample_bytes == 16_384
     assert get_spec("crnn").sample_bytes == 12_800
-    with pytest.raises(UserError, match="unknown model 'vgg'; known: crnn, crnn-modelzoo, nano-ocr"):
+    with pytest.raises(UserError, match="unknown model 'vgg'; known: crnn, crnn-modelzoo, nano-ocr, nano-ocr-37"):
         get_spec("vgg")
     with pytest.raises(UserError, match="incomplete model spec"):
         ModelSpec.from_dict({"name": "x"})
