@@ -8,10 +8,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from common.errors import UserError
 from converter.cli import main as convert_cli
 from models.arch import build_model
 from models.checkpoint import load_model, read_state_dict, reorder_npu_lstm_gates
-from common.errors import UserError
 from models.specs import SPECS, ModelSpec, get_spec
 
 
