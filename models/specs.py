@@ -159,8 +159,10 @@ SPECS: dict[str, ModelSpec] = {
 #: The fold is part of the model that ``models.arch.build_model`` builds, hence of the exported
 #: ONNX graph: every engine (ONNX Runtime, OpenVINO, INT8, TensorRT, OM) gives (26, B, 37).
 #: Measured on IIIT5K (3000 words, PIL bilinear, greedy CTC, case-insensitive alphanumeric):
-#: ``nano-ocr-37`` MEASURED_37, ``nano-ocr`` (1x32x128) 77.60 % (2328/3000); the Ascend
-#: ModelZoo CRNN_for_PyTorch publishes 76.57 % (910A, batch 16).
+#: ``nano-ocr-37`` 76.90 % (2307/3000; PyTorch, ONNX Runtime and OpenVINO f32 alike),
+#: ``nano-ocr`` (1x32x128) 77.60 % (2328/3000); the Ascend ModelZoo CRNN_for_PyTorch publishes
+#: 76.57 % (910A, batch 16). SVT / IC03 / IC13: 68.47 / 86.40 / 82.38 % (nano-ocr: 69.09 /
+#: 85.12 / 83.20 %), see docs/BENCHMARKS.md.
 DERIVED: dict[str, str] = {"nano-ocr-37": "nano-ocr"}
 
 #: Floor of the folded probabilities before the log: 2**-24 (~5.96e-8, log = -16.64), the
