@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 ASSETS ?= ../shared/assets
-MODEL ?= nano-ocr
+# the card's contract: 1x32x100 in, 26xBx37 out (the nano-ocr weights, classes folded; README)
+MODEL ?= nano-ocr-37
 BS ?= 16
 CKPT ?= build/weights/nano_ocr_ftr.pth
 # INT8 calibration images: IC03, never the scored IIIT5K
@@ -33,17 +34,22 @@ convert: setup
 	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build --overwrite \
 	  $(if $(wildcard $(CALIB_GT)),--calib-gt $(CALIB_GT))
 
-## demo: IIIT5K (3000 words) through ONNX Runtime and OpenVINO with the nano-ocr weights
+## demo: IIIT5K (3000 words) through ONNX Runtime and OpenVINO with nano-ocr-37 (the classic
+## 1x32x100 -> 26x1x37 contract), then the native nano-ocr (1x32x128) through ONNX Runtime
 demo: setup weights
-	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr-37 BS=16 CKPT=build/weights/nano_ocr_ftr.pth
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth CALIB_GT=
 	@test -f $(ASSETS)/eval_iiit5k_3000/gt.txt || { echo "IIIT5K not found under ASSETS=$(ASSETS)"; exit 1; }
 	test -d $(DATA)/iiit5k.lmdb || $(BIN)/crnn-preprocess build-lmdb --gt $(ASSETS)/eval_iiit5k_3000/gt.txt --output $(DATA)/iiit5k.lmdb
-	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr --output $(DATA)/iiit5k_bin --labels $(DATA)/iiit5k_label.txt --overwrite
-	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.onnx --input $(DATA)/iiit5k_bin --output $(DATA)/result_onnxruntime --overwrite
-	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.xml --hint THROUGHPUT --input $(DATA)/iiit5k_bin --output $(DATA)/result_openvino --overwrite
+	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr-37 --output $(DATA)/iiit5k_bin --labels $(DATA)/iiit5k_label.txt --overwrite
+	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr --output $(DATA)/iiit5k_bin_nano --labels $(DATA)/iiit5k_label_nano.txt --overwrite
+	$(BIN)/crnn-infer --engine build/nano-ocr-37_bs16.onnx --input $(DATA)/iiit5k_bin --output $(DATA)/result_onnxruntime --overwrite
+	$(BIN)/crnn-infer --engine build/nano-ocr-37_bs16.xml --hint THROUGHPUT --input $(DATA)/iiit5k_bin --output $(DATA)/result_openvino --overwrite
+	$(BIN)/crnn-infer --engine build/nano-ocr_bs16.onnx --input $(DATA)/iiit5k_bin_nano --output $(DATA)/result_nano_onnxruntime --overwrite
 	$(BIN)/crnn-postprocess $(DATA)/result_onnxruntime $(DATA)/iiit5k_label.txt
 	$(BIN)/crnn-postprocess $(DATA)/result_openvino $(DATA)/iiit5k_label.txt
-	$(PY) scripts/demo_table.py $(DATA)/result_onnxruntime $(DATA)/result_openvino
+	$(BIN)/crnn-postprocess $(DATA)/result_nano_onnxruntime $(DATA)/iiit5k_label_nano.txt
+	$(PY) scripts/demo_table.py $(DATA)/result_onnxruntime $(DATA)/result_openvino $(DATA)/result_nano_onnxruntime
 
 ## test: the whole test suite (real data from ASSETS, real weights)
 test: setup weights

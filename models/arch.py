@@ -12,6 +12,9 @@ Parameter names match the original checkpoints exactly, so their state_dicts loa
 * :class:`NanoOCRCRNN` - the CRNN of the ``nano-ocr==0.1.0`` wheel: ``cnn`` is a flat
   ``nn.Sequential`` (6 convs 64, 128, 256, 256, 512 and a 2x2 512 conv; BatchNorm after convs
   3, 5, 6), one ``nn.LSTM(512, 256, bidirectional=True)`` named ``rnn`` and ``fc`` Linear(512, 66).
+* :class:`FoldedNanoOCR` - ``nano-ocr-37``: :class:`NanoOCRCRNN` (same parameter names, so the
+  nano-ocr state_dict loads unchanged) at 1x32x100 plus :class:`ClassFold`, a fixed head that
+  folds the 66 classes into the classic 37 (see ``models.specs.DERIVED``).
 
 All take float32 NCHW input and return time-major float32 (T, B, C).
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.specs import ModelSpec, get_spec
+from models.specs import DERIVED, FOLD_EPS, ModelSpec, fold_map, get_spec
 
 _CHANNELS = (64, 128, 256, 256, 512, 512, 512)
 
@@ -134,11 +137,66 @@ class NanoOCRCRNN(nn.Module):
         return self.fc(recurrent)
 
 
-_ARCHS = {"crnn": MeijieruCRNN, "crnn-modelzoo": ModelZooCRNN, "nano-ocr": NanoOCRCRNN}
+class ClassFold(nn.Module):
+    """Fixed head: logits (T, B, S) -> log of class-summed probabilities (T, B, K), float32.
+
+    ``log(max(softmax(x, dim=2) @ M, eps))`` with ``M`` the S x K 0/1 matrix of ``mapping``
+    (``M[s, mapping[s]] = 1``; see ``models.specs.fold_map``). ``M`` is a non-persistent buffer:
+    it is not in the state_dict (checkpoints stay those of the base model) but it is a constant
+    of the exported ONNX graph (Softmax -> MatMul -> Max -> Log). ``eps`` (default
+    ``models.specs.FOLD_EPS`` = 2**-24) keeps the log finite where every summed probability
+    underflows to 0 (or is quantized to 0 by an INT8 model).
+
+    The floor is an ONNX ``Max`` with a constant, not a ``Clip``: ONNX Runtime's QDQ quantizer
+    treats a Clip after a quantized MatMul as a removable activation and drops it (onnxruntime
+    1.32 ``QDQRemovableActivation``), which gave the INT8 model -inf outputs; ``Max`` is not in
+    its QDQ registry and stays in float.
+    """
+
+    def __init__(self, mapping: list[int], num_out: int, eps: float = FOLD_EPS):
+        super().__init__()
+        matrix = torch.zeros(len(mapping), num_out)
+        matrix[torch.arange(len(mapping)), torch.tensor(mapping)] = 1.0
+        self.register_buffer("matrix", matrix, persistent=False)
+        self.register_buffer("eps", torch.tensor(float(eps)), persistent=False)
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        probs = torch.matmul(torch.softmax(logits, dim=2), self.matrix)
+        return torch.log(torch.maximum(probs, self.eps))
+
+
+class FoldedNanoOCR(NanoOCRCRNN):
+    """``nano-ocr-37``: nano-ocr at (B, 1, 32, 100) -> (26, B, 37) log-probabilities over
+    blank + ``0-9a-z`` (upper and lower case summed; ``.``, ``-``, space sent to the blank).
+
+    The parameters are exactly :class:`NanoOCRCRNN`'s (66-class ``fc``); only the fold head is
+    added, as a constant.
+    """
+
+    def __init__(self, nc: int = 1, nclass: int = 37, nh: int = 256):
+        base = get_spec(DERIVED["nano-ocr-37"])
+        super().__init__(nc=nc, nclass=base.num_classes, nh=nh)
+        target = get_spec("nano-ocr-37")
+        if nclass != target.num_classes:
+            raise ValueError(f"nano-ocr-37 has {target.num_classes} output classes, not {nclass}")
+        self.fold = ClassFold(fold_map(base.alphabet, target.alphabet), target.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fold(super().forward(x))
+
+
+_ARCHS = {"crnn": MeijieruCRNN, "crnn-modelzoo": ModelZooCRNN, "nano-ocr": NanoOCRCRNN,
+          "nano-ocr-37": FoldedNanoOCR}
 
 
 def build_model(spec: ModelSpec | str) -> nn.Module:
-    """A freshly initialised (random-weight) model of ``spec``, in eval mode."""
+    """A freshly initialised (random-weight) model of ``spec``, in eval mode.
+
+    Float32 NCHW (B, *spec.input_shape) -> float32 (spec.seq_len, B, spec.num_classes).
+    Raises UserError for an unknown spec name.
+    """
     spec = get_spec(spec) if isinstance(spec, str) else spec
+    if spec.name not in _ARCHS:
+        get_spec(spec.name)  # raises UserError listing the known names
     model = _ARCHS[spec.name](nc=spec.input_shape[0], nclass=spec.num_classes)
     return model.eval()

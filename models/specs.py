@@ -8,6 +8,9 @@ The table in ``shared/docs/DESIGN.md`` is the source of every number:
   PIL bicubic resize.
 * ``nano-ocr``: the CRNN shipped in the ``nano-ocr==0.1.0`` wheel, input 1x32x128, output
   (33, B, 66) raw logits, alphabet ``0-9a-zA-Z.-`` plus space.
+* ``nano-ocr-37``: derived from ``nano-ocr`` (same checkpoint, unchanged) to meet the classic
+  contract of ``crnn``: input 1x32x100, output (26, B, 37) log-probabilities over ``0-9a-z``
+  (see :data:`DERIVED` and the note on ``nano-ocr-37`` below).
 
 Class 0 is the CTC blank; class k > 0 is ``alphabet[k - 1]``. Pixels are normalized as
 ``(x / 255 - mean) / std`` with mean = std = 0.5 (so the range is [-1, 1]).
@@ -15,12 +18,13 @@ Class 0 is the CTC blank; class k > 0 is ``alphabet[k - 1]``. Pixels are normali
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from common.errors import UserError
 
 DIGITS_LOWER = "0123456789abcdefghijklmnopqrstuvwxyz"
+NANO_OCR_ALPHABET = DIGITS_LOWER + "ABCDEFGHIJKLMNOPQRSTUVWXYZ.- "
 
 #: Key under which the spec JSON is stored in ONNX ``metadata_props`` / OpenVINO ``rt_info``.
 METADATA_KEY = "crnn_deploy.spec"
@@ -31,7 +35,7 @@ class ModelSpec:
     """What every stage needs to know about a model family.
 
     Attributes:
-        name: registry name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``).
+        name: registry name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``, ``nano-ocr-37``).
         input_shape: (C, H, W) of one image; the batch axis is 0 (NCHW, float32).
         resize: PIL resampling filter name used in training (``bilinear`` or ``bicubic``).
         mean, std: normalization ``(x / 255 - mean) / std``.
@@ -80,7 +84,7 @@ class ModelSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelSpec":
+    def from_dict(cls, d: dict) -> ModelSpec:
         """Inverse of :meth:`to_dict`; unknown keys are ignored. Raises UserError if incomplete."""
         names = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in d.items() if k in names}
@@ -117,12 +121,69 @@ SPECS: dict[str, ModelSpec] = {
             input_shape=(1, 32, 128),
             resize="bilinear",
             seq_len=33,
-            alphabet=DIGITS_LOWER + "ABCDEFGHIJKLMNOPQRSTUVWXYZ.- ",
+            alphabet=NANO_OCR_ALPHABET,
             output="logits",
             description="CRNN of the nano-ocr==0.1.0 wheel (MIT), nano_ocr_ftr.pth",
         ),
+        ModelSpec(
+            name="nano-ocr-37",
+            input_shape=(1, 32, 100),
+            resize="bilinear",
+            seq_len=26,
+            alphabet=DIGITS_LOWER,
+            output="log_softmax",
+            description="nano-ocr weights at 1x32x100, 66 classes folded to the classic 37 "
+                        "(softmax, sum of upper+lower case, '.-' and space to blank, log)",
+        ),
     )
 }
+
+#: Derived specs: name -> the spec whose architecture and checkpoint they reuse unchanged.
+#:
+#: ``nano-ocr-37`` is the classic CRNN contract (Shi, Bai, Yao 2015; the Ascend ModelZoo
+#: CRNN_for_PyTorch flow: 1x32x100 input, ``reshape(26, -1, 37)`` output) served by the real
+#: nano-ocr weights. Derivation:
+#:
+#: * Width 100: the nano-ocr network is convolutional + BiLSTM, so it accepts any width; its
+#:   pools (two 2x2, two (2,2)/(2,1)/(0,1)) and final 2x2 valid conv map W = 100 to
+#:   100 -> 50 -> 25 -> 26 -> 27 -> 26 = T time steps, exactly the classic 26.
+#: * Classes: the network's 66 softmax probabilities are summed into the classic 37 by a fixed
+#:   66x37 0/1 matrix (:func:`fold_map`): blank -> blank, each digit -> itself, ``a`` and ``A``
+#:   -> ``a`` (and so on for every letter), ``.``, ``-`` and space -> blank (the standard
+#:   protocol drops them anyway). A sum of probabilities of disjoint events is the probability
+#:   of their union, so the result is again a distribution over 37 classes.
+#: * Output: ``log(max(P @ M, FOLD_EPS))``, log-probabilities like ``crnn-modelzoo``'s
+#:   log-softmax. The clamp keeps a class whose probabilities all underflow to 0 at
+#:   ``log(FOLD_EPS)`` instead of ``-inf`` (see :data:`FOLD_EPS`).
+#:
+#: The fold is part of the model that ``models.arch.build_model`` builds, hence of the exported
+#: ONNX graph: every engine (ONNX Runtime, OpenVINO, INT8, TensorRT, OM) gives (26, B, 37).
+#: Measured on IIIT5K (3000 words, PIL bilinear, greedy CTC, case-insensitive alphanumeric):
+#: ``nano-ocr-37`` 76.90 % (2307/3000; PyTorch, ONNX Runtime and OpenVINO f32 alike),
+#: ``nano-ocr`` (1x32x128) 77.60 % (2328/3000); the Ascend ModelZoo CRNN_for_PyTorch publishes
+#: 76.57 % (910A, batch 16). SVT / IC03 / IC13: 68.47 / 86.40 / 82.38 % (nano-ocr: 69.09 /
+#: 85.12 / 83.20 %), see docs/BENCHMARKS.md.
+DERIVED: dict[str, str] = {"nano-ocr-37": "nano-ocr"}
+
+#: Floor of the folded probabilities before the log: 2**-24 (~5.96e-8, log = -16.64), the
+#: smallest positive float16, so the clamp does not round to 0 (and the log to -inf) in an
+#: engine that computes in FP16 (TensorRT --fp16, atc's default precision mode). Greedy decoding
+#: is unaffected (the best of 37 classes has p >= 1/37), and the softmax of the output (the
+#: confidence of ``postprocess.ctc``) moves by less than 36 * FOLD_EPS = 2.1e-6.
+FOLD_EPS = 2.0 ** -24
+
+
+def fold_map(source_alphabet: str, target_alphabet: str) -> list[int]:
+    """Target class of every source class when folding one CTC alphabet into another.
+
+    Class 0 (the blank) maps to 0; a source character maps to the target class of its lowercase
+    form when the target alphabet has it, otherwise to the blank (0).
+
+    Returns:
+        A list of ``len(source_alphabet) + 1`` ints in ``[0, len(target_alphabet)]``.
+    """
+    index = {c: k for k, c in enumerate(target_alphabet, start=1)}
+    return [0] + [index.get(c.lower(), 0) for c in source_alphabet]
 
 
 def get_spec(name: str) -> ModelSpec:

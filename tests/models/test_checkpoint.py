@@ -8,10 +8,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from common.errors import UserError
 from converter.cli import main as convert_cli
 from models.arch import build_model
 from models.checkpoint import load_model, read_state_dict, reorder_npu_lstm_gates
-from common.errors import UserError
 from models.specs import SPECS, ModelSpec, get_spec
 
 
@@ -143,7 +143,7 @@ def test_spec_dict_round_trip_and_errors():
     assert ModelSpec.from_dict(spec.to_dict()) == spec
     assert spec.num_classes == 66 and spec.sample_bytes == 16_384
     assert get_spec("crnn").sample_bytes == 12_800
-    with pytest.raises(UserError, match="unknown model 'vgg'; known: crnn, crnn-modelzoo, nano-ocr"):
+    with pytest.raises(UserError, match="unknown model 'vgg'; known: crnn, crnn-modelzoo, nano-ocr, nano-ocr-37"):
         get_spec("vgg")
     with pytest.raises(UserError, match="incomplete model spec"):
         ModelSpec.from_dict({"name": "x"})
