@@ -8,7 +8,8 @@ import stat
 import pytest
 
 from common.errors import UserError
-from converter.common import check_static_batch, import_hint, publish, read_onnx_info, temp_path
+from converter.common import check_static_batch, import_hint, read_onnx_info
+from converter.outputs import publish, temp_file
 from models.specs import get_spec
 
 
@@ -57,12 +58,12 @@ def test_check_static_batch(nano_dynamic_onnx, nano_bs16_onnx):
 
 def test_temp_path_is_beside_and_removed(tmp_path):
     final = tmp_path / "sub" / "m.xml"
-    with temp_path(final, ".xml") as tmp:
+    with temp_file(final, ".xml") as tmp:
         assert tmp.parent == final.parent and tmp.name.startswith(".m.xml.") and tmp.suffix == ".xml"
-        assert tmp.exists()
+        assert not tmp.exists()  # a name only: the writer creates it
         tmp.write_text("half")
     assert not tmp.exists() and not final.exists()
-    with pytest.raises(RuntimeError), temp_path(final, ".xml") as tmp:
+    with pytest.raises(RuntimeError), temp_file(final, ".xml") as tmp:
         raise RuntimeError("interrupted")
     assert list(final.parent.iterdir()) == []
 
@@ -70,7 +71,7 @@ def test_temp_path_is_beside_and_removed(tmp_path):
 def test_publish_renames_world_readable(tmp_path):
     final = tmp_path / "m.engine"
     final.write_text("old")
-    with temp_path(final, ".tmp") as tmp:
+    with temp_file(final, ".tmp") as tmp:
         tmp.write_text("new")
         publish(tmp, final)
     assert final.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["m.engine"]
