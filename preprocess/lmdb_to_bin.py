@@ -2,12 +2,14 @@
 
 For every good sample i of the LMDB (1-based index) it writes ``input_bin/test_{i}.bin``: the
 float32 little-endian C-contiguous tensor of shape (1, C, H, W) from
-:func:`preprocess.transform.preprocess_image` (4*C*H*W bytes, 16,384 for nano-ocr), and a line
-``test_{i}.bin:{label}`` in ``label.txt``. ``input_bin/meta.json`` records the spec and the source.
+:func:`preprocess.transform.preprocess_image` (4*C*H*W bytes, 16,384 for nano-ocr), a line
+``test_{i}.bin<TAB>{source}`` in ``input_bin/names.txt`` (source: the ``path-%09d`` value, else
+the LMDB key ``image-%09d``) and, when the LMDB is labeled, a line ``test_{i}.bin:{label}`` in
+``label.txt``. ``input_bin/meta.json`` records the spec and the source.
 
 Streaming and parallel: the parent only hands out index ranges of ``CHUNK`` samples, at most
 ``2 * workers`` at a time; every worker process opens the LMDB read-only itself, transforms and
-writes its files, and returns (index, label, error) triples. Memory does not depend on the LMDB
+writes its files, and returns (index, label, source, error) tuples. Memory does not depend on the LMDB
 size. Everything is written into a staging directory next to ``input_bin/`` that replaces it only
 when complete, so a failed or interrupted run leaves the previous output (or nothing).
 """
@@ -28,7 +30,7 @@ from tqdm import tqdm
 from common.errors import UserError
 from common.fileio import atomic_write_bytes, atomic_write_json
 from models.specs import ModelSpec, get_spec
-from preprocess.lmdb_io import keys_sha256, open_lmdb, read_num_samples
+from preprocess.lmdb_io import has_labels, keys_sha256, open_lmdb, read_num_samples, read_source
 from preprocess.parallel import SampleTransformer, ordered_map
 from preprocess.transform import MAX_PIXELS
 
@@ -37,9 +39,10 @@ CHUNK = 64
 #: Bad samples printed one by one / keys kept in meta.json.
 MAX_REPORTED = 20
 META_NAME = "meta.json"
+NAMES_NAME = "names.txt"
 
-# (index, label or None, bad key or None, reason or None)
-Outcome = tuple[int, "str | None", "str | None", "str | None"]
+# (index, label (None: unlabeled LMDB), source, bad key or None, reason or None)
+Outcome = tuple[int, "str | None", "str | None", "str | None", "str | None"]
 
 
 @dataclass
@@ -48,12 +51,14 @@ class ConvertResult:
     (``skipped_keys``: the first :data:`MAX_REPORTED` offending keys), wall ``seconds``."""
 
     output: Path
-    labels: Path
+    labels: Path | None
     count: int = 0
     skipped: int = 0
     skipped_keys: list[str] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
+    #: False when the LMDB has no label keys (then no label file is written)
+    labeled: bool = True
 
     @property
     def images_per_s(self) -> float:
@@ -72,11 +77,14 @@ class _Worker:
     def run(self, start: int, stop: int) -> list[Outcome]:
         out: list[Outcome] = []
         for i, label, x, reason in self.samples.transform(start, stop):
-            if label is None:
-                out.append((i, None, x, reason))
+            if reason is not None:
+                out.append((i, None, None, x, reason))
                 continue
             write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
-            out.append((i, label, None, None))
+            out.append((i, label, None, None, None))
+        with self.samples.env.begin(buffers=False) as txn:  # sources of the good samples
+            out = [(i, lab, read_source(txn, i) if key is None else None, key, reason)
+                   for i, lab, _, key, reason in out]
         return out
 
 
@@ -112,16 +120,16 @@ def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
         _Worker.state = None
 
 
-def _check_output(output: Path, labels: Path) -> None:
+def _check_output(output: Path, labels: Path | None) -> None:
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} exists and is not a directory")
-    if labels.exists() and labels.is_dir():
+    if labels is not None and labels.exists() and labels.is_dir():
         raise UserError(f"--labels {labels} is a directory")
-    if output.resolve() in labels.resolve().parents:
+    if labels is not None and output.resolve() in labels.resolve().parents:
         raise UserError(f"--labels {labels} must be outside --output {output}")
     if output.is_dir():
         names = [p.name for p in output.iterdir()]
-        foreign = [n for n in names if n != META_NAME
+        foreign = [n for n in names if n not in (META_NAME, NAMES_NAME)
                    and not (n.startswith("test_") and n.endswith(".bin"))]
         if foreign:
             raise UserError(f"refusing to replace {output}: it holds files this tool did not "
@@ -129,10 +137,11 @@ def _check_output(output: Path, labels: Path) -> None:
 
 
 def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Path,
-                labels: str | Path, workers: int | None = None, limit: int | None = None,
+                labels: str | Path | None = None, workers: int | None = None, limit: int | None = None,
                 strict: bool = False, progress: bool | None = None,
                 log: Callable[[str], None] | None = None) -> ConvertResult:
-    """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``labels`` + ``output/meta.json``.
+    """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``output/names.txt`` +
+    ``output/meta.json`` (+ ``labels`` when the LMDB is labeled).
 
     ``ConvertResult.seconds`` is the wall time of the whole call (key scan, pool start-up,
     conversion, renames).
@@ -142,7 +151,9 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
         model: spec name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``) or a ModelSpec.
         output: directory of the .bin files; created, or replaced when it only holds a
             previous output (test_*.bin, meta.json).
-        labels: label file, one ``test_{i}.bin:{label}`` line per written sample, index order.
+        labels: label file, one ``test_{i}.bin:{label}`` line per written sample, index order;
+            written only when the LMDB has labels (``ConvertResult.labeled``), never else.
+            None: no label file.
         workers: processes (default ``os.cpu_count()``; 1 runs in this process).
         limit: only the first ``limit`` indices (1..limit).
         strict: fail on the first bad sample (index order) instead of skipping it.
@@ -150,6 +161,8 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
         log: where messages about bad samples go (default: stderr).
 
     Each file holds float32 little-endian (1, C, H, W) of the spec, 4*C*H*W bytes.
+    ``names.txt`` has one ``test_{i}.bin<TAB>{source}`` line per written sample (source: the
+    ``path-%09d`` value, else the LMDB key ``image-%09d``).
 
     Raises:
         UserError: not an LMDB / no ``num-samples``, unusable output paths, no good sample, or
@@ -159,36 +172,48 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     t0 = time.perf_counter()
     log = log or (lambda m: tqdm.write(m, file=sys.stderr))
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
-    lmdb_path, output, labels = Path(lmdb_path), Path(output).resolve(), Path(labels).resolve()
+    lmdb_path, output = Path(lmdb_path), Path(output).resolve()
     workers = max(1, int(workers or os.cpu_count() or 1))
     env = open_lmdb(lmdb_path)
     try:
         n = read_num_samples(env, lmdb_path)
+        with env.begin() as txn:
+            labeled = has_labels(txn)
     finally:
         env.close()
+    if labels is not None and not labeled:
+        log(f"{lmdb_path} is unlabeled (no label-%09d keys): no label file written to {labels}")
+    labels = Path(labels).resolve() if labels is not None and labeled else None
     total = n if limit is None else min(n, limit)
     if total == 0:
         raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")
     _check_output(output, labels)
     keys_sha = keys_sha256(lmdb_path)
     output.parent.mkdir(parents=True, exist_ok=True)
-    labels.parent.mkdir(parents=True, exist_ok=True)
     stage = output.parent / f".{output.name}.partial-{os.getpid()}"
-    label_tmp = labels.parent / f".{labels.name}.tmp-{os.getpid()}"
+    if labels is not None:
+        labels.parent.mkdir(parents=True, exist_ok=True)
+        label_tmp = labels.parent / f".{labels.name}.tmp-{os.getpid()}"
+    else:
+        label_tmp = Path(os.devnull)
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
-    res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)))
+    res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)),
+                        labeled=labeled)
     tasks = ((s, min(s + CHUNK, total + 1)) for s in range(1, total + 1, CHUNK))
     initargs = (str(lmdb_path), spec, str(stage))
     try:
         with open(label_tmp, "w", encoding="utf-8", newline="\n") as lf, \
+                open(stage / NAMES_NAME, "w", encoding="utf-8", newline="\n") as nf, \
                 closing(_run(tasks, res.workers, initargs)) as results, \
                 tqdm(total=total, unit="img", disable=None if progress is None else not progress,
                      desc="lmdb-to-bin", file=sys.stderr) as bar:
             for chunk in results:
-                for i, label, key, reason in chunk:
+                for i, label, source, key, reason in chunk:
                     if key is None:
-                        lf.write(f"test_{i}.bin:{label}\n")
+                        if label is not None:
+                            lf.write(f"test_{i}.bin:{label}\n")
+                        nf.write(f"test_{i}.bin\t{source}\n")
                         res.count += 1
                         continue
                     if strict:
@@ -206,7 +231,8 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             "byte_order": "little", "layout": "NCHW", "count": res.count,
             "skipped": res.skipped, "skipped_keys": res.skipped_keys,
             "lmdb": str(lmdb_path.resolve()), "lmdb_num_samples": n, "limit": limit,
-            "keys_sha256": keys_sha, "labels": str(labels.resolve()),
+            "keys_sha256": keys_sha, "labels": str(labels) if labels is not None else None,
+            "labeled": labeled, "names": NAMES_NAME,
             "max_pixels": MAX_PIXELS, "model_spec": spec.to_dict(),
         }
         atomic_write_json(stage / META_NAME, meta)
@@ -217,10 +243,12 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(stage, output)
-        os.replace(label_tmp, labels)
+        if labels is not None:
+            os.replace(label_tmp, labels)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
-        label_tmp.unlink(missing_ok=True)
+        if labels is not None:
+            label_tmp.unlink(missing_ok=True)
         raise
     res.seconds = time.perf_counter() - t0
     if res.skipped > MAX_REPORTED:

@@ -91,7 +91,8 @@ def main(engine, input_dir, output, batchsize, axis, outfmt, backend, device, th
             shape = [t, 1, c] if axis == 1 else [1, t, c]
             atomic_write_json(output / "meta.json", _meta(
                 be, batch, count=summary["count"], mode=summary["mode"],
-                outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape))
+                outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape,
+                input=str(input_dir.resolve()) if input_dir is not None else None))
     click.echo(format_summary(summary))
     if output is not None:
         click.echo(f"wrote {output}/summary.json" + (f" and {summary['count']} outputs"
