@@ -1,5 +1,18 @@
-"""Paths that cross the stages: the fused evaluation (``crnn-eval``) and the benchmark.
+"""Paths that cross the stages: the fused evaluation (``crnn-eval``), recognition of images
+(``crnn-recognize`` and the :class:`Recognizer` API) and the benchmark.
 
 The staged pipeline (preprocess -> runtime -> postprocess) passes files; this package composes
 the same stage functions in one process, without intermediate files. torch is not imported.
+
+``from pipeline import Recognizer`` (imported lazily, so ``pipeline.bench`` does not load it).
 """
+
+__all__ = ["Recognizer"]
+
+
+def __getattr__(name: str):
+    if name == "Recognizer":
+        from pipeline.recognizer import Recognizer
+
+        return Recognizer
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -88,23 +88,29 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray]]
                   pipelined: bool = False) -> Iterator[tuple[object, list[str], list[float]]]:
     """Run ``(meta, images)`` pairs through ``backend`` and greedy-decode them.
 
-    ``images``: float32 (n, C, H, W) with 1 <= n <= ``batch`` (zero-padded to ``batch``
-    here, padding outputs dropped). Yields ``(meta, texts, confidences)`` in input order
-    (:func:`postprocess.ctc.greedy_decode_with_confidence`, raw greedy text, confidence in
-    [0, 1]). ``pipelined`` runs through ``backend.infer_many`` (OpenVINO async requests).
+    ``images``: float32 (n, C, H, W) with 0 <= n <= ``batch`` (zero-padded to ``batch``
+    here, padding outputs dropped; n = 0 is not run and yields empty lists). Yields
+    ``(meta, texts, confidences)`` in input order (:func:`postprocess.ctc.
+    greedy_decode_with_confidence`: raw greedy text, confidence in [0, 1]). ``pipelined``
+    runs through ``backend.infer_many`` (OpenVINO async requests).
     """
     pending: deque = deque()
 
     def padded() -> Iterator[np.ndarray]:
         for meta, images in batches:
             pending.append((meta, len(images)))
-            yield pad_batch(images, batch)
+            if len(images):
+                yield pad_batch(images, batch)
 
     run = backend.infer_many if pipelined else lambda xs: (backend.infer(x) for x in xs)
     for y in run(padded()):
+        while pending[0][1] == 0:
+            yield pending.popleft()[0], [], []
         meta, n = pending.popleft()
         texts, confs = greedy_decode_with_confidence(y[:, :n], backend.spec.alphabet, 1)
         yield meta, texts, confs
+    while pending:  # empty batches after the last real one
+        yield pending.popleft()[0], [], []
 
 
 def _lmdb_groups(lmdb_path: str | Path, n: int, batch: int) -> Iterator[list[tuple]]:
