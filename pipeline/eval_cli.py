@@ -54,11 +54,12 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     from pipeline.fused import evaluate
 
     options = backend_options(threads, hint, precision)
-    with open_backend(engine, backend, device=device, **options) as be:
-        with tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
-            result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,
-                              pipelined=options.get("hint") == "THROUGHPUT", warmup=warmup,
-                              progress=bar.update, threads=prep_threads, ahead=ahead)
+    with open_backend(engine, backend, device=device, **options) as be, \
+            tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
+        result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,
+                          pipelined=options.get("hint") == "THROUGHPUT", warmup=warmup,
+                          progress=bar.update, threads=prep_threads, ahead=ahead)
+        alphabet = be.spec.alphabet
     if result.labeled:
         for line in format_metrics(result.metrics):
             click.echo(line)
@@ -78,7 +79,7 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
         atomic_write_json(output / "summary.json", summary)
         written = "predictions.tsv, summary.json"
         if result.labeled:
-            write_report(output, result.metrics, result.errors, alphabet=be.spec.alphabet,
+            write_report(output, result.metrics, result.errors, alphabet=alphabet,
                          extra={"skipped": result.skipped})
             written += ", accuracy.json, errors.tsv"
         click.echo(f"wrote {output}/{written}")

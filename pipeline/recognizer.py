@@ -168,7 +168,7 @@ class Recognizer:
         """Free the engine."""
         self.backend.close()
 
-    def __enter__(self) -> "Recognizer":
+    def __enter__(self) -> Recognizer:  # noqa: PYI034 (typing.Self needs Python 3.11)
         return self
 
     def __exit__(self, *exc) -> None:

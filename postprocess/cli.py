@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from common.cli import command
-
 from common.errors import UserError
 from postprocess.metrics import format_metrics, score_samples, write_report
 from postprocess.results import (

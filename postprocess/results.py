@@ -333,8 +333,11 @@ def list_result_entries(result_dir: str | os.PathLike) -> list[tuple[str, None]]
     stems = {m.group(1) for p in Path(result_dir).iterdir() if (m := _RESULT.match(p.name))}
     if not stems:
         raise UserError(f"{result_dir} holds no result file (test_{{i}}_0.bin or .npy)")
-    key = lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]  # noqa: E731
-    return [(f"{stem}.bin", None) for stem in sorted(stems, key=key)]
+    return [(f"{stem}.bin", None) for stem in sorted(stems, key=_natural)]
+
+
+def _natural(text: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def format_predictions(rows, header: tuple[str, ...] | None = PREDICTION_COLUMNS) -> str:

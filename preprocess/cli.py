@@ -12,7 +12,6 @@ from contextlib import contextmanager
 import click
 
 from common.cli import group
-
 from common.errors import UserError
 from models.specs import SPECS
 

@@ -33,7 +33,7 @@ def label_key(index: int) -> str:
 
 def path_key(index: int) -> str:
     """``path-%09d`` key of a 1-based sample index: the image's source path, when it has one."""
-    return "path-%09d" % index
+    return f"path-{index:09d}"
 
 
 #: Longest ``path-%09d`` value read (bytes); longer values are cut (a path is < 4096 on Linux).

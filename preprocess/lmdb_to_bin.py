@@ -30,7 +30,13 @@ from tqdm import tqdm
 from common.errors import UserError
 from common.fileio import atomic_write_bytes, atomic_write_json
 from models.specs import ModelSpec, get_spec
-from preprocess.lmdb_io import has_labels, keys_sha256, open_lmdb, read_num_samples, read_source
+from preprocess.lmdb_io import (
+    has_labels,
+    keys_sha256,
+    open_lmdb,
+    read_num_samples,
+    read_source,
+)
 from preprocess.parallel import SampleTransformer, ordered_map
 from preprocess.transform import MAX_PIXELS
 

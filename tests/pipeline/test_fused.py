@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from pipeline.eval_cli import main as eval_cli
 from pipeline.fused import evaluate
 from pipeline.recognize_cli import main as recognize_cli
-from postprocess.metrics import compute_metrics
 from postprocess.cli import main as postprocess_cli
+from postprocess.metrics import compute_metrics
 from runtime.cli import main as infer_cli
 from runtime.registry import open_backend
 
