@@ -9,7 +9,7 @@ import click
 from common.cli import command
 from common.fileio import atomic_write_json
 from postprocess.metrics import format_metrics, write_report
-from postprocess.results import write_predictions
+from postprocess.predictions import write_predictions
 from runtime.options import backend_options, engine_options
 from runtime.registry import open_backend
 

@@ -12,7 +12,7 @@ import click
 
 from common.cli import command
 from common.errors import UserError
-from postprocess.results import format_predictions
+from postprocess.predictions import format_predictions
 from runtime.options import backend_options, engine_options
 
 #: Bad images printed one by one on stderr (the rest are counted).

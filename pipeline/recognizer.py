@@ -160,7 +160,17 @@ class Recognizer:
     def iter(self, images: Iterable) -> Iterator[tuple[int, object, str | None, float | None,
                                                        str | None]]:
         """Stream :func:`recognize_stream` rows ``(position, input, text, confidence,
-        error)`` for any iterable of inputs (memory bounded: a few batches in flight)."""
+        error)`` for any iterable of inputs (memory bounded: a few batches in flight).
+
+        Raises TypeError for a single input (a path, bytes, a PIL image or one array) given
+        instead of a sequence of them.
+        """
+        from PIL import Image
+
+        single = (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)
+        if isinstance(images, single) or (isinstance(images, np.ndarray) and images.ndim < 3):
+            raise TypeError(f"expected a sequence of images, got one {type(images).__name__}; "
+                            "wrap it in a list")
         return recognize_stream(self.backend, images, self.batch_size, load_input, self.threads,
                                 self.ahead, self.pipelined)
 

@@ -10,15 +10,13 @@ import click
 from common.cli import command
 from common.errors import UserError
 from postprocess.metrics import format_metrics, score_samples, write_report
-from postprocess.results import (
-    decode_result_dir,
+from postprocess.predictions import (
     find_names,
     list_result_entries,
-    read_labels,
     read_names,
-    resolve_alphabet,
     write_predictions,
 )
+from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
 
 
 @command()

@@ -128,3 +128,5 @@ def test_python_api_on_every_input_type(assets, nano_dynamic_onnx):
             r.recognize([np.zeros((32, 100), np.float32)])
         with pytest.raises(TypeError):
             r.recognize([42])
+        with pytest.raises(TypeError, match="wrap it in a list"):
+            r.recognize(str(path))
