@@ -6,7 +6,8 @@ For each engine one backend is loaded once; then ``--rounds`` rounds run, each v
 per round, in turn (so load from other users of the machine hits every variant alike):
 
 * ``loop``: :func:`runtime.runner.run_loop` on random data (the engine-only limit), images/s
-  over the wall time of the timed loop;
+  over the wall time of the timed loop, run right before each variant (the variant's ratio in
+  a round is to that loop run);
 * ``eval``: :func:`pipeline.fused.evaluate` on the IIIT5K LMDB (first ``--limit`` samples)
   with each preprocessing schedule: ``threads/ahead=1`` (thread pool, the next batch prepared
   while the engine runs; the default), ``threads/ahead=0`` (the next batch prepared on all
@@ -95,13 +96,16 @@ def main() -> None:
                 got: dict[str, list[float]] = {"loop": []}
                 ratios: dict[str, list[float]] = {}
                 for r in range(args.rounds):
-                    loop = run_variant(be, "loop", {}, lmdb, paths, batch, args.threads, pipelined)
-                    got["loop"].append(loop)
-                    for name, kind, opts in SCHEDULES:
+                    loops = []
+                    for name, kind, opts in SCHEDULES:  # each variant beside its own loop run
+                        loops.append(run_variant(be, "loop", {}, lmdb, paths, batch,
+                                                 args.threads, pipelined))
                         ips = run_variant(be, kind, opts, lmdb, paths, batch, args.threads,
                                           pipelined)
                         got.setdefault(name, []).append(ips)
-                        ratios.setdefault(name, []).append(ips / loop)
+                        ratios.setdefault(name, []).append(ips / loops[-1])
+                    loop = statistics.median(loops)
+                    got["loop"].append(loop)
                     print(f"  {label} round {r + 1}: loop {loop:.0f} images/s, " + ", ".join(
                         f"{n} {got[n][-1]:.0f}" for n, _, _ in SCHEDULES), flush=True)
                 table.append((label, "engine-only loop", statistics.median(got["loop"]), 1.0))
