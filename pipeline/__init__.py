@@ -1,6 +1,18 @@
-"""Paths that cross the stages: the fused evaluation (``crnn-eval``).
+"""Paths that cross the stages: the fused evaluation (``crnn-eval``, locally or on Ray Data),
+recognition of images (``crnn-recognize`` and the :class:`Recognizer` API).
 
 The staged pipeline (preprocess -> runtime -> postprocess) passes files; this package composes
 the same stage functions in one process, without intermediate files. torch is not imported.
-The benchmark lives in the top-level package ``bench``.
+
+``from pipeline import Recognizer`` (imported lazily). The benchmark lives in the top-level package ``bench``.
 """
+
+__all__ = ["Recognizer"]
+
+
+def __getattr__(name: str):
+    if name == "Recognizer":
+        from pipeline.recognizer import Recognizer
+
+        return Recognizer
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -1,33 +1,46 @@
-"""Decode and preprocess LMDB samples in worker processes, in order, with bounded memory.
+"""Decode and preprocess images for the fused paths, in order, with bounded memory.
 
-Each task is an index range [start, stop) of the LMDB; a worker turns it into a :class:`Chunk`
-through :class:`preprocess.parallel.SampleTransformer` (the training transform, an LMDB handle
-reopened as it reads) and :func:`preprocess.parallel.ordered_map` keeps at most
-``2 * workers`` chunks in flight. ``workers=0`` does the work in the calling thread.
+Two feeders, both yielding batches in input order:
+
+* :func:`prepare_batches` (the default of ``crnn-eval`` and ``crnn-recognize``): a thread pool
+  in this process. Pillow releases the GIL while it decodes and resizes, so ``threads`` threads
+  use that many cores, with no pickling and no process start-up. ``ahead`` batches are
+  prepared while the engine runs (``ahead=0``: the next batch is prepared on all threads only
+  between two inference calls, so preprocessing never competes with inference threads).
+* :func:`preprocess_chunks`: worker processes over LMDB index ranges (the original
+  ``crnn-eval --workers N`` path), through :class:`preprocess.parallel.SampleTransformer`,
+  at most ``2 * workers`` chunks in flight; ``workers=0`` works in the calling thread.
 """
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import numpy as np
 
+from common.errors import UserError
 from models.specs import ModelSpec
+from preprocess.lmdb_io import read_source
 from preprocess.parallel import SampleTransformer, ordered_map
+from preprocess.transform import ImageError, preprocess_image
 
 
 @dataclass
 class Chunk:
-    """Preprocessed samples of one index range.
+    """Preprocessed samples of one index range (process feeder).
 
-    ``images``: float32 (n, C, H, W) of the good samples; ``indices`` and ``labels``: theirs
-    (1-based LMDB index, label as stored); ``bad``: (key, reason) of skipped samples.
+    ``images``: float32 (n, C, H, W) of the good samples; ``indices``, ``labels`` and
+    ``sources``: theirs (1-based LMDB index, label as stored or None when the LMDB is
+    unlabeled, ``path-%09d`` or the image key); ``bad``: (key, reason) of skipped samples.
     """
 
     indices: list[int]
-    labels: list[str]
+    labels: list[str | None]
     images: np.ndarray
     bad: list[tuple[str, str]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
 
 _STATE: dict = {}
@@ -43,7 +56,7 @@ def _task(bounds: tuple[int, int]) -> Chunk:
     chunk = Chunk([], [], np.zeros((0, *_STATE["spec"].input_shape), np.float32))
     images = []
     for i, label, x, reason in _STATE["samples"].transform(*bounds):
-        if label is None:
+        if reason is not None:
             chunk.bad.append((x, reason))
         else:
             chunk.indices.append(i)
@@ -51,6 +64,8 @@ def _task(bounds: tuple[int, int]) -> Chunk:
             images.append(x)
     if images:
         chunk.images = np.stack(images)
+        with _STATE["samples"].env.begin(buffers=False) as txn:
+            chunk.sources = [read_source(txn, i) for i in chunk.indices]
     return chunk
 
 
@@ -64,3 +79,84 @@ def preprocess_chunks(lmdb_path: str, spec: ModelSpec, tasks: Iterable[tuple[int
         if _STATE.get("samples") is not None:  # inline run
             _STATE["samples"].close()
         _STATE.clear()
+
+
+# --- thread feeder ---------------------------------------------------------------------------
+
+@dataclass
+class Batch:
+    """One prepared batch (thread feeder): ``items`` the good input items in order, ``images``
+    their float32 (n, C, H, W) tensors, ``bad`` (item, reason) of those that failed."""
+
+    items: list
+    images: np.ndarray
+    bad: list[tuple[object, str]] = field(default_factory=list)
+
+
+#: What a loader may return: encoded bytes, a PIL image, or an already transformed tensor.
+Loaded = "bytes | PIL.Image.Image | np.ndarray"
+
+
+def _transform_slice(items: list, load: Callable[[object], object], spec: ModelSpec) -> list:
+    out = []
+    for item in items:
+        try:
+            data = load(item)
+            x = data if isinstance(data, np.ndarray) else preprocess_image(data, spec)
+            out.append((x, None))
+        except (ImageError, UserError) as exc:
+            out.append((None, str(exc)))
+        except OSError as exc:
+            out.append((None, f"cannot read: {exc.strerror or exc}"))
+    return out
+
+
+def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[object], object],
+                    threads: int = 2, ahead: int = 1) -> Iterator[Batch]:
+    """Turn groups of input items into :class:`Batch` es with a pool of ``threads`` threads.
+
+    Args:
+        groups: lists of items (at most one engine batch each), pulled lazily in this thread.
+        spec: the model spec: the transform of :func:`preprocess.transform.preprocess_image`.
+        load: item -> encoded image bytes, a PIL image, or a float32 (C, H, W) tensor; called
+            in a pool thread. ``ImageError``, ``UserError`` and ``OSError`` mark the item bad
+            (reason = the message); other exceptions propagate.
+        threads: pool threads; each group is cut into that many contiguous slices.
+        ahead: groups prepared beyond the one being consumed (0: a group is only started when
+            the consumer asks for it, i.e. between two inference calls).
+
+    Yields:
+        one Batch per group, in group order (items keep their order inside a group).
+    """
+    threads = max(1, int(threads))
+    c, h, w = spec.input_shape
+
+    def submit(pool: ThreadPoolExecutor, group: list) -> tuple[list, list[Future]]:
+        step = -(-len(group) // threads) or 1
+        return group, [pool.submit(_transform_slice, group[s:s + step], load, spec)
+                       for s in range(0, len(group), step)]
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="crnn-prep") as pool:
+        it = iter(groups)
+        window: deque = deque()
+        try:
+            while True:
+                while len(window) <= ahead:
+                    group = next(it, None)
+                    if group is None:
+                        break
+                    window.append(submit(pool, group))
+                if not window:
+                    return
+                group, futures = window.popleft()
+                results = [r for f in futures for r in f.result()]
+                good = [(item, x) for item, (x, _) in zip(group, results) if x is not None]
+                images = np.empty((len(good), c, h, w), np.float32)
+                for k, (_, x) in enumerate(good):
+                    images[k] = x
+                yield Batch([item for item, _ in good], images,
+                            [(item, why) for item, (x, why) in zip(group, results) if x is None])
+        finally:
+            for _, futures in window:
+                for f in futures:
+                    f.cancel()

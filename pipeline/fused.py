@@ -1,25 +1,34 @@
-"""The fused evaluation path: LMDB -> preprocess (workers) -> engine -> greedy CTC -> metrics.
+"""The fused path: LMDB -> preprocess -> engine -> greedy CTC -> predictions (+ metrics).
 
-Same transform, engine runner, decoder and metrics as the staged path (``crnn-preprocess
-lmdb-to-bin`` + ``crnn-infer`` + ``crnn-postprocess``), so the predictions are the same, but no
-file is written in between and preprocessing of the next batches overlaps with inference.
+Same transform, engine runner and decoder as the staged path (``crnn-preprocess lmdb-to-bin``
++ ``crnn-infer`` + ``crnn-postprocess``), so the predictions are the same, but no file is
+written in between and preprocessing of the next batch overlaps with inference. Labels are
+optional: an unlabeled LMDB (no ``label-%09d`` key) gives predictions and no metrics.
 """
 from __future__ import annotations
 
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from common.errors import UserError
-from pipeline.feeder import Chunk, preprocess_chunks
-from postprocess.ctc import greedy_decode
+from pipeline.feeder import prepare_batches, preprocess_chunks
+from postprocess.ctc import greedy_decode_with_confidence
 from postprocess.metrics import score_samples
-from preprocess.lmdb_io import open_lmdb, read_num_samples
+from preprocess.lmdb_io import (
+    SampleError,
+    has_labels,
+    image_key,
+    open_lmdb,
+    read_num_samples,
+    read_sample,
+    read_source,
+)
 from runtime.base import Backend
 from runtime.batching import pad_batch
 from runtime.runner import resolve_batch, warm_up
@@ -27,104 +36,198 @@ from runtime.stats import latency_summary, throughput
 
 #: Bad samples listed one by one in the result.
 MAX_REPORTED = 20
+#: The LMDB is reopened after this many image bytes are read (unmaps the pages touched).
+REMAP_BYTES = 64 << 20
 
 
 @dataclass
 class EvalResult:
     """What :func:`evaluate` measured.
 
-    ``samples``: (name ``test_{i}.bin``, label, prediction) per good sample, in LMDB order;
-    ``metrics``: :func:`postprocess.metrics.compute_metrics` of them; ``errors``: the wrong
-    ones; ``skipped`` / ``skipped_keys``: bad samples; ``wall_s``: seconds from the first read
-    to the last decode (backend loading and warm-up excluded); ``summary``: the engine timing
-    (ms per batch, engine-only images/s) as in crnn-infer's summary.json.
+    ``predictions``: (file ``test_{i}.bin``, source, text, confidence) per good sample, in LMDB
+    order (source: ``path-%09d``, else the key ``image-%09d``; confidence in [0, 1]);
+    ``samples``: (file, label, text) per good sample when the LMDB is labeled, else empty;
+    ``metrics``: :func:`postprocess.metrics.compute_metrics` of them (None when unlabeled);
+    ``errors``: the wrong ones; ``skipped`` / ``skipped_keys``: bad samples; ``wall_s``:
+    seconds from the first read to the last decode (backend loading and warm-up excluded);
+    ``summary``: the engine timing (ms per batch, engine-only images/s) as in crnn-infer's
+    summary.json.
     """
 
     samples: list[tuple[str, str, str]]
-    metrics: dict
+    metrics: dict | None
     errors: list[tuple[str, str, str]]
     skipped: int
     skipped_keys: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     summary: dict = field(default_factory=dict)
+    predictions: list[tuple[str, str, str, float]] = field(default_factory=list)
+
+    @property
+    def labeled(self) -> bool:
+        """True when the LMDB had labels (then ``metrics`` is set)."""
+        return self.metrics is not None
 
     @property
     def images_per_s(self) -> float:
-        """End-to-end throughput: scored images per wall-clock second (decode to metrics)."""
-        return len(self.samples) / self.wall_s if self.wall_s > 0 else 0.0
+        """End-to-end throughput: decoded images per wall-clock second."""
+        return len(self.predictions) / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def _count(lmdb_path: str | Path) -> int:
+def _lmdb_info(lmdb_path: str | Path) -> tuple[int, bool]:
     env = open_lmdb(lmdb_path)
     try:
-        return read_num_samples(env, lmdb_path)
+        n = read_num_samples(env, lmdb_path)
+        with env.begin() as txn:
+            return n, has_labels(txn)
     finally:
         env.close()
+
+
+def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray]], batch: int,
+                  pipelined: bool = False) -> Iterator[tuple[object, list[str], list[float]]]:
+    """Run ``(meta, images)`` pairs through ``backend`` and greedy-decode them.
+
+    ``images``: float32 (n, C, H, W) with 0 <= n <= ``batch`` (zero-padded to ``batch``
+    here, padding outputs dropped; n = 0 is not run and yields empty lists). Yields
+    ``(meta, texts, confidences)`` in input order (:func:`postprocess.ctc.
+    greedy_decode_with_confidence`: raw greedy text, confidence in [0, 1]). ``pipelined``
+    runs through ``backend.infer_many`` (OpenVINO async requests).
+    """
+    pending: deque = deque()
+
+    def padded() -> Iterator[np.ndarray]:
+        for meta, images in batches:
+            pending.append((meta, len(images)))
+            if len(images):
+                yield pad_batch(images, batch)
+
+    run = backend.infer_many if pipelined else lambda xs: (backend.infer(x) for x in xs)
+    for y in run(padded()):
+        while pending[0][1] == 0:
+            yield pending.popleft()[0], [], []
+        meta, n = pending.popleft()
+        texts, confs = greedy_decode_with_confidence(y[:, :n], backend.spec.alphabet, 1)
+        yield meta, texts, confs
+    while pending:  # empty batches after the last real one
+        yield pending.popleft()[0], [], []
+
+
+def _lmdb_groups(lmdb_path: str | Path, n: int, batch: int) -> Iterator[list[tuple]]:
+    """Groups of ``batch`` items ``(i, label, source, bytes, bad key, reason)`` read in this
+    thread (one read transaction at a time, reopened every :data:`REMAP_BYTES`)."""
+    env = open_lmdb(lmdb_path)
+    read = 0
+    try:
+        for start in range(1, n + 1, batch):
+            if read > REMAP_BYTES:
+                env.close()
+                env, read = open_lmdb(lmdb_path), 0
+            group = []
+            with env.begin(buffers=False) as txn:
+                for i in range(start, min(start + batch, n + 1)):
+                    try:
+                        data, label = read_sample(txn, i)
+                    except SampleError as err:
+                        group.append((i, None, None, None, err.key, err.reason))
+                        continue
+                    read += len(data)
+                    group.append((i, label, read_source(txn, i), data, None, None))
+            yield group
+    finally:
+        env.close()
+
+
+def _load_lmdb_item(item: tuple) -> bytes:
+    i, _, _, data, key, reason = item
+    if key is not None:
+        raise SampleError(i, key, reason)
+    return data
 
 
 def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
              workers: int | None = None, limit: int | None = None, strict: bool = False,
              pipelined: bool = False, warmup: int = 1,
-             progress: Callable[[int], None] | None = None) -> EvalResult:
-    """Score ``backend`` on a clovaai LMDB without intermediate files.
+             progress: Callable[[int], None] | None = None, threads: int | None = None,
+             ahead: int = 1) -> EvalResult:
+    """Run ``backend`` on a clovaai LMDB without intermediate files; score it if labeled.
 
     Args:
-        lmdb_path: LMDB with ``num-samples``, ``image-%09d``, ``label-%09d`` (1-based).
+        lmdb_path: LMDB with ``num-samples``, ``image-%09d`` and optionally ``label-%09d``
+            (none at all: unlabeled, no metrics) and ``path-%09d`` (the source column).
         backend: an engine runner (loaded here if needed); its spec gives the transform.
         batch: batch size (a static engine's own batch; default 16 for a dynamic one).
-        workers: preprocessing processes (default: CPU count - 1, at least 1; 0 = inline).
-        limit: score only the first ``limit`` samples.
+        workers: None (default): preprocess with a thread pool of ``threads`` threads in this
+            process (:func:`pipeline.feeder.prepare_batches`); an int: worker processes
+            instead (0 = inline, the original feeder).
+        limit: only the first ``limit`` samples.
         strict: fail on the first bad sample instead of skipping it.
         pipelined: run batches through ``backend.infer_many`` (OpenVINO async requests).
         progress: called with the number of images done after each batch.
+        threads: preprocessing threads (default: CPU count).
+        ahead: batches prepared while the engine runs (thread feeder; 0 = only between calls).
 
     Raises:
         UserError: not an LMDB, a bad sample with ``strict``, or no good sample at all.
     """
     batch = resolve_batch(backend, batch)
     spec = backend.spec
-    n = _count(lmdb_path)
+    n, labeled = _lmdb_info(lmdb_path)
     if limit is not None:
         n = min(n, limit)
-    if workers is None:
-        workers = max(1, (os.cpu_count() or 2) - 1)
+    threads = threads or os.cpu_count() or 1
     warm_up(backend, batch, warmup, pipelined)
 
-    pending: deque[Chunk] = deque()
     skipped, skipped_keys = 0, []
-    samples: list[tuple[str, str, str]] = []
+    predictions: list[tuple[str, str, str, float]] = []
+    labels: list[str | None] = []
     latencies: list[float] = []
 
-    def batches() -> Iterator[np.ndarray]:
+    def bad(key: str, reason: str) -> None:
         nonlocal skipped
+        if strict:
+            raise UserError(f"{lmdb_path}: {key}: {reason}")
+        skipped += 1
+        if len(skipped_keys) < MAX_REPORTED:
+            skipped_keys.append(key)
+
+    def thread_batches() -> Iterator[tuple[list, np.ndarray]]:
+        groups = _lmdb_groups(lmdb_path, n, batch)
+        for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead):
+            for item, why in b.bad:
+                bad(item[4] or image_key(item[0]), item[5] or why)
+            if b.items:
+                yield [(i, label, src) for i, label, src, *_ in b.items], b.images
+
+    def process_batches() -> Iterator[tuple[list, np.ndarray]]:
         tasks = ((s, min(s + batch, n + 1)) for s in range(1, n + 1, batch))
         for chunk in preprocess_chunks(str(lmdb_path), spec, tasks, workers):
-            if chunk.bad:
-                if strict:
-                    key, reason = chunk.bad[0]
-                    raise UserError(f"{lmdb_path}: {key}: {reason}")
-                skipped += len(chunk.bad)
-                skipped_keys.extend(k for k, _ in chunk.bad[:MAX_REPORTED - len(skipped_keys)])
+            for key, reason in chunk.bad:
+                bad(key, reason)
             if chunk.indices:
-                pending.append(chunk)
-                yield pad_batch(chunk.images, batch)
+                yield list(zip(chunk.indices, chunk.labels, chunk.sources)), chunk.images
 
-    run = backend.infer_many if pipelined else lambda xs: (backend.infer(x) for x in xs)
+    source = thread_batches() if workers is None else process_batches()
     start = time.perf_counter()
-    for y in run(batches()):
-        chunk = pending.popleft()
+    for meta, texts, confs in infer_decoded(backend, source, batch, pipelined):
         latencies.append(backend.last_latency_ms)
-        texts = greedy_decode(y[:, :len(chunk.indices)], spec.alphabet, batch_axis=1)
-        samples.extend((f"test_{i}.bin", label, text)
-                       for i, label, text in zip(chunk.indices, chunk.labels, texts))
+        for (i, label, src), text, conf in zip(meta, texts, confs):
+            predictions.append((f"test_{i}.bin", src, text, conf))
+            labels.append(label)
         if progress:
-            progress(len(chunk.indices))
+            progress(len(meta))
     wall = time.perf_counter() - start
-    if not samples:
-        raise UserError(f"{lmdb_path}: no sample could be scored ({skipped} bad)")
-    metrics, errors = score_samples(samples)
+    if not predictions:
+        raise UserError(f"{lmdb_path}: no sample could be decoded ({skipped} bad)")
+    samples, metrics, errors = [], None, []
+    if labeled:
+        samples = [(f, label, text) for (f, _, text, _), label in zip(predictions, labels)]
+        metrics, errors = score_samples(samples)
     summary = {"backend": backend.name, "engine": str(backend.engine), "batch_size": batch,
-               "count": len(samples), "throughput": throughput(len(samples), backend.busy_s),
+               "count": len(predictions), "throughput": throughput(len(predictions), backend.busy_s),
                "latency_ms": latency_summary(latencies), "compute_s": round(backend.busy_s, 6),
-               "wall_s": round(wall, 6), "workers": workers, "pipelined": pipelined}
-    return EvalResult(samples, metrics, errors, skipped, skipped_keys, wall, summary)
+               "wall_s": round(wall, 6), "labeled": labeled, "pipelined": pipelined,
+               "feeder": "threads" if workers is None else "processes",
+               "workers": threads if workers is None else workers,
+               **({"ahead": ahead} if workers is None else {})}
+    return EvalResult(samples, metrics, errors, skipped, skipped_keys, wall, summary, predictions)

@@ -1,4 +1,5 @@
-"""``crnn-postprocess``: greedy CTC decoding of runtime outputs, word accuracy, error report."""
+"""``crnn-postprocess``: greedy CTC decoding of runtime outputs into predictions.tsv; word
+accuracy and an error report when labels are given."""
 from __future__ import annotations
 
 import time
@@ -10,12 +11,22 @@ from common import outputs
 from common.cli import command
 from common.errors import UserError
 from postprocess.metrics import format_metrics, score_samples, write_report
+from postprocess.predictions import (
+    find_names,
+    list_result_entries,
+    read_names,
+    write_predictions,
+)
 from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
 
 
 @command()
 @click.argument("result_dir", type=click.Path(file_okay=False, path_type=str))
-@click.argument("label_txt", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("label_txt", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--names", "names", metavar="NAMES_TXT", default=None,
+              type=click.Path(dir_okay=False, path_type=str),
+              help="names.txt of lmdb-to-bin (file<TAB>source) [default: RESULT_DIR/names.txt, "
+                   "else names.txt of the input folder recorded in RESULT_DIR/meta.json].")
 @click.option("--model", "model", metavar="NAME", default=None,
               help="Take alphabet, T and C from this registered spec instead of meta.json.")
 @click.option("--alphabet", "alphabet", metavar="STR", default=None,
@@ -23,21 +34,24 @@ from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
                    "or the file size.")
 @click.option("--allow-missing", is_flag=True,
               help="Score the listed files that exist instead of failing on missing ones.")
-def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | None,
-         allow_missing: bool) -> None:
-    """Decode RESULT_DIR against LABEL_TXT and report word accuracy.
+def main(result_dir: str, label_txt: str | None, names: str | None, model: str | None,
+         alphabet: str | None, allow_missing: bool) -> None:
+    """Decode RESULT_DIR into predictions.tsv; with LABEL_TXT, also report word accuracy.
 
     \b
     Inputs:
       RESULT_DIR  runtime output: per sample test_{i}_0.bin (float32 little-endian,
                   shape (T, 1, C), T*C*4 bytes) or test_{i}_0.npy, plus meta.json with the
                   model spec (alphabet; class 0 is the CTC blank, C = len(alphabet) + 1).
-      LABEL_TXT   lines test_{i}.bin:{label} (split on the first ':').
-    Only the files listed in LABEL_TXT are read; other files in RESULT_DIR are ignored.
+      LABEL_TXT   optional: lines test_{i}.bin:{label} (split on the first ':').
+    The samples decoded are those of LABEL_TXT, else those of names.txt, else every
+    test_{i}_0.bin/.npy of RESULT_DIR (natural order); other files are ignored.
 
     \b
     Decoding: greedy / best-path CTC (Graves et al. 2006): argmax per time step, merge
-    repeats, drop blanks.
+    repeats, drop blanks. Confidence (PaddleOCR's CTCLabelDecode formula): the mean, over the
+    steps that emit a character, of the softmax probability of the best class; 0 for an
+    empty word.
     Metrics: word accuracy under the standard protocol (lowercase, keep [0-9a-z], exact
     match; as in the CRNN paper and clovaai/deep-text-recognition-benchmark), case-sensitive
     word accuracy, mean normalized edit distance (a distance in [0, 1], lower is better)
@@ -46,6 +60,9 @@ def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | Non
 
     \b
     Outputs (written to a temporary name, then renamed):
+      RESULT_DIR/predictions.tsv  header, then file, source, text, confidence per sample
+                                (source: from names.txt, else empty)
+    and with LABEL_TXT:
       RESULT_DIR/accuracy.json  total, correct, word_accuracy (0..1),
                                 word_accuracy_case_sensitive, mean_ned, cer, missing, alphabet
       RESULT_DIR/errors.tsv     file, label, prediction of each wrong sample (standard protocol)
@@ -59,10 +76,18 @@ def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | Non
     start = time.perf_counter()
     if not Path(result_dir).is_dir():
         raise UserError(f"result folder {result_dir} does not exist or is not a folder")
-    outputs.check_report_files(result_dir, ["accuracy.json", "errors.tsv"],
-                               [("label file", label_txt)])
+    names_path = find_names(result_dir, names)
+    inputs = [("label file", label_txt), ("names file", names_path)]
+    outputs.check_report_files(result_dir, ["accuracy.json", "errors.tsv", "predictions.tsv"],
+                               [(what, path) for what, path in inputs if path is not None])
     source = outputs.folder_identity(result_dir)
-    entries = read_labels(label_txt)
+    sources = read_names(names_path) if names_path is not None else {}
+    if label_txt is not None:
+        entries = read_labels(label_txt)
+    elif sources:
+        entries = [(name, None) for name in sources]
+    else:
+        entries = list_result_entries(result_dir)
     alpha, seq_len, num_classes = resolve_alphabet(result_dir, model, alphabet)
     decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing,
                                 labels_name=label_txt)
@@ -70,6 +95,16 @@ def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | Non
     if decoded.nan:
         click.echo(f"warning: {len(decoded.nan)} result file(s) contain NaN, decoded as is "
                    f"(first: {decoded.nan[0]})", err=True)
+    rows = [(name, sources.get(name, ""), pred, conf)
+            for (name, _, pred), conf in zip(decoded.samples, decoded.confidences)]
+    try:
+        pred_path = write_predictions(result_dir, rows)
+    except OSError as exc:
+        raise UserError(f"cannot write predictions into {result_dir}: {exc}") from None
+    if label_txt is None:
+        click.echo(f"wrote {pred_path} ({len(rows)} predictions, no labels given: not scored) "
+                   f"in {time.perf_counter() - start:.2f} s")
+        return
     metrics, errors = score_samples(decoded.samples)
     missing = len(decoded.missing)
     try:
@@ -82,7 +117,7 @@ def main(result_dir: str, label_txt: str, model: str | None, alphabet: str | Non
         raise UserError(f"cannot write the report into {result_dir}: {exc}") from None
     for line in format_metrics(metrics, missing=missing):
         click.echo(line)
-    click.echo(f"wrote {acc_path} and {err_path} ({len(errors)} wrong) "
+    click.echo(f"wrote {pred_path}, {acc_path} and {err_path} ({len(errors)} wrong) "
                f"in {time.perf_counter() - start:.2f} s")
 
 

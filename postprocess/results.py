@@ -1,4 +1,5 @@
-"""Reading the inputs of postprocess: label.txt, RESULT_DIR/meta.json and the result files.
+"""Reading the inputs of postprocess: label.txt, RESULT_DIR/meta.json and the result files
+(names.txt and predictions.tsv: :mod:`postprocess.predictions`).
 
 Result files (written by runtime/, see shared/docs/DESIGN.md): for a label.txt entry
 ``test_{i}.bin``, ``RESULT_DIR/test_{i}_0.bin`` (raw float32 little-endian, shape (T, 1, C),
@@ -18,7 +19,7 @@ import numpy as np
 from common.errors import UserError
 from common.inputs import MAX_TEXT_BYTES, label_problem, read_regular_file
 from models.specs import SPECS, ModelSpec, get_spec
-from postprocess.ctc import greedy_decode
+from postprocess.ctc import greedy_decode_with_confidence
 
 CHUNK = 4096  # samples decoded per vectorized call (~36 MB of float32 for nano-ocr)
 
@@ -149,7 +150,8 @@ def result_stem(name: str) -> str:
 class Decoded:
     """What :func:`decode_result_dir` found: scored samples in label.txt order, and the rest."""
 
-    samples: list[tuple[str, str, str]] = field(default_factory=list)  # (file, label, pred)
+    samples: list[tuple[str, str | None, str]] = field(default_factory=list)  # (file, label, pred)
+    confidences: list[float] = field(default_factory=list)  # per sample, see ctc.py
     missing: list[str] = field(default_factory=list)  # label.txt names without a result file
     nan: list[str] = field(default_factory=list)  # result files holding NaN (decoded anyway)
     seq_len: int | None = None
@@ -178,7 +180,7 @@ def decode_result_dir(
     Args:
         result_dir: folder of ``{stem}_0.bin`` / ``{stem}_0.npy`` files (stem: the entry's file
             name without folder and extension).
-        entries: ``(file, label)`` pairs from :func:`read_labels`.
+        entries: ``(file, label)`` pairs from :func:`read_labels`; label None when unlabeled.
         alphabet: C - 1 characters (class 0 = blank).
         seq_len: T; None to take it from the first result file (then all must agree).
         allow_missing: skip entries without a result file instead of failing.
@@ -202,8 +204,9 @@ def decode_result_dir(
         for (_, _, p), bad in zip(pending, np.isnan(block).any(axis=(1, 2))):
             if bad:
                 out.nan.append(p.name)
-        preds = greedy_decode(block, alphabet, batch_axis=0)
+        preds, confs = greedy_decode_with_confidence(block, alphabet, batch_axis=0)
         out.samples.extend((n, lab, pred) for (n, lab, _), pred in zip(pending, preds))
+        out.confidences.extend(confs)
         pending.clear()
 
     for name, label in entries:
@@ -264,3 +267,4 @@ def decode_result_dir(
     if not out.samples:
         raise UserError(f"none of the {len(entries)} result files listed exists in {result_dir}")
     return out
+

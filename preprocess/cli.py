@@ -50,32 +50,41 @@ def main() -> None:
 
 
 @main.command("build-lmdb")
-@click.option("--gt", "gt", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--gt", "gt", type=click.Path(exists=True, dir_okay=False),
               help="GT file: one 'relative/path<TAB>label' per line (UTF-8).")
+@click.option("--images", type=click.Path(exists=True, file_okay=False),
+              help="Unlabeled: every image file under this folder, sorted by relative path.")
+@click.option("--list", "list_file", type=click.Path(exists=True, dir_okay=False),
+              help="Unlabeled: a file of image paths, one per line (relative to --root).")
 @click.option("--output", required=True, type=click.Path(file_okay=False),
               help="LMDB directory to create (written to a temp dir, renamed when complete).")
 @click.option("--root", type=click.Path(exists=True, file_okay=False),
-              help="Folder the GT paths are relative to [default: the GT file's folder].")
+              help="Folder the GT/list paths are relative to [default: that file's folder].")
 @click.option("--strict", is_flag=True,
               help="Fail on the first bad line instead of skipping it.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output LMDB written earlier by this tool (never anything else).")
 @click.option("--shard-size", type=click.IntRange(min=1), default=None,
               help="Write shards of N samples, OUTPUT-00000.lmdb, OUTPUT-00001.lmdb, ... "
-                   "(e.g. for crnn-eval --executor ray).")
-def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwrite: bool,
-                   shard_size: int | None) -> None:
-    """Pack the images listed in GT into an LMDB in the clovaai layout.
+                   "(with --gt; e.g. for crnn-eval --executor ray).")
+def build_lmdb_cmd(gt: str | None, images: str | None, list_file: str | None, output: str,
+                   root: str | None, strict: bool, overwrite: bool, shard_size: int | None) -> None:
+    """Pack images into an LMDB in the clovaai layout; give one of --gt, --images, --list.
 
     Keys: num-samples; image-%09d = the image file's bytes unchanged; label-%09d = UTF-8
-    label; indices 1..n in GT order. Every image must decode with Pillow (zero-sized and
-    > 50 Mpixel images are rejected); bad lines are reported with their line number and
-    skipped (or fail with --strict).
+    label (--gt only: --images and --list give an unlabeled LMDB, without label keys);
+    path-%09d = the image path as listed (relative to --images for a folder); indices 1..n
+    in input order. Every image must decode with Pillow (zero-sized and > 50 Mpixel images
+    are rejected); bad entries are reported (GT/list line number, or path) and skipped (or
+    fail with --strict).
     """
     from preprocess.lmdb_build import build_lmdb
 
     if shard_size is not None:
         from preprocess.shards import build_shards
+
+        if gt is None:
+            raise UserError("--shard-size needs --gt (shards of --images/--list: not supported yet)")
 
         with _user_errors():
             res = build_shards(gt, output, shard_size, root=root, strict=strict,
@@ -85,13 +94,17 @@ def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwri
                    f"skipped {len(res.skipped)} line(s)")
         return
     with _user_errors():
-        res = build_lmdb(gt, output, root=root, strict=strict, overwrite=overwrite)
+        res = build_lmdb(gt, output, root=root, strict=strict, overwrite=overwrite,
+                         images=images, list_file=list_file)
     mb = res.image_bytes / 1e6
-    click.echo(f"wrote {res.written} samples ({mb:.1f} MB of images) to {res.output} "
-               f"in {res.seconds:.1f} s; skipped {len(res.skipped)} line(s)")
-    if res.skipped:
+    unit = "image(s)" if images is not None else "line(s)"
+    click.echo(f"wrote {res.written} {'unlabeled ' if gt is None else ''}samples "
+               f"({mb:.1f} MB of images) to {res.output} in {res.seconds:.1f} s; "
+               f"skipped {len(res.skipped)} {unit}")
+    if res.skipped and images is None:
         first = ", ".join(str(n) for n, _ in res.skipped[:10])
-        click.echo(f"skipped GT lines: {first}{' ...' if len(res.skipped) > 10 else ''}",
+        what = "GT" if gt is not None else "list"
+        click.echo(f"skipped {what} lines: {first}{' ...' if len(res.skipped) > 10 else ''}",
                    err=True)
 
 
@@ -102,8 +115,9 @@ def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwri
               help="Model spec: input shape, resize filter, normalization.")
 @click.option("--output", required=True, type=click.Path(file_okay=False),
               help="Directory for test_{i}.bin + meta.json (replaced only when complete).")
-@click.option("--labels", required=True, type=click.Path(dir_okay=False),
-              help="Label file to write: one 'test_{i}.bin:{label}' per sample.")
+@click.option("--labels", type=click.Path(dir_okay=False), default=None,
+              help="Label file to write when the LMDB is labeled: one 'test_{i}.bin:{label}' "
+                   "per sample (an unlabeled LMDB writes none).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: os.cpu_count()].")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
@@ -114,7 +128,7 @@ def build_lmdb_cmd(gt: str, output: str, root: str | None, strict: bool, overwri
               help="Progress bar on stderr [default: only on a terminal].")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output folder and --labels file written earlier by this tool.")
-def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str,
+def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str | None,
                     workers: int | None, limit: int | None, strict: bool,
                     progress: bool | None, overwrite: bool) -> None:
     """Write one input file per LMDB sample for ais_bench-style inference.
@@ -122,8 +136,10 @@ def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str,
     OUTPUT/test_{i}.bin (i = LMDB index) holds float32, little-endian, C-contiguous, shape
     (1, C, H, W) of the model spec (1x1x32x128 = 16,384 bytes for nano-ocr, 1x1x32x100 =
     12,800 bytes for crnn / crnn-modelzoo): grey, PIL resize to (W, H) (bilinear; bicubic for
-    crnn-modelzoo), then (x/255 - 0.5)/0.5. OUTPUT/meta.json records the spec, shape, dtype,
-    count and the source LMDB. Bad samples (missing keys, undecodable or oversized images,
+    crnn-modelzoo), then (x/255 - 0.5)/0.5. OUTPUT/names.txt maps each file to its source
+    ('test_{i}.bin<TAB>path', the path-%09d value or else the LMDB key image-%09d).
+    OUTPUT/meta.json records the spec, shape, dtype, count and the source LMDB. Labels are
+    optional: an LMDB without label-%09d keys converts the same, without a label file. Bad samples (missing keys, undecodable or oversized images,
     empty or non-UTF-8 labels) are reported by key and skipped (or fail with --strict).
     """
     from preprocess.lmdb_to_bin import lmdb_to_bin
@@ -131,7 +147,10 @@ def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str,
     with _user_errors():
         res = lmdb_to_bin(lmdb_path, model, output, labels, workers=workers or os.cpu_count(),
                           limit=limit, strict=strict, progress=progress, overwrite=overwrite)
-    click.echo(f"wrote {res.count} files to {res.output} and {res.labels} in "
+    written = f"{res.labels}" if res.labels is not None else "no label file"
+    if res.labeled and res.labels is None:
+        written += " (the LMDB has labels: pass --labels FILE to write them)"
+    click.echo(f"wrote {res.count} files and names.txt to {res.output}, {written}, in "
                f"{res.seconds:.2f} s ({res.images_per_s:.0f} images/s, workers: {res.workers})")
     if res.skipped:
         more = " ..." if res.skipped > len(res.skipped_keys) else ""

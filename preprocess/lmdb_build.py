@@ -2,7 +2,12 @@
 
 GT lines are ``relative/path<TAB>label`` (the ``{imagePath}\\t{label}`` format of clovaai
 ``create_lmdb_dataset.py``); paths are relative to ``root``. The LMDB gets ``num-samples`` and,
-for indices 1..n, ``image-%09d`` (the image file's bytes, unchanged) and ``label-%09d`` (UTF-8).
+for indices 1..n, ``image-%09d`` (the image file's bytes, unchanged), ``label-%09d`` (UTF-8) and
+``path-%09d`` (the image path as listed, UTF-8).
+
+Unlabeled input (:func:`preprocess.sources.image_dir_entries`: every image file under a folder, sorted by relative
+path; :func:`list_file_entries`: a file of paths, one per line) gives an LMDB without any
+``label-%09d`` key, the clovaai reader convention for unlabeled data.
 
 Every image is fully decoded once with Pillow (same guards as the transform: zero-sized and
 > 50 Mpixel images are rejected). A bad GT line (no tab, empty label, missing or undecodable
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +29,10 @@ from common import outputs
 from common.errors import UserError
 from common.inputs import (
     MAX_IMAGE_BYTES,
-    MAX_LINE_BYTES,
-    label_problem,
-    open_regular,
     read_regular_file,
 )
-from preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key
+from preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key, path_key
+from preprocess.sources import gt_entries, image_dir_entries, list_file_entries
 from preprocess.transform import ImageError, open_image
 
 #: Initial LMDB map size (bytes); doubled on MDB_MAP_FULL. Virtual only: the file grows with data.
@@ -64,43 +67,6 @@ class _BadLine(Exception):
     pass
 
 
-def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None]]:
-    """Yield ``(line_number, relpath, label, error)`` for each non-blank GT line.
-
-    ``error`` is None for a well-formed line, else a message (and relpath/label may be None).
-    The line is split on its first tab; a trailing ``\\n``/``\\r\\n`` is removed, nothing else.
-    """
-    try:
-        f = open_regular(gt, 1 << 62, "GT file")  # any size, streamed; lines are bounded
-    except OSError as exc:
-        raise UserError(f"cannot read GT file {gt}: {exc.strerror}") from None
-    with f:
-        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
-            if len(raw) > MAX_LINE_BYTES:
-                raise UserError(f"{gt}:{lineno}: line longer than {MAX_LINE_BYTES} bytes; "
-                                "not a GT file ('path<TAB>label' per line)?")
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            raw = raw.rstrip(b"\n").rstrip(b"\r")
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield lineno, None, None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
-                continue
-            if "\t" not in line:
-                yield lineno, None, None, f"expected 'path<TAB>label', got {line[:60]!r}"
-                continue
-            rel, label = line.split("\t", 1)
-            if not rel:
-                yield lineno, None, label, "empty image path"
-            elif label_problem(label):  # the one label rule (common.inputs)
-                yield lineno, rel, None, f"{label_problem(label)} for {rel}"
-            else:
-                yield lineno, rel, label, None
-
-
 def _load_checked(root: Path, rel: str, output: Path) -> bytes:
     path = root / rel
     if outputs.resolved(path).is_relative_to(output):
@@ -130,41 +96,68 @@ def _commit(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> None:
             env.set_mapsize(env.info()["map_size"] * 2)
 
 
-def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = None,
+def build_lmdb(gt: str | Path | None, output: str | Path, root: str | Path | None = None,
                strict: bool = False, overwrite: bool = False,
                map_size: int = INITIAL_MAP_SIZE,
-               log: Callable[[str], None] | None = None) -> BuildResult:
-    """Pack the images listed in ``gt`` into a clovaai-layout LMDB at ``output``.
+               log: Callable[[str], None] | None = None, *,
+               images: str | Path | None = None,
+               list_file: str | Path | None = None) -> BuildResult:
+    """Pack images into a clovaai-layout LMDB at ``output``, from exactly one source.
 
     Args:
         gt: GT file, one ``relative/path<TAB>label`` per line (UTF-8; blank lines ignored).
         output: LMDB directory to create (``data.mdb`` + ``lock.mdb``); must not exist unless
             ``overwrite``.
-        root: folder the GT paths are relative to (default: the folder of ``gt``).
+        root: folder the GT / list paths are relative to (default: the folder of that file);
+            absolute paths in a list file are used as they are.
         strict: fail on the first bad line instead of skipping it.
         overwrite: replace an existing ``output`` whole, only when it is an LMDB this tool
             wrote (its marker, nothing else in it), after the new LMDB is complete.
         map_size: initial LMDB map size in bytes (grown automatically).
         log: where progress messages go (default: stderr).
+        images: instead of ``gt``: every image file under this folder, unlabeled
+            (:func:`image_dir_entries`); ``path-%09d`` is the path relative to it.
+        list_file: instead of ``gt``: a file of image paths, one per line, unlabeled
+            (:func:`list_file_entries`); ``path-%09d`` is the path as listed.
 
     Returns:
-        BuildResult. Samples are numbered 1..written in GT order, skipping bad lines.
+        BuildResult. Samples are numbered 1..written in input order, skipping bad entries.
+        With ``images``/``list_file`` the LMDB has no ``label-%09d`` key; every sample has
+        ``path-%09d``. ``skipped`` holds (line number, reason); 0 for ``images`` entries.
 
     Raises:
-        UserError: unreadable GT, an output that exists (without ``overwrite``, or not ours),
-            is or contains the GT file or the image root; a bad line with ``strict``; no valid
-            sample; a write failure (disk full). On failure ``output`` is unchanged and no
-            temporary folder is left (see common.outputs).
+        UserError: not exactly one source, unreadable GT/list/folder; an output that exists
+            (without ``overwrite``, or not ours), is or contains the GT/list file or the image
+            root; a bad entry with ``strict``; no valid sample; a write failure (disk full).
+            On failure ``output`` is unchanged and no temporary folder is left
+            (see common.outputs).
     """
     log = log or (lambda m: print(m, file=sys.stderr))
-    gt, output = Path(gt), Path(output)
-    root = Path(root) if root is not None else gt.parent
-    if not gt.is_file():
-        raise UserError(f"GT file {gt} is not a regular file" if gt.exists()
-                        else f"GT file not found: {gt}")
+    given = [s for s in (gt, images, list_file) if s is not None]
+    if len(given) != 1:
+        raise UserError("give exactly one of --gt, --images, --list")
+    output = Path(output)
+    if gt is not None:
+        gt = Path(gt)
+        if not gt.is_file():
+            raise UserError(f"GT file {gt} is not a regular file" if gt.exists()
+                            else f"GT file not found: {gt}")
+        source, entries = gt, gt_entries(gt)
+    elif list_file is not None:
+        list_file = Path(list_file)
+        if not list_file.is_file():
+            raise UserError(f"list file not found: {list_file}")
+        source, entries = list_file, list_file_entries(list_file)
+    else:
+        source = Path(images)
+        root = source
+        entries = image_dir_entries(source)
+    root = Path(root) if root is not None else source.parent
     if not root.is_dir():
         raise UserError(f"image root is not a directory: {root}")
-    out = outputs.check_not_input(output, [("GT file", gt)])
+    out = outputs.check_not_input(output, [("GT file", gt)] if gt is not None else [])
+    if list_file is not None:
+        outputs.check_not_input(output, [("list file", list_file)])
     outputs.check_not_input(output, [("image root", root)], allow_inside=True)
     staged = outputs.StagedDir(out, outputs.LMDB, overwrite, "crnn-preprocess build-lmdb")
     tmp = staged.open()
@@ -174,15 +167,16 @@ def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = Non
     try:
         pending: list[tuple[bytes, bytes]] = []
         pending_bytes = 0
-        for lineno, rel, label, err in parse_gt(gt):
+        for where, rel, label, err in entries:
             try:
                 if err is not None:
                     raise _BadLine(err)
                 data = _load_checked(root, rel, out)
             except _BadLine as bad:
-                msg = f"{gt}:{lineno}: {bad}"
+                msg = f"{where}: {bad}" if where != rel else str(bad)
                 if strict:
                     raise UserError(msg + " (--strict)") from None
+                lineno = int(where.rsplit(":", 1)[1]) if where != rel else 0
                 res.skipped.append((lineno, str(bad)))
                 if len(res.skipped) <= MAX_REPORTED:
                     log(f"skipped {msg}")
@@ -190,13 +184,16 @@ def build_lmdb(gt: str | Path, output: str | Path, root: str | Path | None = Non
             res.written += 1
             res.image_bytes += len(data)
             pending.append((image_key(res.written).encode(), data))
-            pending.append((label_key(res.written).encode(), label.encode("utf-8")))
+            if label is not None:
+                pending.append((label_key(res.written).encode(), label.encode("utf-8")))
+            pending.append((path_key(res.written).encode(), rel.encode("utf-8")))
             pending_bytes += len(data)
-            if len(pending) >= 2 * COMMIT_SAMPLES or pending_bytes >= COMMIT_BYTES:
+            if len(pending) >= 3 * COMMIT_SAMPLES or pending_bytes >= COMMIT_BYTES:
                 _commit(env, pending)
                 pending, pending_bytes = [], 0
         if res.written == 0:
-            raise UserError(f"{gt}: no valid sample (skipped {len(res.skipped)} line(s))")
+            unit = "image(s)" if images is not None else "line(s)"
+            raise UserError(f"{source}: no valid sample (skipped {len(res.skipped)} {unit})")
         pending.append((NUM_SAMPLES_KEY, str(res.written).encode("ascii")))
         _commit(env, pending)
         env.sync(True)

@@ -2,6 +2,8 @@
 
 Layout (``shared/docs/DESIGN.md``): ``num-samples`` (ASCII decimal), ``image-%09d`` (the encoded
 image bytes, as read from the image file) and ``label-%09d`` (UTF-8), indices 1..num-samples.
+An LMDB without any ``label-%09d`` key is unlabeled (the clovaai reader convention): its samples
+have the label None. ``path-%09d`` (UTF-8), when present, is the source path of the image.
 
 Nothing here loads more than one sample at a time: :func:`iter_samples` yields them one by one
 from a read transaction on a memory map.
@@ -28,6 +30,35 @@ def image_key(index: int) -> str:
 def label_key(index: int) -> str:
     """``label-%09d`` key of a 1-based sample index."""
     return "label-%09d" % index
+
+
+def path_key(index: int) -> str:
+    """``path-%09d`` key of a 1-based sample index: the image's source path, when it has one."""
+    return f"path-{index:09d}"
+
+
+#: Longest ``path-%09d`` value read (bytes); longer values are cut (a path is < 4096 on Linux).
+MAX_PATH_BYTES = 4096
+
+
+def has_labels(txn: lmdb.Transaction) -> bool:
+    """True when the LMDB holds at least one ``label-%09d`` key (one B-tree seek).
+
+    An LMDB without any is unlabeled (clovaai convention), and its samples get the label None.
+    """
+    cur = txn.cursor()
+    return cur.set_range(b"label-") and bytes(cur.key()).startswith(b"label-")
+
+
+def read_source(txn: lmdb.Transaction, index: int) -> str:
+    """The source of sample ``index``: its ``path-%09d`` value (UTF-8, invalid bytes replaced,
+    at most :data:`MAX_PATH_BYTES` bytes read; tabs and line breaks shown as ``\\t``, ``\\n``,
+    ``\\r``) when present, else its LMDB key ``image-%09d``."""
+    raw = txn.get(path_key(index).encode())
+    if not raw:
+        return image_key(index)
+    text = bytes(raw[:MAX_PATH_BYTES]).decode("utf-8", errors="replace")
+    return text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 class SampleError(UserError):
@@ -118,29 +149,32 @@ def decode_label(index: int, raw: bytes | None) -> str:
     return label
 
 
-def read_sample(txn: lmdb.Transaction, index: int) -> tuple[bytes, str]:
-    """(image bytes, label str) of sample ``index`` (1-based) from an open read transaction.
+def read_sample(txn: lmdb.Transaction, index: int) -> tuple[bytes, str | None]:
+    """(image bytes, label) of sample ``index`` (1-based) from an open read transaction.
 
-    Raises SampleError naming the key when the image or label key is missing, the image is
-    empty, or the label is empty / not UTF-8 / multi-line. Image decodability is not checked
-    here (see :func:`preprocess.transform.open_image`).
+    The label is None when the LMDB is unlabeled (no ``label-%09d`` key at all, see
+    :func:`has_labels`). Raises SampleError naming the key when the image key is missing, the
+    image is empty, or (labeled LMDB) the label is missing / empty / not UTF-8 / multi-line.
+    Image decodability is not checked here (see :func:`preprocess.transform.open_image`).
     """
     img = txn.get(image_key(index).encode())
     if img is None:
         raise SampleError(index, image_key(index), "missing image key")
     if len(img) == 0:
         raise SampleError(index, image_key(index), "empty image (0 bytes)")
-    label = decode_label(index, txn.get(label_key(index).encode()))
-    return bytes(img), label
+    raw = txn.get(label_key(index).encode())
+    if raw is None and not has_labels(txn):
+        return bytes(img), None
+    return bytes(img), decode_label(index, raw)
 
 
 def iter_samples(path: str | Path, start: int = 1, stop: int | None = None,
                  on_error: Callable[[SampleError], None] | None = None,
-                 ) -> Iterator[tuple[int, bytes, str]]:
+                 ) -> Iterator[tuple[int, bytes, str | None]]:
     """Stream the samples ``start <= index < stop`` (default: all) of a clovaai LMDB, in order.
 
     Yields ``(index, image_bytes, label)``: the 1-based LMDB index, the encoded image bytes
-    exactly as stored, and the UTF-8-decoded label. Only one sample is in memory at a time.
+    exactly as stored, and the UTF-8-decoded label (None in an unlabeled LMDB). Only one sample is in memory at a time.
 
     A bad sample (see :func:`read_sample`) raises SampleError, or, when ``on_error`` is given,
     is passed to it and skipped. Raises UserError if ``path`` is not a clovaai LMDB.

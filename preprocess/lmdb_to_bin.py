@@ -2,12 +2,14 @@
 
 For every good sample i of the LMDB (1-based index) it writes ``input_bin/test_{i}.bin``: the
 float32 little-endian C-contiguous tensor of shape (1, C, H, W) from
-:func:`preprocess.transform.preprocess_image` (4*C*H*W bytes, 16,384 for nano-ocr), and a line
-``test_{i}.bin:{label}`` in ``label.txt``. ``input_bin/meta.json`` records the spec and the source.
+:func:`preprocess.transform.preprocess_image` (4*C*H*W bytes, 16,384 for nano-ocr), a line
+``test_{i}.bin<TAB>{source}`` in ``input_bin/names.txt`` (source: the ``path-%09d`` value, else
+the LMDB key ``image-%09d``) and, when the LMDB is labeled, a line ``test_{i}.bin:{label}`` in
+``label.txt``. ``input_bin/meta.json`` records the spec and the source.
 
 Streaming and parallel: the parent only hands out index ranges of ``CHUNK`` samples, at most
 ``2 * workers`` at a time; every worker process opens the LMDB read-only itself, transforms and
-writes its files, and returns (index, label, error) triples. Memory does not depend on the LMDB
+writes its files, and returns (index, label, source, error) tuples. Memory does not depend on the LMDB
 size. Everything is written into a staging directory next to ``input_bin/`` that replaces it only
 when complete, so a failed or interrupted run leaves the previous output (or nothing).
 """
@@ -28,7 +30,13 @@ from common import outputs
 from common.errors import UserError
 from common.fileio import atomic_write_bytes, atomic_write_json
 from models.specs import ModelSpec, get_spec
-from preprocess.lmdb_io import keys_sha256, open_lmdb, read_num_samples
+from preprocess.lmdb_io import (
+    has_labels,
+    keys_sha256,
+    open_lmdb,
+    read_num_samples,
+    read_source,
+)
 from preprocess.parallel import SampleTransformer, ordered_map
 from preprocess.transform import MAX_PIXELS
 
@@ -37,9 +45,10 @@ CHUNK = 64
 #: Bad samples printed one by one / keys kept in meta.json.
 MAX_REPORTED = 20
 META_NAME = "meta.json"
+NAMES_NAME = "names.txt"
 
-# (index, label or None, bad key or None, reason or None)
-Outcome = tuple[int, "str | None", "str | None", "str | None"]
+# (index, label (None: unlabeled LMDB), source, bad key or None, reason or None)
+Outcome = tuple[int, "str | None", "str | None", "str | None", "str | None"]
 
 
 @dataclass
@@ -48,12 +57,14 @@ class ConvertResult:
     (``skipped_keys``: the first :data:`MAX_REPORTED` offending keys), wall ``seconds``."""
 
     output: Path
-    labels: Path
+    labels: Path | None
     count: int = 0
     skipped: int = 0
     skipped_keys: list[str] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
+    #: False when the LMDB has no label keys (then no label file is written)
+    labeled: bool = True
 
     @property
     def images_per_s(self) -> float:
@@ -72,11 +83,14 @@ class _Worker:
     def run(self, start: int, stop: int) -> list[Outcome]:
         out: list[Outcome] = []
         for i, label, x, reason in self.samples.transform(start, stop):
-            if label is None:
-                out.append((i, None, x, reason))
+            if reason is not None:
+                out.append((i, None, None, x, reason))
                 continue
             write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
-            out.append((i, label, None, None))
+            out.append((i, label, None, None, None))
+        with self.samples.env.begin(buffers=False) as txn:  # sources of the good samples
+            out = [(i, lab, read_source(txn, i) if key is None else None, key, reason)
+                   for i, lab, _, key, reason in out]
         return out
 
 
@@ -112,15 +126,17 @@ def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
         _Worker.state = None
 
 
-def _check_output(lmdb_path: Path, output: Path, labels: Path, overwrite: bool) -> None:
+def _check_output(lmdb_path: Path, output: Path, labels: Path | None, overwrite: bool) -> None:
     """The output rules of common.outputs for --output (a folder) and --labels (a file)."""
     if lmdb_path.is_dir():
         inputs = [("input LMDB", lmdb_path)]
     else:  # subdir=False: the file and its "-lock" file
         inputs = [("input LMDB", lmdb_path), ("input LMDB", Path(f"{lmdb_path}-lock"))]
     outputs.check_not_input(output, inputs)
-    outputs.check_not_input(labels, [*inputs, ("--output folder", output)], "--labels")
     outputs.check_dir_output(output, outputs.INPUT_BIN, overwrite)
+    if labels is None:
+        return
+    outputs.check_not_input(labels, [*inputs, ("--output folder", output)], "--labels")
     # --labels is ours when the folder being replaced (ours) recorded it in its meta.json
     meta = outputs.read_json(output / META_NAME) if output.is_dir() else None
     ours = (meta is not None and meta.get("labels") == str(labels)
@@ -129,10 +145,12 @@ def _check_output(lmdb_path: Path, output: Path, labels: Path, overwrite: bool) 
 
 
 def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Path,
-                labels: str | Path, workers: int | None = None, limit: int | None = None,
-                strict: bool = False, progress: bool | None = None, overwrite: bool = False,
+                labels: str | Path | None = None, workers: int | None = None,
+                limit: int | None = None, strict: bool = False, progress: bool | None = None,
+                overwrite: bool = False,
                 log: Callable[[str], None] | None = None) -> ConvertResult:
-    """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``labels`` + ``output/meta.json``.
+    """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``output/names.txt`` +
+    ``output/meta.json`` (+ ``labels`` when the LMDB is labeled).
 
     ``ConvertResult.seconds`` is the wall time of the whole call (key scan, pool start-up,
     conversion, renames).
@@ -142,10 +160,11 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
         model: spec name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``) or a ModelSpec.
         output: directory of the .bin files; created (must not exist or be empty), or with
             ``overwrite`` replaced whole when it is a previous output of ours (marker,
-            test_*.bin, meta.json only).
+            test_*.bin, names.txt, meta.json only).
         labels: label file, one ``test_{i}.bin:{label}`` line per written sample, index order;
-            an existing one is replaced only with ``overwrite`` and when the meta.json of the
-            replaced ``output`` recorded it. Neither path may be, hold or lie in the LMDB.
+            written only when the LMDB has labels (``ConvertResult.labeled``); None: no label
+            file. An existing one is replaced only with ``overwrite`` and when the meta.json of
+            the replaced ``output`` recorded it. Neither path may be, hold or lie in the LMDB.
         workers: processes (default ``os.cpu_count()``; 1 runs in this process).
         limit: only the first ``limit`` indices (1..limit).
         strict: fail on the first bad sample (index order) instead of skipping it.
@@ -154,6 +173,8 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
         overwrite: allow replacing an earlier output of ours (see ``output``, ``labels``).
 
     Each file holds float32 little-endian (1, C, H, W) of the spec, 4*C*H*W bytes.
+    ``names.txt`` has one ``test_{i}.bin<TAB>{source}`` line per written sample (source: the
+    ``path-%09d`` value, else the LMDB key ``image-%09d``).
 
     Raises:
         UserError: not an LMDB / no ``num-samples``, unusable output paths, no good sample, or
@@ -163,35 +184,47 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     t0 = time.perf_counter()
     log = log or (lambda m: tqdm.write(m, file=sys.stderr))
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
-    lmdb_path, output, labels = Path(lmdb_path), Path(output).resolve(), Path(labels).resolve()
+    lmdb_path, output = Path(lmdb_path), Path(output).resolve()
     workers = max(1, int(workers or os.cpu_count() or 1))
     env = open_lmdb(lmdb_path)
     try:
         n = read_num_samples(env, lmdb_path)
+        with env.begin() as txn:
+            labeled = has_labels(txn)
     finally:
         env.close()
+    if labels is not None and not labeled:
+        log(f"{lmdb_path} is unlabeled (no label-%09d keys): no label file written to {labels}")
+    labels = Path(labels).resolve() if labels is not None and labeled else None
     total = n if limit is None else min(n, limit)
     if total == 0:
         raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")
     _check_output(lmdb_path, output, labels, overwrite)
     keys_sha = keys_sha256(lmdb_path)
-    labels.parent.mkdir(parents=True, exist_ok=True)
-    outputs.cleanup_stale(labels)
     staged = outputs.StagedDir(output, outputs.INPUT_BIN, overwrite, "crnn-preprocess lmdb-to-bin")
     stage = staged.open()  # hidden .NAME.partial-PID-RAND beside output, with our marker
-    label_tmp = outputs.temp_path(labels)
-    res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)))
+    if labels is not None:
+        labels.parent.mkdir(parents=True, exist_ok=True)
+        outputs.cleanup_stale(labels)
+        label_tmp = outputs.temp_path(labels)
+    else:
+        label_tmp = Path(os.devnull)
+    res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)),
+                        labeled=labeled)
     tasks = ((s, min(s + CHUNK, total + 1)) for s in range(1, total + 1, CHUNK))
     initargs = (str(lmdb_path), spec, str(stage))
     try:
         with open(label_tmp, "w", encoding="utf-8", newline="\n") as lf, \
+                open(stage / NAMES_NAME, "w", encoding="utf-8", newline="\n") as nf, \
                 closing(_run(tasks, res.workers, initargs)) as results, \
                 tqdm(total=total, unit="img", disable=None if progress is None else not progress,
                      desc="lmdb-to-bin", file=sys.stderr) as bar:
             for chunk in results:
-                for i, label, key, reason in chunk:
+                for i, label, source, key, reason in chunk:
                     if key is None:
-                        lf.write(f"test_{i}.bin:{label}\n")
+                        if label is not None:
+                            lf.write(f"test_{i}.bin:{label}\n")
+                        nf.write(f"test_{i}.bin\t{source}\n")
                         res.count += 1
                         continue
                     if strict:
@@ -209,15 +242,18 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             "byte_order": "little", "layout": "NCHW", "count": res.count,
             "skipped": res.skipped, "skipped_keys": res.skipped_keys,
             "lmdb": str(lmdb_path.resolve()), "lmdb_num_samples": n, "limit": limit,
-            "keys_sha256": keys_sha, "labels": str(labels.resolve()),
+            "keys_sha256": keys_sha, "labels": str(labels) if labels is not None else None,
+            "labeled": labeled, "names": NAMES_NAME,
             "max_pixels": MAX_PIXELS, "model_spec": spec.to_dict(),
         }
         atomic_write_json(stage / META_NAME, meta)
         staged.commit()  # renamed into place whole (an old output of ours replaced only now)
-        os.replace(label_tmp, labels)
+        if labels is not None:
+            os.replace(label_tmp, labels)
     except BaseException:
         staged.discard()
-        label_tmp.unlink(missing_ok=True)
+        if labels is not None:
+            label_tmp.unlink(missing_ok=True)
         raise
     res.seconds = time.perf_counter() - t0
     if res.skipped > MAX_REPORTED:

@@ -147,7 +147,8 @@ def _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined, warmup, lo
         shape = [t, 1, c] if axis == 1 else [1, t, c]
         atomic_write_json(stage / "meta.json", _meta(
             be, batch, count=summary["count"], mode=summary["mode"],
-            outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape))
+            outfmt=outfmt.upper(), output_batchsize_axis=axis, output_shape=shape,
+            input=str(input_dir.resolve()) if input_dir is not None else None))
     return summary
 
 

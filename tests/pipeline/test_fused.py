@@ -1,6 +1,7 @@
-"""The fused path (crnn-eval) against the staged path, and its bad-sample handling."""
+"""The fused path (crnn-eval) and crnn-recognize against the staged path; bad samples."""
 from __future__ import annotations
 
+import csv
 import json
 
 import lmdb
@@ -9,13 +10,20 @@ from click.testing import CliRunner
 
 from pipeline.eval_cli import main as eval_cli
 from pipeline.fused import evaluate
+from pipeline.recognize_cli import main as recognize_cli
 from postprocess.cli import main as postprocess_cli
+from postprocess.metrics import compute_metrics
 from runtime.cli import main as infer_cli
 from runtime.registry import open_backend
 
 
-def test_fused_and_staged_predictions_are_identical_on_iiit5k(
-        tmp_path, iiit5k_lmdb, iiit5k_bin_nano, nano_bs16_onnx):
+def _read_tsv(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.reader(f, delimiter="\t"))
+
+
+def test_staged_fused_and_recognize_predictions_are_identical_on_iiit5k(
+        tmp_path, assets, iiit5k_lmdb, iiit5k_bin_nano, nano_bs16_onnx):
     input_bin, label_txt = iiit5k_bin_nano
     result = tmp_path / "result"
     res = CliRunner().invoke(infer_cli, ["--engine", str(nano_bs16_onnx), "--input", str(input_bin),
@@ -25,14 +33,39 @@ def test_fused_and_staged_predictions_are_identical_on_iiit5k(
     assert res.exit_code == 0, res.output
     staged = json.loads((result / "accuracy.json").read_text())
     staged_errors = (result / "errors.tsv").read_text().splitlines()[1:]
+    staged_preds = _read_tsv(result / "predictions.tsv")
 
-    with open_backend(nano_bs16_onnx) as be:
-        fused = evaluate(iiit5k_lmdb, be, workers=1)
-    assert len(fused.samples) == 3000 and fused.skipped == 0
-    assert fused.metrics["correct"] == staged["correct"] == 2328  # 77.60 %, the reference
-    assert fused.metrics["mean_ned"] == pytest.approx(staged["mean_ned"], abs=1e-12)
-    # same wrong predictions, row for row, so every prediction is the same
-    assert ["\t".join(e) for e in fused.errors] == staged_errors
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(eval_cli, ["--lmdb", str(iiit5k_lmdb), "--engine", str(nano_bs16_onnx),
+                                        "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "word accuracy: 77.60% (2328/3000)" in res.output
+    fused = json.loads((out / "accuracy.json").read_text())
+    fused_preds = _read_tsv(out / "predictions.tsv")
+
+    folder = assets / "eval_iiit5k_3000"
+    gt = [line.split("\t", 1) for line in (folder / "gt.txt").read_text("utf-8").splitlines()]
+    preds = tmp_path / "preds.tsv"
+    res = CliRunner().invoke(recognize_cli, ["--engine", str(nano_bs16_onnx), "-o", str(preds),
+                                             *[str(folder / rel) for rel, _ in gt]])
+    assert res.exit_code == 0, res.output
+    recognized = _read_tsv(preds)
+
+    assert staged["correct"] == fused["correct"] == 2328  # 77.60 %, the reference
+    assert fused["mean_ned"] == pytest.approx(staged["mean_ned"], abs=1e-12)
+    assert (out / "errors.tsv").read_text().splitlines()[1:] == staged_errors
+    assert staged_preds[0] == fused_preds[0] == ["file", "source", "text", "confidence"]
+    assert recognized[0] == ["path", "text", "confidence"]
+    assert len(staged_preds) == len(fused_preds) == len(recognized) == 3001
+    for i, (s_row, f_row, r_row, (rel, _)) in enumerate(
+            zip(staged_preds[1:], fused_preds[1:], recognized[1:], gt), 1):
+        assert s_row[:3] == f_row[:3] == [f"test_{i}.bin", rel, s_row[2]]  # source: path-%09d
+        assert r_row[:2] == [str(folder / rel), s_row[2]]
+        assert float(f_row[3]) == pytest.approx(float(s_row[3]), abs=1e-5)
+        assert float(r_row[2]) == pytest.approx(float(s_row[3]), abs=1e-5)
+        assert 0.0 <= float(s_row[3]) <= 1.0
+    texts = [row[1] for row in recognized[1:]]
+    assert compute_metrics(texts, [label for _, label in gt])["correct"] == 2328
 
 
 def _copy_lmdb(src, dst, n, corrupt=None, drop_label=None):
@@ -60,6 +93,10 @@ def test_bad_samples_are_skipped_and_named_or_fail_with_strict(tmp_path, iiit5k_
     assert result.skipped == 2 and result.skipped_keys == ["image-000000007", "label-000000021"]
     assert len(result.samples) == 38
     assert "test_7.bin" not in {s[0] for s in result.samples}
+    with open_backend(nano_dynamic_onnx) as be:  # the thread feeder (default) agrees
+        threaded = evaluate(db, be, batch=16, threads=3)
+    assert threaded.skipped_keys == result.skipped_keys
+    assert threaded.predictions == result.predictions
 
     out = tmp_path / "out"
     res = CliRunner().invoke(eval_cli, ["--lmdb", str(db), "--engine", str(nano_dynamic_onnx),

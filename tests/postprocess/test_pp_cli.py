@@ -242,3 +242,42 @@ def test_postprocess_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def _predictions(rd):
+    with (rd / "predictions.tsv").open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f, delimiter="\t"))
+
+
+def test_predictions_with_labels_and_confidence(make_dir, nano):
+    rd, label_txt = make_dir()
+    assert run(rd, label_txt).exit_code == 0
+    rows = _predictions(rd)
+    assert rows[0] == ["file", "source", "text", "confidence"]
+    assert [r[:3] for r in rows[1:]] == [[f"test_{i}.bin", "", pred]
+                                         for i, (_, pred) in SAMPLES.items()]
+    for i, (_, pred) in SAMPLES.items():  # independent: softmax max at the emitting steps
+        x = np.fromfile(rd / f"test_{i}_0.bin", dtype="<f4").reshape(33, 66).astype(np.float64)
+        p = np.exp(x - x.max(1, keepdims=True))
+        p = (p / p.sum(1, keepdims=True)).max(1)
+        assert float(rows[i][3]) == pytest.approx(p[0:2 * len(pred):2].mean(), abs=1e-6)
+
+
+def test_no_labels_predictions_only(make_dir):
+    rd, _ = make_dir()
+    names = "".join(f"test_{i}.bin\tword_{i}.png\n" for i in (5, 1, 2))
+    (rd / "names.txt").write_text(names, encoding="utf-8")
+    result = run(rd)
+    assert result.exit_code == 0, result.output
+    assert "not scored" in result.output and "accuracy" not in result.output
+    assert not (rd / "accuracy.json").exists() and not (rd / "errors.tsv").exists()
+    rows = _predictions(rd)
+    assert [r[:3] for r in rows[1:]] == [["test_5.bin", "word_5.png", "x-1 y"],
+                                         ["test_1.bin", "word_1.png", "Hello"],
+                                         ["test_2.bin", "word_2.png", "world"]]
+
+    (rd / "names.txt").unlink()  # no names: every result file, natural order
+    assert_user_error(run(rd), "test_99_0.bin", "8712 bytes")  # the junk file is named
+    (rd / "test_99_0.bin").unlink()
+    assert run(rd).exit_code == 0
+    assert [r[0] for r in _predictions(rd)[1:]] == [f"test_{i}.bin" for i in range(1, 6)]

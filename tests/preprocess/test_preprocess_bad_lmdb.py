@@ -85,7 +85,7 @@ def test_bad_sample_skipped_and_reported(case, make_lmdb, good_entries, convert)
     assert res.exit_code == 0, res.output
     assert f"skipped {key}: " in res.output and words in res.output
     assert f"skipped 1 bad sample(s): {key}" in res.output
-    assert sorted(os.listdir(out)) == [".crnn-deploy.json", "meta.json"] + [
+    assert sorted(os.listdir(out)) == [".crnn-deploy.json", "meta.json", "names.txt"] + [
         f"test_{i}.bin" for i in (1, 2, 4, 5)]
     assert labels.read_text().splitlines() == [f"test_{i}.bin:w{i}" for i in (1, 2, 4, 5)]
     meta = json.loads((out / "meta.json").read_text())

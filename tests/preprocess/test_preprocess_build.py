@@ -46,7 +46,7 @@ def test_layout_and_modes_end_to_end(images, tmp_path, cli):
     assert res.exit_code == 0, res.output
     assert "wrote 5 samples" in res.output and "skipped 0 line(s)" in res.output
     kv = read_all(tmp_path / "x.lmdb")
-    assert kv["num-samples"] == b"5" and len(kv) == 11
+    assert kv["num-samples"] == b"5" and len(kv) == 16  # image, label, path x 5
     assert kv["image-000000001"] == (images / "a.png").read_bytes()
     assert kv["image-000000005"] == (images / "e.png").read_bytes()
     assert [kv["label-%09d" % i].decode() for i in range(1, 6)] == [

@@ -41,7 +41,7 @@ def test_iiit5k_lmdb_layout(iiit5k_lmdb, assets):
             assert txn.get(b"image-%09d" % i) == (assets / "eval_iiit5k_3000" / rel).read_bytes()
             assert txn.get(b"label-%09d" % i).decode() == label
         assert txn.get(b"image-000000000") is None and txn.get(b"image-000003001") is None
-        assert txn.stat()["entries"] == 2 * 3000 + 1
+        assert txn.stat()["entries"] == 3 * 3000 + 1  # image, label, path
     env.close()
     assert not [p for p in iiit5k_lmdb.parent.iterdir() if p.name.startswith(".")]
 
@@ -61,7 +61,9 @@ def test_iiit5k_bin_nano(iiit5k_bin_nano, iiit5k_lmdb, assets):
     assert len(bins) == 3000
     assert all((input_bin / f"test_{i}.bin").stat().st_size == 16384 for i in range(1, 3001))
     assert sorted(p.name for p in input_bin.iterdir()) == sorted(
-        bins + ["meta.json", ".crnn-deploy.json"])
+        bins + ["meta.json", "names.txt", ".crnn-deploy.json"])
+    names = (input_bin / "names.txt").read_text(encoding="utf-8").splitlines()
+    assert names[:2] == [f"test_1.bin\t{gt[0][0]}", f"test_2.bin\t{gt[1][0]}"] and len(names) == 3000
     lines = label_txt.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3000
     assert lines[0] == "test_1.bin:PRIVATE"
@@ -141,6 +143,6 @@ def test_rerun_replaces_previous_output(iiit5k_lmdb, tmp_path, cli):
     res = cli(*args, "--limit", "5", "--overwrite")
     assert res.exit_code == 0, res.output
     assert sorted(os.listdir(out)) == sorted([f"test_{i}.bin" for i in range(1, 6)]
-                                             + ["meta.json", ".crnn-deploy.json"])
+                                             + ["meta.json", "names.txt", ".crnn-deploy.json"])
     assert len(labels.read_text().splitlines()) == 5
     assert sorted(os.listdir(tmp_path)) == ["input_bin", "label.txt"]  # no temp leftovers

@@ -1,0 +1,148 @@
+"""``crnn-recognize``: word images (files and folders) -> text and confidence, no LMDB needed."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from common.cli import command
+from common.errors import UserError
+from postprocess.predictions import format_predictions
+from runtime.options import backend_options, engine_options
+
+#: Bad images printed one by one on stderr (the rest are counted).
+MAX_REPORTED = 20
+FORMATS = {".tsv": "tsv", ".jsonl": "jsonl"}
+
+
+def expand_inputs(args: tuple[str, ...]) -> list[str]:
+    """Command-line paths -> image paths, in order: a file as given; a folder -> every image
+    file under it (:func:`preprocess.sources.image_dir_entries`: sorted by relative path,
+    hidden entries left out), as ``folder/relative/path``.
+
+    Raises:
+        UserError: a path that does not exist, or a folder without images.
+    """
+    from preprocess.sources import image_dir_entries
+
+    out: list[str] = []
+    for arg in args:
+        p = Path(arg)
+        if p.is_dir():
+            out.extend(os.path.join(arg, rel) for _, rel, _, _ in image_dir_entries(p))
+        elif p.exists():
+            out.append(arg)
+        else:
+            raise UserError(f"input not found: {arg}")
+    return out
+
+
+def _row(fmt: str, path: str, text: str, conf: float, header: bool = False) -> str:
+    if fmt == "jsonl":
+        return json.dumps({"path": path, "text": text, "confidence": round(conf, 6)},
+                          ensure_ascii=False) + "\n"
+    return format_predictions([(path, text, conf)], ("path", "text", "confidence") if header
+                              else None)
+
+
+@command()
+@click.argument("inputs", nargs=-1, required=True, metavar="IMAGES_OR_DIRS...")
+@engine_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="preds.tsv (header, then path/text/confidence) or preds.jsonl; "
+                   "default: TSV rows on stdout, no header.")
+@click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1), default=None,
+              help="Batch for a dynamic engine (default 16); must match a static engine's batch.")
+@click.option("--prep-threads", "prep_threads", type=click.IntRange(min=1), default=None,
+              help="Threads reading, decoding and preprocessing images (default: CPU count).")
+@click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Batches preprocessed while the engine runs (0: only between inference calls).")
+@click.option("--strict", is_flag=True, help="Stop at the first bad image (nothing written).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr [default: only on a terminal].")
+def main(inputs, engine, backend, device, threads, hint, precision, output, batchsize,
+         prep_threads, ahead, strict, overwrite, progress):
+    """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
+
+    \b
+    crnn-recognize --engine build/nano-ocr_bs16.xml ../shared/assets/demo_words
+    crnn-recognize --engine build/nano-ocr_bs16.onnx a.png b.jpg -o preds.jsonl
+
+    Each image is read, decoded and preprocessed with the engine's spec (grey, PIL resize,
+    (x/255 - 0.5)/0.5) in a thread pool while the engine runs the previous batch; outputs
+    are greedy-CTC decoded. One row per image, in input order: path, text (raw greedy decode),
+    confidence in [0, 1] (mean softmax probability of the emitted steps, PaddleOCR's formula;
+    0 for an empty word). Bad images (unreadable, undecodable, > 50 Mpixel) are reported by
+    path on stderr and skipped, or stop the run with --strict. --output is written to a
+    temporary name and renamed when complete; stdout rows are streamed. A summary line
+    (images, images/s) goes to stderr.
+    """
+    from tqdm import tqdm
+
+    from pipeline.recognizer import Recognizer
+
+    fmt = None
+    if output is not None:
+        fmt = FORMATS.get(output.suffix.lower())
+        if fmt is None:
+            raise UserError(f"--output {output}: unknown format; use a .tsv or .jsonl name")
+        if output.exists() and not overwrite:
+            raise UserError(f"--output {output} exists (pass --overwrite to replace it)")
+    paths = expand_inputs(inputs)
+    if output is not None:
+        resolved = output.resolve()
+        if any(Path(p).resolve() == resolved for p in paths):
+            raise UserError(f"--output {output} is one of the input images; refusing to write it")
+    options = backend_options(threads, hint, precision)
+    out, tmp = sys.stdout, None
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        out = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    done = bad = 0
+    try:
+        with Recognizer(engine, batchsize, prep_threads, backend, device, ahead=ahead,
+                        **options) as rec, \
+                tqdm(total=len(paths), unit="img", desc="recognize", file=sys.stderr,
+                     disable=None if progress is None else not progress, leave=False) as bar:
+            if fmt == "tsv":
+                out.write(format_predictions([], ("path", "text", "confidence")))
+            start = time.perf_counter()
+            for _, path, text, conf, why in rec.iter(paths):
+                bar.update(1)
+                if why is not None:
+                    if strict:
+                        raise UserError(f"{path}: {why} (--strict)")
+                    bad += 1
+                    if bad <= MAX_REPORTED:
+                        tqdm.write(f"skipped {path}: {why}", file=sys.stderr)
+                    continue
+                out.write(_row(fmt or "tsv", path, text, conf))
+                done += 1
+            wall = time.perf_counter() - start
+        if tmp is not None:
+            out.close()
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, output)
+            tmp = None
+        else:
+            out.flush()
+    finally:
+        if tmp is not None:
+            out.close()
+            Path(tmp).unlink(missing_ok=True)
+    if bad > MAX_REPORTED:
+        click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
+    rate = done / wall if wall > 0 else 0.0
+    click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate:.1f} images/s end to end"
+               + (f"; wrote {output}" if output is not None else ""), err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

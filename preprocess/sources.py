@@ -1,0 +1,119 @@
+"""Where build-lmdb's samples come from: a GT file (labeled), a folder of images or a list file
+of paths (unlabeled). Each source yields :data:`Entry` tuples
+``(where, image path relative to root, label or None, error or None)``; reads are bounded
+(:data:`common.inputs.MAX_LINE_BYTES` per line) and a bad line is an entry with its error.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from common.errors import UserError
+from common.inputs import MAX_LINE_BYTES, label_problem, open_regular
+
+#: File suffixes taken as images by :func:`image_dir_entries` (lowercase compared).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+                            ".pgm", ".ppm", ".pbm", ".pnm"})
+
+# (where: "file:line" or a path, image path relative to root, label or None, error or None)
+Entry = tuple[str, "str | None", "str | None", "str | None"]
+
+
+def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+    """Yield ``(line_number, relpath, label, error)`` for each non-blank GT line.
+
+    ``error`` is None for a well-formed line, else a message (and relpath/label may be None).
+    The line is split on its first tab; a trailing ``\\n``/``\\r\\n`` is removed, nothing else.
+    """
+    try:
+        f = open_regular(gt, 1 << 62, "GT file")  # any size, streamed; lines are bounded
+    except OSError as exc:
+        raise UserError(f"cannot read GT file {gt}: {exc.strerror}") from None
+    with f:
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise UserError(f"{gt}:{lineno}: line longer than {MAX_LINE_BYTES} bytes; "
+                                "not a GT file ('path<TAB>label' per line)?")
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            raw = raw.rstrip(b"\n").rstrip(b"\r")
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield lineno, None, None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                continue
+            if "\t" not in line:
+                yield lineno, None, None, f"expected 'path<TAB>label', got {line[:60]!r}"
+                continue
+            rel, label = line.split("\t", 1)
+            if not rel:
+                yield lineno, None, label, "empty image path"
+            elif label_problem(label):  # the one label rule (common.inputs)
+                yield lineno, rel, None, f"{label_problem(label)} for {rel}"
+            else:
+                yield lineno, rel, label, None
+
+
+def gt_entries(gt: Path) -> Iterator[Entry]:
+    """:func:`parse_gt` as :data:`Entry` tuples (``where`` = ``gt:line``)."""
+    for lineno, rel, label, err in parse_gt(gt):
+        yield f"{gt}:{lineno}", rel, label, err
+
+
+def image_dir_entries(folder: Path) -> Iterator[Entry]:
+    """Every image file under ``folder`` (recursively; suffix in :data:`IMAGE_SUFFIXES`), sorted
+    by relative POSIX path, unlabeled. Hidden files and folders (``.name``) are left out.
+
+    Raises:
+        UserError: ``folder`` is not a directory, or holds no image file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"--images {folder} is not a directory")
+    rels = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not rels:
+        raise UserError(f"--images {folder}: no image file under it "
+                        f"(suffixes {', '.join(sorted(IMAGE_SUFFIXES))})")
+    for rel in rels:
+        yield rel, rel, None, None
+
+
+def list_file_entries(list_file: Path) -> Iterator[Entry]:
+    """The image paths of a list file, one per line (UTF-8, blank lines and lines starting with
+    ``#`` ignored, no labels), in file order. A line longer than :data:`MAX_LINE_BYTES`, not
+    UTF-8, or holding a tab (a GT line? use --gt) is reported as bad.
+
+    Raises:
+        UserError: the list file cannot be read.
+    """
+    try:
+        f = open(list_file, "rb")
+    except OSError as exc:
+        raise UserError(f"cannot read list file {list_file}: {exc.strerror}") from None
+    with f:
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            where = f"{list_file}:{lineno}"
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                yield where, None, None, f"line longer than {MAX_LINE_BYTES} bytes"
+                while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of that line, a bounded chunk at a time
+                continue
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            raw = raw.rstrip(b"\n").rstrip(b"\r")
+            if not raw.strip() or raw.startswith(b"#"):
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield where, None, None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                continue
+            if "\t" in line:
+                yield where, None, None, ("expected one image path per line, got a tab "
+                                          "(a labeled GT file? use --gt)")
+                continue
+            yield where, line, None, None
