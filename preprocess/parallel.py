@@ -11,10 +11,14 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from models.specs import ModelSpec
 from preprocess.lmdb_io import SampleError, image_key, open_lmdb, read_sample
 from preprocess.transform import ImageError, preprocess_image
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: A worker reopens the LMDB after reading this many image bytes.
 REMAP_BYTES = 64 << 20

@@ -34,10 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.fused import evaluate
-from pipeline.recognizer import read_image_file, recognize_stream
-from runtime.registry import open_backend
-from runtime.runner import resolve_batch, run_loop, warm_up
+from pipeline.fused import evaluate  # noqa: E402 (after the sys.path line)
+from pipeline.recognizer import read_image_file, recognize_stream  # noqa: E402
+from runtime.registry import open_backend  # noqa: E402
+from runtime.runner import resolve_batch, run_loop, warm_up  # noqa: E402
 
 SCHEDULES = [("eval threads ahead=1", "eval", {"ahead": 1}),
              ("eval threads ahead=0", "eval", {"ahead": 0}),

@@ -4,9 +4,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
-import struct
 import zlib
 
 import numpy as np
