@@ -13,9 +13,11 @@ Two feeders, both yielding batches in input order:
 """
 from __future__ import annotations
 
+import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,8 +113,23 @@ def _transform_slice(items: list, load: Callable[[object], object], spec: ModelS
     return out
 
 
+def _lower_priority(nice: int) -> None:
+    """Pool-thread initializer: raise this thread's nice value by ``nice`` (Linux: per thread).
+
+    A niced preprocessing thread gets a core only when the engine's threads leave it idle, so
+    preparing the next batch never slows an inference call down. Where the OS refuses or has
+    no per-thread priorities, the thread keeps its priority.
+    """
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError):
+        pass
+
+
 def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[object], object],
-                    threads: int = 2, ahead: int = 1) -> Iterator[Batch]:
+                    threads: int = 2, ahead: int = 1, nice: int = 0,
+                    slice_size: int = 4) -> Iterator[Batch]:
     """Turn groups of input items into :class:`Batch` es with a pool of ``threads`` threads.
 
     Args:
@@ -121,42 +138,64 @@ def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[obj
         load: item -> encoded image bytes, a PIL image, or a float32 (C, H, W) tensor; called
             in a pool thread. ``ImageError``, ``UserError`` and ``OSError`` mark the item bad
             (reason = the message); other exceptions propagate.
-        threads: pool threads; each group is cut into that many contiguous slices.
+        threads: pool threads (0: everything is done in the consuming thread, between calls).
         ahead: groups prepared beyond the one being consumed (0: a group is only started when
             the consumer asks for it, i.e. between two inference calls).
+        nice: added to the pool threads' nice value (0..19; Linux per-thread priority), so
+            that they use only the cycles the engine leaves idle.
+        slice_size: items per pool task. When the consumer needs a group that is not ready,
+            it runs the group's tasks no pool thread has started yet itself (at its own
+            priority), last first, then waits for the running ones.
 
     Yields:
         one Batch per group, in group order (items keep their order inside a group).
     """
-    threads = max(1, int(threads))
+    threads, slice_size = max(0, int(threads)), max(1, int(slice_size))
     c, h, w = spec.input_shape
 
-    def submit(pool: ThreadPoolExecutor, group: list) -> tuple[list, list[Future]]:
-        step = -(-len(group) // threads) or 1
-        return group, [pool.submit(_transform_slice, group[s:s + step], load, spec)
-                       for s in range(0, len(group), step)]
+    def submit(pool: ThreadPoolExecutor | None, group: list) -> tuple[list, list]:
+        slices = [group[s:s + slice_size] for s in range(0, len(group), slice_size)]
+        if pool is None:
+            return group, [(None, sl) for sl in slices]
+        return group, [(pool.submit(_transform_slice, sl, load, spec), sl) for sl in slices]
 
-    with ThreadPoolExecutor(threads, thread_name_prefix="crnn-prep") as pool:
-        it = iter(groups)
-        window: deque = deque()
-        try:
-            while True:
-                while len(window) <= ahead:
-                    group = next(it, None)
-                    if group is None:
-                        break
-                    window.append(submit(pool, group))
-                if not window:
-                    return
-                group, futures = window.popleft()
-                results = [r for f in futures for r in f.result()]
-                good = [(item, x) for item, (x, _) in zip(group, results) if x is not None]
-                images = np.empty((len(good), c, h, w), np.float32)
-                for k, (_, x) in enumerate(good):
-                    images[k] = x
-                yield Batch([item for item, _ in good], images,
-                            [(item, why) for item, (x, why) in zip(group, results) if x is None])
-        finally:
-            for _, futures in window:
-                for f in futures:
+    def collect(tasks: list) -> list:
+        done: dict[int, list] = {}
+        for k in range(len(tasks) - 1, -1, -1):  # not started yet: do it here, last first
+            f, sl = tasks[k]
+            if f is None or f.cancel():
+                done[k] = _transform_slice(sl, load, spec)
+        return [r for k, (f, _) in enumerate(tasks) for r in (done[k] if k in done
+                                                              else f.result())]
+
+    pool = None
+    if threads:
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="crnn-prep",
+                                  initializer=_lower_priority if nice > 0 else None,
+                                  initargs=(nice,) if nice > 0 else ())
+    it = iter(groups)
+    window: deque = deque()
+    try:
+        while True:
+            while len(window) <= (ahead if pool is not None else 0):
+                group = next(it, None)
+                if group is None:
+                    break
+                window.append(submit(pool, group))
+            if not window:
+                return
+            group, tasks = window.popleft()
+            results = collect(tasks)
+            good = [(item, x) for item, (x, _) in zip(group, results) if x is not None]
+            images = np.empty((len(good), c, h, w), np.float32)
+            for k, (_, x) in enumerate(good):
+                images[k] = x
+            yield Batch([item for item, _ in good], images,
+                        [(item, why) for item, (x, why) in zip(group, results) if x is None])
+    finally:
+        for _, tasks in window:
+            for f, _ in tasks:
+                if f is not None:
                     f.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -149,7 +149,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
              workers: int | None = None, limit: int | None = None, strict: bool = False,
              pipelined: bool = False, warmup: int = 1,
              progress: Callable[[int], None] | None = None, threads: int | None = None,
-             ahead: int = 1) -> EvalResult:
+             ahead: int = 1, nice: int = 0) -> EvalResult:
     """Run ``backend`` on a clovaai LMDB without intermediate files; score it if labeled.
 
     Args:
@@ -166,6 +166,8 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
         progress: called with the number of images done after each batch.
         threads: preprocessing threads (default: CPU count).
         ahead: batches prepared while the engine runs (thread feeder; 0 = only between calls).
+        nice: added to the preprocessing threads' nice value (thread feeder, see
+            :func:`pipeline.feeder.prepare_batches`).
 
     Raises:
         UserError: not an LMDB, a bad sample with ``strict``, or no good sample at all.
@@ -193,7 +195,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
 
     def thread_batches() -> Iterator[tuple[list, np.ndarray]]:
         groups = _lmdb_groups(lmdb_path, n, batch)
-        for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead):
+        for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead, nice):
             for item, why in b.bad:
                 bad(item[4] or image_key(item[0]), item[5] or why)
             if b.items:
@@ -229,5 +231,5 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
                "wall_s": round(wall, 6), "labeled": labeled, "pipelined": pipelined,
                "feeder": "threads" if workers is None else "processes",
                "workers": threads if workers is None else workers,
-               **({"ahead": ahead} if workers is None else {})}
+               **({"ahead": ahead, "nice": nice} if workers is None else {})}
     return EvalResult(samples, metrics, errors, skipped, skipped_keys, wall, summary, predictions)

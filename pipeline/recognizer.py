@@ -90,7 +90,7 @@ def _groups(items: Iterable, size: int) -> Iterator[list[tuple[int, object]]]:
 
 def recognize_stream(backend: Backend, items: Iterable, batch: int,
                      load: Callable[[object], object] = load_input, threads: int | None = None,
-                     ahead: int = 1, pipelined: bool = False,
+                     ahead: int = 1, pipelined: bool = False, nice: int = 0,
                      ) -> Iterator[tuple[int, object, str | None, float | None, str | None]]:
     """Recognize ``items`` with a loaded ``backend``, in batches of ``batch``, in input order.
 
@@ -98,11 +98,12 @@ def recognize_stream(backend: Backend, items: Iterable, batch: int,
     ``error`` is None for a recognized image, else the reason it could not be used (then
     text and confidence are None). ``load(item)`` gives what the transform takes (default
     :func:`load_input`); it runs in ``threads`` pool threads (default: CPU count), ``ahead``
-    batches ahead of the engine.
+    batches ahead of the engine, their nice value raised by ``nice``
+    (:func:`pipeline.feeder.prepare_batches`).
     """
     spec = backend.spec
     prepared = prepare_batches(_groups(items, batch), spec, lambda kv: load(kv[1]),
-                               threads or os.cpu_count() or 1, ahead)
+                               threads or os.cpu_count() or 1, ahead, nice)
     pairs = ((b, b.images) for b in prepared)
     for b, texts, confs in infer_decoded(backend, pairs, batch, pipelined):
         rows = [(k, obj, text, conf, None) for (k, obj), text, conf in zip(b.items, texts, confs)]

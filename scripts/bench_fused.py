@@ -1,30 +1,33 @@
 #!/usr/bin/env python
 """Fused paths against the engine-only loop: crnn-recognize and crnn-eval end-to-end images/s
-beside ``crnn-infer --loop`` on the same loaded engine, ONNX Runtime f32 and OpenVINO INT8.
+beside ``crnn-infer --loop`` on the same engine file, ONNX Runtime f32 and OpenVINO INT8.
 
-For each engine one backend is loaded once; then ``--rounds`` rounds run, each variant once
-per round, in turn (so load from other users of the machine hits every variant alike):
+For each engine file, one backend per engine setting (``default``: the engine's own thread
+count; ``1 thread``: ``threads=1``) is loaded once; then ``--rounds`` rounds run, each variant
+once per round, in turn (so load from other users of the machine hits every variant alike):
 
-* ``loop``: :func:`runtime.runner.run_loop` on random data (the engine-only limit), images/s
-  over the wall time of the timed loop, run right before each variant (the variant's ratio in
-  a round is to that loop run);
+* ``loop``: :func:`runtime.runner.run_loop` of the default engine on random data (the
+  engine-only limit), images/s over the wall time of the timed loop; it runs right before
+  each variant, and the variant's ratio in a round is to that loop run. The 1-thread engine's
+  own loop is run once per round too (printed, not a denominator);
 * ``eval``: :func:`pipeline.fused.evaluate` on the IIIT5K LMDB (first ``--limit`` samples)
-  with each preprocessing schedule: ``threads/ahead=1`` (thread pool, the next batch prepared
-  while the engine runs; the default), ``threads/ahead=0`` (the next batch prepared on all
-  threads between two inference calls), ``processes/1`` (one worker process, the old default);
-* ``recognize``: :func:`pipeline.recognizer.recognize_stream` (what crnn-recognize runs) on
-  the same images read from their files, ``ahead=1`` and ``ahead=0``.
+  with a preprocessing schedule (:func:`pipeline.feeder.prepare_batches`): ``p`` pool
+  threads, ``ahead`` batches prepared while the engine runs, pool threads' ``nice``;
+  ``processes`` = one worker process (the first feeder);
+* ``recognize``: :func:`pipeline.recognizer.recognize_stream` (what crnn-recognize and the
+  Recognizer API run) on the same images read from their files.
 
 Printed: per variant the median images/s over the rounds and the median of the per-round
 ratios to the loop of the same round. Speeds on a shared machine are noisy: compare the
-ratios of one run, not numbers across runs.
+ratios of one run, not numbers across runs; the load average is printed at each round.
 
-    python scripts/bench_fused.py --assets ../shared/assets --onnx build/nano-ocr_bs16.onnx \\
-        --int8 build/nano-ocr_bs16_int8.xml --limit 960 --rounds 3
+    python scripts/bench_fused.py --assets ../shared/assets --limit 960 --rounds 4
+    python scripts/bench_fused.py --variants "eval p2 ahead1 nice19,recognize p2 ahead1 nice19"
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -39,28 +42,38 @@ from pipeline.recognizer import read_image_file, recognize_stream  # noqa: E402
 from runtime.registry import open_backend  # noqa: E402
 from runtime.runner import resolve_batch, run_loop, warm_up  # noqa: E402
 
-SCHEDULES = [("eval threads ahead=1", "eval", {"ahead": 1}),
-             ("eval threads ahead=0", "eval", {"ahead": 0}),
-             ("eval processes (1 worker)", "eval", {"workers": 1}),
-             ("recognize ahead=1", "recognize", {"ahead": 1}),
-             ("recognize ahead=0", "recognize", {"ahead": 0})]
+ENGINE_SETTINGS = {"default": {}, "1 thread": {"threads": 1}}
+#: (name, engine setting, kind, feeder options)
+VARIANTS = [
+    ("eval p2 ahead1", "default", "eval", {"threads": 2, "ahead": 1}),
+    ("eval p2 ahead0", "default", "eval", {"threads": 2, "ahead": 0}),
+    ("eval processes (1 worker)", "default", "eval", {"workers": 1}),
+    ("eval p2 ahead1 nice19", "default", "eval", {"threads": 2, "ahead": 1, "nice": 19}),
+    ("eval p2 ahead2 nice19", "default", "eval", {"threads": 2, "ahead": 2, "nice": 19}),
+    ("eval 1-thread engine p1 ahead1", "1 thread", "eval", {"threads": 1, "ahead": 1}),
+    ("eval 1-thread engine p2 ahead1 nice19", "1 thread", "eval",
+     {"threads": 2, "ahead": 1, "nice": 19}),
+    ("recognize p2 ahead1", "default", "recognize", {"threads": 2, "ahead": 1}),
+    ("recognize p2 ahead1 nice19", "default", "recognize", {"threads": 2, "ahead": 1, "nice": 19}),
+]
 
 
 def run_variant(be, kind: str, opts: dict, lmdb: Path, paths: list[str], batch: int,
-                threads: int, pipelined: bool) -> float:
+                pipelined: bool) -> float:
     """End-to-end images/s of one run (wall clock, first read to last decode)."""
     if kind == "loop":
         s = run_loop(be, max(1, len(paths) // batch), batch, warmup=1, data="random",
                      pipelined=pipelined)
         return s["count"] / s["wall_s"]
+    feed = {k: opts[k] for k in ("threads", "ahead", "nice") if k in opts}
     if kind == "eval":
         res = evaluate(lmdb, be, batch, opts.get("workers"), limit=len(paths), warmup=1,
-                       pipelined=pipelined, threads=threads, ahead=opts.get("ahead", 1))
+                       pipelined=pipelined, **feed)
         return res.images_per_s
     warm_up(be, batch, 1, pipelined)
     start = time.perf_counter()
-    n = sum(1 for _ in recognize_stream(be, paths, batch, read_image_file, threads,
-                                        opts["ahead"], pipelined))
+    n = sum(1 for _ in recognize_stream(be, paths, batch, read_image_file, pipelined=pipelined,
+                                        **feed))
     return n / (time.perf_counter() - start)
 
 
@@ -73,8 +86,16 @@ def main() -> None:
                     help="OpenVINO hint (THROUGHPUT: pipelined async requests)")
     ap.add_argument("--limit", type=int, default=960, help="images per run (IIIT5K, in order)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2, help="preprocessing threads")
+    ap.add_argument("--variants", default=None,
+                    help="comma-separated variant names to run (default: all)")
     args = ap.parse_args()
+    variants = VARIANTS
+    if args.variants:
+        wanted = [v.strip() for v in args.variants.split(",")]
+        unknown = set(wanted) - {v[0] for v in VARIANTS}
+        if unknown:
+            ap.error(f"unknown variant(s) {sorted(unknown)}; known: {[v[0] for v in VARIANTS]}")
+        variants = [v for v in VARIANTS if v[0] in wanted]
 
     from preprocess.lmdb_build import build_lmdb
 
@@ -85,36 +106,49 @@ def main() -> None:
         lmdb = Path(tmp) / "iiit5k.lmdb"
         build_lmdb(gt, lmdb, log=lambda m: None)
         print(f"IIIT5K: {len(paths)} images per run, {args.rounds} rounds, batch 16, "
-              f"{args.threads} preprocessing threads", flush=True)
-        table = []
+              f"{os.cpu_count()} CPUs", flush=True)
+        table, loads = [], []
         for label, engine, options in [("onnxruntime f32", args.onnx, {}),
                                        ("openvino int8", args.int8,
                                         {"hint": args.hint} if args.hint else {})]:
             pipelined = options.get("hint") == "THROUGHPUT"
-            with open_backend(engine, **options) as be:
-                batch = resolve_batch(be, 16)
-                got: dict[str, list[float]] = {"loop": []}
+            used = {"default"} | {v[1] for v in variants}
+            bes = {k: open_backend(engine, **options, **ENGINE_SETTINGS[k]).load() for k in used}
+            try:
+                batch = resolve_batch(bes["default"], 16)
+                got: dict[str, list[float]] = {"loop": [], "loop 1 thread": []}
                 ratios: dict[str, list[float]] = {}
                 for r in range(args.rounds):
                     loops = []
-                    for name, kind, opts in SCHEDULES:  # each variant beside its own loop run
-                        loops.append(run_variant(be, "loop", {}, lmdb, paths, batch,
-                                                 args.threads, pipelined))
-                        ips = run_variant(be, kind, opts, lmdb, paths, batch, args.threads,
-                                          pipelined)
+                    for name, setting, kind, opts in variants:  # each beside its own loop run
+                        loops.append(run_variant(bes["default"], "loop", {}, lmdb, paths, batch,
+                                                 pipelined))
+                        ips = run_variant(bes[setting], kind, opts, lmdb, paths, batch, pipelined)
                         got.setdefault(name, []).append(ips)
                         ratios.setdefault(name, []).append(ips / loops[-1])
-                    loop = statistics.median(loops)
-                    got["loop"].append(loop)
-                    print(f"  {label} round {r + 1}: loop {loop:.0f} images/s, " + ", ".join(
-                        f"{n} {got[n][-1]:.0f}" for n, _, _ in SCHEDULES), flush=True)
-                table.append((label, "engine-only loop", statistics.median(got["loop"]), 1.0))
-                for name, _, _ in SCHEDULES:
-                    table.append((label, name, statistics.median(got[name]),
-                                  statistics.median(ratios[name])))
-        print(f"\n{'engine':<16} {'variant':<27} {'images/s':>9} {'ratio to loop':>14}")
+                    if "1 thread" in bes:
+                        got["loop 1 thread"].append(run_variant(bes["1 thread"], "loop", {}, lmdb,
+                                                                paths, batch, pipelined))
+                    got["loop"].append(statistics.median(loops))
+                    loads.append(os.getloadavg()[0])
+                    print(f"  {label} round {r + 1} (load {loads[-1]:.1f}): loop "
+                          f"{got['loop'][-1]:.0f} images/s, " + ", ".join(
+                              f"{n} {got[n][-1]:.0f}" for n, *_ in variants), flush=True)
+            finally:
+                for be in bes.values():
+                    be.close()
+            table.append((label, "engine-only loop", statistics.median(got["loop"]), 1.0))
+            if got["loop 1 thread"]:
+                one = statistics.median(got["loop 1 thread"])
+                table.append((label, "engine-only loop, 1 thread", one,
+                              one / statistics.median(got["loop"])))
+            for name, *_ in variants:
+                table.append((label, name, statistics.median(got[name]),
+                              statistics.median(ratios[name])))
+        print(f"\nload average (1 min) during the rounds: {min(loads):.1f} to {max(loads):.1f}")
+        print(f"{'engine':<16} {'variant':<38} {'images/s':>9} {'ratio to loop':>14}")
         for label, name, ips, ratio in table:
-            print(f"{label:<16} {name:<27} {ips:9.1f} {ratio:14.3f}")
+            print(f"{label:<16} {name:<38} {ips:9.1f} {ratio:14.3f}")
 
 
 if __name__ == "__main__":
