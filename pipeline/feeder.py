@@ -129,7 +129,8 @@ def _lower_priority(nice: int) -> None:
 
 def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[object], object],
                     threads: int = 2, ahead: int = 1, nice: int = 0,
-                    slice_size: int = 4) -> Iterator[Batch]:
+                    slice_size: int = 4, weight: Callable[[object], int] | None = None,
+                    ) -> Iterator[Batch]:
     """Turn groups of input items into :class:`Batch` es with a pool of ``threads`` threads.
 
     Args:
@@ -146,6 +147,8 @@ def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[obj
         slice_size: items per pool task. When the consumer needs a group that is not ready,
             it runs the group's tasks no pool thread has started yet itself (at its own
             priority), last first, then waits for the running ones.
+        weight: item -> its expected cost (e.g. encoded size); when given, a group's items
+            are handed out heaviest first, so the threads finish a group together.
 
     Yields:
         one Batch per group, in group order (items keep their order inside a group).
@@ -154,19 +157,28 @@ def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[obj
     c, h, w = spec.input_shape
 
     def submit(pool: ThreadPoolExecutor | None, group: list) -> tuple[list, list]:
-        slices = [group[s:s + slice_size] for s in range(0, len(group), slice_size)]
-        if pool is None:
-            return group, [(None, sl) for sl in slices]
-        return group, [(pool.submit(_transform_slice, sl, load, spec), sl) for sl in slices]
+        order = list(range(len(group)))
+        if weight is not None:
+            order.sort(key=lambda k: -weight(group[k]))
+        tasks = []
+        for s in range(0, len(order), slice_size):
+            ks = order[s:s + slice_size]
+            sl = [group[k] for k in ks]
+            f = pool.submit(_transform_slice, sl, load, spec) if pool is not None else None
+            tasks.append((f, sl, ks))
+        return group, tasks
 
     def collect(tasks: list) -> list:
-        done: dict[int, list] = {}
-        for k in range(len(tasks) - 1, -1, -1):  # not started yet: do it here, last first
-            f, sl = tasks[k]
+        results: list = [None] * sum(len(ks) for _, _, ks in tasks)
+        for f, sl, ks in reversed(tasks):  # not started yet: do it here, last first
             if f is None or f.cancel():
-                done[k] = _transform_slice(sl, load, spec)
-        return [r for k, (f, _) in enumerate(tasks) for r in (done[k] if k in done
-                                                              else f.result())]
+                for k, r in zip(ks, _transform_slice(sl, load, spec)):
+                    results[k] = r
+        for f, _, ks in tasks:
+            if f is not None and not f.cancelled():
+                for k, r in zip(ks, f.result()):
+                    results[k] = r
+        return results
 
     pool = None
     if threads:
@@ -194,7 +206,7 @@ def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[obj
                         [(item, why) for item, (x, why) in zip(group, results) if x is None])
     finally:
         for _, tasks in window:
-            for f, _ in tasks:
+            for f, _, _ in tasks:
                 if f is not None:
                     f.cancel()
         if pool is not None:

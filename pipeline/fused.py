@@ -145,11 +145,16 @@ def _load_lmdb_item(item: tuple) -> bytes:
     return data
 
 
+def _item_size(item: tuple) -> int:
+    return len(item[3] or b"")
+
+
 def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
              workers: int | None = None, limit: int | None = None, strict: bool = False,
              pipelined: bool = False, warmup: int = 1,
              progress: Callable[[int], None] | None = None, threads: int | None = None,
-             ahead: int = 1, nice: int = 0) -> EvalResult:
+             ahead: int = 1, nice: int = 0, slice_size: int = 4,
+             balance: bool = True) -> EvalResult:
     """Run ``backend`` on a clovaai LMDB without intermediate files; score it if labeled.
 
     Args:
@@ -166,8 +171,9 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
         progress: called with the number of images done after each batch.
         threads: preprocessing threads (default: CPU count).
         ahead: batches prepared while the engine runs (thread feeder; 0 = only between calls).
-        nice: added to the preprocessing threads' nice value (thread feeder, see
-            :func:`pipeline.feeder.prepare_batches`).
+        nice, slice_size: thread feeder: added to the pool threads' nice value; items per
+            pool task (:func:`pipeline.feeder.prepare_batches`).
+        balance: thread feeder: hand out a batch's images largest encoded size first.
 
     Raises:
         UserError: not an LMDB, a bad sample with ``strict``, or no good sample at all.
@@ -195,7 +201,8 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
 
     def thread_batches() -> Iterator[tuple[list, np.ndarray]]:
         groups = _lmdb_groups(lmdb_path, n, batch)
-        for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead, nice):
+        for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead, nice,
+                                 slice_size, _item_size if balance else None):
             for item, why in b.bad:
                 bad(item[4] or image_key(item[0]), item[5] or why)
             if b.items:
@@ -231,5 +238,6 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
                "wall_s": round(wall, 6), "labeled": labeled, "pipelined": pipelined,
                "feeder": "threads" if workers is None else "processes",
                "workers": threads if workers is None else workers,
-               **({"ahead": ahead, "nice": nice} if workers is None else {})}
+               **({"ahead": ahead, "nice": nice, "slice_size": slice_size, "balance": balance}
+                  if workers is None else {})}
     return EvalResult(samples, metrics, errors, skipped, skipped_keys, wall, summary, predictions)

@@ -75,6 +75,20 @@ def load_input(obj) -> object:
     raise TypeError(f"expected a path, bytes, PIL image or uint8 array, got {type(obj).__name__}")
 
 
+def input_weight(obj) -> int:
+    """Expected preprocessing cost of an input, in bytes: a file's size (0 if it cannot be
+    stat'ed), the length of encoded bytes, width * height of a PIL image, an array's size."""
+    if isinstance(obj, (str, os.PathLike)):
+        try:
+            return os.stat(obj).st_size
+        except (OSError, ValueError):
+            return 0
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return len(obj)
+    size = getattr(obj, "size", 0)
+    return size[0] * size[1] if isinstance(size, tuple) else int(size or 0)
+
+
 def describe(obj, position: int) -> str:
     """How an input is named in messages: its path, else ``input #position`` and its type."""
     if isinstance(obj, (str, os.PathLike)):
@@ -91,6 +105,7 @@ def _groups(items: Iterable, size: int) -> Iterator[list[tuple[int, object]]]:
 def recognize_stream(backend: Backend, items: Iterable, batch: int,
                      load: Callable[[object], object] = load_input, threads: int | None = None,
                      ahead: int = 1, pipelined: bool = False, nice: int = 0,
+                     slice_size: int = 4, balance: bool = True,
                      ) -> Iterator[tuple[int, object, str | None, float | None, str | None]]:
     """Recognize ``items`` with a loaded ``backend``, in batches of ``batch``, in input order.
 
@@ -98,12 +113,14 @@ def recognize_stream(backend: Backend, items: Iterable, batch: int,
     ``error`` is None for a recognized image, else the reason it could not be used (then
     text and confidence are None). ``load(item)`` gives what the transform takes (default
     :func:`load_input`); it runs in ``threads`` pool threads (default: CPU count), ``ahead``
-    batches ahead of the engine, their nice value raised by ``nice``
-    (:func:`pipeline.feeder.prepare_batches`).
+    batches ahead of the engine, their nice value raised by ``nice``, ``slice_size`` items per
+    task, largest inputs first with ``balance`` (:func:`input_weight`;
+    :func:`pipeline.feeder.prepare_batches`).
     """
     spec = backend.spec
     prepared = prepare_batches(_groups(items, batch), spec, lambda kv: load(kv[1]),
-                               threads or os.cpu_count() or 1, ahead, nice)
+                               threads or os.cpu_count() or 1, ahead, nice, slice_size,
+                               (lambda kv: input_weight(kv[1])) if balance else None)
     pairs = ((b, b.images) for b in prepared)
     for b, texts, confs in infer_decoded(backend, pairs, batch, pipelined):
         rows = [(k, obj, text, conf, None) for (k, obj), text, conf in zip(b.items, texts, confs)]

@@ -47,7 +47,12 @@ ENGINE_SETTINGS = {"default": {}, "1 thread": {"threads": 1}}
 VARIANTS = [
     ("eval p2 ahead1", "default", "eval", {"threads": 2, "ahead": 1}),
     ("eval p2 ahead0", "default", "eval", {"threads": 2, "ahead": 0}),
+    ("eval p2 ahead1 unbalanced", "default", "eval", {"threads": 2, "ahead": 1, "balance": False}),
+    ("eval p2 ahead0 unbalanced", "default", "eval", {"threads": 2, "ahead": 0, "balance": False}),
+    ("eval p2 ahead1 slice1", "default", "eval", {"threads": 2, "ahead": 1, "slice_size": 1}),
+    ("eval p2 ahead0 slice1", "default", "eval", {"threads": 2, "ahead": 0, "slice_size": 1}),
     ("eval processes (1 worker)", "default", "eval", {"workers": 1}),
+    ("eval processes (2 workers)", "default", "eval", {"workers": 2}),
     ("eval p2 ahead1 nice19", "default", "eval", {"threads": 2, "ahead": 1, "nice": 19}),
     ("eval p2 ahead2 nice19", "default", "eval", {"threads": 2, "ahead": 2, "nice": 19}),
     ("eval 1-thread engine p1 ahead1", "1 thread", "eval", {"threads": 1, "ahead": 1}),
@@ -65,7 +70,7 @@ def run_variant(be, kind: str, opts: dict, lmdb: Path, paths: list[str], batch: 
         s = run_loop(be, max(1, len(paths) // batch), batch, warmup=1, data="random",
                      pipelined=pipelined)
         return s["count"] / s["wall_s"]
-    feed = {k: opts[k] for k in ("threads", "ahead", "nice") if k in opts}
+    feed = {k: opts[k] for k in ("threads", "ahead", "nice", "slice_size", "balance") if k in opts}
     if kind == "eval":
         res = evaluate(lmdb, be, batch, opts.get("workers"), limit=len(paths), warmup=1,
                        pipelined=pipelined, **feed)

@@ -19,16 +19,18 @@ def _iiit5k(assets, n):
     return [(gt.parent / rel).read_bytes() for rel in rels]
 
 
-@pytest.mark.parametrize("threads,ahead,nice,slice_size",
-                         [(0, 0, 0, 4), (1, 0, 0, 16), (2, 1, 0, 4), (2, 1, 19, 4), (3, 2, 5, 1)])
+@pytest.mark.parametrize("threads,ahead,nice,slice_size,balance",
+                         [(0, 0, 0, 4, False), (1, 0, 0, 16, False), (2, 1, 0, 4, True),
+                          (2, 1, 19, 4, False), (3, 2, 5, 1, True), (2, 0, 0, 3, True)])
 def test_every_schedule_gives_the_serial_tensors_in_order(assets, threads, ahead, nice,
-                                                          slice_size):
+                                                          slice_size, balance):
     spec = get_spec("nano-ocr")
     data = _iiit5k(assets, 40)
     data[5] = b"not an image"
     groups = [list(range(s, min(s + 16, len(data)))) for s in range(0, len(data), 16)]
+    weight = (lambda i: len(data[i])) if balance else None
     batches = list(prepare_batches(groups, spec, data.__getitem__, threads, ahead, nice,
-                                   slice_size))
+                                   slice_size, weight))
     assert [len(b.items) + len(b.bad) for b in batches] == [16, 16, 8]
     assert [i for b in batches for i in b.items] == [i for i in range(40) if i != 5]
     assert [i for b in batches for i, _ in b.bad] == [5]
