@@ -10,10 +10,10 @@ from common import outputs
 from common.cli import command
 from common.fileio import atomic_write_json
 from pipeline.ray_cli import eval_on_ray, ray_options
+from pipeline.streams import open_engine
 from postprocess.metrics import format_metrics, write_report
 from postprocess.predictions import write_predictions
 from runtime.options import backend_options, engine_options
-from runtime.registry import open_backend
 
 
 @command()
@@ -27,6 +27,9 @@ from runtime.registry import open_backend
               help="Preprocessing threads in this process (default: CPU count).")
 @click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
               help="Batches preprocessed while the engine runs (0: only between inference calls).")
+@click.option("--streams", type=click.IntRange(min=1), default=None,
+              help="Engine copies run on consecutive batches at once, one thread each "
+                   "(default: 2 on CPU without --threads/--hint; 1: one engine, its own threads).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Preprocess in N worker processes instead of threads (0 = inline).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N samples.")
@@ -40,7 +43,7 @@ from runtime.registry import open_backend
               help="Replace an --output folder written earlier by crnn-eval (whole).")
 @ray_options
 def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize, prep_threads,
-         ahead, workers, limit, strict, warmup, output, overwrite, executor, **ray_opts):
+         ahead, streams, workers, limit, strict, warmup, output, overwrite, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
 
@@ -72,10 +75,10 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
         outputs.check_not_input(output, [("--lmdb", lmdb_path), ("engine file", engine)])
         staged = outputs.StagedDir(output, outputs.REPORT, overwrite, "crnn-eval",
                                    lmdb=str(lmdb_path))
-    with open_backend(engine, backend, device=device, **options) as be, \
-            tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
+    engine_, pipelined = open_engine(engine, backend, device, streams, **options)
+    with engine_ as be, tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
         result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,
-                          pipelined=options.get("hint") == "THROUGHPUT", warmup=warmup,
+                          pipelined=pipelined, warmup=warmup,
                           progress=bar.update, threads=prep_threads, ahead=ahead)
         alphabet = be.spec.alphabet
     if result.labeled:

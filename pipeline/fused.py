@@ -236,6 +236,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
                "count": len(predictions), "throughput": throughput(len(predictions), backend.busy_s),
                "latency_ms": latency_summary(latencies), "compute_s": round(backend.busy_s, 6),
                "wall_s": round(wall, 6), "labeled": labeled, "pipelined": pipelined,
+               "streams": len(getattr(backend, "members", ())) or 1,
                "feeder": "threads" if workers is None else "processes",
                "workers": threads if workers is None else workers,
                **({"ahead": ahead, "nice": nice, "slice_size": slice_size, "balance": balance}

@@ -62,12 +62,15 @@ def _row(fmt: str, path: str, text: str, conf: float, header: bool = False) -> s
               help="Threads reading, decoding and preprocessing images (default: CPU count).")
 @click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
               help="Batches preprocessed while the engine runs (0: only between inference calls).")
+@click.option("--streams", type=click.IntRange(min=1), default=None,
+              help="Engine copies run on consecutive batches at once, one thread each "
+                   "(default: 2 on CPU without --threads/--hint; 1: one engine, its own threads).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (nothing written).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: only on a terminal].")
 def main(inputs, engine, backend, device, threads, hint, precision, output, batchsize,
-         prep_threads, ahead, strict, overwrite, progress):
+         prep_threads, ahead, streams, strict, overwrite, progress):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
 
     \b
@@ -108,7 +111,7 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
     done = bad = 0
     try:
         with Recognizer(engine, batchsize, prep_threads, backend, device, ahead=ahead,
-                        **options) as rec, \
+                        streams=streams, **options) as rec, \
                 tqdm(total=len(paths), unit="img", desc="recognize", file=sys.stderr,
                      disable=None if progress is None else not progress, leave=False) as bar:
             if fmt == "tsv":

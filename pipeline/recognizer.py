@@ -23,9 +23,9 @@ import numpy as np
 from common.errors import UserError
 from pipeline.feeder import prepare_batches
 from pipeline.fused import infer_decoded
+from pipeline.streams import open_engine
 from preprocess.transform import ImageError
 from runtime.base import Backend
-from runtime.registry import open_backend
 from runtime.runner import resolve_batch, warm_up
 
 #: Largest image file read (bytes); word crops are a few KB.
@@ -136,6 +136,10 @@ class Recognizer:
             the alphabet and the input shape.
         batch_size: batch for a dynamic-batch engine (default 16; a static engine's own).
         threads: preprocessing threads (default: CPU count).
+        ahead: batches preprocessed while the engine runs (0: only between inference calls).
+        streams: engine copies run on consecutive batches at once, one thread each
+            (:func:`pipeline.streams.open_engine`; default: 2 on CPU unless ``engine_threads``
+            or ``hint`` is given).
         backend, device, **options: as for ``crnn-infer`` (e.g. ``hint="THROUGHPUT"``,
             ``threads`` is ``engine_threads`` here).
 
@@ -145,14 +149,15 @@ class Recognizer:
 
     def __init__(self, engine: str | os.PathLike, batch_size: int | None = None,
                  threads: int | None = None, backend: str | None = None, device: str = "CPU",
-                 engine_threads: int | None = None, ahead: int = 1, **options):
+                 engine_threads: int | None = None, ahead: int = 1, streams: int | None = None,
+                 **options):
         if engine_threads:
             options["threads"] = engine_threads
-        self.backend = open_backend(Path(engine), backend, device=device, **options).load()
+        be, self.pipelined = open_engine(Path(engine), backend, device, streams, **options)
+        self.backend = be.load()
         self.spec = self.backend.spec
         self.batch_size = resolve_batch(self.backend, batch_size)
         self.threads, self.ahead = threads, ahead
-        self.pipelined = str(options.get("hint") or "").upper() == "THROUGHPUT"
         warm_up(self.backend, self.batch_size, 1, self.pipelined)
 
     def recognize(self, images: Iterable, errors: str = "raise") -> list[tuple[str, float]]:

@@ -3,13 +3,14 @@
 beside ``crnn-infer --loop`` on the same engine file, ONNX Runtime f32 and OpenVINO INT8.
 
 For each engine file, one backend per engine setting (``default``: the engine's own thread
-count; ``1 thread``: ``threads=1``) is loaded once; then ``--rounds`` rounds run, each variant
+count; ``1 thread``: ``threads=1``; ``2 streams``: :class:`pipeline.streams.Streams`, two
+1-thread copies run on consecutive batches at once) is loaded once; then ``--rounds`` rounds run, each variant
 once per round, in turn (so load from other users of the machine hits every variant alike):
 
 * ``loop``: :func:`runtime.runner.run_loop` of the default engine on random data (the
   engine-only limit), images/s over the wall time of the timed loop; it runs right before
-  each variant, and the variant's ratio in a round is to that loop run. The 1-thread engine's
-  own loop is run once per round too (printed, not a denominator);
+  each variant, and so does the loop of the variant's own engine setting when that is not
+  the default; the variant's ratio in a round is to the faster of these loop runs;
 * ``eval``: :func:`pipeline.fused.evaluate` on the IIIT5K LMDB (first ``--limit`` samples)
   with a preprocessing schedule (:func:`pipeline.feeder.prepare_batches`): ``p`` pool
   threads, ``ahead`` batches prepared while the engine runs, pool threads' ``nice``;
@@ -39,10 +40,11 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.fused import evaluate  # noqa: E402 (after the sys.path line)
 from pipeline.recognizer import read_image_file, recognize_stream  # noqa: E402
+from pipeline.streams import open_streams  # noqa: E402
 from runtime.registry import open_backend  # noqa: E402
 from runtime.runner import resolve_batch, run_loop, warm_up  # noqa: E402
 
-ENGINE_SETTINGS = {"default": {}, "1 thread": {"threads": 1}}
+ENGINE_SETTINGS = {"default": {}, "1 thread": {"threads": 1}, "2 streams": {"streams": 2}}
 #: (name, engine setting, kind, feeder options)
 VARIANTS = [
     ("eval p2 ahead1", "default", "eval", {"threads": 2, "ahead": 1}),
@@ -58,6 +60,11 @@ VARIANTS = [
     ("eval 1-thread engine p1 ahead1", "1 thread", "eval", {"threads": 1, "ahead": 1}),
     ("eval 1-thread engine p2 ahead1 nice19", "1 thread", "eval",
      {"threads": 2, "ahead": 1, "nice": 19}),
+    ("eval 2 streams p2 ahead1", "2 streams", "eval", {"threads": 2, "ahead": 1}),
+    ("eval 2 streams p2 ahead0", "2 streams", "eval", {"threads": 2, "ahead": 0}),
+    ("eval 2 streams p2 ahead1 nice19", "2 streams", "eval", {"threads": 2, "ahead": 1, "nice": 19}),
+    ("eval 2 streams p1 ahead1", "2 streams", "eval", {"threads": 1, "ahead": 1}),
+    ("recognize 2 streams p2 ahead1", "2 streams", "recognize", {"threads": 2, "ahead": 1}),
     ("recognize p2 ahead1", "default", "recognize", {"threads": 2, "ahead": 1}),
     ("recognize p2 ahead1 nice19", "default", "recognize", {"threads": 2, "ahead": 1, "nice": 19}),
 ]
@@ -118,22 +125,28 @@ def main() -> None:
                                         {"hint": args.hint} if args.hint else {})]:
             pipelined = options.get("hint") == "THROUGHPUT"
             used = {"default"} | {v[1] for v in variants}
-            bes = {k: open_backend(engine, **options, **ENGINE_SETTINGS[k]).load() for k in used}
+            bes = {k: (open_streams(engine, ENGINE_SETTINGS[k]["streams"], **options)
+                       if "streams" in ENGINE_SETTINGS[k] else
+                       open_backend(engine, **options, **ENGINE_SETTINGS[k])).load()
+                   for k in used}
             try:
                 batch = resolve_batch(bes["default"], 16)
-                got: dict[str, list[float]] = {"loop": [], "loop 1 thread": []}
+                got: dict[str, list[float]] = {"loop": []}
                 ratios: dict[str, list[float]] = {}
                 for r in range(args.rounds):
                     loops = []
                     for name, setting, kind, opts in variants:  # each beside its own loop run
+                        piped = pipelined or "streams" in ENGINE_SETTINGS[setting]
                         loops.append(run_variant(bes["default"], "loop", {}, lmdb, paths, batch,
                                                  pipelined))
-                        ips = run_variant(bes[setting], kind, opts, lmdb, paths, batch, pipelined)
+                        best = loops[-1]
+                        if setting != "default":  # the ratio is to the faster of the two loops
+                            own = run_variant(bes[setting], "loop", {}, lmdb, paths, batch, piped)
+                            got.setdefault(f"loop {setting}", []).append(own)
+                            best = max(best, own)
+                        ips = run_variant(bes[setting], kind, opts, lmdb, paths, batch, piped)
                         got.setdefault(name, []).append(ips)
-                        ratios.setdefault(name, []).append(ips / loops[-1])
-                    if "1 thread" in bes:
-                        got["loop 1 thread"].append(run_variant(bes["1 thread"], "loop", {}, lmdb,
-                                                                paths, batch, pipelined))
+                        ratios.setdefault(name, []).append(ips / best)
                     got["loop"].append(statistics.median(loops))
                     loads.append(os.getloadavg()[0])
                     print(f"  {label} round {r + 1} (load {loads[-1]:.1f}): loop "
@@ -143,10 +156,11 @@ def main() -> None:
                 for be in bes.values():
                     be.close()
             table.append((label, "engine-only loop", statistics.median(got["loop"]), 1.0))
-            if got["loop 1 thread"]:
-                one = statistics.median(got["loop 1 thread"])
-                table.append((label, "engine-only loop, 1 thread", one,
-                              one / statistics.median(got["loop"])))
+            for setting in ENGINE_SETTINGS:
+                if got.get(f"loop {setting}"):
+                    own = statistics.median(got[f"loop {setting}"])
+                    table.append((label, f"engine-only loop, {setting}", own,
+                                  own / statistics.median(got["loop"])))
             for name, *_ in variants:
                 table.append((label, name, statistics.median(got[name]),
                               statistics.median(ratios[name])))
