@@ -137,9 +137,8 @@ class Recognizer:
         batch_size: batch for a dynamic-batch engine (default 16; a static engine's own).
         threads: preprocessing threads (default: CPU count).
         ahead: batches preprocessed while the engine runs (0: only between inference calls).
-        streams: engine copies run on consecutive batches at once, one thread each
-            (:func:`pipeline.streams.open_engine`; default: 2 on CPU unless ``engine_threads``
-            or ``hint`` is given).
+        streams: n > 1: n engine copies, one thread each, run consecutive batches at once
+            (:func:`pipeline.streams.open_engine`; default: one engine with its own threads).
         backend, device, **options: as for ``crnn-infer`` (e.g. ``hint="THROUGHPUT"``,
             ``threads`` is ``engine_threads`` here).
 
