@@ -28,8 +28,9 @@ from runtime.options import backend_options, engine_options
 @click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
               help="Batches preprocessed while the engine runs (0: only between inference calls).")
 @click.option("--streams", type=click.IntRange(min=1), default=None,
-              help="N > 1: N engine copies, one thread each, run consecutive batches at once "
-                   "(pipeline.streams) [default: 1, one engine with its own threads].")
+              help="N engine copies, one thread each, run consecutive batches at once "
+                   "(pipeline.streams) [default: 2 on CPU without --threads/--hint; "
+                   "1: one engine with its own threads].")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Preprocess in N worker processes instead of threads (0 = inline).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N samples.")

@@ -63,8 +63,9 @@ def _row(fmt: str, path: str, text: str, conf: float, header: bool = False) -> s
 @click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
               help="Batches preprocessed while the engine runs (0: only between inference calls).")
 @click.option("--streams", type=click.IntRange(min=1), default=None,
-              help="N > 1: N engine copies, one thread each, run consecutive batches at once "
-                   "(pipeline.streams) [default: 1, one engine with its own threads].")
+              help="N engine copies, one thread each, run consecutive batches at once "
+                   "(pipeline.streams) [default: 2 on CPU without --threads/--hint; "
+                   "1: one engine with its own threads].")
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (nothing written).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option("--progress/--no-progress", default=None,

@@ -138,7 +138,8 @@ class Recognizer:
         threads: preprocessing threads (default: CPU count).
         ahead: batches preprocessed while the engine runs (0: only between inference calls).
         streams: n > 1: n engine copies, one thread each, run consecutive batches at once
-            (:func:`pipeline.streams.open_engine`; default: one engine with its own threads).
+            (:func:`pipeline.streams.open_engine`; default: 2 on CPU unless ``engine_threads``
+            or ``hint`` is given; 1: one engine with its own threads).
         backend, device, **options: as for ``crnn-infer`` (e.g. ``hint="THROUGHPUT"``,
             ``threads`` is ``engine_threads`` here).
 

@@ -127,9 +127,9 @@ def open_streams(engine: str | Path, streams: int = 2, backend: str | None = Non
 
 
 #: Streams of the fused paths when none are asked for (``crnn-eval``, ``crnn-recognize``,
-#: :class:`pipeline.Recognizer`). 1 until streams measure better on a quiet machine: see
-#: docs/BENCHMARKS.md, "Fused paths: preprocessing schedules".
-DEFAULT_STREAMS = 1
+#: :class:`pipeline.Recognizer`): 2 measured best on 2 cores (docs/BENCHMARKS.md, "Fused
+#: paths: preprocessing schedules").
+DEFAULT_STREAMS = 2
 
 
 def open_engine(engine: str | Path, backend: str | None = None, device: str = "CPU",
