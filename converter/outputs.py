@@ -4,7 +4,7 @@ Rules (DESIGN.md, "Errors and files"), applied by every ``crnn-convert`` subcomm
 work is done (:func:`prepare_outputs`):
 
 * an output is never one of the command's inputs: same resolved path (symlinks, ``..``) or
-  the same inode (hard links) is refused;
+  the same inode (hard links) is refused, and so is one inside an input folder (``--calib``);
 * an output that exists is replaced only with ``--overwrite``, and only when it is a file of
   the kind this tool writes (:func:`ownership_problem`): an ``.onnx`` whose ``metadata_props``
   hold :data:`models.specs.METADATA_KEY`, an OpenVINO IR ``.xml`` whose ``rt_info`` holds
@@ -45,9 +45,10 @@ def check_not_input(output: Path, inputs: Mapping[str, str | Path | None]) -> No
     hit = input_overlap(output, inputs.items())
     if hit:
         why, option, path = hit
-        how = "is the input" if why == SAME else f"{why} the input"
-        raise UserError(f"output {output} {how} {option} {path}: a command never "
-                        "writes over its own input; choose another output path")
+        same = why == SAME
+        raise UserError(f"output {output} {'is' if same else why} the input {option} {path}: "
+                        f"a command never writes over {'' if same else 'or around '}its own "
+                        "input; choose another output path")
 
 
 def _onnx_problem(path: Path) -> str | None:

@@ -23,9 +23,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from common.errors import UserError
 from common.outputs import cleanup_stale, publish_file, temp_file, temp_path
 from converter.cli import main as convert_cli
-from converter.outputs import ownership_problem
+from converter.outputs import ownership_problem, prepare_outputs
 from models.arch import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +106,17 @@ def test_all_refuses_an_outdir_output_that_is_the_checkpoint(tmp_path, ckpt):
                "--batch-size", "4", "--overwrite")
     assert res.exit_code == 1 and "is the input --checkpoint" in res.output
     assert _sha(own) == _sha(ckpt)
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path):
+    calib = tmp_path / "input_bin"
+    calib.mkdir()
+    (calib / "test_1.bin").write_bytes(b"x")
+    with pytest.raises(UserError, match=r"lies inside the input --calib .*input_bin: a command "
+                                        "never writes over or around its own input"):
+        prepare_outputs([calib / "m.engine"], {"--calib": calib, "--onnx": tmp_path / "m.onnx"})
+    assert sorted(p.name for p in calib.iterdir()) == ["test_1.bin"]
+    prepare_outputs([tmp_path / "m.engine"], {"--calib": calib})  # beside it is fine
 
 
 def test_existing_output_needs_overwrite_and_must_be_ours(tmp_path, ckpt):
