@@ -183,7 +183,7 @@ def test_iiit5k_staged_onnxruntime_and_openvino_equal_pytorch(
     pytest.importorskip("openvino")
     from converter.openvino_convert import convert_openvino
     from pipeline.fused import evaluate
-    from pipeline.torch_reference import TorchBackend
+    from runtime.torch_backend import TorchBackend
 
     input_bin, label_txt = bins37
     files = sorted(input_bin.glob("test_*.bin"))
