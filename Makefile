@@ -13,7 +13,7 @@ CALIB_GT ?= $(ASSETS)/eval_ic03_860/gt.txt
 DATA := build/data
 export CRNN_ASSETS := $(abspath $(ASSETS))
 
-.PHONY: setup weights convert demo test bench clean
+.PHONY: setup weights convert demo test bench bench-classic clean
 
 ## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras (Ray Data included)
 setup: $(VENV)/.installed
@@ -51,14 +51,20 @@ demo: setup weights
 	$(BIN)/crnn-postprocess $(DATA)/result_nano_onnxruntime $(DATA)/iiit5k_label_nano.txt
 	$(PY) scripts/demo_table.py $(DATA)/result_onnxruntime $(DATA)/result_openvino $(DATA)/result_nano_onnxruntime
 
-## test: the whole test suite (real data from ASSETS, real weights)
+## test: ruff (lint + import order), then the whole test suite (real data from ASSETS, real weights)
 test: setup weights
+	$(BIN)/ruff check .
 	$(PY) -m pytest -q
 
 ## bench: every variant side by side in one run -> docs/BENCHMARKS.md + docs/throughput.png (~15 min)
 bench: setup weights
 	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth
 	$(BIN)/crnn-bench --model nano-ocr --checkpoint build/weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench --output docs/BENCHMARKS.md --plot docs/throughput.png
+
+## bench-classic: the same for nano-ocr-37 (1x32x100 -> 26xBx37) -> docs/BENCHMARKS-nano-ocr-37.md
+bench-classic: setup weights
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr-37 BS=16 CKPT=build/weights/nano_ocr_ftr.pth
+	$(BIN)/crnn-bench --model nano-ocr-37 --checkpoint build/weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench37 --output docs/BENCHMARKS-nano-ocr-37.md --plot docs/throughput-nano-ocr-37.png
 
 clean:
 	rm -rf build

@@ -24,8 +24,10 @@ import subprocess
 from pathlib import Path
 
 from common.errors import UserError
+from common.outputs import publish_file as publish
+from common.outputs import temp_dir
 from converter.common import BuildResult, check_static_batch, read_onnx_info
-from converter.outputs import prepare_outputs, publish, temp_dir
+from converter.outputs import prepare_outputs
 from converter.parity import compare, onnx_runner
 from models.specs import ModelSpec, sidecar_path, write_sidecar
 

@@ -24,7 +24,9 @@ from typing import Mapping
 import onnx
 
 from common.errors import UserError
-from converter.outputs import prepare_outputs, publish, temp_file
+from common.outputs import publish_file as publish
+from common.outputs import temp_file
+from converter.outputs import prepare_outputs
 from converter.parity import TorchRunner, compare, onnx_runner
 from models.specs import METADATA_KEY, ModelSpec
 

@@ -17,13 +17,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.errors import UserError
+from common.outputs import publish_file as publish
+from common.outputs import temp_file
 from converter.common import (
     BuildResult,
     check_static_batch,
     import_hint,
     read_onnx_info,
 )
-from converter.outputs import prepare_outputs, publish, temp_file
+from converter.outputs import prepare_outputs
 from converter.parity import FP32_ATOL, compare, onnx_runner
 
 #: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).

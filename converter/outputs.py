@@ -4,28 +4,29 @@ Rules (DESIGN.md, "Errors and files"), applied by every ``crnn-convert`` subcomm
 work is done (:func:`prepare_outputs`):
 
 * an output is never one of the command's inputs: same resolved path (symlinks, ``..``) or
-  the same inode (hard links) is refused;
+  the same inode (hard links) is refused, and so is one inside an input folder (``--calib``);
 * an output that exists is replaced only with ``--overwrite``, and only when it is a file of
   the kind this tool writes (:func:`ownership_problem`): an ``.onnx`` whose ``metadata_props``
   hold :data:`models.specs.METADATA_KEY`, an OpenVINO IR ``.xml`` whose ``rt_info`` holds
   ``crnn_deploy/spec``, a TensorRT plan / OM with our sidecar ``X.json`` (holding ``"spec"``);
 * an existing folder is never an output.
 
-Temporary files are hidden and named after the writing process, ``.{name}.{pid}.tmp{suffix}``
-beside the final file (same folder, so the rename is atomic). A SIGKILLed run cannot remove
-its own, so :func:`clean_stale` removes those of dead processes on the next run.
+Everything generic comes from :mod:`common.outputs`: the input comparison
+(:func:`common.outputs.input_overlap`), the hidden PID-named temporaries beside the final file
+(``temp_file``, ``temp_dir``; same folder, so the rename is atomic), their publishing
+(``publish_file``), and the removal of temporaries left by killed runs (``cleanup_stale``, run
+here for every output before any work). This module keeps only what is the converter's own: which
+existing ``.onnx`` / ``.xml`` / ``.engine`` / ``.plan`` / ``.om`` files are ours.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Mapping
 
 from common.errors import UserError
+from common.outputs import SAME, cleanup_stale, input_overlap, read_small
 from converter.common import MAX_ONNX_BYTES
 from models.specs import METADATA_KEY
 
@@ -35,25 +36,19 @@ MAX_XML_BYTES = 64 << 20
 MAX_SIDECAR_BYTES = 1 << 20
 
 
-def _same(a: Path, b: Path) -> bool:
-    """True when ``a`` and ``b`` name one file: equal resolved paths, or one inode."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist
-        return False
-
-
 def check_not_input(output: Path, inputs: Mapping[str, str | Path | None]) -> None:
     """Raise UserError when ``output`` is one of ``inputs`` (option name -> path).
 
-    Compares resolved paths (symlinks, ``..``) and inodes (hard links).
+    Compares resolved paths (symlinks, ``..``) and inodes (hard links), and refuses an output
+    inside or around an input too (:func:`common.outputs.input_overlap`).
     """
-    for option, path in inputs.items():
-        if path is not None and _same(Path(output), Path(path)):
-            raise UserError(f"output {output} is the input {option} {path}: a command never "
-                            "writes over its own input; choose another output path")
+    hit = input_overlap(output, inputs.items())
+    if hit:
+        why, option, path = hit
+        same = why == SAME
+        raise UserError(f"output {output} {'is' if same else why} the input {option} {path}: "
+                        f"a command never writes over {'' if same else 'or around '}its own "
+                        "input; choose another output path")
 
 
 def _onnx_problem(path: Path) -> str | None:
@@ -75,10 +70,11 @@ def _xml_problem(path: Path) -> str | None:
 
     from runtime.openvino_backend import RT_INFO_PATH
 
-    if path.stat().st_size > MAX_XML_BYTES:
+    data = read_small(path, MAX_XML_BYTES)
+    if data is None:
         return f"it is larger than {MAX_XML_BYTES >> 20} MiB, not an IR of this tool"
     try:
-        root = ET.fromstring(path.read_bytes())
+        root = ET.fromstring(data)
     except ET.ParseError as exc:
         return f"it is not an XML file ({exc})"
     if root.tag != "net":
@@ -94,10 +90,11 @@ def _sidecar_problem(path: Path) -> str | None:
     side = sidecar_path(path)
     if not side.is_file():
         return f"it has no sidecar {side.name} (crnn-convert writes one beside every engine)"
-    if side.stat().st_size > MAX_SIDECAR_BYTES:
-        return f"its sidecar {side.name} is too large to be ours"
+    raw = read_small(side, MAX_SIDECAR_BYTES)
+    if raw is None:
+        return f"its sidecar {side.name} is too large or not a plain file, so not ours"
     try:
-        data = json.loads(side.read_bytes())
+        data = json.loads(raw)
     except ValueError:
         return f"its sidecar {side.name} is not JSON"
     if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
@@ -155,7 +152,7 @@ def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Pa
             why = ownership_problem(out)
             if why:
                 raise UserError(f"refusing to overwrite {out}: {why}")
-        clean_stale(out)
+        cleanup_stale(out)
     for extra in (Path(p) for p in companions):
         check_not_input(extra, inputs)
         if extra.is_dir():
@@ -166,75 +163,4 @@ def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Pa
         if extra.exists() and not any(o.exists() for o in outputs):
             raise UserError(f"refusing to overwrite {extra}: it is not beside a model file "
                             "written by crnn-convert")
-        clean_stale(extra)
-
-
-def temp_name(final: Path, suffix: str = "") -> Path:
-    """The hidden temporary name of ``final`` for this process: ``.{name}.{pid}.tmp{suffix}``."""
-    return final.with_name(f".{final.name}.{os.getpid()}.tmp{suffix}")
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def clean_stale(final: str | Path) -> list[Path]:
-    """Remove the temporaries of ``final`` left by dead processes; return what was removed.
-
-    Only names of :func:`temp_name`'s form whose PID is not running are touched.
-    """
-    final = Path(final)
-    if not final.parent.is_dir():
-        return []
-    pattern = re.compile(rf"^\.{re.escape(final.name)}\.(\d+)\.tmp(\..*)?$")
-    removed = []
-    for entry in final.parent.iterdir():
-        m = pattern.match(entry.name)
-        if m and not _alive(int(m.group(1))):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-            removed.append(entry)
-    return removed
-
-
-@contextmanager
-def temp_file(final: Path, suffix: str = "") -> Iterator[Path]:
-    """A temporary name beside ``final`` (see :func:`temp_name`), removed on exit unless the
-    caller has renamed it away (with ``.bin`` beside an ``.xml`` temp)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(final, suffix)
-    try:
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)
-        if tmp.suffix == ".xml":
-            tmp.with_suffix(".bin").unlink(missing_ok=True)
-
-
-@contextmanager
-def temp_dir(final: Path) -> Iterator[Path]:
-    """A temporary folder beside ``final`` (see :func:`temp_name`), removed on exit."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(final)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Rename ``tmp`` to ``final`` (mode 0644, like a normal file)."""
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, final)
+        cleanup_stale(extra)

@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError
+from common.outputs import publish_file as publish
+from common.outputs import temp_file
 from converter.common import BuildResult, read_onnx_info
-from converter.outputs import prepare_outputs, publish, temp_file
+from converter.outputs import prepare_outputs
 from converter.parity import (
     FP32_ATOL,
     compare,

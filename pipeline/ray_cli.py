@@ -1,10 +1,15 @@
-"""The ``--executor ray`` options of ``crnn-eval`` and the command body that runs them.
+"""The ``--executor ray`` options of ``crnn-eval`` and ``crnn-recognize`` and their bodies.
 
-Kept apart from :mod:`pipeline.eval_cli` so the local command stays as it is: ``eval_cli``
-adds :func:`ray_options` and hands over to :func:`eval_on_ray` when ``--executor ray``.
+Kept apart from :mod:`pipeline.eval_cli` and :mod:`pipeline.recognize_cli` so the local
+commands stay as they are: both add :func:`ray_options` and hand over to :func:`eval_on_ray` /
+:func:`recognize_on_ray` when ``--executor ray``.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
@@ -15,8 +20,8 @@ from postprocess.metrics import format_metrics
 _OPTIONS = [
     click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
                  show_default=True,
-                 help="local: this machine (worker processes); ray: Ray Data on a local "
-                      "instance or a cluster (--lmdb may then be a glob of shards; needs --output)."),
+                 help="local: this machine; ray: Ray Data on a local instance or a cluster "
+                      "(crnn-eval: --lmdb may then be a glob of shards; needs --output)."),
     click.option("--ray-address", default=None,
                  help="Ray cluster to join: 'auto' (ray start --head on this machine), "
                       "host:6379 or ray://host:10001 [default: start Ray inside this process]."),
@@ -33,7 +38,7 @@ _OPTIONS = [
 
 def ray_options(func):
     """Add --executor, --ray-address, --actors, --cpus-per-actor, --gpus-per-actor,
-    --resources to a command (crnn-eval has --overwrite itself)."""
+    --resources to a command (crnn-eval and crnn-recognize have --overwrite themselves)."""
     for option in reversed(_OPTIONS):
         func = option(func)
     return func
@@ -83,3 +88,100 @@ def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, s
                f"start-up {res.startup_s:.1f} s not included)")
     click.echo(f"wrote {Path(output)}/predictions/*.parquet, summary.json"
                + (", accuracy.json, errors.tsv" if agg.metrics is not None else ""))
+
+
+class RayRows:
+    """What :func:`recognize_on_ray` yields: ``rows``, an iterator of ``(path, text, confidence,
+    error)`` in input order (``error`` set and ``text``/``confidence`` None for a bad image),
+    and ``result``, the :class:`pipeline.ray_exec.RayRunResult` (timings, actors)."""
+
+    def __init__(self, rows, result):
+        self.rows, self.result = rows, result
+
+    def report(self, line: str) -> None:
+        """A line on stderr (a skipped image)."""
+        click.echo(line, err=True)
+
+
+def write_list(paths: list[str], list_file: Path) -> None:
+    """Write ``paths`` as absolute paths, one per line (UTF-8), for ``ray_exec.run(image_list=)``:
+    line k is ``paths[k - 1]``, so a row's ``index`` gives its input position.
+
+    Raises:
+        UserError: a path the list format cannot carry (a line break, surrounding whitespace,
+            not encodable as UTF-8).
+    """
+    with open(list_file, "w", encoding="utf-8", newline="\n") as f:
+        for path in paths:
+            full = os.path.abspath(path)
+            if "\n" in full or "\r" in full or full != full.strip():
+                raise UserError(f"{path!r}: a line break or surrounding whitespace in the name; "
+                                "rename it or use --executor local")
+            try:
+                f.write(full + "\n")
+            except UnicodeEncodeError:
+                raise UserError(f"{path!r}: the name is not valid UTF-8; rename it or use "
+                                "--executor local") from None
+
+
+@contextlib.contextmanager
+def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, device, options,
+                     batchsize, strict, progress, ray_address, actors, cpus_per_actor,
+                     gpus_per_actor, ray_resources, log):
+    """``crnn-recognize --executor ray``: run ``paths`` through :func:`pipeline.ray_exec.run`
+    and yield a :class:`RayRows` (rows in input order), as the local recognizer would.
+
+    The image list and Ray's Parquet output go to a hidden work folder, removed at the end:
+    beside ``output`` (``.NAME.tmp-PID-*``, so on the storage the nodes share), or, writing to
+    stdout with a Ray started here, a system temporary folder. Rows are read back from the
+    Parquet files (columns ``index, text, confidence, error``) and sorted by input position on
+    the driver (memory: a few dozen bytes per image).
+
+    Raises:
+        UserError: ``ray_address`` without ``output`` (the nodes need a shared folder), a path
+            the list cannot carry, a bad image with ``strict`` (named by its path), and the
+            errors of :func:`pipeline.ray_exec.run`.
+    """
+    from common import outputs
+    from pipeline.ray_exec import run
+
+    if output is None and ray_address:
+        raise UserError("--executor ray with --ray-address needs --output (preds.tsv or "
+                        ".jsonl on storage every node can read): the image list and the "
+                        "predictions pass through a hidden folder beside it")
+    if output is not None:
+        outputs.cleanup_stale(output)
+        work = outputs.temp_path(Path(output).resolve(), "tmp")
+        work.mkdir(parents=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="crnn-recognize-ray-"))
+    try:
+        list_file = work / "list.txt"
+        write_list(paths, list_file)
+        try:
+            res = run(engine, work / "pred", image_list=list_file, backend=backend,
+                      device=device, options=options, batch=batchsize, address=ray_address,
+                      actors=actors, cpus_per_actor=cpus_per_actor,
+                      gpus_per_actor=gpus_per_actor, resources=parse_resources(ray_resources),
+                      strict=strict, progress=bool(progress), log=log)
+        except UserError as err:  # name the image, not the hidden list file
+            raise UserError(err.message.replace(f"{list_file}: ", "")) from None
+        yield RayRows(_ordered_rows(work / "pred" / "predictions", paths), res)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _ordered_rows(folder: Path, paths: list[str]):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder, columns=["index", "text", "confidence", "error"])
+    table = table.sort_by("index").to_pydict()
+    if table["index"] != list(range(1, len(paths) + 1)):
+        raise RuntimeError(f"Ray returned {len(table['index'])} rows for {len(paths)} images")
+    for k, path in enumerate(paths):
+        error = table["error"][k]
+        if error is not None:
+            full = os.path.abspath(path)
+            yield path, None, None, error[len(full) + 2:] if error.startswith(f"{full}: ") else error
+        else:
+            yield path, table["text"][k], table["confidence"][k], None

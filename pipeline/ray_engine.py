@@ -12,7 +12,8 @@ Threads are set explicitly to the actor's CPUs, because the engines do not follo
 ``OMP_NUM_THREADS``: ONNX Runtime takes ``intra_op_num_threads`` (default: one per physical core
 of the node), OpenVINO ``INFERENCE_NUM_THREADS``. With several actors on one node OpenVINO's CPU
 pinning (``ENABLE_CPU_PINNING``, on by default on Linux) would bind every actor's threads to the
-same cores, so it is switched off here.
+same cores, so the actor opens OpenVINO with its ``pinning=False`` option
+(:mod:`runtime.openvino_backend`; on the CPU device only).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import numpy as np
 from common.errors import UserError
 from postprocess.ctc import greedy_decode_with_confidence
 from runtime.batching import pad_batch
-from runtime.registry import open_backend
+from runtime.registry import backend_for, open_backend
 from runtime.runner import resolve_batch, warm_up
 
 #: Columns of the predictions, in order (pyarrow types built lazily in :func:`schema`).
@@ -47,20 +48,21 @@ def actor_threads(cpus: float | None) -> int | None:
     return None if cpus is None else max(1, math.ceil(cpus))
 
 
-def unpin_openvino(backend) -> bool:
-    """Turn OpenVINO's CPU pinning off before the first compile (a loaded OpenVINO backend on CPU).
+def actor_options(engine: str, backend: str | None, options: dict | None,
+                  cpus: float | None) -> dict:
+    """The backend options of one engine actor: ``threads`` from ``cpus`` (unless given), and
+    for OpenVINO ``pinning=False`` (unless given): see the module docstring.
 
-    ``ENABLE_CPU_PINNING`` is an OpenVINO CPU-plugin property (openvino.properties.hint
-    ``enable_cpu_pinning``). Returns True when set. The backend compiles lazily with its
-    ``config`` dict, so adding the key after ``load()`` applies to every compiled model.
+    Raises:
+        UserError: unknown backend name or engine suffix (:func:`runtime.registry.backend_for`).
     """
-    config = getattr(backend, "config", None)
-    if backend.name != "openvino" or not isinstance(config, dict):
-        return False
-    if not str(backend.device).upper().startswith("CPU"):
-        return False
-    config["ENABLE_CPU_PINNING"] = False
-    return True
+    options = dict(options or {})
+    threads = options.pop("threads", None) or actor_threads(cpus)
+    if threads:
+        options["threads"] = threads
+    if backend_for(engine, backend) == "openvino":
+        options.setdefault("pinning", False)
+    return options
 
 
 class EngineActor:
@@ -84,13 +86,9 @@ class EngineActor:
     def __init__(self, engine: str, backend: str | None = None, device: str = "CPU",
                  options: dict | None = None, batch: int | None = None,
                  cpus: float | None = 1.0):
-        options = dict(options or {})
-        threads = options.pop("threads", None) or actor_threads(cpus)
-        if threads:
-            options["threads"] = threads
+        options = actor_options(engine, backend, options, cpus)
         self.backend = open_backend(engine, backend, device=device, **options)
         self.backend.load()
-        unpin_openvino(self.backend)
         self.batch = resolve_batch(self.backend, batch)
         warm_up(self.backend, self.batch, 1)
         self.alphabet = self.backend.spec.alphabet

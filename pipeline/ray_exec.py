@@ -7,8 +7,9 @@ Stages (Ray Data streams blocks between them with backpressure)::
                      ->  write Parquet                (tasks, Dataset.write_parquet)
     metrics          <-  the written predictions      (driver, pipeline.ray_metrics.aggregate)
 
-Ray is joined or started by :func:`connect`: ``address=None`` starts a local instance inside
-this process (stopped at the end), ``"auto"`` joins the cluster started with ``ray start --head``
+Ray is joined or started by :func:`connect`: ``address=None`` starts a new local instance inside
+this process (stopped at the end; never a cluster that happens to run on this machine, which
+plain ``ray.init()`` would join), ``"auto"`` joins the cluster started with ``ray start --head``
 on this machine, ``"host:6379"`` / ``"ray://host:10001"`` a given one. Shards, engine and output
 must be at paths every node can read (the output: write) -- a shared file system.
 
@@ -36,19 +37,17 @@ from pathlib import Path
 from common import outputs
 from common.errors import UserError
 from common.fileio import atomic_write_json
-from pipeline.ray_engine import EngineActor, check_engine_file, schema
+from pipeline.ray_engine import check_engine_file, schema
 from pipeline.ray_metrics import Aggregate, aggregate
+from pipeline.ray_plan import build_dataset, configure
 from pipeline.ray_read import (
     DEFAULT_RANGE,
     expand_inputs,
     plan_list_ranges,
     plan_lmdb_ranges,
-    read_range,
 )
 from postprocess.metrics import write_report
 
-#: Rows handed to one engine actor call (split there into engine batches).
-CALL_ROWS = 256
 MARKER = {"executor": "ray", "tool": "crnn-deploy"}
 
 
@@ -87,8 +86,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> tuple[bo
     try:
         if address:
             ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=num_cpus, **kwargs)
+        else:  # "local": a new instance, even when `ray start` (or a test cluster) runs here
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UserError(f"cannot join Ray at {address or 'a new local instance'}: {exc}") from None
     return True, time.perf_counter() - t0
@@ -184,26 +183,19 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
     try:
         started, startup_s = connect(address)
         import ray
-        import ray.data
 
         if actors is None:
             cpus = ray.cluster_resources().get("CPU", 1)
             actors = max(1, int(cpus / 2 / max(cpus_per_actor, 1e-3)))
         log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {actors} engine "
             f"actor(s) (start-up {startup_s:.1f} s)")
-        _quiet(progress)
+        configure(progress)
         t0 = time.perf_counter()
-        ds = ray.data.from_items(ranges, override_num_blocks=len(ranges))
-        ds = ds.map_batches(_read_block, batch_size=1, batch_format="numpy",
-                            fn_kwargs={"spec": spec, "strict": strict},
-                            num_cpus=cpus_per_reader, ray_remote_args_fn=_no_extra_args)
-        ds = ds.map_batches(
-            EngineActor, batch_size=CALL_ROWS, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None, resources=resources or None,
-            fn_constructor_kwargs={"engine": str(engine), "backend": backend, "device": device,
-                                   "options": options or {}, "batch": batch,
-                                   "cpus": cpus_per_actor})
+        ds = build_dataset(ranges, spec, engine, backend=backend, device=device,
+                           options=options, batch=batch, actors=actors,
+                           cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
+                           resources=resources, cpus_per_reader=cpus_per_reader,
+                           range_size=range_size, strict=strict)
         ds.write_parquet(str(tmp / "predictions"), schema=schema(),
                          ray_remote_args={"num_cpus": cpus_per_reader})
         wall_s = time.perf_counter() - t0
@@ -225,31 +217,6 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         staged.discard()
         _shutdown(started)
     return result
-
-
-def _no_extra_args() -> dict:
-    """``ray_remote_args_fn`` of the read stage. Ray Data does not fuse an operator that has
-    one with its neighbour, so reading and preprocessing stay in their own CPU tasks, in
-    parallel with the engine actors, instead of being fused into the actors' serial calls."""
-    return {}
-
-
-def _read_block(batch: dict, spec, strict: bool) -> dict:
-    """Read task: one planned range (a 1-row batch of :mod:`pipeline.ray_read` plans) -> a block."""
-    task = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in batch.items()}
-    return read_range(task, spec, strict)
-
-
-def _quiet(progress: bool) -> None:
-    """Ray Data's progress bars and INFO lines only when asked for."""
-    import logging
-
-    from ray.data import DataContext
-
-    ctx = DataContext.get_current()
-    ctx.enable_progress_bars = progress
-    ctx.print_on_execution_start = progress
-    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
 
 
 def _shutdown(started: bool) -> None:

@@ -1,6 +1,7 @@
 """``crnn-recognize``: word images (files and folders) -> text and confidence, no LMDB needed."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -12,6 +13,7 @@ import click
 
 from common.cli import command
 from common.errors import UserError
+from pipeline.ray_cli import ray_options, recognize_on_ray
 from postprocess.predictions import format_predictions
 from runtime.options import backend_options, engine_options
 
@@ -69,9 +71,11 @@ def _row(fmt: str, path: str, text: str, conf: float, header: bool = False) -> s
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (nothing written).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr [default: only on a terminal].")
+              help="Progress bar on stderr [default: only on a terminal]; with --executor ray, "
+                   "Ray Data's progress bars (only when asked for).")
+@ray_options
 def main(inputs, engine, backend, device, threads, hint, precision, output, batchsize,
-         prep_threads, ahead, streams, strict, overwrite, progress):
+         prep_threads, ahead, streams, strict, overwrite, progress, executor, **ray_opts):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
 
     \b
@@ -86,11 +90,13 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
     path on stderr and skipped, or stop the run with --strict. --output is written to a
     temporary name and renamed when complete; stdout rows are streamed. A summary line
     (images, images/s) goes to stderr.
+
+    --executor ray runs the same stages on Ray Data (pipeline.ray_exec.run over an image list;
+    --ray-address, --actors, --cpus-per-actor, --gpus-per-actor, --resources as in crnn-eval;
+    --prep-threads and --ahead are local only) and writes the same TSV/JSONL rows in input
+    order, once the whole job is done. The list and Ray's Parquet pass through a hidden folder
+    beside --output (needed with --ray-address: the nodes must share it), removed at the end.
     """
-    from tqdm import tqdm
-
-    from pipeline.recognizer import Recognizer
-
     fmt = None
     if output is not None:
         fmt = FORMATS.get(output.suffix.lower())
@@ -104,6 +110,14 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
         if any(Path(p).resolve() == resolved for p in paths):
             raise UserError(f"--output {output} is one of the input images; refusing to write it")
     options = backend_options(threads, hint, precision)
+    if executor == "ray":
+        source = recognize_on_ray(paths, engine, output, backend=backend, device=device,
+                                  options=options, batchsize=batchsize, strict=strict,
+                                  progress=progress, log=lambda m: click.echo(m, err=True),
+                                  **ray_opts)
+    else:
+        source = _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead,
+                             options, progress, streams)
     out, tmp = sys.stdout, None
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -111,25 +125,22 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
         out = os.fdopen(fd, "w", encoding="utf-8", newline="")
     done = bad = 0
     try:
-        with Recognizer(engine, batchsize, prep_threads, backend, device, ahead=ahead,
-                        streams=streams, **options) as rec, \
-                tqdm(total=len(paths), unit="img", desc="recognize", file=sys.stderr,
-                     disable=None if progress is None else not progress, leave=False) as bar:
+        with source as src:
             if fmt == "tsv":
                 out.write(format_predictions([], ("path", "text", "confidence")))
             start = time.perf_counter()
-            for _, path, text, conf, why in rec.iter(paths):
-                bar.update(1)
+            for path, text, conf, why in src.rows:
                 if why is not None:
                     if strict:
                         raise UserError(f"{path}: {why} (--strict)")
                     bad += 1
                     if bad <= MAX_REPORTED:
-                        tqdm.write(f"skipped {path}: {why}", file=sys.stderr)
+                        src.report(f"skipped {path}: {why}")
                     continue
                 out.write(_row(fmt or "tsv", path, text, conf))
                 done += 1
             wall = time.perf_counter() - start
+            ray_res = getattr(src, "result", None)
         if tmp is not None:
             out.close()
             os.chmod(tmp, 0o644)
@@ -143,9 +154,46 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
             Path(tmp).unlink(missing_ok=True)
     if bad > MAX_REPORTED:
         click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
-    rate = done / wall if wall > 0 else 0.0
-    click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate:.1f} images/s end to end"
+    if ray_res is not None:  # the Ray job's wall clock (read to Parquet), start-up apart
+        rate = f"{ray_res.images_per_s:.1f} images/s end to end on Ray ({ray_res.actors} " \
+               f"actor(s); start-up {ray_res.startup_s:.1f} s not included)"
+    else:
+        rate = f"{done / wall if wall > 0 else 0.0:.1f} images/s end to end"
+    click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate}"
                + (f"; wrote {output}" if output is not None else ""), err=True)
+
+
+class _LocalRows:
+    """The local executor's rows (``path, text, confidence, error``, input order) and the
+    progress bar's ``report`` (a line on stderr that does not break the bar)."""
+
+    def __init__(self, rec, bar, paths: list[str]):
+        self.rec, self.bar, self.paths = rec, bar, paths
+
+    @property
+    def rows(self):
+        for _, path, text, conf, why in self.rec.iter(self.paths):
+            self.bar.update(1)
+            yield path, text, conf, why
+
+    def report(self, line: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead, options,
+                progress, streams=None):
+    from tqdm import tqdm
+
+    from pipeline.recognizer import Recognizer
+
+    with Recognizer(engine, batchsize, prep_threads, backend, device, ahead=ahead,
+                    streams=streams, **options) as rec, \
+            tqdm(total=len(paths), unit="img", desc="recognize", file=sys.stderr,
+                 disable=None if progress is None else not progress, leave=False) as bar:
+        yield _LocalRows(rec, bar, paths)
 
 
 if __name__ == "__main__":  # pragma: no cover

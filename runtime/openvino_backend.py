@@ -10,6 +10,10 @@ Options:
   silently (nano-ocr logits then move by ~0.1 against ONNX Runtime).
 * ``threads``: ``INFERENCE_NUM_THREADS``; ``nireq``: number of async requests (overrides the
   compiled model's optimum).
+* ``pinning``: ``ENABLE_CPU_PINNING`` (bool) of the CPU plugin; unset (None) keeps OpenVINO's
+  default (on for Linux). ``False`` when several processes share one machine's cores (the Ray
+  engine actors): pinned, each process's threads would be bound to the same first cores.
+  Applied only when the device is the CPU (other plugins do not know the property).
 
 The spec is read from ``rt_info["crnn_deploy"]["spec"]`` (IR written by crnn-convert), else
 from the ONNX ``metadata_props`` (``.onnx``), else from a sidecar JSON. A model with a dynamic
@@ -55,6 +59,11 @@ class OpenVINOBackend(Backend):
         config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision}
         if self.options.get("threads"):
             config["INFERENCE_NUM_THREADS"] = int(self.options["threads"])
+        pinning = self.options.get("pinning")
+        if pinning is not None and str(self.device).upper().startswith("CPU"):
+            if not isinstance(pinning, bool):
+                raise UserError(f"openvino: pinning must be True or False, got {pinning!r}")
+            config["ENABLE_CPU_PINNING"] = pinning
         return config
 
     def _load(self) -> None:

@@ -10,12 +10,23 @@ in-process Ray, and prints images/s of both (end-to-end wall clock; Ray's start-
 apart) and the peak memory of all Ray processes: the sum of PSS (``/proc/PID/smaps_rollup``,
 shared pages split between processes, so the object store is counted once) over this process
 and its descendants (raylet, GCS, workers), sampled every 0.25 s.
+
+Variants of the Ray run, measured in the same rounds (local, then each variant, ``--rounds``
+times, medians printed), to choose the CPU split and the block settings::
+
+    --variant default --variant "r05:cpus_per_reader=0.5" --variant "range256:range_size=256" \
+    --variant "order:preserve_order=1" --variant "block1m:target_max_block_size=1048576"
+
+``KEY=VALUE`` pairs are ``ray_exec.run`` arguments (``cpus_per_reader``, ``cpus_per_actor``,
+``actors``, ``range_size``) or Ray Data ``DataContext`` settings (``preserve_order`` of
+``execution_options``, ``target_max_block_size``).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -85,6 +96,67 @@ def make_shards(src: Path, out: Path, n: int, shard_size: int) -> list[Path]:
     return paths
 
 
+RUN_ARGS = {"cpus_per_reader": float, "cpus_per_actor": float, "actors": int, "range_size": int}
+
+
+def parse_variant(text: str) -> tuple[str, dict, dict]:
+    """``"name:k=v,k=v"`` -> (name, run() kwargs, DataContext settings)."""
+    name, _, rest = text.partition(":")
+    kwargs, ctx = {}, {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        if key in RUN_ARGS:
+            kwargs[key] = RUN_ARGS[key](value)
+        elif key in ("preserve_order", "target_max_block_size"):
+            ctx[key] = int(value)
+        else:
+            raise SystemExit(f"unknown variant setting {key!r}")
+    return name, kwargs, ctx
+
+
+def set_context(ctx: dict) -> dict:
+    """Apply DataContext settings; returns the previous values."""
+    from ray.data import DataContext
+
+    dc = DataContext.get_current()
+    old = {"preserve_order": dc.execution_options.preserve_order,
+           "target_max_block_size": dc.target_max_block_size}
+    if "preserve_order" in ctx:
+        dc.execution_options.preserve_order = bool(ctx["preserve_order"])
+    if "target_max_block_size" in ctx:
+        dc.target_max_block_size = ctx["target_max_block_size"]
+    return old
+
+
+def run_local(engine: str, shards: list[Path]) -> float:
+    from pipeline.fused import evaluate
+    from runtime.registry import open_backend
+
+    with open_backend(engine) as be:
+        t0, done = time.perf_counter(), 0
+        for s in shards:
+            done += len(evaluate(s, be).samples)
+        return done / (time.perf_counter() - t0)
+
+
+def run_ray(engine: str, shards: list[Path], out: Path, kwargs: dict, ctx: dict):
+    """One Ray run: (images/s without start-up, start-up s, peak PSS bytes)."""
+    from pipeline.ray_exec import run
+
+    shutil.rmtree(out, ignore_errors=True)
+    old = set_context(ctx)
+    mem = PeakMemory()
+    mem.start()
+    try:
+        res = run(engine, out, lmdb=[str(s) for s in shards], **kwargs)
+    finally:
+        mem.stop.set()
+        mem.join()
+        set_context(old)
+    shutil.rmtree(out, ignore_errors=True)
+    return res.images_per_s, res.startup_s, mem.peak
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", default="build/nano-ocr_bs16.onnx")
@@ -92,34 +164,36 @@ def main() -> None:
     ap.add_argument("--sizes", default="25000,50000,100000")
     ap.add_argument("--shard-size", type=int, default=25000)
     ap.add_argument("--workdir", default="build/bench_ray")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--variant", action="append", default=None,
+                    help="NAME[:KEY=VALUE,...] (repeatable; default: one run with defaults)")
     ap.add_argument("--no-local", action="store_true", help="skip the local path (memory only)")
     args = ap.parse_args()
-
-    from pipeline.fused import evaluate
-    from pipeline.ray_exec import run
-    from runtime.registry import open_backend
+    variants = [parse_variant(v) for v in (args.variant or ["default"])]
 
     work = Path(args.workdir)
-    print("| samples | local images/s | Ray images/s | ratio | Ray start-up s | Ray peak PSS MiB |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"load average at start: {os.getloadavg()}")
+    print("| samples | variant | local images/s | Ray images/s | ratio | Ray start-up s | "
+          "Ray peak PSS MiB |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for n in (int(s) for s in args.sizes.split(",")):
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work / "shards", ignore_errors=True)
         shards = make_shards(Path(args.source), work / "shards", n, args.shard_size)
-        local = float("nan")
-        if not args.no_local:
-            with open_backend(args.engine) as be:
-                t0, done = time.perf_counter(), 0
-                for s in shards:
-                    done += len(evaluate(s, be).samples)
-                local = done / (time.perf_counter() - t0)
-        mem = PeakMemory()
-        mem.start()
-        res = run(args.engine, work / "pred", lmdb=[str(s) for s in shards])
-        mem.stop.set()
-        mem.join()
-        ray_ips = res.images_per_s
-        print(f"| {n} | {local:.1f} | {ray_ips:.1f} | {ray_ips / local:.2f} | "
-              f"{res.startup_s:.1f} | {mem.peak / 2**20:.0f} |", flush=True)
+        local: list[float] = []
+        got: dict[str, list[tuple]] = {name: [] for name, _, _ in variants}
+        for _ in range(args.rounds):
+            if not args.no_local:
+                local.append(run_local(args.engine, shards))
+            for name, kwargs, ctx in variants:
+                got[name].append(run_ray(args.engine, shards, work / "pred", kwargs, ctx))
+        loc = statistics.median(local) if local else float("nan")
+        for name, rows in got.items():
+            ips = statistics.median(r[0] for r in rows)
+            up = statistics.median(r[1] for r in rows)
+            peak = max(r[2] for r in rows)
+            print(f"| {n} | {name} | {loc:.1f} | {ips:.1f} | {ips / loc:.2f} | {up:.1f} | "
+                  f"{peak / 2**20:.0f} |", flush=True)
+    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

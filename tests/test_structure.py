@@ -8,7 +8,9 @@
   without the converter's torch/onnxsim/nncf); only ``models/`` and ``converter/`` import torch
   at module level (everywhere else it is lazy);
 * modules stay under :data:`MAX_LINES` lines, except the short :data:`LONG_MODULES` allow-list,
-  each entry with its reason.
+  each entry with its reason;
+* every ``tests/<pkg>/test_X.py`` is named after the module or subpackage ``X`` of ``<pkg>`` it
+  tests (issue 10), or is a topic across modules in :data:`TEST_TOPICS`, with its reason.
 
 The checker itself is tested on a small synthetic tree, so these checks can fail.
 """
@@ -48,6 +50,28 @@ TORCH_AT_MODULE_LEVEL = ("models", "converter")
 
 #: modules allowed above MAX_LINES, and why (keep it short; remove entries when split)
 LONG_MODULES: dict[str, str] = {
+}
+
+#: test files of tests/<pkg>/ named after a topic across modules rather than one module, and why
+TEST_TOPICS: dict[str, str] = {
+    "tests/models/test_nano_ocr_37.py": "the derived nano-ocr-37 spec end to end (specs.DERIVED, "
+                                        "arch, checkpoint, export) on the real weights",
+    "tests/runtime/test_backend_contract.py": "the Backend contract (base.py) held by every "
+                                              "registered backend module",
+    "tests/runtime/test_backends.py": "every backend module on the real engines and IIIT5K inputs",
+    "tests/runtime/test_cli_safety.py": "the output rules (issue 11) of crnn-infer, "
+                                        "crnn-postprocess and crnn-eval together",
+    "tests/runtime/test_errors.py": "the one-line user errors of crnn-infer (cli, registry, "
+                                    "engine_spec, runner)",
+    "tests/preprocess/test_real_data.py": "build-lmdb and lmdb-to-bin on the real evaluation sets",
+    "tests/preprocess/test_safety.py": "the output rules (issue 11) of both crnn-preprocess "
+                                       "subcommands",
+    "tests/pipeline/test_ray_units.py": "the parts of the Ray path that need no Ray (ray_read, "
+                                        "ray_metrics, ray_exec planning)",
+    "tests/pipeline/test_recognize.py": "crnn-recognize (recognize_cli) with the Recognizer API "
+                                        "(recognizer)",
+    "tests/pipeline/test_unlabeled.py": "unlabeled data through every stage (DESIGN.md, "
+                                        "Predictions)",
 }
 
 
@@ -189,6 +213,19 @@ def long_modules(root: Path, modules: dict[str, Path]) -> dict[str, int]:
     return {p: n for p, n in sorted(counts.items()) if n > MAX_LINES}
 
 
+def misnamed_tests(root: Path, packages=PACKAGES) -> list[str]:
+    """``tests/<pkg>/test_X.py`` files (relative paths) where ``X`` is neither a module
+    ``<pkg>/X.py`` nor a subpackage ``<pkg>/X/`` of ``root``."""
+    bad = []
+    for package in packages:
+        for path in sorted((root / "tests" / package).glob("test_*.py")):
+            name = path.stem.removeprefix("test_")
+            if not ((root / package / f"{name}.py").is_file()
+                    or (root / package / name / "__init__.py").is_file()):
+                bad.append(path.relative_to(root).as_posix())
+    return bad
+
+
 # -- the checks on this tree -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def graph():
@@ -223,6 +260,17 @@ def test_module_size(graph):
     stale = sorted(set(LONG_MODULES) - set(over))
     if stale:
         warnings.warn(f"LONG_MODULES entries no longer needed: {stale}", stacklevel=1)
+
+
+def test_test_files_are_named_after_their_module():
+    bad = misnamed_tests(ROOT)
+    unexpected = [p for p in bad if p not in TEST_TOPICS]
+    assert not unexpected, ("test files not named after a module of their package (rename to "
+                            "test_<module>.py, or add the topic to TEST_TOPICS with a reason):\n"
+                            + "\n".join(unexpected))
+    stale = sorted(set(TEST_TOPICS) - set(bad))
+    if stale:
+        warnings.warn(f"TEST_TOPICS entries no longer needed: {stale}", stacklevel=1)
 
 
 # -- the checker on a synthetic tree ---------------------------------------------------------
@@ -274,3 +322,12 @@ def test_checker_reports_long_modules(tmp_path):
     root = _tree(tmp_path, {"common/__init__.py": "", "common/big.py": "x = 1\n" * (MAX_LINES + 1),
                             "common/ok.py": "x = 1\n" * MAX_LINES})
     assert long_modules(root, find_modules(root)) == {"common/big.py": MAX_LINES + 1}
+
+
+def test_checker_reports_misnamed_tests(tmp_path):
+    root = _tree(tmp_path, {"postprocess/__init__.py": "", "postprocess/ctc.py": "",
+                            "converter/int8/__init__.py": "", "tests/postprocess/test_ctc.py": "",
+                            "tests/postprocess/test_pp_ctc.py": "", "tests/postprocess/conftest.py": "",
+                            "tests/converter/test_int8.py": "", "tests/converter/test_outputs.py": ""})
+    assert misnamed_tests(root) == ["tests/converter/test_outputs.py",
+                                    "tests/postprocess/test_pp_ctc.py"]

@@ -12,7 +12,8 @@
 3. A folder output is built in a hidden staging folder beside it (``.NAME.partial-PID-RAND``)
    and renamed into place when complete (:class:`StagedDir`), so a reader sees no folder or one
    whole run, never a mix; ``--overwrite`` replaces the old folder whole. A single file goes
-   through a hidden ``.NAME.tmp-PID-RAND`` and ``os.replace`` (:func:`staged_file`).
+   through a hidden ``.NAME.tmp-PID-RAND[.SUFFIX]`` and ``os.replace`` (:func:`staged_file`;
+   :func:`temp_file`, :func:`temp_dir` and :func:`publish_file` for files published in an order).
 4. Temporaries of killed runs (their PID is dead) are removed by the next run into the same
    parent folder (:func:`cleanup_stale`).
 5. A reader can tell whether a folder was replaced while it read it (:func:`folder_identity`).
@@ -36,7 +37,11 @@ MARKER = ".crnn-deploy.json"
 TOOL = "crnn-deploy"
 #: Largest marker / meta.json / report file read to recognize ours (bytes).
 MAX_SMALL_FILE = 1 << 20
-_TEMP_RE = r"\.{name}\.(partial|old|tmp)-(\d+)-[0-9a-f]{{8}}"
+#: Hidden temporary names (NAME: the target's name; an optional suffix such as ``.xml`` for
+#: writers that pick the format by name, and the files they write beside it, like X.bin).
+_TEMP_RE = r"\.{name}\.(partial|old|tmp)-(\d+)-[0-9a-f]{{8}}(\..+)?"
+#: :func:`input_overlap`'s ``why`` for an output that is an input (path or inode).
+SAME = "is the same path as"
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,37 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def input_overlap(output: str | os.PathLike, inputs: Iterable[tuple[str, str | os.PathLike]],
+                  allow_inside: bool = False) -> tuple[str, str, str | os.PathLike] | None:
+    """How ``output`` overlaps the first of ``inputs`` it touches, or None (see
+    :func:`check_not_input`, which raises with a message built from it).
+
+    Returns ``(why, description, input path)``, ``why`` one of :data:`SAME` ("is the same path
+    as"), "contains", "lies inside" (only without ``allow_inside``), "is a hard link to a file of".
+    """
+    out = resolved(output)
+    out_ino = _inode(out)
+    for desc, path in inputs:
+        if path is None:
+            continue
+        inp = resolved(path)
+        inp_ino = _inode(inp)
+        why = None
+        if out == inp or (out_ino is not None and out_ino == inp_ino):
+            why = SAME
+        elif inp.is_relative_to(out):
+            why = "contains"
+        elif out.is_relative_to(inp) and not allow_inside:
+            why = "lies inside"
+        elif out_ino is not None and out.is_file() and out.stat().st_nlink > 1 and inp.is_dir():
+            with os.scandir(inp) as it:
+                if any(e.is_file() and (e.stat().st_dev, e.stat().st_ino) == out_ino for e in it):
+                    why = "is a hard link to a file of"
+        if why:
+            return why, desc, path
+    return None
+
+
 def check_not_input(output: str | os.PathLike, inputs: Iterable[tuple[str, str | os.PathLike]],
                     what: str = "--output", allow_inside: bool = False) -> Path:
     """Refuse ``output`` when it is, contains or lies inside one of ``inputs``.
@@ -114,33 +150,18 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[tuple[str, str |
 
     Returns the resolved output path. Paths are compared after resolving symlinks and ``..``
     and by (device, inode), so hard links and bind mounts of an input are caught too; an
-    existing output file with several links is compared with every file of an input folder.
+    existing output file with several links is compared with every file of an input folder
+    (:func:`input_overlap`).
 
     Raises:
         UserError: naming both paths and how they overlap.
     """
-    out = resolved(output)
-    out_ino = _inode(out)
-    for desc, path in inputs:
-        if path is None:
-            continue
-        inp = resolved(path)
-        inp_ino = _inode(inp)
-        why = None
-        if out == inp or (out_ino is not None and out_ino == inp_ino):
-            why = "is the same path as"
-        elif inp.is_relative_to(out):
-            why = "contains"
-        elif out.is_relative_to(inp) and not allow_inside:
-            why = "lies inside"
-        elif out_ino is not None and out.is_file() and out.stat().st_nlink > 1 and inp.is_dir():
-            with os.scandir(inp) as it:
-                if any(e.is_file() and (e.stat().st_dev, e.stat().st_ino) == out_ino for e in it):
-                    why = "is a hard link to a file of"
-        if why:
-            raise UserError(f"{what} {output} {why} the {desc} {path}; this command never "
-                            f"writes over or around its own input: choose another {what}")
-    return out
+    hit = input_overlap(output, inputs, allow_inside)
+    if hit:
+        why, desc, path = hit
+        raise UserError(f"{what} {output} {why} the {desc} {path}; this command never "
+                        f"writes over or around its own input: choose another {what}")
+    return resolved(output)
 
 
 # --- 1. only what we wrote is replaced ----------------------------------------------------

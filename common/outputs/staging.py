@@ -1,9 +1,11 @@
 """Staging and publishing of outputs (rules 3-5 of :mod:`common.outputs`): hidden temporaries
-named after the PID, whole-folder publish by rename, stale-temp cleanup, replaced-folder checks."""
+named after the PID (files, work folders), whole-folder publish by rename, file publish,
+stale-temp cleanup, replaced-folder checks."""
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import re
 import secrets
@@ -181,18 +183,55 @@ class StagedDir:
 
 
 @contextlib.contextmanager
-def staged_file(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a hidden temporary path beside ``target``; rename it to ``target`` on success,
-    delete it on any exception. Stale temporaries of killed runs are removed first."""
+def temp_file(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a hidden temporary name beside ``target`` (:func:`temp_path` + ``suffix``, e.g.
+    ``.xml`` for a writer that picks the format by name; the file is not created) for a caller that publishes it itself (:func:`publish_file`), e.g. several files in
+    an order. On exit the temporary is removed if still there, together with every file a
+    writer put beside it under the same temporary stem (OpenVINO writes ``T.bin`` beside
+    ``T.xml``): those names hold this run's PID and a random tag, so they are ours."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    base = temp_path(target, "tmp")
+    try:
+        yield base.with_name(base.name + suffix)
+    finally:
+        for p in (base, *base.parent.glob(glob.escape(base.name) + ".*")):
+            _remove(p)
+
+
+@contextlib.contextmanager
+def temp_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty hidden work folder beside ``target`` (``.NAME.tmp-PID-RAND``, same file
+    system, so its files can be published by rename); removed with its content on exit."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = temp_path(target, "tmp")
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def publish_file(tmp: str | os.PathLike, target: str | os.PathLike, mode: int = 0o644) -> None:
+    """Give the complete file ``tmp`` permission ``mode`` (default world-readable, as a plain
+    file; temporaries of mkstemp or external tools may be 0600) and rename it to ``target``
+    (atomic: same folder)."""
+    os.chmod(tmp, mode)
+    os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def staged_file(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``target``; publish it as ``target`` on success
+    (:func:`publish_file`), delete it on any exception. Stale temporaries of killed runs are
+    removed first."""
     target = resolved(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     cleanup_stale(target)
-    tmp = temp_path(target, "tmp")
-    try:
+    with temp_file(target, suffix) as tmp:
         yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        publish_file(tmp, target)
 
 
 # --- 5. readers detect a replaced folder --------------------------------------------------

@@ -4,7 +4,7 @@
    (:func:`converter.outputs.prepare_outputs`);
 2. read the FP32 ONNX's spec and batch, and the calibration images;
 3. let the route (:mod:`converter.int8.routes`) quantize into a hidden work folder beside the
-   output (``.{name}.{pid}.tmp``);
+   output (``.{name}.tmp-{pid}-{rand}``, common.outputs.temp_dir);
 4. check the saved INT8 model against the FP32 ONNX on the calibration images, each opened once
    as a runtime backend (:func:`converter.parity.compare_on_images`): max abs diff of the
    (T, N, C) logits, and the greedy-decode agreement (share of images whose best-path CTC
@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.outputs import publish_file as publish
+from common.outputs import temp_dir
 from converter.common import read_onnx_info
 from converter.int8.calibration import DEFAULT_CALIB_SIZE, read_calibration
 from converter.int8.routes import route_for
-from converter.outputs import prepare_outputs, publish, temp_dir
+from converter.outputs import prepare_outputs
 from converter.parity import (
     CheckResult,
     compare_on_images,

@@ -1,15 +1,11 @@
-"""converter/common.py: reading what an exported ONNX holds, the static-batch guard, temporary
-names and publishing, the install hint."""
+"""converter/common.py: reading what an exported ONNX holds, the static-batch guard, the install
+hint. (Temporary names and publishing: tests/converter/test_outputs.py.)"""
 from __future__ import annotations
-
-import os
-import stat
 
 import pytest
 
 from common.errors import UserError
 from converter.common import check_static_batch, import_hint, read_onnx_info
-from converter.outputs import publish, temp_file
 from models.specs import get_spec
 
 
@@ -54,28 +50,6 @@ def test_check_static_batch(nano_dynamic_onnx, nano_bs16_onnx):
         check_static_batch(static, 8, "OpenVINO IR")
     with pytest.raises(UserError, match="needs a dynamic batch"):
         check_static_batch(static, None, "a TensorRT profile")
-
-
-def test_temp_path_is_beside_and_removed(tmp_path):
-    final = tmp_path / "sub" / "m.xml"
-    with temp_file(final, ".xml") as tmp:
-        assert tmp.parent == final.parent and tmp.name.startswith(".m.xml.") and tmp.suffix == ".xml"
-        assert not tmp.exists()  # a name only: the writer creates it
-        tmp.write_text("half")
-    assert not tmp.exists() and not final.exists()
-    with pytest.raises(RuntimeError), temp_file(final, ".xml") as tmp:
-        raise RuntimeError("interrupted")
-    assert list(final.parent.iterdir()) == []
-
-
-def test_publish_renames_world_readable(tmp_path):
-    final = tmp_path / "m.engine"
-    final.write_text("old")
-    with temp_file(final, ".tmp") as tmp:
-        tmp.write_text("new")
-        publish(tmp, final)
-    assert final.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["m.engine"]
-    assert stat.S_IMODE(os.stat(final).st_mode) == 0o644
 
 
 def test_import_hint():

@@ -183,7 +183,7 @@ def test_iiit5k_staged_onnxruntime_and_openvino_equal_pytorch(
     pytest.importorskip("openvino")
     from converter.openvino_convert import convert_openvino
     from pipeline.fused import evaluate
-    from pipeline.torch_reference import TorchBackend
+    from runtime.torch_backend import TorchBackend
 
     input_bin, label_txt = bins37
     files = sorted(input_bin.glob("test_*.bin"))
@@ -235,10 +235,10 @@ def test_int8_onnx_keeps_the_floor(onnx37, assets, tmp_path):
     """ONNX Runtime's QDQ quantizer drops a Clip after a quantized MatMul; the Max stays."""
     import onnx
 
-    from converter.quantize_ort import quantize_onnx
+    from converter.int8 import quantize
 
     out = tmp_path / "nano-ocr-37_bs16_int8.onnx"
-    result = quantize_onnx(onnx37["bs16"], assets / "eval_ic03_860" / "gt.txt", out, calib_size=48)
+    result = quantize(onnx37["bs16"], assets / "eval_ic03_860" / "gt.txt", out, calib_size=48)
     assert math.isfinite(result.check.max_diff) and result.check.agreement >= 0.9
     assert [n.op_type for n in onnx.load(str(out)).graph.node][-2:] == ["Max", "Log"]
 

@@ -176,3 +176,55 @@ def test_sigint_leaves_no_complete_looking_predictions(cluster, shards, nano_bs1
     assert not out.exists()
     time.sleep(2)  # a cancelled write task may still land after the driver's cleanup
     assert not list(tmp_path.glob(".pred.partial-*/summary.json"))
+
+
+def test_read_tasks_are_not_fused_into_the_engine_actors(cluster, shards, nano_bs16_onnx,
+                                                         capsys):
+    from models.specs import get_spec
+    from pipeline.ray_plan import build_dataset
+    from pipeline.ray_read import plan_lmdb_ranges
+
+    ds = build_dataset(plan_lmdb_ranges(shards[:1], 512), get_spec("nano-ocr"), nano_bs16_onnx,
+                       backend=None, device="CPU", options={}, batch=None, actors=1,
+                       cpus_per_actor=1.0, gpus_per_actor=0.0, resources=None,
+                       cpus_per_reader=1.0, range_size=512, strict=False)  # same CPUs
+    capsys.readouterr()
+    ds.explain()
+    optimized = capsys.readouterr().out.split("Physical Plan (Optimized)")[1]
+    assert "ActorPoolMapOperator[MapBatches(EngineActor)]" in optimized
+    assert "TaskPoolMapOperator[MapBatches(_read_block)]" in optimized
+
+
+def test_recognize_on_ray_writes_what_local_recognize_writes(cluster, assets, nano_bs16_onnx,
+                                                             tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.recognize_cli import main
+
+    words = assets / "demo_words"
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    outs = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / f"{executor}.tsv"
+        res = CliRunner().invoke(main, ["--engine", str(nano_bs16_onnx), str(words), str(bad),
+                                        "--executor", executor, "--actors", "1",
+                                        "--cpus-per-actor", "0.5", "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        assert f"skipped {bad}: cannot identify image" in res.stderr
+        assert "recognized 13 image(s), skipped 1 bad" in res.stderr
+        lines = out.read_text("utf-8").splitlines()
+        assert lines[0] == "path\ttext\tconfidence"
+        outs[executor] = [line.split("\t") for line in lines[1:]]
+    local, remote = outs["local"], outs["ray"]
+    assert len(local) == 13 and [r[:2] for r in remote] == [r[:2] for r in local]  # same order
+    assert max(abs(float(a[2]) - float(b[2])) for a, b in zip(local, remote)) < 1e-5
+    assert dict((r[0].rsplit("/", 1)[1], r[1]) for r in remote)["meijieru_demo.png"] == "Available"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png", "local.tsv", "ray.tsv"]
+
+    res = CliRunner().invoke(main, ["--engine", str(nano_bs16_onnx), str(words), str(bad),
+                                    "--executor", "ray", "--strict", "--actors", "1",
+                                    "--cpus-per-actor", "0.5", "-o", str(tmp_path / "s.tsv")])
+    assert res.exit_code == 1 and f"{bad}: cannot identify image" in res.output
+    assert "--strict" in res.output and "list.txt" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png", "local.tsv", "ray.tsv"]

@@ -1,6 +1,8 @@
 """Parts of the Ray path that need no Ray: shards, planning, reading, metrics merging."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from common.errors import UserError
@@ -85,3 +87,41 @@ def test_eval_cli_ray_needs_an_output_and_valid_resources(tmp_path):
     assert parse_resources(["NPU=1", "accel=0.5"]) == {"NPU": 1.0, "accel": 0.5}
     with pytest.raises(UserError, match="NAME=N"):
         parse_resources(["NPU"])
+
+
+def test_actor_options_unpin_openvino_only_and_the_backend_applies_it(nano_bs16_onnx):
+    from pipeline.ray_engine import actor_options
+    from runtime.registry import open_backend
+
+    assert actor_options("m.xml", None, {}, 1.5) == {"threads": 2, "pinning": False}
+    assert actor_options("m.onnx", "openvino", {"pinning": True}, 1) == {"threads": 1,
+                                                                         "pinning": True}
+    assert actor_options("m.onnx", None, {"threads": 3}, 1) == {"threads": 3}  # no pinning key
+    pytest.importorskip("openvino")
+    for pinning in (False, True):
+        with open_backend(nano_bs16_onnx, "openvino", pinning=pinning, threads=1) as be:
+            be.load()
+            assert be.compiled(16).get_property("ENABLE_CPU_PINNING") is pinning
+    with pytest.raises(UserError, match="pinning must be True or False"):
+        open_backend(nano_bs16_onnx, "openvino", pinning="no").load()
+
+
+def test_recognize_ray_list_and_option_errors(tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.ray_cli import write_list
+    from pipeline.recognize_cli import main
+
+    img = tmp_path / "a.png"
+    img.write_bytes(b"x")
+    write_list([str(img), "b.png"], tmp_path / "list.txt")
+    assert (tmp_path / "list.txt").read_text().splitlines() == [str(img),
+                                                                str(Path.cwd() / "b.png")]
+    with pytest.raises(UserError, match="line break"):
+        write_list(["bad\nname.png"], tmp_path / "l2.txt")
+    engine = tmp_path / "m.onnx"
+    engine.write_bytes(b"x")
+    res = CliRunner().invoke(main, ["--executor", "ray", "--ray-address", "auto", "--engine",
+                                    str(engine), str(img)])
+    assert res.exit_code == 1 and "needs --output" in res.output
+    assert not list(tmp_path.glob(".*"))

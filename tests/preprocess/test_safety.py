@@ -161,7 +161,7 @@ def test_lmdb_to_bin_replaces_only_its_own_labels(built, tmp_path, cli):
     assert res.exit_code == 0, res.output
     assert len(labels.read_text().splitlines()) == 3
     assert sorted(os.listdir(tmp_path / "bin")) == [
-        ".crnn-deploy.json", "meta.json", "test_1.bin", "test_2.bin", "test_3.bin"]
+        ".crnn-deploy.json", "meta.json", "names.txt", "test_1.bin", "test_2.bin", "test_3.bin"]
 
 
 def fake_header_lmdb(built: Path, dst: Path, num_samples: int) -> Path:
@@ -178,14 +178,14 @@ def test_num_samples_is_bounded_by_the_entries(built, tmp_path, cli, nano_dynami
     t0 = time.perf_counter()
     res = to_bin(cli, bad, tmp_path / "bin", tmp_path / "label.txt")
     assert res.exit_code == 1
-    assert f"'num-samples' says 1000000000 samples but the database holds only {2 * N + 1} " \
+    assert f"'num-samples' says 1000000000 samples but the database holds only {3 * N + 1} " \
            "entries" in res.output
     from click.testing import CliRunner
 
     from pipeline.eval_cli import main as eval_main
     res = CliRunner().invoke(eval_main, ["--lmdb", str(bad), "--engine", str(nano_dynamic_onnx),
                                          "--workers", "0"])
-    assert res.exit_code == 1 and "1000000000" in res.output and str(2 * N + 1) in res.output
+    assert res.exit_code == 1 and "1000000000" in res.output and str(3 * N + 1) in res.output
     assert time.perf_counter() - t0 < 60
     # a header a little too large is bounded work: the missing samples are reported by key
     near = fake_header_lmdb(built, tmp_path / "near.lmdb", N + 2)

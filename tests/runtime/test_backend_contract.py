@@ -90,7 +90,7 @@ def make_backend(request, fake_engine, fake_backend, tmp_path):
         def make_torch(dynamic: bool):
             if not dynamic:
                 pytest.skip("pytorch: eager mode has no static batch")
-            return open_backend(weights, backend="pytorch", threads=1)
+            return open_backend(weights, backend="pytorch", threads=1, model="nano-ocr")
         return make_torch
     pytest.fail(f"no engine recipe for the registered backend {name!r}: add one to make_backend")
 

@@ -176,7 +176,8 @@ def test_eval_output_follows_the_rules(iiit5k_lmdb, nano_dynamic_onnx, tmp_path)
     out = tmp_path / "eval"
     res = invoke(evaluate, *args, "--output", out)
     assert res.exit_code == 0, res.output
-    assert sorted(os.listdir(out)) == [outputs.MARKER, "accuracy.json", "errors.tsv", "summary.json"]
+    assert sorted(os.listdir(out)) == [outputs.MARKER, "accuracy.json", "errors.tsv", "predictions.tsv",
+                                   "summary.json"]
     res = invoke(evaluate, *args, "--output", out)
     assert res.exit_code == 1 and "pass --overwrite" in res.output
     assert invoke(evaluate, *args, "--output", out, "--overwrite").exit_code == 0

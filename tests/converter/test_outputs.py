@@ -1,15 +1,19 @@
-"""Data safety of every crnn-convert subcommand (converter.outputs), on real files.
+"""Data safety of every crnn-convert subcommand (converter.outputs, on common.outputs), on real
+files.
 
 An output is never an input (same path, symlink, ``..`` spelling, hard link); an existing
 output is replaced only with --overwrite and only when crnn-convert wrote it; a folder is never
-an output; temporaries of killed runs are removed on the next run; NaN/Inf checkpoints are
-named as such.
+an output; temporaries (an IR's ``.bin`` beside its ``.xml`` included) are removed on failure,
+those of killed runs on the next run; files are published world-readable; NaN/Inf checkpoints
+are named as such.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +23,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from common.errors import UserError
+from common.outputs import cleanup_stale, publish_file, temp_file, temp_path
 from converter.cli import main as convert_cli
-from converter.outputs import clean_stale, ownership_problem, temp_name
+from converter.outputs import ownership_problem, prepare_outputs
 from models.arch import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +108,17 @@ def test_all_refuses_an_outdir_output_that_is_the_checkpoint(tmp_path, ckpt):
     assert _sha(own) == _sha(ckpt)
 
 
+def test_an_output_inside_an_input_folder_is_refused(tmp_path):
+    calib = tmp_path / "input_bin"
+    calib.mkdir()
+    (calib / "test_1.bin").write_bytes(b"x")
+    with pytest.raises(UserError, match=r"lies inside the input --calib .*input_bin: a command "
+                                        "never writes over or around its own input"):
+        prepare_outputs([calib / "m.engine"], {"--calib": calib, "--onnx": tmp_path / "m.onnx"})
+    assert sorted(p.name for p in calib.iterdir()) == ["test_1.bin"]
+    prepare_outputs([tmp_path / "m.engine"], {"--calib": calib})  # beside it is fine
+
+
 def test_existing_output_needs_overwrite_and_must_be_ours(tmp_path, ckpt):
     out = tmp_path / "crnn.onnx"
     args = ("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out, "--batch-size", "2")
@@ -174,12 +191,13 @@ def test_a_folder_as_output_is_an_error(tmp_path, crnn_onnx, ckpt, cmd):
 def test_temporaries_of_dead_runs_are_removed_live_ones_kept(tmp_path, ckpt):
     out = tmp_path / "crnn.onnx"
     # a temporary left by a process that is gone (as after a SIGKILL): made by a child process
-    code = ("import sys; from pathlib import Path; from converter.outputs import temp_name; "
-            "p = temp_name(Path(sys.argv[1]), '.onnx'); p.write_bytes(b'half'); print(p)")
+    code = ("import sys; from pathlib import Path; from common.outputs import temp_path; "
+            "p = temp_path(Path(sys.argv[1])); p = p.with_name(p.name + '.onnx'); "
+            "p.write_bytes(b'half'); print(p)")
     dead = Path(subprocess.run([sys.executable, "-c", code, str(out)], cwd=ROOT, check=True,
                                capture_output=True, text=True).stdout.strip())
-    assert dead.is_file() and dead.name.startswith(".crnn.onnx.") and ".tmp" in dead.name
-    live = out.with_name(f".crnn.onnx.{os.getppid()}.tmp.onnx")  # a running process
+    assert dead.is_file() and dead.name.startswith(".crnn.onnx.tmp-") and dead.suffix == ".onnx"
+    live = out.with_name(f".crnn.onnx.tmp-{os.getppid()}-0123abcd.onnx")  # a running process
     live.write_bytes(b"in progress")
     other = tmp_path / ".crnn.onnx.notapid.tmp"
     other.write_bytes(b"not ours")
@@ -189,7 +207,33 @@ def test_temporaries_of_dead_runs_are_removed_live_ones_kept(tmp_path, ckpt):
     assert not dead.exists() and live.exists() and other.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [out.name, live.name, other.name])
-    assert clean_stale(out) == [] and temp_name(out).name == f".crnn.onnx.{os.getpid()}.tmp"
+    assert cleanup_stale(out) == []
+    assert re.fullmatch(rf"\.crnn\.onnx\.tmp-{os.getpid()}-[0-9a-f]{{8}}", temp_path(out).name)
+
+
+def test_temp_file_is_beside_and_removed_with_what_the_writer_put_beside_it(tmp_path):
+    final = tmp_path / "sub" / "m.xml"
+    with temp_file(final, ".xml") as tmp:
+        assert tmp.parent == final.parent and tmp.name.startswith(".m.xml.tmp-")
+        assert tmp.suffix == ".xml" and not tmp.exists()  # a name only: the writer creates it
+        tmp.write_text("half")
+        tmp.with_suffix(".bin").write_bytes(b"weights")  # as OpenVINO's save_model does
+    assert list(final.parent.iterdir()) == []
+    with pytest.raises(RuntimeError), temp_file(final, ".xml") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert list(final.parent.iterdir()) == []
+
+
+def test_publish_renames_world_readable(tmp_path):
+    final = tmp_path / "m.engine"
+    final.write_text("old")
+    with temp_file(final) as tmp:
+        tmp.write_text("new")
+        os.chmod(tmp, 0o600)  # as mkstemp or atc leave it
+        publish_file(tmp, final)
+    assert final.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["m.engine"]
+    assert stat.S_IMODE(os.stat(final).st_mode) == 0o644
 
 
 def test_nan_and_inf_weights_are_named(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import lmdb
 
+from common.inputs import MAX_LINE_BYTES
 from preprocess.lmdb_io import iter_samples
 
 
@@ -45,11 +46,11 @@ def test_list_file_bad_lines_and_unlabeled_lmdb_to_bin(tmp_path, cli, to_png):
     (tmp_path / "a.png").write_bytes(to_png.grey(value=1))
     (tmp_path / "b.png").write_bytes(to_png.grey(value=2))
     lst = tmp_path / "list.txt"
-    lst.write_bytes(b"a.png\nx.png\tlabel\n" + b"y" * 5000 + b".png\n\xff.png\n" + b"b.png\n")
+    lst.write_bytes(b"a.png\nx.png\tlabel\n" + b"y" * (MAX_LINE_BYTES + 10) + b".png\n\xff.png\n" + b"b.png\n")
     res = cli("build-lmdb", "--list", lst, "--output", tmp_path / "l.lmdb")
     assert res.exit_code == 0, res.output
     assert "wrote 2 unlabeled samples" in res.output and "skipped list lines: 2, 3, 4" in res.output
-    assert "got a tab" in res.output and "longer than 4096 bytes" in res.output
+    assert "got a tab" in res.output and f"longer than {MAX_LINE_BYTES} bytes" in res.output
     kv = keys(tmp_path / "l.lmdb")
     assert kv["path-000000002"] == b"b.png" and "label-000000001" not in kv
 

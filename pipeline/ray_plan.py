@@ -1,0 +1,77 @@
+"""The Ray Data plan of the Ray path: read tasks -> engine actors, and the DataContext settings.
+
+:func:`build_dataset` returns the lazy ``Dataset`` whose rows are predictions (the caller adds
+the Parquet write). Two operators, kept apart on purpose:
+
+* ``MapBatches(_read_block)``: CPU tasks (``cpus_per_reader`` each) reading, decoding and
+  preprocessing one planned range (:func:`pipeline.ray_read.read_range`) into one block;
+* ``MapBatches(EngineActor)``: the actor pool (:class:`pipeline.ray_engine.EngineActor`).
+
+Ray Data fuses a task map into the actor map that follows it when their remote arguments are
+the same, and the actors would then read and decode as well, one block after the other, between
+their inference calls (measured: 0.46x of the local path with one actor). The read tasks state
+the memory they need (:func:`read_memory`: Ray's ``memory`` resource, which also keeps a node
+from running more read tasks than its memory holds), the actors do not, and operators with
+different remote arguments are never fused, so reading runs in its own tasks beside the actors.
+``tests/pipeline/test_ray_exec.py`` checks the physical plan, should a Ray release change that
+rule. (Ray Data's own ``ray_remote_args_fn``, which also prevents fusion, is deprecated.)
+"""
+from __future__ import annotations
+
+import math
+
+from pipeline.ray_engine import EngineActor
+from pipeline.ray_read import read_range
+
+#: Rows handed to one engine actor call (split there into engine batches).
+CALL_ROWS = 256
+#: Memory of a read task besides its block: decoding, the LMDB reader, the Python worker (bytes).
+READ_BASE_MEMORY = 64 << 20
+
+
+def read_memory(range_size: int, spec) -> int:
+    """Ray ``memory`` (bytes) of one read task: three blocks of ``range_size`` float32 inputs of
+    the spec (the list being stacked, the stacked array, the serialized copy) plus
+    :data:`READ_BASE_MEMORY`. 512 nano-ocr inputs (1x32x128): 3 x 8 MiB + 64 MiB = 88 MiB."""
+    return 3 * range_size * 4 * math.prod(spec.input_shape) + READ_BASE_MEMORY
+
+
+def build_dataset(ranges: list[dict], spec, engine: str, *, backend: str | None, device: str,
+                  options: dict | None, batch: int | None, actors: int, cpus_per_actor: float,
+                  gpus_per_actor: float, resources: dict | None, cpus_per_reader: float,
+                  range_size: int, strict: bool):
+    """The lazy ``ray.data.Dataset`` of prediction rows (schema: :func:`ray_engine.schema`)
+    for the planned ``ranges`` (:mod:`pipeline.ray_read`); arguments as :func:`ray_exec.run`.
+    Needs an initialized Ray. Nothing runs until the dataset is consumed."""
+    import ray
+    import ray.data
+
+    ds = ray.data.from_items(ranges, override_num_blocks=len(ranges))
+    ds = ds.map_batches(_read_block, batch_size=1, batch_format="numpy",
+                        fn_kwargs={"spec": spec, "strict": strict},
+                        num_cpus=cpus_per_reader, memory=read_memory(range_size, spec))
+    return ds.map_batches(
+        EngineActor, batch_size=CALL_ROWS, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None, resources=resources or None,
+        fn_constructor_kwargs={"engine": str(engine), "backend": backend, "device": device,
+                               "options": options or {}, "batch": batch,
+                               "cpus": cpus_per_actor})
+
+
+def _read_block(batch: dict, spec, strict: bool) -> dict:
+    """Read task: one planned range (a 1-row batch of :mod:`pipeline.ray_read` plans) -> a block."""
+    task = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in batch.items()}
+    return read_range(task, spec, strict)
+
+
+def configure(progress: bool) -> None:
+    """Ray Data's settings for this driver: progress bars and INFO lines only when asked for."""
+    import logging
+
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    ctx.print_on_execution_start = progress
+    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
