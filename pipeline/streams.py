@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError
-from pipeline.ray_engine import unpin_openvino
 from runtime.base import Backend
 from runtime.registry import open_backend
 
@@ -50,8 +49,9 @@ class Streams(Backend):
 
     def _load(self) -> None:
         for m in self.members:
+            if m.name == "openvino":  # else every stream's thread is pinned to the same core
+                m.options.setdefault("pinning", False)
             m.load()
-            unpin_openvino(m)  # else every stream's thread is pinned to the same core
         self.spec, self.batch_size = self.members[0].spec, self.members[0].batch_size
         self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"crnn-stream{k}")
                        for k in range(len(self.members))]
