@@ -9,9 +9,10 @@ import click
 from common import outputs
 from common.cli import command
 from common.fileio import atomic_write_json
+from pipeline.options import feed_options, outcome_lines
 from pipeline.ray_cli import eval_on_ray, ray_options
 from pipeline.streams import open_engine
-from postprocess.metrics import format_metrics, write_report
+from postprocess.metrics import write_report
 from postprocess.predictions import write_predictions
 from runtime.options import backend_options, engine_options
 
@@ -21,16 +22,7 @@ from runtime.options import backend_options, engine_options
               help="Clovaai LMDB (num-samples, image-%09d, optional label-%09d and path-%09d), "
                    "e.g. from crnn-preprocess build-lmdb.")
 @engine_options
-@click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1), default=None,
-              help="Batch for a dynamic engine (default 16); must match a static engine's batch.")
-@click.option("--prep-threads", "prep_threads", type=click.IntRange(min=1), default=None,
-              help="Preprocessing threads in this process (default: CPU count).")
-@click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Batches preprocessed while the engine runs (0: only between inference calls).")
-@click.option("--streams", type=click.IntRange(min=1), default=None,
-              help="N engine copies, one thread each, run consecutive batches at once "
-                   "(pipeline.streams) [default: 2 on CPU without --threads/--hint; "
-                   "1: one engine with its own threads].")
+@feed_options
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Preprocess in N worker processes instead of threads (0 = inline).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N samples.")
@@ -82,13 +74,10 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
                           pipelined=pipelined, warmup=warmup,
                           progress=bar.update, threads=prep_threads, ahead=ahead)
         alphabet = be.spec.alphabet
-    if result.labeled:
-        for line in format_metrics(result.metrics):
-            click.echo(line)
-    else:
-        click.echo(f"{lmdb_path} is unlabeled: {len(result.predictions)} predictions, not scored")
-    if result.skipped:
-        click.echo(f"skipped {result.skipped} bad samples: {', '.join(result.skipped_keys)}")
+    unscored = f"{lmdb_path} is unlabeled: {len(result.predictions)} predictions, not scored"
+    for line in outcome_lines(result.metrics if result.labeled else None, unscored,
+                              result.skipped, result.skipped_keys):
+        click.echo(line)
     s = result.summary
     click.echo(f"end-to-end: {result.images_per_s:.1f} images/s ({len(result.predictions)} images "
                f"in {result.wall_s:.2f} s, {s['workers']} {s['feeder']}); engine only: "

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from common.errors import UserError
-from postprocess.metrics import format_metrics
+from pipeline.options import outcome_lines
 
 _OPTIONS = [
     click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
@@ -76,13 +76,9 @@ def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, s
               resources=parse_resources(ray_resources), limit=limit, strict=strict,
               overwrite=overwrite, log=lambda m: click.echo(m, err=True))
     agg = res.aggregate
-    if agg.metrics is not None:
-        for line in format_metrics(agg.metrics):
-            click.echo(line)
-    else:
-        click.echo(f"predicted {agg.predicted} samples (no labels: nothing to score)")
-    if agg.skipped:
-        click.echo(f"skipped {agg.skipped} bad samples: {', '.join(agg.skipped_keys)}")
+    for line in outcome_lines(agg.metrics, f"predicted {agg.predicted} samples (no labels: "
+                              "nothing to score)", agg.skipped, agg.skipped_keys):
+        click.echo(line)
     click.echo(f"end-to-end: {res.images_per_s:.1f} images/s ({agg.predicted} images in "
                f"{res.wall_s:.2f} s, {res.actors} actor(s) on {len(agg.nodes)} node(s); Ray "
                f"start-up {res.startup_s:.1f} s not included)")

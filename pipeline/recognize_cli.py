@@ -5,14 +5,15 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from common import outputs
 from common.cli import command
 from common.errors import UserError
+from pipeline.options import feed_options
 from pipeline.ray_cli import ray_options, recognize_on_ray
 from postprocess.predictions import format_predictions
 from runtime.options import backend_options, engine_options
@@ -52,24 +53,66 @@ def _row(fmt: str, path: str, text: str, conf: float, header: bool = False) -> s
                               else None)
 
 
+#: First bytes of an --output file written by crnn-recognize (how an old one is recognized as
+#: ours before --overwrite replaces it).
+OUR_HEADERS = {"tsv": b"path\ttext\tconfidence\n", "jsonl": b'{"path": '}
+
+
+def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite: bool) -> str:
+    """Check ``--output`` before any work; returns its format (``tsv`` or ``jsonl``).
+
+    The rules of :mod:`common.outputs`: not one of the input images, not a folder given as
+    input nor a folder holding one (a file inside an input folder is fine: only image files
+    are read there), not the engine; an existing file is replaced only with ``--overwrite``
+    and only when it is a crnn-recognize output (:data:`OUR_HEADERS`; an empty JSONL, which
+    cannot be told apart, is not replaced).
+
+    Raises:
+        UserError: an unknown suffix, an overlap with an input, or a file that is not ours.
+    """
+    fmt = FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise UserError(f"--output {output}: unknown format; use a .tsv or .jsonl name")
+    outputs.check_not_input(output, [("engine file", engine), *(("input", a) for a in inputs)],
+                            allow_inside=True)
+    ours = any(outputs.file_starts_with(output, h) for h in OUR_HEADERS.values())
+    outputs.check_file_output(output, overwrite, ours)
+    return fmt
+
+
+def _write_rows(source, out, fmt: str | None, strict: bool):
+    """Write the rows of ``source`` (a context manager yielding ``rows`` and ``report``) to
+    ``out``; returns ``(done, bad, wall_s, ray_result or None)``."""
+    done = bad = 0
+    with source as src:
+        if fmt == "tsv":
+            out.write(format_predictions([], ("path", "text", "confidence")))
+        start = time.perf_counter()
+        for path, text, conf, why in src.rows:
+            if why is not None:
+                if strict:
+                    raise UserError(f"{path}: {why} (--strict)")
+                bad += 1
+                if bad <= MAX_REPORTED:
+                    src.report(f"skipped {path}: {why}")
+                continue
+            out.write(_row(fmt or "tsv", path, text, conf))
+            done += 1
+        wall = time.perf_counter() - start
+        out.flush()
+        return done, bad, wall, getattr(src, "result", None)
+
+
 @command()
 @click.argument("inputs", nargs=-1, required=True, metavar="IMAGES_OR_DIRS...")
 @engine_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="preds.tsv (header, then path/text/confidence) or preds.jsonl; "
                    "default: TSV rows on stdout, no header.")
-@click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1), default=None,
-              help="Batch for a dynamic engine (default 16); must match a static engine's batch.")
-@click.option("--prep-threads", "prep_threads", type=click.IntRange(min=1), default=None,
-              help="Threads reading, decoding and preprocessing images (default: CPU count).")
-@click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Batches preprocessed while the engine runs (0: only between inference calls).")
-@click.option("--streams", type=click.IntRange(min=1), default=None,
-              help="N engine copies, one thread each, run consecutive batches at once "
-                   "(pipeline.streams) [default: 2 on CPU without --threads/--hint; "
-                   "1: one engine with its own threads].")
+@feed_options
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (nothing written).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an --output file written earlier by crnn-recognize.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: only on a terminal]; with --executor ray, "
                    "Ray Data's progress bars (only when asked for).")
@@ -97,18 +140,8 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
     order, once the whole job is done. The list and Ray's Parquet pass through a hidden folder
     beside --output (needed with --ray-address: the nodes must share it), removed at the end.
     """
-    fmt = None
-    if output is not None:
-        fmt = FORMATS.get(output.suffix.lower())
-        if fmt is None:
-            raise UserError(f"--output {output}: unknown format; use a .tsv or .jsonl name")
-        if output.exists() and not overwrite:
-            raise UserError(f"--output {output} exists (pass --overwrite to replace it)")
+    fmt = None if output is None else check_output(output, inputs, engine, overwrite)
     paths = expand_inputs(inputs)
-    if output is not None:
-        resolved = output.resolve()
-        if any(Path(p).resolve() == resolved for p in paths):
-            raise UserError(f"--output {output} is one of the input images; refusing to write it")
     options = backend_options(threads, hint, precision)
     if executor == "ray":
         source = recognize_on_ray(paths, engine, output, backend=backend, device=device,
@@ -118,40 +151,12 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
     else:
         source = _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead,
                              options, progress, streams)
-    out, tmp = sys.stdout, None
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-        out = os.fdopen(fd, "w", encoding="utf-8", newline="")
-    done = bad = 0
-    try:
-        with source as src:
-            if fmt == "tsv":
-                out.write(format_predictions([], ("path", "text", "confidence")))
-            start = time.perf_counter()
-            for path, text, conf, why in src.rows:
-                if why is not None:
-                    if strict:
-                        raise UserError(f"{path}: {why} (--strict)")
-                    bad += 1
-                    if bad <= MAX_REPORTED:
-                        src.report(f"skipped {path}: {why}")
-                    continue
-                out.write(_row(fmt or "tsv", path, text, conf))
-                done += 1
-            wall = time.perf_counter() - start
-            ray_res = getattr(src, "result", None)
-        if tmp is not None:
-            out.close()
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, output)
-            tmp = None
-        else:
-            out.flush()
-    finally:
-        if tmp is not None:
-            out.close()
-            Path(tmp).unlink(missing_ok=True)
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout
+        if output is not None:  # hidden temporary beside it, renamed when complete
+            tmp = stack.enter_context(outputs.staged_file(output))
+            out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+        done, bad, wall, ray_res = _write_rows(source, out, fmt, strict)
     if bad > MAX_REPORTED:
         click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
     if ray_res is not None:  # the Ray job's wall clock (read to Parquet), start-up apart

@@ -90,6 +90,33 @@ def test_bad_images_skipped_by_path_or_fatal_with_strict(mixed, nano_dynamic_onn
     assert res.exit_code == 1 and "input not found" in res.output
 
 
+def test_output_is_replaced_only_when_ours(mixed, nano_dynamic_onnx, tmp_path):
+    folder, _ = mixed
+    notes = tmp_path / "notes.tsv"  # a user's file that happens to be named .tsv
+    notes.write_text("my\tnotes\n")
+    res = run("--engine", nano_dynamic_onnx, folder, "--output", notes, "--overwrite")
+    assert res.exit_code == 1 and "did not write it" in res.output
+    assert notes.read_text() == "my\tnotes\n"
+    image = folder / "00_good.png"
+    before = image.read_bytes()
+    res = run("--engine", nano_dynamic_onnx, image, "--output", image.with_suffix(".tsv"))
+    assert res.exit_code == 0, res.output  # beside an input: fine
+    alias = tmp_path / "alias.tsv"
+    alias.symlink_to(image)  # an output that is an input image under another name
+    res = run("--engine", nano_dynamic_onnx, image, "--output", alias, "--overwrite")
+    assert res.exit_code == 1 and "never writes over" in res.output
+    assert image.read_bytes() == before
+    res = run("--engine", nano_dynamic_onnx, folder, "--output", folder / "preds.tsv")
+    assert res.exit_code == 0, res.output  # inside an input folder: only images are read there
+    first = (folder / "preds.tsv").read_text()
+    assert first.startswith("path\ttext\tconfidence\n") and len(rows(first)) == 7
+    res = run("--engine", nano_dynamic_onnx, folder, "--output", folder / "preds.tsv",
+              "--overwrite")  # ours: replaced whole, and preds.tsv was not read as an image
+    assert res.exit_code == 0, res.output
+    assert (folder / "preds.tsv").read_text() == first
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
 def test_order_is_kept_with_several_threads(assets, mixed, nano_dynamic_onnx):
     folder, _ = mixed
     paths = [str(assets / "eval_iiit5k_3000" / rel) for rel, _ in iiit5k(assets, 45)]

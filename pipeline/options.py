@@ -1,0 +1,40 @@
+"""Options and printouts shared by the fused commands (``crnn-eval``, ``crnn-recognize``)."""
+from __future__ import annotations
+
+import click
+
+from postprocess.metrics import format_metrics
+
+_FEED_OPTIONS = [
+    click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1),
+                 default=None,
+                 help="Batch for a dynamic engine (default 16); must match a static engine's batch."),
+    click.option("--prep-threads", "prep_threads", type=click.IntRange(min=1), default=None,
+                 help="Threads reading, decoding and preprocessing images (default: CPU count)."),
+    click.option("--ahead", type=click.IntRange(min=0), default=1, show_default=True,
+                 help="Batches preprocessed while the engine runs (0: only between inference "
+                      "calls)."),
+    click.option("--streams", type=click.IntRange(min=1), default=None,
+                 help="N engine copies, one thread each, run consecutive batches at once "
+                      "(pipeline.streams) [default: 2 on CPU without --threads/--hint; "
+                      "1: one engine with its own threads]."),
+]
+
+
+def feed_options(func):
+    """Add --batchsize/--batch-size, --prep-threads, --ahead, --streams to a command: how
+    batches are prepared and fed to the engine (pipeline.feeder, pipeline.streams)."""
+    for option in reversed(_FEED_OPTIONS):
+        func = option(func)
+    return func
+
+
+def outcome_lines(metrics: dict | None, unscored: str, skipped: int,
+                  skipped_keys: list[str]) -> list[str]:
+    """What a run prints before its speed line: the metrics of crnn-postprocess when the
+    samples were labeled (``metrics`` not None), else ``unscored``; then the bad samples
+    skipped, named by key (the first ones: ``skipped_keys``)."""
+    lines = format_metrics(metrics) if metrics is not None else [unscored]
+    if skipped:
+        lines.append(f"skipped {skipped} bad samples: {', '.join(skipped_keys)}")
+    return lines
