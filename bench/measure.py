@@ -7,7 +7,6 @@ own code paths, in the variant's worker process (:mod:`bench.worker`):
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -122,10 +121,13 @@ def measure_fused(items: list[tuple[str, Variant]], lmdb: Path, batch: int, thre
                   log: Callable[[str], None]) -> list[dict]:
     """crnn-eval end-to-end images/s against run_loop on the same loaded backend, paired rounds.
 
-    Per round and engine, in the variant's worker process on one loaded backend: ``evaluate``
-    with crnn-eval's default workers (or ``workers``), ``evaluate`` with ``workers=0`` (inline
-    preprocessing, ``crnn-eval --workers 0``), and ``run_loop`` over half as many images (its
-    throughput is steady). The order rotates every round. Ratios are medians of per-round ratios.
+    Per round and engine, in the variant's worker process: ``evaluate`` on the engine opened as
+    crnn-eval opens it by default (:func:`pipeline.streams.open_engine`: 2 one-thread streams on
+    CPU unless a hint is set; thread-pool feeder), or with ``workers`` worker processes on the
+    variant's own backend when ``workers`` is given; ``evaluate`` with ``workers=0`` (inline
+    preprocessing, ``crnn-eval --workers 0``) and ``run_loop`` over half as many images (its
+    throughput is steady), both on the variant's own backend (its ``threads``). The order
+    rotates every round. Ratios are medians of per-round ratios.
 
     ``overhead_ms``: per image, the inline eval's time outside inference ((wall - inference) / n:
     read, decode, resize, normalize, CTC decode, scoring), from the non-pipelined engines.
@@ -134,7 +136,6 @@ def measure_fused(items: list[tuple[str, Variant]], lmdb: Path, batch: int, thre
     """
     from preprocess.lmdb_io import open_lmdb, read_num_samples
 
-    workers_used = workers if workers is not None else max(1, (os.cpu_count() or 2) - 1)
     env = open_lmdb(lmdb)
     try:
         samples = read_num_samples(env, lmdb)
@@ -144,15 +145,18 @@ def measure_fused(items: list[tuple[str, Variant]], lmdb: Path, batch: int, thre
     for label, v in items:
         e2e, inl, loop, eng, ratios, ratios0, count = [], [], [], [], [], [], samples
         with VariantProcess(v, threads) as proc:
-            steps = [("eval", workers), ("eval", 0), ("loop", None)]
+            steps = [("eval", "default"), ("eval", 0), ("loop", None)]
             for r in range(rounds):
                 got = {}
                 for kind, w in steps[r % 3:] + steps[:r % 3]:
                     if kind == "loop":
                         got["loop"] = proc.loop(batch, max(1, math.ceil(count / 2 / batch)), warmup)[0]
+                    elif w == "default" and workers is None:
+                        got[w] = proc.evaluate_default(lmdb, batch, warmup)
                     else:
-                        got[w] = proc.evaluate(lmdb, batch, w, warmup)
-                res, res0, lp = got[workers], got[0], got["loop"]
+                        got[w] = proc.evaluate(lmdb, batch, workers if w == "default" else w,
+                                               warmup)
+                res, res0, lp = got["default"], got[0], got["loop"]
                 count = res["count"]
                 e2e.append(res["images_per_s"])
                 inl.append(res0["images_per_s"])
@@ -166,7 +170,10 @@ def measure_fused(items: list[tuple[str, Variant]], lmdb: Path, batch: int, thre
                     f"images/s end-to-end ({res['summary']['throughput']:.0f} engine-only), "
                     f"--workers 0: {res0['images_per_s']:.0f}, loop {lp['throughput']:.0f}")
         out.append({"label": label, "variant": v.key, "engine": v.engine_for(batch),
-                    "batch": batch, "count": count, "rounds": rounds, "workers": workers_used,
+                    "batch": batch, "count": count, "rounds": rounds, "workers": workers,
+                    "feeder": res["summary"].get("feeder"),
+                    "eval_workers": res["summary"].get("workers"),
+                    "streams": res.get("streams", 1),
                     "e2e_ips": median(e2e), "inline_ips": median(inl), "loop_ips": median(loop),
                     "eval_engine_ips": median(eng), "ratio": median(ratios),
                     "inline_ratio": median(ratios0), "e2e_rounds": e2e, "inline_rounds": inl,

@@ -8,7 +8,7 @@ variant lives in its own ``spawn``-ed process (a clean interpreter), keeps its b
 runs :func:`runtime.runner.run_loop` or :func:`pipeline.fused.evaluate` when asked. The parent
 only sends commands and collects numbers, so the variants can still be interleaved in rounds.
 Messages are small tuples (``("loop", batch, loops, warmup)``, ``("eval", batch, lmdb, workers,
-warmup)``, ``("stop",)``); answers are ``("ok", result)`` or ``("error", message)``.
+warmup)``, ``("eval-default", batch, lmdb, warmup)``, ``("stop",)``); answers are ``("ok", result)`` or ``("error", message)``.
 """
 from __future__ import annotations
 
@@ -29,23 +29,37 @@ def timed_loop(be, loops: int, batch: int, warmup: int, pipelined: bool) -> tupl
     return s, lat
 
 
-def _evaluate(be, variant: Variant, lmdb: str, batch: int, workers, warmup: int) -> dict:
+def _evaluate(be, pipelined: bool, lmdb: str, batch: int, workers, warmup: int) -> dict:
     from pipeline.fused import evaluate
 
-    res = evaluate(lmdb, be, batch, workers, pipelined=variant.pipelined, warmup=warmup)
+    res = evaluate(lmdb, be, batch, workers, pipelined=pipelined, warmup=warmup)
     return {"metrics": res.metrics, "count": len(res.samples), "skipped": res.skipped,
-            "images_per_s": res.images_per_s, "wall_s": res.wall_s, "summary": res.summary}
+            "images_per_s": res.images_per_s, "wall_s": res.wall_s, "summary": res.summary,
+            "streams": len(getattr(be, "members", [be]))}
 
 
 def _serve(conn, variant: Variant, threads: int) -> None:
-    backends: dict[int, object] = {}
+    from pipeline.streams import open_engine
+
+    backends: dict[object, object] = {}
+    pipelined: dict[int, bool] = {}
     try:
         while True:
             cmd, *args = conn.recv()
             if cmd == "stop":
                 break
             try:
-                if cmd in ("loop", "eval"):
+                if cmd == "eval-default":  # the engine as crnn-eval opens it (no --threads)
+                    batch, lmdb, warmup = args
+                    if ("default", batch) not in backends:
+                        be, piped = open_engine(variant.engine_for(batch), variant.backend,
+                                                **variant.options)
+                        backends[("default", batch)] = be.load()
+                        pipelined[batch] = piped
+                    out = _evaluate(backends[("default", batch)], pipelined[batch], lmdb, batch,
+                                    None, warmup)
+                    conn.send(("ok", out))
+                elif cmd in ("loop", "eval"):
                     batch = args[0]
                     if batch not in backends:
                         backends[batch] = variant.open(batch, threads)
@@ -55,7 +69,7 @@ def _serve(conn, variant: Variant, threads: int) -> None:
                         out = timed_loop(be, loops, batch, warmup, variant.pipelined)
                     else:
                         lmdb, workers, warmup = args[1:]
-                        out = _evaluate(be, variant, lmdb, batch, workers, warmup)
+                        out = _evaluate(be, variant.pipelined, lmdb, batch, workers, warmup)
                     conn.send(("ok", out))
                 else:
                     conn.send(("error", f"unknown command {cmd!r}"))
@@ -100,6 +114,11 @@ class VariantProcess:
 
     def evaluate(self, lmdb, batch: int, workers: int | None, warmup: int = 1) -> dict:
         return self._call("eval", batch, str(lmdb), workers, warmup)
+
+    def evaluate_default(self, lmdb, batch: int, warmup: int = 1) -> dict:
+        """:meth:`evaluate` on the engine opened as ``crnn-eval`` opens it by default
+        (:func:`pipeline.streams.open_engine`: no ``threads``, default streams and feeder)."""
+        return self._call("eval-default", batch, str(lmdb), warmup)
 
     def close(self) -> None:
         if self.proc.is_alive():

@@ -15,7 +15,7 @@ def accuracy_section(results: dict) -> str:
         "Each variant read each test set through `pipeline.fused.evaluate` (the `crnn-eval` "
         "code: LMDB built with the project's `build_lmdb`, PIL bilinear transform "
         + ("inline (`--workers 0`, quick mode)" if meta.get("acc_workers") == 0 else
-           "in worker processes")
+           "in a thread pool, crnn-eval's default feeder, on the variant's own engine")
         + ", greedy CTC), batch 16 (the static engines' batch; the OpenVINO INT8 IR "
         "of batch 16). Standard protocol: case-insensitive, `[0-9a-z]` only, exact word match. "
         + (f"**Only the first {limit} images of each set** (quick mode). " if limit else "")

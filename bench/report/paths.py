@@ -55,41 +55,43 @@ def fused_section(results: dict) -> str:
     if not fused:
         return head + "Not measured."
     f0 = fused[0]
+    cpus = results["meta"]["machine"]["logical_cpus"]
+    if f0.get("workers") is None:  # crnn-eval's default, as it opens the engine itself
+        how = ("crnn-eval's default schedule: the engine opened as `crnn-eval` opens it "
+               "(`pipeline.streams.open_engine`, no `--threads`: 2 one-thread engine streams on "
+               "CPU, one engine with its own threads under a `--hint`; the rows' \"streams\" "
+               f"column), {f0.get('eval_workers')} preprocessing threads one batch ahead")
+    else:
+        how = f"{f0['workers']} preprocessing worker process(es) (`--workers {f0['workers']}`)"
     text = (
         f"`pipeline.fused.evaluate` (the code of `crnn-eval`) on IIIT5K ({f0['count']} images, "
-        f"{f0['workers']} preprocessing worker(s), the crnn-eval default of CPU count - 1) against "
-        f"`run_loop` (`crnn-infer --loop`, half as many images) on the same loaded engine, batch "
-        f"and threads, in {f0['rounds']} rounds (the order of the three rotates; medians of the "
-        f"rounds, ratios per round). End-to-end = scored images per wall-clock second "
-        f"from the first LMDB read to the last decode (what a user waits for; decoding and "
-        f"resizing run in the worker processes, on the same {results['meta']['machine']['logical_cpus']} "
-        f"CPUs as inference). \"engine-only during eval\" is the eval's own bare-inference throughput.")
-    text += (
-        " \"--workers 0\" is the same eval with preprocessing inline in the main process "
-        "(`crnn-eval --workers 0`).")
+        f"{how}) against `run_loop` (`crnn-infer --loop`, half as many images) on the "
+        f"variant's own engine and threads, in {f0['rounds']} rounds (the order of the three "
+        f"rotates; medians of the rounds, ratios per round). End-to-end = scored images per "
+        f"wall-clock second from the first LMDB read to the last decode (what a user waits for; "
+        f"decoding and resizing share the same {cpus} CPUs with inference). \"engine-only during "
+        f"eval\" is the eval's own bare-inference throughput.")
     if f0.get("overhead_ms") is not None:
         text += (
             f"\n\nWhere the time goes: in the inline eval, the work outside inference (LMDB read, "
             f"PNG/JPEG decode, grey, PIL bilinear resize, normalize, CTC decode, scoring) takes "
             f"{f0['overhead_ms']:.3f} ms per image (median over the non-async engines). Unless it "
             f"overlaps with inference, the eval reaches at most `1 / (1 + overhead x loop "
-            f"images/s)` of the loop (\"no-overlap estimate\"). On "
-            f"{results['meta']['machine']['logical_cpus']} vCPUs a preprocessing worker does not "
-            f"buy that overlap: the loop already keeps every CPU busy with inference, so the "
-            f"worker's CPU time is taken from the inference threads (\"engine-only during eval\" "
-            f"falls below the loop by about as much), and the default eval comes out slightly "
-            f"slower than `--workers 0`. Only OpenVINO's async requests (THROUGHPUT) overlap part "
-            f"of it. With cores to spare beyond the inference threads, the worker would run beside "
-            f"inference instead.")
-    rows = [(f["label"], f"`{f['engine']}`", f["batch"], num(f["e2e_ips"]), num(f.get("inline_ips")),
+            f"images/s)` of the loop (\"no-overlap estimate\"). On {cpus} vCPUs little overlap "
+            f"is possible: the loop already keeps every CPU busy with inference, so preprocessing "
+            f"CPU time is taken from the inference threads (\"engine-only during eval\" falls "
+            f"below the loop by about as much). `scripts/bench_fused.py` compares the schedules "
+            f"(README, \"Recognizing unlabeled images\").")
+    rows = [(f["label"], f"`{f['engine']}`", f["batch"], f.get("streams", 1), num(f["e2e_ips"]), num(f.get("inline_ips")),
              num(f["loop_ips"]), pct(f["ratio"], 1), pct(f.get("inline_ratio"), 1),
              pct(f.get("ratio_bound"), 1), num(f.get("eval_engine_ips")),
              verdict(None if f["ratio"] is None else f["ratio"] >= TARGET_FUSED_RATIO))
             for f in fused]
-    t = table(("engine", "file", "batch", "crnn-eval end-to-end (images/s)", "--workers 0",
+    t = table(("engine", "file", "batch", "streams", "crnn-eval end-to-end (images/s)",
+               "--workers 0",
                "loop (images/s)", "ratio", "ratio --workers 0", "no-overlap estimate",
                "engine-only during eval", f">= {TARGET_FUSED_RATIO:.0%}"), rows,
-              "llrrrrrrrrl")
+              "llrrrrrrrrrl")
     return head + text + "\n\n" + t
 
 

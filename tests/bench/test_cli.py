@@ -73,6 +73,8 @@ def test_quick_mode_end_to_end(assets, nano_weights, tmp_path):
         assert acc[("ort-f32", ds)]["correct"] == ref
         assert acc[("ov-f32-latency", ds)]["correct"] == ref
     assert len(res["fused"]) == 3 and all(f["ratio"] > 0 for f in res["fused"])
+    # crnn-eval's default engine: 2 one-thread streams on ONNX Runtime, one engine under a hint
+    assert [f["streams"] for f in res["fused"]] == [2, 1, 1]
     assert plot.read_bytes()[:4] == b"\x89PNG"
     # re-render from the saved JSON
     out.unlink()

@@ -52,7 +52,8 @@ def _results() -> dict:
                      for k, lab in variants],
         "throughput": grid, "accuracy": accuracy,
         "fused": [{"label": "ONNX Runtime", "engine": "build/nano-ocr_bs16.onnx", "batch": 16,
-                   "count": 3000, "rounds": 3, "workers": 1, "e2e_ips": 230.5, "loop_ips": 270.0,
+                   "count": 3000, "rounds": 3, "workers": None, "eval_workers": 2, "streams": 2,
+                   "e2e_ips": 230.5, "loop_ips": 270.0,
                    "eval_engine_ips": 265.0, "ratio": 0.8537, "inline_ips": 235.5,
                    "inline_ratio": 0.8722, "overhead_ms": 0.5, "ratio_bound": 0.8811},
                   {"label": "OpenVINO LATENCY", "engine": "build/nano-ocr_bs16.xml", "batch": 16,
@@ -102,8 +103,9 @@ def test_markdown_renders_given_numbers():
     # benchmark_app row and ratio 250.25 / 255.5
     assert "| latency | 205.5 | 77.50 | 255.5 | 62.50 | 251.5 | 250.2 | 63.75 | 0.98 |" in md
     assert "`-i w/real.npy`" in md
-    assert ("| ONNX Runtime | `build/nano-ocr_bs16.onnx` | 16 | 230.5 | 235.5 | 270.0 | 85.4 % | "
+    assert ("| ONNX Runtime | `build/nano-ocr_bs16.onnx` | 16 | 2 | 230.5 | 235.5 | 270.0 | 85.4 % | "
             "87.2 % | 88.1 % | 265.0 | **not met** |") in md
+    assert "crnn-eval's default schedule" in md and "2 preprocessing threads" in md
     assert "takes 0.500 ms per image" in md
     assert "![throughput vs batch size](throughput.png)" in md
     assert "Not run yet" in md  # no scale section data
