@@ -42,10 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def child(args) -> None:
     """Score the first --limit samples; print one JSON line with timings and ru_maxrss."""
     from pipeline.fused import evaluate
-    from runtime.registry import open_backend
+    from pipeline.streams import open_engine
 
-    with open_backend(args.engine, threads=args.threads) as be:
-        res = evaluate(args.lmdb, be, args.batch, None, limit=args.limit)
+    # as crnn-eval opens it: without --threads, 2 one-thread engine streams (pipeline.streams)
+    engine, pipelined = open_engine(args.engine, **({"threads": args.threads} if args.threads
+                                                    else {}))
+    with engine as be:
+        res = evaluate(args.lmdb, be, args.batch, None, limit=args.limit, pipelined=pipelined)
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"count": len(res.samples), "wall_s": res.wall_s,
@@ -76,8 +79,9 @@ def _tree_rss(pid: int) -> tuple[int, int]:
 
 def run_size(args, lmdb: Path, limit: int) -> dict:
     cmd = [sys.executable, "-m", "bench.scale", "--child", "--lmdb", str(lmdb.resolve()),
-           "--limit", str(limit), "--engine", str(args.engine.resolve()), "--threads", str(args.threads),
-           "--batch", str(args.batch)]
+           "--limit", str(limit), "--engine", str(args.engine.resolve()), "--batch", str(args.batch)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=ROOT)
@@ -122,7 +126,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--sizes", default="10000,50000,100000",
                     help="Comma-separated sample counts; the LMDB holds the largest.")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="Engine threads (default: crnn-eval's, 2 one-thread streams on CPU).")
     ap.add_argument("--workdir", type=Path, default=Path("build/bench"))
     ap.add_argument("--keep", action="store_true", help="Keep the large LMDB (printed path).")
     ap.add_argument("--output", type=Path, default=Path("docs/BENCHMARKS.md"),
@@ -184,7 +189,7 @@ def main() -> None:
     except ImportError:
         method = "resource.getrusage RUSAGE_SELF ru_maxrss of the eval process (psutil absent)"
     shown = ["python", "-m", "bench.scale", "--sizes", ",".join(map(str, sizes))]
-    if args.threads != os.cpu_count():
+    if args.threads:
         shown += ["--threads", str(args.threads)]
     if str(args.engine) != "build/nano-ocr_bs16.onnx":
         shown += ["--engine", str(args.engine)]

@@ -103,7 +103,10 @@ def scale_section(results: dict) -> str:
                        "`build/bench/scale_eval.json`, which the next `crnn-bench` (or the script "
                        "itself) puts here.")
     text = (
-        f"`{s['command']}` (run {s['date']}, {s.get('threads')} threads): a "
+        f"`{s['command']}` (run {s['date']}, "
+        + (f"{s['threads']} threads" if s.get("threads") else
+           "crnn-eval's default engine: 2 one-thread streams, 2 preprocessing threads")
+        + "): a "
         f"{s['lmdb_samples']:,}-sample LMDB made by repeating IIIT5K with `build_lmdb` "
         f"({num(s.get('lmdb_mb'), 0)} MB, built in {num(s.get('build_s'), 0)} s), scored by "
         f"`pipeline.fused.evaluate` with `{s['engine']}` (ONNX Runtime, batch {s['batch']}) on "
