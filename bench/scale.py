@@ -77,6 +77,11 @@ def _tree_rss(pid: int) -> tuple[int, int]:
         return 0, 0
 
 
+def _growth(a: float | None, b: float | None) -> str:
+    """``+N %`` from ``a`` to ``b`` (``n/a`` without both)."""
+    return f"{100 * (b / a - 1):+.0f} %" if a and b else "n/a"
+
+
 def run_size(args, lmdb: Path, limit: int) -> dict:
     cmd = [sys.executable, "-m", "bench.scale", "--child", "--lmdb", str(lmdb.resolve()),
            "--limit", str(limit), "--engine", str(args.engine.resolve()), "--batch", str(args.batch)]
@@ -198,8 +203,10 @@ def main() -> None:
         f"From {first['limit']:,} to {last['limit']:,} samples ({last['limit'] / first['limit']:.0f}x), "
         f"time per sample went from {first['ms_per_sample']:.3f} to {last['ms_per_sample']:.3f} ms "
         f"({last['ms_per_sample'] / first['ms_per_sample']:.2f}x) and the peak RSS of all processes "
-        f"from {first['peak_rss_tree_mb'] or 0:.0f} to {last['peak_rss_tree_mb'] or 0:.0f} MB: "
-        f"time grows linearly with the sample count, memory does not grow with it.")
+        f"from {first['peak_rss_tree_mb'] or 0:.0f} to {last['peak_rss_tree_mb'] or 0:.0f} MB "
+        f"({_growth(first['peak_rss_tree_mb'], last['peak_rss_tree_mb'])}): time grows "
+        f"linearly with the sample count; memory grows by that much over "
+        f"{last['limit'] / first['limit']:.0f}x the samples.")
     result = {"command": " ".join(shlex.quote(a) for a in shown),
               "date": datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
               "lmdb_samples": n, "lmdb_mb": size_mb, "build_s": build_s,
