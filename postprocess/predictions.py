@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common.errors import UserError
 from common.fileio import atomic_write_text
+from common.inputs import read_regular_file
 
 #: Columns of ``predictions.tsv`` (DESIGN.md, "Predictions"); the file starts with this header.
 PREDICTION_COLUMNS = ("file", "source", "text", "confidence")
@@ -29,14 +30,13 @@ def read_names(path: str | os.PathLike) -> dict[str, str]:
     ``test_{i}.bin<TAB>{source}`` per line -> ``{file: source}`` in file order.
 
     Raises:
-        UserError: the file is missing, larger than :data:`MAX_NAMES_BYTES`, not UTF-8, or a
-            line has no tab (the message gives the line number).
+        UserError: the file is missing, not a regular file, larger than
+            :data:`MAX_NAMES_BYTES`, not UTF-8, or a line has no tab (the message gives the
+            line number).
     """
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_NAMES_BYTES:
-            raise UserError(f"{path} is larger than {MAX_NAMES_BYTES} bytes; not a names.txt")
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_regular_file(path, MAX_NAMES_BYTES, "names file").decode("utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"names file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:

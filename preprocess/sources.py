@@ -50,8 +50,8 @@ def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None
             rel, label = line.split("\t", 1)
             if not rel:
                 yield lineno, None, label, "empty image path"
-            elif label_problem(label):  # the one label rule (common.inputs)
-                yield lineno, rel, None, f"{label_problem(label)} for {rel}"
+            elif why := label_problem(label):  # the one label rule (common.inputs)
+                yield lineno, rel, None, f"{why} for {rel}"
             else:
                 yield lineno, rel, label, None
 
