@@ -38,6 +38,7 @@ from preprocess.lmdb_io import (
     open_lmdb,
     read_num_samples,
 )
+from preprocess.sources import read_image_file
 from preprocess.transform import ImageError, preprocess_image
 
 #: Samples per read task (one block); 512 nano-ocr inputs are 8 MiB.
@@ -45,8 +46,6 @@ DEFAULT_RANGE = 512
 #: Image lists: longest accepted line (bytes) and most lines read (bounded reads).
 MAX_LIST_LINE = 4096
 MAX_LIST_LINES = 10_000_000
-#: Largest image file read from a list (bytes).
-MAX_IMAGE_BYTES = 64 << 20
 
 COLUMNS = ("shard", "index", "source", "label", "error")
 
@@ -193,15 +192,11 @@ def _lmdb_samples(task: dict):
 def _list_samples(task: dict):
     for lineno, path in json.loads(task["paths"]):
         try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_IMAGE_BYTES + 1)
+            yield lineno, path, None, read_image_file(path), None
         except OSError as exc:
             yield lineno, path, None, None, f"{path}: cannot read: {exc.strerror or exc}"
-            continue
-        if len(data) > MAX_IMAGE_BYTES:
-            yield lineno, path, None, None, f"{path}: file over {MAX_IMAGE_BYTES} bytes"
-        else:
-            yield lineno, path, None, data, None
+        except ImageError as exc:  # not a regular file, or too large (names the path)
+            yield lineno, path, None, None, str(exc)
 
 
 def read_range(task: dict, spec: ModelSpec, strict: bool = False) -> dict[str, np.ndarray]:

@@ -24,24 +24,10 @@ from common.errors import UserError
 from pipeline.feeder import prepare_batches
 from pipeline.fused import infer_decoded
 from pipeline.streams import open_engine
+from preprocess.sources import read_image_file
 from preprocess.transform import ImageError
 from runtime.base import Backend
 from runtime.runner import resolve_batch, warm_up
-
-#: Largest image file read (bytes); word crops are a few KB.
-MAX_IMAGE_BYTES = 64 << 20
-
-
-def read_image_file(path: str | os.PathLike) -> bytes:
-    """The bytes of an image file, at most :data:`MAX_IMAGE_BYTES` (else :class:`ImageError`).
-
-    Raises OSError when it cannot be read (a missing file, a folder, permissions).
-    """
-    with open(path, "rb") as f:
-        data = f.read(MAX_IMAGE_BYTES + 1)
-    if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"file larger than {MAX_IMAGE_BYTES >> 20} MB, not a word image")
-    return data
 
 
 def load_input(obj) -> object:

@@ -9,11 +9,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common.errors import UserError
-from common.inputs import MAX_LINE_BYTES, label_problem, open_regular
+from common.inputs import (
+    MAX_IMAGE_BYTES,
+    MAX_LINE_BYTES,
+    label_problem,
+    open_regular,
+    read_regular_file,
+)
+from preprocess.transform import ImageError
 
 #: File suffixes taken as images by :func:`image_dir_entries` (lowercase compared).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                             ".pgm", ".ppm", ".pbm", ".pnm"})
+
+def read_image_file(path) -> bytes:
+    """The bytes of image file ``path``: a regular file of at most
+    :data:`common.inputs.MAX_IMAGE_BYTES` (a FIFO or device is refused without blocking).
+
+    Raises:
+        ImageError: not a regular file, or too large (the message names the path).
+        OSError: it cannot be read (missing, permissions).
+    """
+    try:
+        return read_regular_file(path, MAX_IMAGE_BYTES, "image")
+    except UserError as exc:
+        raise ImageError(exc.message) from None
+
 
 # (where: "file:line" or a path, image path relative to root, label or None, error or None)
 Entry = tuple[str, "str | None", "str | None", "str | None"]

@@ -90,6 +90,18 @@ def test_bad_images_skipped_by_path_or_fatal_with_strict(mixed, nano_dynamic_onn
     assert res.exit_code == 1 and "input not found" in res.output
 
 
+def test_special_file_is_skipped_by_path_without_blocking(mixed, nano_dynamic_onnx, tmp_path):
+    import os
+
+    folder, _ = mixed
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # reading it would block forever: it is refused as not a regular file
+    res = run("--engine", nano_dynamic_onnx, folder / "00_good.png", fifo)
+    assert res.exit_code == 0, res.output
+    assert f"skipped {fifo}: image {fifo} is not a regular file" in res.stderr
+    assert [r[0] for r in rows(res.stdout)] == [str(folder / "00_good.png")]
+
+
 def test_output_is_replaced_only_when_ours(mixed, nano_dynamic_onnx, tmp_path):
     folder, _ = mixed
     notes = tmp_path / "notes.tsv"  # a user's file that happens to be named .tsv
