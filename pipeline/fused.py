@@ -31,7 +31,7 @@ from preprocess.lmdb_io import (
 )
 from runtime.base import Backend
 from runtime.batching import pad_batch
-from runtime.runner import resolve_batch, warm_up
+from runtime.runner import resolve_batch, run_batches, warm_up
 from runtime.stats import latency_summary, throughput
 
 #: Bad samples listed one by one in the result.
@@ -102,8 +102,7 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray]]
             if len(images):
                 yield pad_batch(images, batch)
 
-    run = backend.infer_many if pipelined else lambda xs: (backend.infer(x) for x in xs)
-    for y in run(padded()):
+    for y in run_batches(backend, padded(), pipelined):
         while pending[0][1] == 0:
             yield pending.popleft()[0], [], []
         meta, n = pending.popleft()

@@ -22,8 +22,7 @@ import math
 import numpy as np
 
 from common.errors import UserError
-from postprocess.ctc import greedy_decode_with_confidence
-from runtime.batching import pad_batch
+from pipeline.fused import infer_decoded
 from runtime.registry import backend_for, open_backend
 from runtime.runner import resolve_batch, warm_up
 
@@ -91,7 +90,6 @@ class EngineActor:
         self.backend.load()
         self.batch = resolve_batch(self.backend, batch)
         warm_up(self.backend, self.batch, 1)
-        self.alphabet = self.backend.spec.alphabet
         self.node = _node_id()
 
     def __call__(self, block: dict[str, np.ndarray]):
@@ -104,11 +102,9 @@ class EngineActor:
         conf = np.full(n, np.nan)
         rows = np.flatnonzero(good)
         images = block["image"]
-        for s in range(0, len(rows), self.batch):
-            take = rows[s:s + self.batch]
-            x = np.ascontiguousarray(images[take], dtype=np.float32)
-            y = self.backend.infer(pad_batch(x, self.batch))
-            t, c = greedy_decode_with_confidence(y[:, :len(take)], self.alphabet, batch_axis=1)
+        chunks = (rows[s:s + self.batch] for s in range(0, len(rows), self.batch))
+        pairs = ((take, np.ascontiguousarray(images[take], dtype=np.float32)) for take in chunks)
+        for take, t, c in infer_decoded(self.backend, pairs, self.batch):
             texts[take] = t
             conf[take] = c
         columns = {"shard": _strings(block["shard"]), "index": block["index"].astype(np.int64),

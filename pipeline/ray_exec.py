@@ -180,43 +180,38 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
     staged = outputs.StagedDir(output, outputs.RAY_PREDICTIONS, overwrite, "crnn-eval --executor ray")
     tmp = staged.open()
     started, startup_s = False, 0.0
-    try:
-        started, startup_s = connect(address)
-        import ray
+    try:  # on any exit: stop the Ray instance started here, then drop the stage if still there
+        try:
+            started, startup_s = connect(address)
+            import ray
 
-        if actors is None:
-            cpus = ray.cluster_resources().get("CPU", 1)
-            actors = max(1, int(cpus / 2 / max(cpus_per_actor, 1e-3)))
-        log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {actors} engine "
-            f"actor(s) (start-up {startup_s:.1f} s)")
-        configure(progress)
-        t0 = time.perf_counter()
-        ds = build_dataset(ranges, spec, engine, backend=backend, device=device,
-                           options=options, batch=batch, actors=actors,
-                           cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
-                           resources=resources, cpus_per_reader=cpus_per_reader,
-                           range_size=range_size, strict=strict)
-        ds.write_parquet(str(tmp / "predictions"), schema=schema(),
-                         ray_remote_args={"num_cpus": cpus_per_reader})
-        wall_s = time.perf_counter() - t0
-    except Exception as exc:
-        staged.discard()
-        err = _user_error(exc)
-        if err is not None:
-            raise err from None
-        raise
-    except BaseException:  # Ctrl-C / SIGTERM: stop the work, then drop the partial folder
-        _shutdown(started)
-        staged.discard()
-        raise
-    try:
+            if actors is None:
+                cpus = ray.cluster_resources().get("CPU", 1)
+                actors = max(1, int(cpus / 2 / max(cpus_per_actor, 1e-3)))
+            log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {actors} engine "
+                f"actor(s) (start-up {startup_s:.1f} s)")
+            configure(progress)
+            t0 = time.perf_counter()
+            ds = build_dataset(ranges, spec, engine, backend=backend, device=device,
+                               options=options, batch=batch, actors=actors,
+                               cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
+                               resources=resources, cpus_per_reader=cpus_per_reader,
+                               range_size=range_size, strict=strict)
+            ds.write_parquet(str(tmp / "predictions"), schema=schema(),
+                             ray_remote_args={"num_cpus": cpus_per_reader})
+            wall_s = time.perf_counter() - t0
+        except Exception as exc:
+            err = _user_error(exc)
+            if err is not None:
+                raise err from None
+            raise
         result = _finish(tmp, output, engine, spec, shards, actors, startup_s, wall_s,
                          cpus_per_actor, gpus_per_actor, resources, address)
         staged.commit()
+        return result
     finally:
-        staged.discard()
         _shutdown(started)
-    return result
+        staged.discard()
 
 
 def _shutdown(started: bool) -> None:

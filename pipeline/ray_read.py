@@ -32,11 +32,11 @@ from common.errors import UserError
 from models.specs import ModelSpec
 from preprocess.lmdb_io import (
     SampleError,
-    decode_label,
     image_key,
-    label_key,
     open_lmdb,
     read_num_samples,
+    read_sample,
+    read_source,
 )
 from preprocess.sources import read_image_file
 from preprocess.transform import ImageError, preprocess_image
@@ -160,31 +160,20 @@ def _scan_list(f, list_file: Path, base: Path, current: list, flush, range_size:
             break
 
 
-def _has_labels(txn) -> bool:
-    cur = txn.cursor()
-    return cur.set_range(b"label-") and bytes(cur.key()).startswith(b"label-")
-
-
 def _lmdb_samples(task: dict):
-    """Yield (index, source, label, image bytes or None, error or None) of an LMDB range."""
-    shard = task["shard"]
-    env = open_lmdb(shard)
+    """Yield (index, source, label, image bytes or None, error or None) of an LMDB range
+    (:func:`preprocess.lmdb_io.read_sample` / :func:`~preprocess.lmdb_io.read_source`, the
+    readers of the local path)."""
+    env = open_lmdb(task["shard"])
     try:
         with env.begin(buffers=False) as txn:
-            labeled = _has_labels(txn)
             for i in range(int(task["start"]), int(task["stop"])):
-                path = txn.get(b"path-%09d" % i)
-                source = path.decode("utf-8", "replace") if path else image_key(i)
+                source = read_source(txn, i)
                 try:
-                    data = txn.get(image_key(i).encode())
-                    if data is None:
-                        raise SampleError(i, image_key(i), "missing image key")
-                    if len(data) == 0:
-                        raise SampleError(i, image_key(i), "empty image (0 bytes)")
-                    label = decode_label(i, txn.get(label_key(i).encode())) if labeled else None
+                    data, label = read_sample(txn, i)
                     yield i, source, label, data, None
                 except SampleError as err:
-                    yield i, source, None, None, f"{err.key}: {err.reason}"
+                    yield i, source, None, None, str(err)
     finally:
         env.close()
 

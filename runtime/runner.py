@@ -42,7 +42,10 @@ def resolve_batch(backend: Backend, requested: int | None) -> int:
     return requested or DEFAULT_BATCH
 
 
-def _run(backend: Backend, batches: Iterable[np.ndarray], pipelined: bool) -> Iterator[np.ndarray]:
+def run_batches(backend: Backend, batches: Iterable[np.ndarray],
+                pipelined: bool = False) -> Iterator[np.ndarray]:
+    """Outputs of ``batches`` in order: ``backend.infer`` one by one, or (``pipelined``)
+    ``backend.infer_many`` (OpenVINO async requests, engine streams)."""
     if pipelined:
         return backend.infer_many(batches)
     return (backend.infer(x) for x in batches)
@@ -52,7 +55,7 @@ def warm_up(backend: Backend, batch: int, runs: int, pipelined: bool = False) ->
     """Run ``runs`` zero batches (compiles per-shape engines, fills caches), then reset timing."""
     if runs > 0:
         x = np.zeros((batch, *backend.spec.input_shape), dtype=np.float32)
-        for _ in _run(backend, (x for _ in range(runs)), pipelined):
+        for _ in run_batches(backend, (x for _ in range(runs)), pipelined):
             pass
     backend.reset_timing()
 
@@ -105,7 +108,7 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
     start = time.perf_counter()
     reads = batching.prefetch(batching.read_batch(g, spec, batch) for g in groups)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crnn-write") as writer:
-        for group, y in zip(groups, _run(backend, reads, pipelined)):
+        for group, y in zip(groups, run_batches(backend, reads, pipelined)):
             latencies.append(backend.last_latency_ms)
             writes.append(writer.submit(_write_outputs, group, y, outdir, outfmt, axis))
             while writes and (writes[0].done() or len(writes) > 8):
@@ -140,7 +143,7 @@ def run_loop(backend: Backend, loops: int, batch: int, warmup: int = 1, data: st
     warm_up(backend, batch, warmup, pipelined)
     latencies: list[float] = []
     start = time.perf_counter()
-    for _ in _run(backend, (x for _ in range(loops)), pipelined):
+    for _ in run_batches(backend, (x for _ in range(loops)), pipelined):
         latencies.append(backend.last_latency_ms)
         if progress:
             progress(batch)
