@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import outputs
 from common.errors import UserError
+from common.inputs import MAX_LINE_BYTES
 from preprocess.lmdb_build import build_lmdb
 
 #: Most shards one build writes (5-digit names).
 MAX_SHARDS = 100_000
-#: Longest GT line copied into a piece (bytes), as a bound on untrusted input.
-MAX_LINE = 1 << 16
 
 
 @dataclass
@@ -56,9 +56,9 @@ def _pieces(gt: Path, shard_size: int):
     """Yield (piece lines as bytes, original line numbers) of ``shard_size`` non-blank lines."""
     lines, numbers = [], []
     with open(gt, "rb") as f:
-        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE + 1), b""), 1):
-            if len(raw.rstrip(b"\r\n")) > MAX_LINE:
-                raise UserError(f"{gt}:{lineno}: line longer than {MAX_LINE} bytes")
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                raise UserError(f"{gt}:{lineno}: line longer than {MAX_LINE_BYTES} bytes")
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if not raw.strip():
@@ -99,12 +99,13 @@ def build_shards(gt: str | Path, output: str | Path, shard_size: int,
     old = existing_shards(output)
     if old and not overwrite:
         raise UserError(f"shards already exist: {old[0]} ... (remove them or pass --overwrite)")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.parent / f".{output.name}.shards.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    for p in old:  # only LMDBs this tool wrote are replaced
+        why = outputs.why_not_ours(p, outputs.LMDB) if p.is_dir() else "it is not a folder"
+        if why:
+            raise UserError(f"refusing to replace shard {p}: {why}")
+    outputs.cleanup_stale(output)
     res = ShardResult()
-    try:
+    with outputs.temp_dir(output) as tmp:
         for piece_no, (lines, numbers) in enumerate(_pieces(gt, shard_size)):
             k = len(res.shards)
             if k >= MAX_SHARDS:
@@ -133,10 +134,8 @@ def build_shards(gt: str | Path, output: str | Path, shard_size: int,
             res.skipped.extend((numbers[n - 1], why) for n, why in built.skipped)
         if not res.shards:
             raise UserError(f"{gt}: no valid sample")
-        for p in old:  # overwrite: the new set is complete, drop the old one
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        for p in old:  # overwrite: the new set is complete, drop the old one (ours, checked)
+            shutil.rmtree(p)
         for p in res.shards:
             os.replace(tmp / p.name, p)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return res

@@ -69,7 +69,7 @@ RAY_PREDICTIONS = Kind("a Ray predictions folder", (r"predictions", r"summary\.j
 
 def resolved(path: str | os.PathLike) -> Path:
     """``path`` made absolute with symlinks and ``..`` resolved (non-existing tails kept)."""
-    return Path(os.path.abspath(Path(path).expanduser())).resolve()
+    return Path(path).expanduser().resolve()  # "link/.." follows the link, as the OS does
 
 
 def read_small(path: Path, limit: int = MAX_SMALL_FILE) -> bytes | None:

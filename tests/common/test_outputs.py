@@ -41,6 +41,17 @@ def test_check_not_input_catches_every_alias(src, spelling, words):
     assert "--output" in err.value.message and str(src) in err.value.message
 
 
+def test_check_not_input_follows_a_symlink_before_dotdot(tmp_path):
+    # link -> data/sub, so link/../model.onnx is data/model.onnx (as the OS resolves it),
+    # not tmp_path/model.onnx (as a textual ".." would)
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    (tmp_path / "data" / "model.onnx").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "data" / "sub")
+    with pytest.raises(UserError, match="is the same path as"):
+        outputs.check_not_input(tmp_path / "link" / ".." / "model.onnx",
+                                [("--onnx", tmp_path / "data" / "model.onnx")])
+
+
 def test_check_not_input_hard_links_and_inside_allowed(src, tmp_path):
     os.link(src / "gt.txt", tmp_path / "hard.txt")
     with pytest.raises(UserError, match="is the same path as"):

@@ -44,6 +44,13 @@ def test_shards_are_named_sized_and_report_original_line_numbers(tmp_path, asset
     assert sum(r["stop"] - r["start"] for r in ranges) == 22
     with pytest.raises(UserError, match="already exist"):
         build_shards(gt, tmp_path / "out" / "w.lmdb", 10, log=logs.append)
+    (res.shards[1] / "notes.txt").write_text("mine")  # a shard that now holds a foreign file
+    with pytest.raises(UserError, match="refusing to replace shard .*w-00001.lmdb"):
+        build_shards(gt, tmp_path / "out" / "w.lmdb", 10, overwrite=True, log=logs.append)
+    assert (res.shards[1] / "notes.txt").read_text() == "mine"
+    (res.shards[1] / "notes.txt").unlink()
+    again = build_shards(gt, tmp_path / "out" / "w.lmdb", 10, overwrite=True, log=logs.append)
+    assert again.written == [10, 9, 5] and not list((tmp_path / "out").glob(".*"))
     with pytest.raises(UserError, match=f"{gt}:12: .*--strict"):
         build_shards(gt, tmp_path / "s.lmdb", 10, strict=True, log=logs.append)
     assert not list(tmp_path.glob("s-*")) and not list(tmp_path.glob(".s.lmdb*"))
