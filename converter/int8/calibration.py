@@ -58,6 +58,7 @@ def read_calibration(gt: str | Path, spec: ModelSpec, size: int = DEFAULT_CALIB_
         UserError: ``gt`` is missing or empty, or none of its images can be read (the message
             gives the first failures).
     """
+    from preprocess.sources import read_image_file
     from preprocess.transform import ImageError, preprocess_image
 
     gt = Path(gt)
@@ -86,7 +87,7 @@ def read_calibration(gt: str | Path, spec: ModelSpec, size: int = DEFAULT_CALIB_
             break
         path = root / rels[i]
         try:
-            xs.append(preprocess_image(path.read_bytes(), spec))
+            xs.append(preprocess_image(read_image_file(path), spec))  # bounded, regular
             files.append(path)
         except (OSError, ImageError) as exc:
             skipped.append((rels[i], f"{type(exc).__name__}: {exc}"))
