@@ -68,12 +68,6 @@ class Group(click.Group):
         kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
         super().__init__(*args, **kwargs)
 
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except UserError as exc:
-            raise click.ClickException(exc.message) from None
-
 
 def command(*args, **kwargs):
     """``click.command`` with :class:`Command` (``--verbose``, UserError -> exit 1)."""

@@ -213,4 +213,4 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
     kind = f"dynamic batch {gears}" if gears else f"batch {batch_size}"
     return BuildResult(path=final, max_diff=diff, atol=OM_ATOL if diff is not None else None,
                        note=f"{soc}, {kind}, {note}",
-                       files=[final, final.with_name(final.name + ".json")])
+                       files=[final, sidecar_path(final)])

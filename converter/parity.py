@@ -44,7 +44,6 @@ class TorchRunner:
 
     def __init__(self, module):
         self.module = module
-        self.batch_size = None
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         import torch

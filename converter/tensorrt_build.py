@@ -239,4 +239,4 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
     if "int8_decode_agreement" in extra:
         note += f", decode agreement {extra['int8_decode_agreement']:.1%}"
     return BuildResult(path=output, max_diff=diff, atol=atol, note=note,
-                       files=[output, output.with_name(output.name + ".json")])
+                       files=[output, sidecar_path(output)])

@@ -95,8 +95,6 @@ class Batch:
     bad: list[tuple[object, str]] = field(default_factory=list)
 
 
-#: What a loader may return: encoded bytes, a PIL image, or an already transformed tensor.
-Loaded = "bytes | PIL.Image.Image | np.ndarray"
 
 
 def _transform_slice(items: list, load: Callable[[object], object], spec: ModelSpec) -> list:

@@ -29,6 +29,7 @@ from preprocess.lmdb_io import (
     read_sample,
     read_source,
 )
+from preprocess.parallel import REMAP_BYTES  # the LMDB is reopened after this many bytes
 from runtime.base import Backend
 from runtime.batching import pad_batch
 from runtime.runner import resolve_batch, run_batches, warm_up
@@ -36,8 +37,6 @@ from runtime.stats import latency_summary, throughput
 
 #: Bad samples listed one by one in the result.
 MAX_REPORTED = 20
-#: The LMDB is reopened after this many image bytes are read (unmaps the pages touched).
-REMAP_BYTES = 64 << 20
 
 
 @dataclass

@@ -90,7 +90,7 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         entries = list_result_entries(result_dir)
     alpha, seq_len, num_classes = resolve_alphabet(result_dir, model, alphabet)
     decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing,
-                                labels_name=label_txt)
+                                labels_name=label_txt or str(names_path if sources else result_dir))
     outputs.check_unchanged(result_dir, source, "result folder")
     if decoded.nan:
         click.echo(f"warning: {len(decoded.nan)} result file(s) contain NaN, decoded as is "

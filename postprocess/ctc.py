@@ -114,13 +114,18 @@ def greedy_decode(logits: np.ndarray, alphabet: str, batch_axis: int = 1) -> lis
         UserError: ``C != len(alphabet) + 1`` (the alphabet does not belong to this model).
         ValueError: ``logits`` is not 3-D or ``batch_axis`` is not 0 or 1.
     """
-    logits = np.asarray(logits)
-    if logits.ndim == 3 and logits.shape[2] != len(alphabet) + 1:
+    _check_classes(logits, alphabet)
+    return paths_to_text(best_path(logits, batch_axis), alphabet)
+
+
+def _check_classes(logits: np.ndarray, alphabet: str) -> None:
+    """UserError unless a 3-D ``logits`` has ``C == len(alphabet) + 1`` classes."""
+    shape = np.shape(logits)
+    if len(shape) == 3 and shape[2] != len(alphabet) + 1:
         raise UserError(
             f"alphabet of {len(alphabet)} characters needs C = {len(alphabet) + 1} classes "
-            f"(+1 for the CTC blank), but the output has C = {logits.shape[2]}"
+            f"(+1 for the CTC blank), but the output has C = {shape[2]}"
         )
-    return paths_to_text(best_path(logits, batch_axis), alphabet)
 
 
 def step_max_prob(logits: np.ndarray, batch_axis: int = 1) -> np.ndarray:
@@ -157,8 +162,9 @@ def greedy_decode_with_confidence(logits: np.ndarray, alphabet: str,
         UserError: ``C != len(alphabet) + 1``.
         ValueError: ``logits`` is not 3-D or ``batch_axis`` is not 0 or 1.
     """
-    texts = greedy_decode(logits, alphabet, batch_axis)
+    _check_classes(logits, alphabet)
     paths = best_path(logits, batch_axis)
+    texts = paths_to_text(paths, alphabet)
     keep = collapse_mask(paths)
     probs = step_max_prob(logits, batch_axis)
     counts = keep.sum(axis=1)

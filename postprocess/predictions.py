@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from pathlib import Path
 
+from common import outputs
 from common.errors import UserError
 from common.fileio import atomic_write_text
 from common.inputs import read_regular_file
@@ -63,11 +63,8 @@ def find_names(result_dir: str | os.PathLike, names: str | os.PathLike | None = 
     result_dir = Path(result_dir)
     if (result_dir / NAMES_NAME).is_file():
         return result_dir / NAMES_NAME
-    try:
-        meta = json.loads((result_dir / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    folder = meta.get("input") if isinstance(meta, dict) else None
+    meta = outputs.read_json(result_dir / "meta.json")  # bounded; None when absent or bad
+    folder = meta.get("input") if meta is not None else None
     if isinstance(folder, str) and (Path(folder) / NAMES_NAME).is_file():
         return Path(folder) / NAMES_NAME
     return None

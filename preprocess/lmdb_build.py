@@ -27,12 +27,8 @@ import lmdb
 
 from common import outputs
 from common.errors import UserError
-from common.inputs import (
-    MAX_IMAGE_BYTES,
-    read_regular_file,
-)
 from preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key, path_key
-from preprocess.sources import gt_entries, image_dir_entries, list_file_entries
+from preprocess.sources import gt_entries, image_dir_entries, list_file_entries, read_image_file
 from preprocess.transform import ImageError, open_image
 
 #: Initial LMDB map size (bytes); doubled on MDB_MAP_FULL. Virtual only: the file grows with data.
@@ -72,11 +68,11 @@ def _load_checked(root: Path, rel: str, output: Path) -> bytes:
     if outputs.resolved(path).is_relative_to(output):
         raise _BadLine(f"image {path} lies inside --output {output}")
     try:  # regular files only, at most MAX_IMAGE_BYTES
-        data = read_regular_file(path, MAX_IMAGE_BYTES, "image")
+        data = read_image_file(path)
     except OSError as exc:
         raise _BadLine(f"cannot read image {path}: {exc.strerror or exc}") from None
-    except UserError as exc:
-        raise _BadLine(exc.message) from None
+    except ImageError as exc:  # not a regular file, or too large (names the path)
+        raise _BadLine(str(exc)) from None
     try:
         open_image(data)
     except ImageError as exc:

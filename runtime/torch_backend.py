@@ -16,7 +16,6 @@ torch is imported only when the backend is loaded, never at import time of this 
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -44,16 +43,13 @@ class TorchBackend(Backend):
 
     name = "pytorch"
     extra = "export"  # the pip extra that brings torch
+    sdk = ("torch",)
 
     def __init__(self, engine: str | Path, device: str = "CPU",
                  model: str | ModelSpec | None = None, **options):
         super().__init__(engine, device=device, **options)
         self._model_arg = model
         self.model = None
-
-    @classmethod
-    def is_available(cls) -> bool:
-        return importlib.util.find_spec("torch") is not None
 
     def _resolve_spec(self) -> ModelSpec:
         """The spec from the ``model`` option, else the sidecar; UserError when neither."""

@@ -5,10 +5,4 @@
 temporaries and publishes them whole. Both are re-exported here: ``from common import outputs``.
 """
 from common.outputs.rules import *  # noqa: F401,F403
-from common.outputs.rules import (  # noqa: F401
-    _TEMP_RE,
-    _inode,
-    _report_is_ours,
-)
 from common.outputs.staging import *  # noqa: F401,F403
-from common.outputs.staging import _pid_alive, _remove  # noqa: F401

@@ -203,8 +203,9 @@ def check_dir_output(output: str | os.PathLike, kind: Kind, overwrite: bool,
         return out
     if not out.is_dir():
         raise UserError(f"{what} {output} exists and is not a folder; refusing to replace it")
-    if not any(os.scandir(out)):
-        return out
+    with os.scandir(out) as entries:
+        if not any(entries):
+            return out
     why = why_not_ours(out, kind)
     if why:
         raise UserError(f"refusing to replace {what} {output}: {why}; choose a new or empty "

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from common.errors import UserError
+from converter.common import import_hint
 
 #: Key of the quantization settings (JSON): ONNX ``metadata_props`` key, and split at the dot the
 #: OpenVINO ``rt_info`` path ``crnn_deploy/int8`` (beside the spec's ``crnn_deploy/spec``).
@@ -66,8 +67,7 @@ class Route:
         SDK is missing."""
         missing = self.missing_sdk()
         if missing:
-            raise UserError(f"{missing} is not installed; install it with: "
-                            f"pip install 'crnn-deploy[{self.extra}]'")
+            raise import_hint(missing, self.extra)
         module, _, fn = self.target.partition(":")
         return getattr(importlib.import_module(module), fn)
 
