@@ -7,6 +7,7 @@ compares directly with our images/s; its latency is per inference (= per batch),
 """
 from __future__ import annotations
 
+import io
 import math
 import re
 import shlex
@@ -20,6 +21,7 @@ from bench.report.fmt import median
 from bench.variants import ov_f32_variant
 from bench.worker import VariantProcess
 from bench.workspace import rel
+from common.fileio import atomic_write_bytes
 from runtime.stats import latency_summary
 
 
@@ -74,10 +76,10 @@ def write_real_batch(lmdb: Path, model: str, batch: int, out: Path) -> Path:
     x = np.ascontiguousarray(chunk.images[:batch], dtype=np.float32)
     if len(x) < batch:
         x = np.resize(x, (batch, *x.shape[1:])).astype(np.float32)
+    buf = io.BytesIO()
+    np.save(buf, x)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".tmp.npy")
-    np.save(tmp, x)
-    tmp.replace(out)
+    atomic_write_bytes(out, buf.getvalue())
     return out
 
 

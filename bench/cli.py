@@ -68,6 +68,8 @@ def canonical_command(p: dict) -> str:
         ["--seconds-per-point", f"{p['seconds_per_point']:g}"]
     if p["max_foreign"] != 0.2:
         args += ["--max-foreign", f"{p['max_foreign']:g}"]
+    if p["retries"] != 2 and not p["quick"]:
+        args += ["--retries", str(p["retries"])]
     if p["threads"] != os.cpu_count():
         args += ["--threads", str(p["threads"])]
     if p["limit"]:
@@ -142,8 +144,9 @@ def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) 
 @click.option("--max-foreign", type=click.FloatRange(0.0, 1.0), default=0.2, show_default=True,
               help="A timed run during which other processes used more than this share of the "
                    "CPUs is repeated (up to --retries times; the least disturbed one is kept).")
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Repeats of a disturbed timed run (see --max-foreign).")
+@click.option("--retries", type=click.IntRange(min=0), default=None,
+              help="Repeats of a disturbed timed run (see --max-foreign) [default: 2; 0 with "
+                   "--quick].")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Inference threads of every variant [default: all CPUs].")
 @click.option("--variants", default=",".join(VARIANT_KEYS), show_default=True,
@@ -151,7 +154,8 @@ def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) 
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Score only the first N images of each test set.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Preprocessing processes of the eval runs [default: crnn-eval's, CPU count - 1].")
+              help="Preprocessing processes of the eval runs [default: crnn-eval's thread-pool "
+                   "feeder, no process].")
 @click.option("--no-accuracy", is_flag=True, help="Skip the word-accuracy runs.")
 @click.option("--no-benchmark-app", is_flag=True, help="Skip OpenVINO's benchmark_app.")
 @click.option("--no-fused", is_flag=True, help="Skip the crnn-eval-vs-loop check.")
@@ -202,7 +206,7 @@ def main(model, checkpoint, assets, workdir, engines_dir, batches, seconds_per_p
         "no_benchmark_app": no_benchmark_app, "no_fused": no_fused, "output": output, "plot": plot, "quick": quick,
         "calib_size": q.get("calib_size", 300), "bapp_seconds": q.get("bapp_seconds", 5),
         "bapp_rounds": q.get("bapp_rounds", 2), "fused_rounds": q.get("fused_rounds", 2),
-        "max_foreign": max_foreign, "retries": q.get("retries", retries),
+        "max_foreign": max_foreign, "retries": retries if retries is not None else q.get("retries", 2),
         "acc_workers": workers if workers is not None else q.get("acc_workers"),
     }
     p["command"] = canonical_command(p)

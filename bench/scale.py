@@ -5,11 +5,11 @@ temporary folder under --workdir, deleted afterwards unless --keep), then scores
 samples for each N of --sizes with ``pipeline.fused.evaluate`` (the code of ``crnn-eval``) and the
 ONNX Runtime batch-16 engine. Each N runs in a fresh child process, so that its peak memory is
 its own. Flat peak RSS and a constant time per sample mean the fused path streams (memory does not
-grow with the LMDB), as designed (pipeline/feeder.py keeps 2 x workers chunks in flight).
+grow with the LMDB), as designed (pipeline/feeder.py keeps ``ahead`` batches in flight).
 
 Peak RSS is measured two ways:
 * sampling ``/proc`` through psutil every 0.1 s: the sum of the RSS of the child and all its
-  descendants (the preprocessing workers), peak over the run (pages shared between processes,
+  descendants (preprocessing worker processes with ``--workers``; none by default), peak over the run (pages shared between processes,
   e.g. the LMDB's memory map, are counted once per process: an upper bound);
 * ``resource.getrusage`` ``ru_maxrss`` of the child itself (RUSAGE_SELF).
 
@@ -189,7 +189,7 @@ def main() -> None:
     try:
         import psutil  # noqa: F401
         method = ("psutil sampling of /proc every 0.1 s, sum over the eval process and its "
-                  "preprocessing workers (\"all processes\"), and the eval process's own "
+                  "children, if any (\"all processes\"), and the eval process's own "
                   "`ru_maxrss` (resource.getrusage RUSAGE_SELF, \"main process\")")
     except ImportError:
         method = "resource.getrusage RUSAGE_SELF ru_maxrss of the eval process (psutil absent)"

@@ -30,21 +30,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from pipeline.fused import evaluate
+from pipeline.recognizer import recognize_stream
+from pipeline.streams import open_engine
+from preprocess.sources import read_image_file
+from runtime.runner import resolve_batch, run_loop, warm_up
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline.fused import evaluate  # noqa: E402 (after the sys.path line)
-from pipeline.recognizer import read_image_file, recognize_stream  # noqa: E402
-from pipeline.streams import open_streams  # noqa: E402
-from runtime.registry import open_backend  # noqa: E402
-from runtime.runner import resolve_batch, run_loop, warm_up  # noqa: E402
-
-ENGINE_SETTINGS = {"default": {}, "1 thread": {"threads": 1}, "2 streams": {"streams": 2}}
+#: Engine settings as :func:`pipeline.streams.open_engine` arguments.
+ENGINE_SETTINGS = {"default": {"streams": 1}, "1 thread": {"streams": 1, "threads": 1},
+                   "2 streams": {"streams": 2}}
 #: (name, engine setting, kind, feeder options)
 VARIANTS = [
     ("eval p2 ahead1", "default", "eval", {"threads": 2, "ahead": 1}),
@@ -123,12 +122,11 @@ def main() -> None:
         for label, engine, options in [("onnxruntime f32", args.onnx, {}),
                                        ("openvino int8", args.int8,
                                         {"hint": args.hint} if args.hint else {})]:
-            pipelined = options.get("hint") == "THROUGHPUT"
             used = {"default"} | {v[1] for v in variants}
-            bes = {k: (open_streams(engine, ENGINE_SETTINGS[k]["streams"], **options)
-                       if "streams" in ENGINE_SETTINGS[k] else
-                       open_backend(engine, **options, **ENGINE_SETTINGS[k])).load()
-                   for k in used}
+            opened = {k: open_engine(engine, **options, **ENGINE_SETTINGS[k]) for k in used}
+            bes = {k: be.load() for k, (be, _) in opened.items()}
+            piped_of = {k: piped for k, (_, piped) in opened.items()}
+            pipelined = piped_of["default"]
             try:
                 batch = resolve_batch(bes["default"], 16)
                 got: dict[str, list[float]] = {"loop": []}
@@ -136,7 +134,7 @@ def main() -> None:
                 for r in range(args.rounds):
                     loops = []
                     for name, setting, kind, opts in variants:  # each beside its own loop run
-                        piped = pipelined or "streams" in ENGINE_SETTINGS[setting]
+                        piped = piped_of[setting]
                         loops.append(run_variant(bes["default"], "loop", {}, lmdb, paths, batch,
                                                  pipelined))
                         best = loops[-1]

@@ -130,12 +130,13 @@ def set_context(ctx: dict) -> dict:
 
 def run_local(engine: str, shards: list[Path]) -> float:
     from pipeline.fused import evaluate
-    from runtime.registry import open_backend
+    from pipeline.streams import open_engine
 
-    with open_backend(engine) as be:
+    engine_, pipelined = open_engine(engine)  # as crnn-eval opens it (2 streams on CPU)
+    with engine_ as be:
         t0, done = time.perf_counter(), 0
         for s in shards:
-            done += len(evaluate(s, be).samples)
+            done += len(evaluate(s, be, pipelined=pipelined).samples)
         return done / (time.perf_counter() - t0)
 
 

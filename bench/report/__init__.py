@@ -33,7 +33,9 @@ def render_markdown(results: dict) -> str:
         + f". One run on one machine: every number below was measured by this run, side by "
         f"side. The machine is a {meta['machine'].get('logical_cpus')}-vCPU VM that other jobs "
         "may share (see the load average); the rounds and medians are there to damp that, the "
-        "min-max brackets show what is left.")
+        "min-max brackets show what is left. Measurements by other commands (Ray, fused-path "
+        "schedules, the classic-contract model, the restructure check) are in "
+        "[BENCHMARKS-notes.md](BENCHMARKS-notes.md), which crnn-bench does not rewrite.")
     parts = [title, intro, machine_section(meta), reproduce_section(meta, results),
              targets_section(results), throughput_section(results), bapp_section(results),
              accuracy_section(results), int8_section(results), fused_section(results),

@@ -33,8 +33,9 @@ def machine_section(meta: dict) -> str:
 
 
 def reproduce_section(meta: dict, results: dict) -> str:
-    lines = ["## Reproduce", "", "```sh", "make setup weights convert   # venv, nano_ocr_ftr.pth, "
-             "build/nano-ocr_{dynamic,bs16}.onnx + bs16.xml", meta["command"]]
+    model = meta.get("model", "nano-ocr")
+    lines = ["## Reproduce", "", "```sh", f"make setup weights convert MODEL={model}   # venv, "
+             f"nano_ocr_ftr.pth, build/{model}_{{dynamic,bs16}}.onnx + bs16.xml", meta["command"]]
     scale = results.get("scale")
     lines.append(scale["command"] if scale else "python -m bench.scale")
     lines += ["```", "",

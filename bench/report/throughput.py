@@ -1,11 +1,11 @@
 """The throughput/latency section of the report and the throughput plot (matplotlib, Agg)."""
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 from bench.report.fmt import median, num, pct, point, table
+from common.fileio import atomic_write_bytes
 
 
 def throughput_section(results: dict) -> str:
@@ -18,8 +18,9 @@ def throughput_section(results: dict) -> str:
         "## Throughput and latency\n\n"
         f"Every point is `runtime.runner.run_loop`, the code of `crnn-infer --loop` (zero input, "
         f"`--pure_data_type zero`), with {meta['threads']} threads for every variant. Each "
-        f"variant runs in its own process (as a user would run it: in one process, a model "
-        f"that OpenVINO has run makes PyTorch eager 4-30x slower here), all started together; "
+        f"variant runs in its own process (as a user would run it; OpenVINO's pinned threads "
+        f"slow down PyTorch eager in a shared process, see `bench/worker.py`), all started "
+        f"together; "
         f"the variants and batch sizes were measured side by side, interleaved in "
         f"{meta['rounds']} rounds (the order rotates every round; {meta['warmup']} warm-up "
         f"batches per point per round, excluded), {per_point}. Throughput is images over the "
@@ -99,14 +100,9 @@ def write_plot(results: dict, path: str | Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fig.savefig(buf, format="png")
     finally:
         plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
