@@ -56,7 +56,7 @@ test: setup weights
 	$(BIN)/ruff check .
 	$(PY) -m pytest -q
 
-## bench: every variant side by side in one run -> docs/BENCHMARKS.md + docs/throughput.png (~15 min)
+## bench: every variant side by side in one run -> docs/BENCHMARKS.md + docs/throughput.png (~10 min on 2 cores)
 bench: setup weights
 	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth
 	$(BIN)/crnn-bench --model nano-ocr --checkpoint build/weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench --output docs/BENCHMARKS.md --plot docs/throughput.png

@@ -174,7 +174,7 @@ def main(model, checkpoint, assets, workdir, engines_dir, batches, seconds_per_p
     """Benchmark MODEL's engines side by side and write docs/BENCHMARKS.md.
 
     \b
-    crnn-bench                                  # full run (~15 min on 2 cores)
+    crnn-bench                                  # full run (~10 min on 2 cores)
     crnn-bench --quick --output /tmp/b.md       # smoke test (~1 min)
 
     Throughput in images/s (median of the rounds), latency in ms per batch, accuracy as the
