@@ -12,7 +12,7 @@ import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from postprocess.metrics import compute_metrics, normalize_standard
+from postprocess.metrics import score_samples
 
 BATCH_ROWS = 65_536
 #: Bad samples listed by shard and key (all are counted).
@@ -97,7 +97,7 @@ def aggregate(folder: str | Path) -> Aggregate:
     for rb in ds.to_batches(columns=cols, batch_size=BATCH_ROWS):
         d = rb.to_pydict()
         agg.rows += rb.num_rows
-        preds, labels = [], []
+        scored = []  # ((shard, index), label, text) of the labeled predictions
         for shard, index, label, text, error, node in zip(
                 d["shard"], d["index"], d["label"], d["text"], d["error"], d["node"]):
             agg.nodes[node] = agg.nodes.get(node, 0) + 1
@@ -107,12 +107,12 @@ def aggregate(folder: str | Path) -> Aggregate:
                 continue
             agg.predicted += 1
             if label is not None:
-                preds.append(text)
-                labels.append(label)
-                if normalize_standard(label) != normalize_standard(text):
-                    _push(wrong, (shard, index, label, text), MAX_ERRORS)
-        if labels:
-            parts.append(compute_metrics(preds, labels))
+                scored.append(((shard, index), label, text))
+        if scored:
+            metrics, errors = score_samples(scored)
+            parts.append(metrics)
+            for (shard, index), label, text in errors:
+                _push(wrong, (shard, index, label, text), MAX_ERRORS)
     agg.metrics = merge_metrics(parts)
     agg.skipped_keys = [f"{s}: {e}" for s, _, e in sorted(x.v for x in bad)]
     agg.errors = [(f"{s}:{i}", label, text) for s, i, label, text in sorted(x.v for x in wrong)]

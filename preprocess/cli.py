@@ -83,8 +83,9 @@ def build_lmdb_cmd(gt: str | None, images: str | None, list_file: str | None, ou
     if shard_size is not None:
         from preprocess.shards import build_shards
 
-        if gt is None:
-            raise UserError("--shard-size needs --gt (shards of --images/--list: not supported yet)")
+        if gt is None or images is not None or list_file is not None:
+            raise UserError("--shard-size needs --gt, alone (shards of --images/--list: not "
+                            "supported yet)")
 
         with _user_errors():
             res = build_shards(gt, output, shard_size, root=root, strict=strict,

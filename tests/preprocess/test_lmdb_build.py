@@ -104,6 +104,10 @@ def test_no_valid_sample_and_existing_output(images, tmp_path, cli):
     assert res.exit_code == 0
     assert read_all(tmp_path / "z.lmdb")["label-000000001"] == b"second"
     assert sorted(os.listdir(tmp_path)) == ["imgs", "z.lmdb"]
+    res = cli("build-lmdb", "--gt", gt, "--images", images, "--output", tmp_path / "s.lmdb",
+              "--shard-size", "5")  # two sources: refused, not one silently ignored
+    assert res.exit_code == 1 and "--shard-size needs --gt, alone" in res.output
+    assert sorted(os.listdir(tmp_path)) == ["imgs", "z.lmdb"]
 
 
 def test_map_grows_when_full(tmp_path, to_png):
