@@ -8,6 +8,8 @@ exceptions.
 """
 from __future__ import annotations
 
+import contextlib
+
 
 class UserError(Exception):
     """Bad user input; the message names the file/sample/key and what was expected."""
@@ -23,3 +25,14 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+@contextlib.contextmanager
+def os_errors_as_user_errors():
+    """Turn an OSError raised inside (disk full, permissions) into a UserError naming the file:
+    a message for the user instead of a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise UserError(f"{where}{exc.strerror or exc}") from None

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import click
 
 from common.cli import group
-from common.errors import UserError
+from common.errors import UserError, os_errors_as_user_errors
 from models.specs import SPECS
 
 
@@ -36,12 +36,8 @@ def _sigterm_cleans_up():
 @contextmanager
 def _user_errors():
     """SIGTERM cleans up like Ctrl-C; OS errors (permissions, disk full) become UserError."""
-    with _sigterm_cleans_up():
-        try:
-            yield
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise UserError(f"{where}{exc.strerror or exc}") from None
+    with _sigterm_cleans_up(), os_errors_as_user_errors():
+        yield
 
 
 @group()

@@ -10,13 +10,14 @@ unless ``--overwrite`` is given and it is a result folder of ours (then replaced
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
 from common import outputs
 from common.cli import command
-from common.errors import UserError
+from common.errors import UserError, os_errors_as_user_errors
 from common.fileio import atomic_write_json
 from runtime import batching, runner
 from runtime.options import backend_options, engine_options
@@ -91,25 +92,16 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     files = batching.list_inputs(input_dir) if input_dir is not None else None
     source = outputs.folder_identity(input_dir) if files and input_dir.is_dir() else None
 
-    try:
-        with open_backend(engine, backend, device=device, **options) as be:
-            if spec_name and be.spec.name != spec_name:
-                raise UserError(f"--spec {spec_name}, but {engine} holds model {be.spec.name!r}")
-            batch = runner.resolve_batch(be, batchsize)
-            stage = staged.open() if staged is not None else None
-            try:
-                summary = _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined,
-                               warmup, loop, data, engine)
-                if source is not None:
-                    outputs.check_unchanged(input_dir, source, "--input")
-                if staged is not None:
-                    staged.commit()
-            finally:
-                if staged is not None:
-                    staged.discard()
-    except OSError as exc:  # disk full, permissions: a message, not a traceback
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise UserError(f"{where}{exc.strerror or exc}") from None
+    # disk full, permissions: a message, not a traceback; the stage is published whole or dropped
+    with os_errors_as_user_errors(), open_backend(engine, backend, device=device, **options) as be:
+        if spec_name and be.spec.name != spec_name:
+            raise UserError(f"--spec {spec_name}, but {engine} holds model {be.spec.name!r}")
+        batch = runner.resolve_batch(be, batchsize)
+        with staged if staged is not None else contextlib.nullcontext() as stage:
+            summary = _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined,
+                           warmup, loop, data, engine)
+            if source is not None:
+                outputs.check_unchanged(input_dir, source, "--input")
     click.echo(format_summary(summary))
     if output is not None:
         click.echo(f"wrote {output}/summary.json" + (f" and {summary['count']} outputs"
