@@ -60,6 +60,21 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file
     return data
 
 
+def read_text_file(path: str | os.PathLike, max_bytes: int, what: str = "file") -> str:
+    """The UTF-8 text (a BOM dropped) of regular file ``path`` of at most ``max_bytes`` bytes.
+
+    Raises:
+        UserError: naming ``what`` and the path: not found, unreadable, not a regular file,
+            too large, or not UTF-8.
+    """
+    try:
+        return read_regular_file(path, max_bytes, what).decode("utf-8-sig")
+    except FileNotFoundError:
+        raise UserError(f"{what} {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {what} {path}: {exc}") from None
+
+
 def label_problem(label: str) -> str | None:
     """None for a usable ground-truth label, else why not.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from common import outputs
 from common.errors import UserError
 from common.fileio import atomic_write_text
-from common.inputs import read_regular_file
+from common.inputs import read_text_file
 
 #: Columns of ``predictions.tsv`` (DESIGN.md, "Predictions"); the file starts with this header.
 PREDICTION_COLUMNS = ("file", "source", "text", "confidence")
@@ -35,12 +35,7 @@ def read_names(path: str | os.PathLike) -> dict[str, str]:
             line number).
     """
     path = Path(path)
-    try:
-        text = read_regular_file(path, MAX_NAMES_BYTES, "names file").decode("utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"names file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read names file {path}: {exc}") from None
+    text = read_text_file(path, MAX_NAMES_BYTES, "names file")
     names: dict[str, str] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():

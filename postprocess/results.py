@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError
-from common.inputs import MAX_TEXT_BYTES, label_problem, read_regular_file
+from common.inputs import MAX_TEXT_BYTES, label_problem, read_text_file
 from models.specs import SPECS, ModelSpec, get_spec
 from postprocess.ctc import greedy_decode_with_confidence
 
@@ -40,12 +40,7 @@ def read_labels(path: str | os.PathLike) -> list[tuple[str, str]]:
             number); a file name is listed twice; no entries.
     """
     path = Path(path)
-    try:
-        text = read_regular_file(path, MAX_TEXT_BYTES, "label file").decode("utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"label file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read label file {path}: {exc}") from None
+    text = read_text_file(path, MAX_TEXT_BYTES, "label file")
     entries: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
