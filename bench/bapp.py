@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from bench.report.fmt import median
-from bench.variants import ov_f32_variant
-from bench.worker import VariantProcess
-from bench.workspace import rel
-from common.fileio import atomic_write_bytes
-from runtime.stats import latency_summary
+from crnn_deploy.bench.report.fmt import median
+from crnn_deploy.bench.variants import ov_f32_variant
+from crnn_deploy.bench.worker import VariantProcess
+from crnn_deploy.bench.workspace import rel
+from crnn_deploy.common.fileio import atomic_write_bytes
+from crnn_deploy.runtime.stats import latency_summary
 
 
 def find_benchmark_app() -> tuple[list[str] | None, str]:
@@ -69,8 +69,8 @@ def write_real_batch(lmdb: Path, model: str, batch: int, out: Path) -> Path:
     (batch, C, H, W) ``.npy`` (benchmark_app ``-i`` input)."""
     import numpy as np
 
-    from models.specs import get_spec
-    from pipeline.feeder import preprocess_chunks
+    from crnn_deploy.models.specs import get_spec
+    from crnn_deploy.pipeline.feeder import preprocess_chunks
 
     chunk = next(iter(preprocess_chunks(str(lmdb), get_spec(model), [(1, batch + 1)], 0)))
     x = np.ascontiguousarray(chunk.images[:batch], dtype=np.float32)

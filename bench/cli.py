@@ -25,12 +25,12 @@ from pathlib import Path
 
 import click
 
-from bench.report import render_markdown, write_plot, write_text_atomic
-from bench.run import run_bench
-from bench.variants import VARIANT_KEYS
-from bench.workspace import rel
-from common.cli import command
-from common.errors import UserError
+from crnn_deploy.bench.report import render_markdown, write_plot, write_text_atomic
+from crnn_deploy.bench.run import run_bench
+from crnn_deploy.bench.variants import VARIANT_KEYS
+from crnn_deploy.bench.workspace import rel
+from crnn_deploy.common.cli import command
+from crnn_deploy.common.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ASSETS = Path(os.environ.get("CRNN_ASSETS", ROOT.parent / "shared" / "assets"))

@@ -13,7 +13,7 @@ median of the per-round ratios (robust to a round disturbed on one side).
 Throughput is images/s two ways: over the summed per-call inference time (what crnn-infer
 reports as ``throughput``) and over the wall time of the timed loop (what a user waits).
 
-    python -m bench.loop_overhead --engine build/nano-ocr_dynamic.onnx --batch 16 --loops 200 \\
+    python -m crnn_deploy.bench.loop_overhead --engine build/nano-ocr_dynamic.onnx --batch 16 --loops 200 \\
         --warmup 20 --threads 2 --rounds 10
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def bare_loop(engine: str, batch: int, loops: int, warmup: int, threads: int) ->
 
 def crnn_infer_loop(engine: str, batch: int, loops: int, warmup: int, threads: int) -> dict:
     """``crnn-infer --engine E --loop N --warmup W --batchsize B --threads T`` in-process."""
-    from runtime.cli import main
+    from crnn_deploy.runtime.cli import main
 
     args = ["--engine", engine, "--loop", str(loops), "--warmup", str(warmup),
             "--batchsize", str(batch), "--threads", str(threads), "--pure_data_type", "zero"]

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from bench.load import ForeignLoad
-from bench.report.fmt import median
-from bench.variants import Variant
-from bench.worker import VariantProcess
-from runtime.stats import latency_summary
+from crnn_deploy.bench.load import ForeignLoad
+from crnn_deploy.bench.report.fmt import median
+from crnn_deploy.bench.variants import Variant
+from crnn_deploy.bench.worker import VariantProcess
+from crnn_deploy.runtime.stats import latency_summary
 
 __all__ = ["measure_grid", "measure_accuracy", "measure_fused", "ratio_bound"]
 
@@ -134,7 +134,7 @@ def measure_fused(items: list[tuple[str, Variant]], lmdb: Path, batch: int, thre
     ``ratio_bound`` = ``1 / (1 + overhead x loop images/s)``: the end-to-end / loop ratio to
     expect when that work does not overlap inference (see :func:`ratio_bound`).
     """
-    from preprocess.lmdb_io import open_lmdb, read_num_samples
+    from crnn_deploy.preprocess.lmdb_io import open_lmdb, read_num_samples
 
     env = open_lmdb(lmdb)
     try:

@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bench.bapp import measure_benchmark_app, write_real_batch
-from bench.load import ForeignLoad
-from bench.machine import machine_info
-from bench.measure import measure_accuracy, measure_fused, measure_grid
-from bench.variants import EVAL_BATCH, build_variants, fused_variants
-from bench.worker import VariantProcess
-from bench.workspace import DATASET_DIRS, Workspace, rel
+from crnn_deploy.bench.bapp import measure_benchmark_app, write_real_batch
+from crnn_deploy.bench.load import ForeignLoad
+from crnn_deploy.bench.machine import machine_info
+from crnn_deploy.bench.measure import measure_accuracy, measure_fused, measure_grid
+from crnn_deploy.bench.variants import EVAL_BATCH, build_variants, fused_variants
+from crnn_deploy.bench.worker import VariantProcess
+from crnn_deploy.bench.workspace import DATASET_DIRS, Workspace, rel
 
 
 def _share(x: float | None) -> str:

@@ -16,7 +16,7 @@ Peak RSS is measured two ways:
 Writes ``{workdir}/scale_eval.json``; if ``{workdir}/bench_results.json`` exists (from
 ``crnn-bench``), re-renders --output (docs/BENCHMARKS.md) with the new section.
 
-    python -m bench.scale --sizes 10000,50000,100000
+    python -m crnn_deploy.bench.scale --sizes 10000,50000,100000
 """
 from __future__ import annotations
 
@@ -34,15 +34,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common.fileio import atomic_write_json
+from crnn_deploy.common.fileio import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def child(args) -> None:
     """Score the first --limit samples; print one JSON line with timings and ru_maxrss."""
-    from pipeline.fused import evaluate
-    from pipeline.streams import open_engine
+    from crnn_deploy.pipeline.fused import evaluate
+    from crnn_deploy.pipeline.streams import open_engine
 
     # as crnn-eval opens it: without --threads, 2 one-thread engine streams (pipeline.streams)
     engine, pipelined = open_engine(args.engine, **({"threads": args.threads} if args.threads
@@ -83,7 +83,7 @@ def _growth(a: float | None, b: float | None) -> str:
 
 
 def run_size(args, lmdb: Path, limit: int) -> dict:
-    cmd = [sys.executable, "-m", "bench.scale", "--child", "--lmdb", str(lmdb.resolve()),
+    cmd = [sys.executable, "-m", "crnn_deploy.bench.scale", "--child", "--lmdb", str(lmdb.resolve()),
            "--limit", str(limit), "--engine", str(args.engine.resolve()), "--batch", str(args.batch)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -148,7 +148,7 @@ def main() -> None:
         child(args)
         return
 
-    from preprocess.lmdb_build import build_lmdb
+    from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
     sizes = sorted({int(x) for x in args.sizes.split(",") if x.strip()})
     if not args.engine.is_file():
@@ -193,7 +193,7 @@ def main() -> None:
                   "`ru_maxrss` (resource.getrusage RUSAGE_SELF, \"main process\")")
     except ImportError:
         method = "resource.getrusage RUSAGE_SELF ru_maxrss of the eval process (psutil absent)"
-    shown = ["python", "-m", "bench.scale", "--sizes", ",".join(map(str, sizes))]
+    shown = ["python", "-m", "crnn_deploy.bench.scale", "--sizes", ",".join(map(str, sizes))]
     if args.threads:
         shown += ["--threads", str(args.threads)]
     if str(args.engine) != "build/nano-ocr_bs16.onnx":
@@ -218,7 +218,7 @@ def main() -> None:
     print(f"wrote {out}")
     bench = args.workdir / "bench_results.json"
     if bench.is_file():
-        from bench.cli import read_json, render_files
+        from crnn_deploy.bench.cli import read_json, render_files
 
         render_files(read_json(bench), args.output, args.plot, args.workdir)
         print(f"re-rendered {args.output}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.workspace import Workspace, rel
-from common.errors import UserError
+from crnn_deploy.bench.workspace import Workspace, rel
+from crnn_deploy.common.errors import UserError
 
 #: Every variant, in report order.
 VARIANT_KEYS = ("pytorch", "ort-f32", "ov-f32-latency", "ov-f32-throughput", "ov-bf16",
@@ -46,7 +46,7 @@ class Variant:
 
     def open(self, batch: int, threads: int):
         """A loaded backend for ``batch`` with ``threads`` inference threads (in this process)."""
-        from runtime.registry import open_backend
+        from crnn_deploy.runtime.registry import open_backend
 
         return open_backend(Path(self.engine_for(batch)), self.backend, threads=threads,
                             **self.options).load()

@@ -15,13 +15,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import traceback
 
-from bench.variants import Variant
-from common.errors import UserError
+from crnn_deploy.bench.variants import Variant
+from crnn_deploy.common.errors import UserError
 
 
 def timed_loop(be, loops: int, batch: int, warmup: int, pipelined: bool) -> tuple[dict, list]:
     """:func:`runtime.runner.run_loop` on zeros, plus every per-batch latency (ms) it recorded."""
-    from runtime.runner import run_loop
+    from crnn_deploy.runtime.runner import run_loop
 
     lat: list[float] = []
     s = run_loop(be, loops, batch, warmup, "zero", pipelined,
@@ -30,7 +30,7 @@ def timed_loop(be, loops: int, batch: int, warmup: int, pipelined: bool) -> tupl
 
 
 def _evaluate(be, pipelined: bool, lmdb: str, batch: int, workers, warmup: int) -> dict:
-    from pipeline.fused import evaluate
+    from crnn_deploy.pipeline.fused import evaluate
 
     res = evaluate(lmdb, be, batch, workers, pipelined=pipelined, warmup=warmup)
     return {"metrics": res.metrics, "count": len(res.samples), "skipped": res.skipped,
@@ -39,7 +39,7 @@ def _evaluate(be, pipelined: bool, lmdb: str, batch: int, workers, warmup: int) 
 
 
 def _serve(conn, variant: Variant, threads: int) -> None:
-    from pipeline.streams import open_engine
+    from crnn_deploy.pipeline.streams import open_engine
 
     backends: dict[object, object] = {}
     pipelined: dict[int, bool] = {}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from common.errors import UserError
-from common.fileio import atomic_write_json, atomic_write_text
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import atomic_write_json, atomic_write_text
 
 #: (key, folder under the assets dir) of the four test sets.
 DATASET_DIRS = (("iiit5k", "eval_iiit5k_3000"), ("svt", "eval_svt_647"),
@@ -60,7 +60,7 @@ class Workspace:
             self.built.append(command)
 
     def _convert(self, args: list[str], output: Path) -> Path:
-        cmd = _console("crnn-convert", "converter.cli") + args
+        cmd = _console("crnn-convert", "crnn_deploy.converter.cli") + args
         shown = "crnn-convert " + " ".join(shlex.quote(a) for a in args)
         if output.is_file():  # made by an earlier run in the work dir
             self._record(shown)
@@ -124,7 +124,7 @@ class Workspace:
             if record.get("wanted") == wanted:
                 self._record(record["command"])
                 return out, record
-        from converter.int8 import quantize
+        from crnn_deploy.converter.int8 import quantize
 
         args = ["int8", "--onnx", rel(src), "--calib-gt", rel(calib), "--calib-size",
                 str(calib_size), "--output", rel(out)] + (["--batch-size", str(batch)] if batch else [])
@@ -145,7 +145,7 @@ class Workspace:
     def lmdb(self, key: str, folder: str, limit: int | None = None) -> Path:
         """``{workdir}/data/{key}.lmdb`` (or ``{key}_first{limit}.lmdb``) from the set's gt.txt,
         built with :func:`preprocess.lmdb_build.build_lmdb` when absent."""
-        from preprocess.lmdb_build import build_lmdb
+        from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
         gt = self.assets / folder / "gt.txt"
         if not gt.is_file():

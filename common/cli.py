@@ -12,7 +12,7 @@ import traceback
 
 import click
 
-from common.errors import UserError
+from crnn_deploy.common.errors import UserError
 
 log = logging.getLogger("crnn_deploy")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from common.errors import UserError
+from crnn_deploy.common.errors import UserError
 
 #: Largest image file read (bytes). Word crops are small: the largest file of the four
 #: benchmark sets in shared/assets is 2.8 MB (IC13); 32 MiB leaves >10x headroom while keeping

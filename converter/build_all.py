@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from common.errors import UserError
+from crnn_deploy.common.errors import UserError
 
 
 @dataclass
@@ -95,13 +95,13 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
     Raises:
         UserError: a bad checkpoint, or an output that may not be written.
     """
-    from converter.int8 import ROUTES
-    from converter.om import build_om, find_atc
-    from converter.onnx_export import export_onnx
-    from converter.outputs import prepare_outputs
-    from models.checkpoint import load_model
-    from models.specs import get_spec, sidecar_path
-    from runtime.tensorrt_backend import unavailable_reason as trt_reason
+    from crnn_deploy.converter.int8 import ROUTES
+    from crnn_deploy.converter.om import build_om, find_atc
+    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.converter.outputs import prepare_outputs
+    from crnn_deploy.models.checkpoint import load_model
+    from crnn_deploy.models.specs import get_spec, sidecar_path
+    from crnn_deploy.runtime.tensorrt_backend import unavailable_reason as trt_reason
 
     spec = get_spec(model_name)
     out = Path(outdir)
@@ -139,7 +139,7 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
         rows.append(Row("openvino", xml, "skipped: openvino not installed "
                                          "(pip install 'crnn-deploy[openvino]')"))
     else:
-        from converter.openvino_convert import convert_openvino
+        from crnn_deploy.converter.openvino_convert import convert_openvino
 
         _attempt(rows, "openvino", xml, "ONNX Runtime", lambda: result(convert_openvino(
             static, xml, batch_size=batch_size, overwrite=overwrite)), log)
@@ -150,7 +150,7 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
         hint = " (pip install 'crnn-deploy[tensorrt]')" if "importable" in trt_why else ""
         rows.append(Row("tensorrt", plan, f"skipped: {trt_why}{hint}"))
     else:
-        from converter.tensorrt_build import build_tensorrt
+        from crnn_deploy.converter.tensorrt_build import build_tensorrt
 
         _attempt(rows, "tensorrt", plan, "ONNX Runtime", lambda: result(build_tensorrt(
             dyn, plan, batch_size, min_batch=1, opt_batch=batch_size, max_batch=batch_size,
@@ -170,7 +170,7 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
 
 def _int8_rows(rows: list[Row], onnx: Path | None, targets: list, batch_size: int,
                calib_gt: str | Path | None, overwrite: bool, log: Callable[[str], None]) -> None:
-    from converter.int8 import quantize
+    from crnn_deploy.converter.int8 import quantize
 
     def run(target: Path):
         r = quantize(onnx, calib_gt, target, batch_size=batch_size, overwrite=overwrite)

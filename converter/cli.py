@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from common.cli import group
-from converter.int8.cli import quantize_cmd
-from converter.onnx_export import DEFAULT_OPSET
-from models.specs import SPECS
+from crnn_deploy.common.cli import group
+from crnn_deploy.converter.int8.cli import quantize_cmd
+from crnn_deploy.converter.onnx_export import DEFAULT_OPSET
+from crnn_deploy.models.specs import SPECS
 
 OVERWRITE_OPT = click.option(
     "--overwrite", is_flag=True,
@@ -53,10 +53,10 @@ def onnx_cmd(model_name, checkpoint, output, batch_size, dynamic, opset, no_simp
     in metadata_props, and is written only if ONNX Runtime matches PyTorch within 1e-4
     (batch N; with --dynamic also batches 1, 3 and 2N+1).
     """
-    from converter.onnx_export import export_onnx
-    from converter.outputs import prepare_outputs
-    from models.checkpoint import load_model
-    from models.specs import get_spec
+    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.converter.outputs import prepare_outputs
+    from crnn_deploy.models.checkpoint import load_model
+    from crnn_deploy.models.specs import get_spec
 
     inputs = {"--checkpoint": checkpoint}
     prepare_outputs([output], inputs, overwrite)  # before the slow part
@@ -100,7 +100,7 @@ def openvino_cmd(onnx_path, output, batch_size, fp16, overwrite) -> None:
     The check compiles the IR on the CPU with INFERENCE_PRECISION_HINT=f32 (tolerance 1e-4,
     or 5e-2 with --fp16). The model spec is stored in rt_info ["crnn_deploy", "spec"].
     """
-    from converter.openvino_convert import convert_openvino
+    from crnn_deploy.converter.openvino_convert import convert_openvino
 
     _report(convert_openvino(onnx_path, output, batch_size=batch_size, fp16=fp16,
                              overwrite=overwrite))
@@ -130,7 +130,7 @@ def tensorrt_cmd(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
     batches min, opt and max, FP16 to 0.1, INT8 by greedy-decode agreement >= 95 % on the
     calibration samples. Needs tensorrt + cuda-python and an NVIDIA GPU.
     """
-    from converter.tensorrt_build import build_tensorrt
+    from crnn_deploy.converter.tensorrt_build import build_tensorrt
 
     _report(build_tensorrt(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
                            fp16=fp16, int8=int8, calib=calib, workspace_mib=workspace_mib,
@@ -161,7 +161,7 @@ def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, devic
     [--dynamic_batch_size=...]. Checked against ONNX Runtime (tolerance 0.1, FP16 compute)
     where ais_bench can run the OM; otherwise written unchecked, as printed.
     """
-    from converter.om import build_om
+    from crnn_deploy.converter.om import build_om
 
     _report(build_om(onnx_path, output, batch_size=batch_size, soc_version=soc_version,
                      dynamic_batch=dynamic_batch, atc=atc, device_id=device_id,
@@ -190,7 +190,7 @@ def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc, calib_
     abs diff (ONNX rows against PyTorch, engines against ONNX Runtime). Exits 1 after the table
     when an engine failed (a skipped one is not a failure).
     """
-    from converter.build_all import build_all, format_table
+    from crnn_deploy.converter.build_all import build_all, format_table
 
     rows = build_all(model_name, checkpoint, batch_size=batch_size, outdir=outdir,
                      soc_version=soc_version, atc=atc, calib_gt=calib_gt, overwrite=overwrite,

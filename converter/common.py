@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.errors import UserError
-from models.specs import METADATA_KEY, ModelSpec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import METADATA_KEY, ModelSpec
 
 #: Largest ONNX file read (protobuf's limit; weights above it need external data).
 MAX_ONNX_BYTES = 2 << 30
@@ -60,7 +60,7 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
     """
     import onnx
 
-    from runtime.engine_spec import check_dims, spec_from_text
+    from crnn_deploy.runtime.engine_spec import check_dims, spec_from_text
 
     path = Path(path)
     if not path.is_file():

@@ -23,13 +23,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from common.errors import UserError
-from common.outputs import publish_file as publish
-from common.outputs import temp_dir
-from converter.common import BuildResult, check_static_batch, read_onnx_info
-from converter.outputs import prepare_outputs
-from converter.parity import compare, onnx_runner
-from models.specs import ModelSpec, sidecar_path, write_sidecar
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs import publish_file as publish
+from crnn_deploy.common.outputs import temp_dir
+from crnn_deploy.converter.common import BuildResult, check_static_batch, read_onnx_info
+from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.parity import compare, onnx_runner
+from crnn_deploy.models.specs import ModelSpec, sidecar_path, write_sidecar
 
 OM_ATOL = 0.1
 STDERR_TAIL_LINES = 20
@@ -133,7 +133,7 @@ def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
 
 def _check(path: Path, spec: ModelSpec, onnx_path: Path, batch: int | None,
            gears: list[int] | None, device_id: int) -> tuple[float | None, str]:
-    from runtime.ascend_backend import OmSession, unavailable_reason
+    from crnn_deploy.runtime.ascend_backend import OmSession, unavailable_reason
 
     reason = unavailable_reason()
     if reason:

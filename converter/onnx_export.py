@@ -23,12 +23,12 @@ from typing import Mapping
 
 import onnx
 
-from common.errors import UserError
-from common.outputs import publish_file as publish
-from common.outputs import temp_file
-from converter.outputs import prepare_outputs
-from converter.parity import TorchRunner, compare, onnx_runner
-from models.specs import METADATA_KEY, ModelSpec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs import publish_file as publish
+from crnn_deploy.common.outputs import temp_file
+from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.parity import TorchRunner, compare, onnx_runner
+from crnn_deploy.models.specs import METADATA_KEY, ModelSpec
 
 DEFAULT_OPSET = 17
 #: Upper bound of the dynamic batch axis declared to torch.export (a range, not a buffer size).

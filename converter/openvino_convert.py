@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.errors import UserError
-from common.outputs import publish_file as publish
-from common.outputs import temp_file
-from converter.common import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs import publish_file as publish
+from crnn_deploy.common.outputs import temp_file
+from crnn_deploy.converter.common import (
     BuildResult,
     check_static_batch,
     import_hint,
     read_onnx_info,
 )
-from converter.outputs import prepare_outputs
-from converter.parity import FP32_ATOL, compare, onnx_runner
+from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.parity import FP32_ATOL, compare, onnx_runner
 
 #: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).
 FP16_ATOL = 5e-2
@@ -61,7 +61,7 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
             (:func:`converter.outputs.prepare_outputs`), batch conflicting with a static
             ONNX, conversion failure, or a diff above the tolerance (nothing is written then).
     """
-    from runtime.openvino_backend import RT_INFO_PATH, OpenVINOBackend
+    from crnn_deploy.runtime.openvino_backend import RT_INFO_PATH, OpenVINOBackend
 
     ov = _import_openvino()
     output = Path(output)

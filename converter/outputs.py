@@ -25,10 +25,10 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from common.errors import UserError
-from common.outputs import SAME, cleanup_stale, input_overlap, read_small
-from converter.common import MAX_ONNX_BYTES
-from models.specs import METADATA_KEY
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs import SAME, cleanup_stale, input_overlap, read_small
+from crnn_deploy.converter.common import MAX_ONNX_BYTES
+from crnn_deploy.models.specs import METADATA_KEY
 
 #: Largest IR ``.xml`` read to look for our rt_info (this project's IRs are ~100 kB).
 MAX_XML_BYTES = 64 << 20
@@ -68,7 +68,7 @@ def _onnx_problem(path: Path) -> str | None:
 def _xml_problem(path: Path) -> str | None:
     import xml.etree.ElementTree as ET
 
-    from runtime.openvino_backend import RT_INFO_PATH
+    from crnn_deploy.runtime.openvino_backend import RT_INFO_PATH
 
     data = read_small(path, MAX_XML_BYTES)
     if data is None:
@@ -85,7 +85,7 @@ def _xml_problem(path: Path) -> str | None:
 
 
 def _sidecar_problem(path: Path) -> str | None:
-    from models.specs import sidecar_path
+    from crnn_deploy.models.specs import sidecar_path
 
     side = sidecar_path(path)
     if not side.is_file():

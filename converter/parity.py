@@ -24,8 +24,8 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import ModelSpec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import ModelSpec
 
 #: Default tolerance (max abs diff of the (T, B, C) outputs) for an FP32 conversion.
 FP32_ATOL = 1e-4
@@ -55,7 +55,7 @@ class TorchRunner:
 def onnx_runner(path: str | Path):
     """ONNX Runtime (CPU) on ``path`` as a loaded runner (``runtime.ort_backend``); close it
     (or use it as a context manager). Raises UserError for an unreadable ONNX file."""
-    from runtime.ort_backend import OnnxRuntimeBackend
+    from crnn_deploy.runtime.ort_backend import OnnxRuntimeBackend
 
     return OnnxRuntimeBackend(path, device="CPU").load()
 
@@ -152,7 +152,7 @@ def greedy_agreement(spec: ModelSpec, reference: np.ndarray, candidate: np.ndarr
     Raises:
         UserError: the shapes differ.
     """
-    from postprocess.ctc import greedy_decode
+    from crnn_deploy.postprocess.ctc import greedy_decode
 
     diff = max_abs_diff(reference, candidate)
     ref_txt = greedy_decode(reference, spec.alphabet)

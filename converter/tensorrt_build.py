@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from common.outputs import publish_file as publish
-from common.outputs import temp_file
-from converter.common import BuildResult, read_onnx_info
-from converter.outputs import prepare_outputs
-from converter.parity import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs import publish_file as publish
+from crnn_deploy.common.outputs import temp_file
+from crnn_deploy.converter.common import BuildResult, read_onnx_info
+from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.parity import (
     FP32_ATOL,
     compare,
     enforce_agreement,
@@ -36,7 +36,7 @@ from converter.parity import (
     onnx_runner,
     run_batches,
 )
-from models.specs import ModelSpec, sidecar_path, write_sidecar
+from crnn_deploy.models.specs import ModelSpec, sidecar_path, write_sidecar
 
 FP16_ATOL = 0.1
 INT8_MIN_AGREEMENT = 0.95
@@ -144,7 +144,7 @@ def _int8_check(reference, candidate, spec: ModelSpec, batches: list[np.ndarray]
 
 def _gpu_name() -> str:
     try:
-        from runtime.tensorrt_backend import cuda_call, cudart
+        from crnn_deploy.runtime.tensorrt_backend import cuda_call, cudart
 
         name = cuda_call(cudart().cudaGetDeviceProperties(0)).name
         return name.decode(errors="replace").rstrip("\0") if isinstance(name, bytes) else str(name)
@@ -174,7 +174,7 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
             batch outside the profile, parser or build failure, or a failed check (nothing
             is written then).
     """
-    from runtime.tensorrt_backend import INSTALL_HINT, TrtSession, unavailable_reason
+    from crnn_deploy.runtime.tensorrt_backend import INSTALL_HINT, TrtSession, unavailable_reason
 
     output = Path(output)
     if output.suffix.lower() not in (".engine", ".plan"):
@@ -193,7 +193,7 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
                         f"{info.batch}")
     calib_data = None
     if int8:
-        from converter.tensorrt_calib import read_calibration_batches
+        from crnn_deploy.converter.tensorrt_calib import read_calibration_batches
 
         calib_data = read_calibration_batches(calib, spec, shapes["opt"][0])
     reason = unavailable_reason()
@@ -201,7 +201,7 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
         raise UserError(f"TensorRT cannot build here: {reason}; install with: {INSTALL_HINT}")
     calibrator = None
     if calib_data is not None:
-        from converter.tensorrt_calib import make_calibrator
+        from crnn_deploy.converter.tensorrt_calib import make_calibrator
 
         calibrator = make_calibrator(calib_data[0], spec.input_name)
     try:

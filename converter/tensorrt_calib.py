@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import ModelSpec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import ModelSpec
 
 #: Default number of calibration samples (NVIDIA suggests ~500 images for ImageNet-size nets).
 DEFAULT_MAX_SAMPLES = 512
@@ -117,7 +117,7 @@ def make_calibrator(batches: list[np.ndarray], input_name: str, cache: Path | No
     """
     import tensorrt as trt
 
-    from runtime.tensorrt_backend import DeviceBuffer, cuda_call, cudart
+    from crnn_deploy.runtime.tensorrt_backend import DeviceBuffer, cuda_call, cudart
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self):

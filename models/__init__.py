@@ -3,7 +3,7 @@
 Importing this package (and ``models.specs``) does not import torch; the architectures in
 ``models.arch_*`` and ``models.checkpoint`` do.
 """
-from common.errors import UserError
-from models.specs import METADATA_KEY, SPECS, ModelSpec, get_spec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import METADATA_KEY, SPECS, ModelSpec, get_spec
 
 __all__ = ["METADATA_KEY", "SPECS", "ModelSpec", "UserError", "get_spec"]

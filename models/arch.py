@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.specs import DERIVED, FOLD_EPS, ModelSpec, fold_map, get_spec
+from crnn_deploy.models.specs import DERIVED, FOLD_EPS, ModelSpec, fold_map, get_spec
 
 _CHANNELS = (64, 128, 256, 256, 512, 512, 512)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from common.errors import UserError
-from models.arch import build_model
-from models.specs import SPECS, ModelSpec, get_spec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.arch import build_model
+from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
 
 
 def read_state_dict(path: str | Path) -> "OrderedDict[str, torch.Tensor]":

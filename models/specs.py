@@ -21,7 +21,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from common.errors import UserError
+from crnn_deploy.common.errors import UserError
 
 DIGITS_LOWER = "0123456789abcdefghijklmnopqrstuvwxyz"
 NANO_OCR_ALPHABET = DIGITS_LOWER + "ABCDEFGHIJKLMNOPQRSTUVWXYZ.- "
@@ -203,7 +203,7 @@ def sidecar_path(engine) -> Path:
 
 def write_sidecar(engine, spec: ModelSpec, **extra) -> None:
     """Write the sidecar JSON (``{"spec": ..., **extra}``) atomically."""
-    from common.fileio import atomic_write_json
+    from crnn_deploy.common.fileio import atomic_write_json
 
     atomic_write_json(sidecar_path(engine), {"spec": spec.to_dict(), **extra})
 

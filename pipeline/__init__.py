@@ -4,7 +4,7 @@ recognition of images (``crnn-recognize`` and the :class:`Recognizer` API).
 The staged pipeline (preprocess -> runtime -> postprocess) passes files; this package composes
 the same stage functions in one process, without intermediate files. torch is not imported.
 
-``from pipeline import Recognizer`` (imported lazily). The benchmark lives in the top-level package ``bench``.
+``from crnn_deploy import Recognizer`` (imported lazily). The benchmark lives in ``crnn_deploy.bench``.
 """
 
 __all__ = ["Recognizer"]
@@ -12,7 +12,7 @@ __all__ = ["Recognizer"]
 
 def __getattr__(name: str):
     if name == "Recognizer":
-        from pipeline.recognizer import Recognizer
+        from crnn_deploy.pipeline.recognizer import Recognizer
 
         return Recognizer
-    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    raise AttributeError(f"module 'crnn_deploy.pipeline' has no attribute {name!r}")

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from common import outputs
-from common.cli import command
-from common.fileio import atomic_write_json
-from pipeline.options import feed_options, outcome_lines
-from pipeline.ray_cli import eval_on_ray, ray_options
-from pipeline.streams import open_engine
-from postprocess.metrics import write_report
-from postprocess.predictions import write_predictions
-from runtime.options import backend_options, engine_options
+from crnn_deploy.common import outputs
+from crnn_deploy.common.cli import command
+from crnn_deploy.common.fileio import atomic_write_json
+from crnn_deploy.pipeline.options import feed_options, outcome_lines
+from crnn_deploy.pipeline.ray_cli import eval_on_ray, ray_options
+from crnn_deploy.pipeline.streams import open_engine
+from crnn_deploy.postprocess.metrics import write_report
+from crnn_deploy.postprocess.predictions import write_predictions
+from crnn_deploy.runtime.options import backend_options, engine_options
 
 
 @command()
@@ -57,7 +57,7 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     """
     from tqdm import tqdm
 
-    from pipeline.fused import evaluate
+    from crnn_deploy.pipeline.fused import evaluate
 
     options = backend_options(threads, hint, precision)
     if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards

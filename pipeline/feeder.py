@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import ModelSpec
-from preprocess.lmdb_io import read_source
-from preprocess.parallel import SampleTransformer, ordered_map
-from preprocess.transform import ImageError, preprocess_image
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.preprocess.lmdb_io import read_source
+from crnn_deploy.preprocess.parallel import SampleTransformer, ordered_map
+from crnn_deploy.preprocess.transform import ImageError, preprocess_image
 
 
 @dataclass
@@ -76,7 +76,7 @@ def preprocess_chunks(lmdb_path: str, spec: ModelSpec, tasks: Iterable[tuple[int
     """Yield one :class:`Chunk` per task, in task order; ``2 * workers`` tasks in flight."""
     try:
         yield from ordered_map(_task, tasks, workers, workers <= 0, _init, (str(lmdb_path), spec),
-                               preload="pipeline.feeder")
+                               preload="crnn_deploy.pipeline.feeder")
     finally:
         if _STATE.get("samples") is not None:  # inline run
             _STATE["samples"].close()

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from pipeline.feeder import prepare_batches, preprocess_chunks
-from postprocess.ctc import greedy_decode_with_confidence
-from postprocess.metrics import score_samples
-from preprocess.lmdb_io import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.feeder import prepare_batches, preprocess_chunks
+from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
+from crnn_deploy.postprocess.metrics import score_samples
+from crnn_deploy.preprocess.lmdb_io import (
     SampleError,
     has_labels,
     image_key,
@@ -29,11 +29,11 @@ from preprocess.lmdb_io import (
     read_sample,
     read_source,
 )
-from preprocess.parallel import REMAP_BYTES  # the LMDB is reopened after this many bytes
-from runtime.base import Backend
-from runtime.batching import pad_batch
-from runtime.runner import resolve_batch, run_batches, warm_up
-from runtime.stats import latency_summary, throughput
+from crnn_deploy.preprocess.parallel import REMAP_BYTES  # the LMDB is reopened after this many bytes
+from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.batching import pad_batch
+from crnn_deploy.runtime.runner import resolve_batch, run_batches, warm_up
+from crnn_deploy.runtime.stats import latency_summary, throughput
 
 #: Bad samples listed one by one in the result.
 MAX_REPORTED = 20

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from postprocess.metrics import format_metrics
+from crnn_deploy.postprocess.metrics import format_metrics
 
 _FEED_OPTIONS = [
     click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1),

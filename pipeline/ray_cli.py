@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from common.errors import UserError
-from pipeline.options import outcome_lines
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.options import outcome_lines
 
 _OPTIONS = [
     click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
@@ -65,7 +65,7 @@ def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, s
     Prints the metrics of crnn-eval (when the shards carry labels), the skipped samples by
     shard and key, and end-to-end images/s (wall clock of the Ray job, Ray's start-up apart).
     """
-    from pipeline.ray_exec import run
+    from crnn_deploy.pipeline.ray_exec import run
 
     if output is None:
         raise UserError("--executor ray needs --output: a folder (on storage every node can "
@@ -138,8 +138,8 @@ def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, 
             the list cannot carry, a bad image with ``strict`` (named by its path), and the
             errors of :func:`pipeline.ray_exec.run`.
     """
-    from common import outputs
-    from pipeline.ray_exec import run
+    from crnn_deploy.common import outputs
+    from crnn_deploy.pipeline.ray_exec import run
 
     if output is None and ray_address:
         raise UserError("--executor ray with --ray-address needs --output (preds.tsv or "

@@ -21,10 +21,10 @@ import math
 
 import numpy as np
 
-from common.errors import UserError
-from pipeline.fused import infer_decoded
-from runtime.registry import backend_for, open_backend
-from runtime.runner import resolve_batch, warm_up
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.fused import infer_decoded
+from crnn_deploy.runtime.registry import backend_for, open_backend
+from crnn_deploy.runtime.runner import resolve_batch, warm_up
 
 #: Columns of the predictions, in order (pyarrow types built lazily in :func:`schema`).
 FIELDS = (("shard", "string"), ("index", "int64"), ("source", "string"), ("label", "string"),

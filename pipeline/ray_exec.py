@@ -34,19 +34,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import outputs
-from common.errors import UserError
-from common.fileio import atomic_write_json
-from pipeline.ray_engine import check_engine_file, schema
-from pipeline.ray_metrics import Aggregate, aggregate
-from pipeline.ray_plan import build_dataset, configure
-from pipeline.ray_read import (
+from crnn_deploy.common import outputs
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import atomic_write_json
+from crnn_deploy.pipeline.ray_engine import check_engine_file, schema
+from crnn_deploy.pipeline.ray_metrics import Aggregate, aggregate
+from crnn_deploy.pipeline.ray_plan import build_dataset, configure
+from crnn_deploy.pipeline.ray_read import (
     DEFAULT_RANGE,
     expand_inputs,
     plan_list_ranges,
     plan_lmdb_ranges,
 )
-from postprocess.metrics import write_report
+from crnn_deploy.postprocess.metrics import write_report
 
 MARKER = {"executor": "ray", "tool": "crnn-deploy"}
 
@@ -96,9 +96,9 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> tuple[bo
 def _engine_spec(engine: Path, backend: str | None):
     """The model spec, read on the driver without running the engine (sidecar, ONNX metadata,
     else the backend's own reader: OpenVINO's read_model, no compile)."""
-    from models.specs import read_sidecar, sidecar_path
-    from runtime.engine_spec import onnx_spec_text, spec_from_text
-    from runtime.registry import backend_for, open_backend
+    from crnn_deploy.models.specs import read_sidecar, sidecar_path
+    from crnn_deploy.runtime.engine_spec import onnx_spec_text, spec_from_text
+    from crnn_deploy.runtime.registry import backend_for, open_backend
 
     if sidecar_path(engine).is_file():
         return read_sidecar(engine)

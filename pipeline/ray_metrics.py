@@ -12,7 +12,7 @@ import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from postprocess.metrics import score_samples
+from crnn_deploy.postprocess.metrics import score_samples
 
 BATCH_ROWS = 65_536
 #: Bad samples listed by shard and key (all are counted).

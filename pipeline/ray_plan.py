@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 
-from pipeline.ray_engine import EngineActor
-from pipeline.ray_read import read_range
+from crnn_deploy.pipeline.ray_engine import EngineActor
+from crnn_deploy.pipeline.ray_read import read_range
 
 #: Rows handed to one engine actor call (split there into engine batches).
 CALL_ROWS = 256

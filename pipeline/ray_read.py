@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import ModelSpec
-from preprocess.lmdb_io import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.preprocess.lmdb_io import (
     SampleError,
     image_key,
     open_lmdb,
@@ -38,8 +38,8 @@ from preprocess.lmdb_io import (
     read_sample,
     read_source,
 )
-from preprocess.sources import read_image_file
-from preprocess.transform import ImageError, preprocess_image
+from crnn_deploy.preprocess.sources import read_image_file
+from crnn_deploy.preprocess.transform import ImageError, preprocess_image
 
 #: Samples per read task (one block); 512 nano-ocr inputs are 8 MiB.
 DEFAULT_RANGE = 512

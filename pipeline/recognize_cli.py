@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
-from common import outputs
-from common.cli import command
-from common.errors import UserError
-from pipeline.options import feed_options
-from pipeline.ray_cli import ray_options, recognize_on_ray
-from postprocess.predictions import format_predictions
-from runtime.options import backend_options, engine_options
+from crnn_deploy.common import outputs
+from crnn_deploy.common.cli import command
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.options import feed_options
+from crnn_deploy.pipeline.ray_cli import ray_options, recognize_on_ray
+from crnn_deploy.postprocess.predictions import format_predictions
+from crnn_deploy.runtime.options import backend_options, engine_options
 
 #: Bad images printed one by one on stderr (the rest are counted).
 MAX_REPORTED = 20
@@ -31,7 +31,7 @@ def expand_inputs(args: tuple[str, ...]) -> list[str]:
     Raises:
         UserError: a path that does not exist, or a folder without images.
     """
-    from preprocess.sources import image_dir_entries
+    from crnn_deploy.preprocess.sources import image_dir_entries
 
     out: list[str] = []
     for arg in args:
@@ -192,7 +192,7 @@ def _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead, 
                 progress, streams=None):
     from tqdm import tqdm
 
-    from pipeline.recognizer import Recognizer
+    from crnn_deploy.pipeline.recognizer import Recognizer
 
     with Recognizer(engine, batchsize, prep_threads, backend, device, ahead=ahead,
                     streams=streams, **options) as rec, \

@@ -6,7 +6,7 @@ transformed with the engine's spec (:func:`preprocess.transform.preprocess_image
 batches and greedy-CTC decoded with a confidence (:func:`postprocess.ctc.
 greedy_decode_with_confidence`). Results come back in input order.
 
-    from pipeline import Recognizer
+    from crnn_deploy.pipeline import Recognizer
     with Recognizer("build/nano-ocr_bs16.xml") as r:
         for text, confidence in r.recognize(["word.png", open("b.jpg", "rb").read()]):
             print(text, confidence)
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from pipeline.feeder import prepare_batches
-from pipeline.fused import infer_decoded
-from pipeline.streams import open_engine
-from preprocess.sources import read_image_file
-from preprocess.transform import ImageError
-from runtime.base import Backend
-from runtime.runner import resolve_batch, warm_up
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.feeder import prepare_batches
+from crnn_deploy.pipeline.fused import infer_decoded
+from crnn_deploy.pipeline.streams import open_engine
+from crnn_deploy.preprocess.sources import read_image_file
+from crnn_deploy.preprocess.transform import ImageError
+from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.runner import resolve_batch, warm_up
 
 
 def load_input(obj) -> object:

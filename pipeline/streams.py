@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from runtime.base import Backend
-from runtime.registry import open_backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.registry import open_backend
 
 
 class Streams(Backend):

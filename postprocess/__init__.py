@@ -7,8 +7,8 @@ Public API, reusable by other evaluation paths:
   -- (name, label, prediction) triples or predictions + labels -> metrics dict.
 * :func:`postprocess.metrics.write_report` -- accuracy.json + errors.tsv, written atomically.
 """
-from postprocess.ctc import greedy_decode
-from postprocess.metrics import (
+from crnn_deploy.postprocess.ctc import greedy_decode
+from crnn_deploy.postprocess.metrics import (
     compute_metrics,
     edit_distance,
     format_metrics,

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import click
 
-from common import outputs
-from common.cli import command
-from common.errors import UserError
-from postprocess.metrics import format_metrics, score_samples, write_report
-from postprocess.predictions import (
+from crnn_deploy.common import outputs
+from crnn_deploy.common.cli import command
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.postprocess.metrics import format_metrics, score_samples, write_report
+from crnn_deploy.postprocess.predictions import (
     find_names,
     list_result_entries,
     read_names,
     write_predictions,
 )
-from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
+from crnn_deploy.postprocess.results import decode_result_dir, read_labels, resolve_alphabet
 
 
 @command()

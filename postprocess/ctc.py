@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.errors import UserError
+from crnn_deploy.common.errors import UserError
 
 BLANK = 0
 

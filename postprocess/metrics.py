@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from common.fileio import atomic_write_text
+from crnn_deploy.common.fileio import atomic_write_text
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 

@@ -13,10 +13,10 @@ import os
 import re
 from pathlib import Path
 
-from common import outputs
-from common.errors import UserError
-from common.fileio import atomic_write_text
-from common.inputs import read_text_file
+from crnn_deploy.common import outputs
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import atomic_write_text
+from crnn_deploy.common.inputs import read_text_file
 
 #: Columns of ``predictions.tsv`` (DESIGN.md, "Predictions"); the file starts with this header.
 PREDICTION_COLUMNS = ("file", "source", "text", "confidence")

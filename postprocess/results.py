@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from common.inputs import MAX_TEXT_BYTES, label_problem, read_text_file
-from models.specs import SPECS, ModelSpec, get_spec
-from postprocess.ctc import greedy_decode_with_confidence
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.inputs import MAX_TEXT_BYTES, label_problem, read_text_file
+from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
+from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
 
 CHUNK = 4096  # samples decoded per vectorized call (~36 MB of float32 for nano-ocr)
 

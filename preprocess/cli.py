@@ -11,9 +11,9 @@ from contextlib import contextmanager
 
 import click
 
-from common.cli import group
-from common.errors import UserError, os_errors_as_user_errors
-from models.specs import SPECS
+from crnn_deploy.common.cli import group
+from crnn_deploy.common.errors import UserError, os_errors_as_user_errors
+from crnn_deploy.models.specs import SPECS
 
 
 @contextmanager
@@ -74,10 +74,10 @@ def build_lmdb_cmd(gt: str | None, images: str | None, list_file: str | None, ou
     are rejected); bad entries are reported (GT/list line number, or path) and skipped (or
     fail with --strict).
     """
-    from preprocess.lmdb_build import build_lmdb
+    from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
     if shard_size is not None:
-        from preprocess.shards import build_shards
+        from crnn_deploy.preprocess.shards import build_shards
 
         if gt is None or images is not None or list_file is not None:
             raise UserError("--shard-size needs --gt, alone (shards of --images/--list: not "
@@ -139,7 +139,7 @@ def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str | None,
     optional: an LMDB without label-%09d keys converts the same, without a label file. Bad samples (missing keys, undecodable or oversized images,
     empty or non-UTF-8 labels) are reported by key and skipped (or fail with --strict).
     """
-    from preprocess.lmdb_to_bin import lmdb_to_bin
+    from crnn_deploy.preprocess.lmdb_to_bin import lmdb_to_bin
 
     with _user_errors():
         res = lmdb_to_bin(lmdb_path, model, output, labels, workers=workers or os.cpu_count(),

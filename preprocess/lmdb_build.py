@@ -25,11 +25,11 @@ from pathlib import Path
 
 import lmdb
 
-from common import outputs
-from common.errors import UserError
-from preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key, path_key
-from preprocess.sources import gt_entries, image_dir_entries, list_file_entries, read_image_file
-from preprocess.transform import ImageError, open_image
+from crnn_deploy.common import outputs
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.preprocess.lmdb_io import NUM_SAMPLES_KEY, image_key, label_key, path_key
+from crnn_deploy.preprocess.sources import gt_entries, image_dir_entries, list_file_entries, read_image_file
+from crnn_deploy.preprocess.transform import ImageError, open_image
 
 #: Initial LMDB map size (bytes); doubled on MDB_MAP_FULL. Virtual only: the file grows with data.
 INITIAL_MAP_SIZE = 1 << 30

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import lmdb
 
-from common.errors import UserError
-from common.inputs import label_problem
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.inputs import label_problem
 
 NUM_SAMPLES_KEY = b"num-samples"
 

@@ -26,19 +26,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import outputs
-from common.errors import UserError
-from common.fileio import atomic_write_bytes, atomic_write_json
-from models.specs import ModelSpec, get_spec
-from preprocess.lmdb_io import (
+from crnn_deploy.common import outputs
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import atomic_write_bytes, atomic_write_json
+from crnn_deploy.models.specs import ModelSpec, get_spec
+from crnn_deploy.preprocess.lmdb_io import (
     has_labels,
     keys_sha256,
     open_lmdb,
     read_num_samples,
     read_source,
 )
-from preprocess.parallel import SampleTransformer, ordered_map
-from preprocess.transform import MAX_PIXELS
+from crnn_deploy.preprocess.parallel import SampleTransformer, ordered_map
+from crnn_deploy.preprocess.transform import MAX_PIXELS
 
 #: Samples per task handed to a worker.
 CHUNK = 64
@@ -119,7 +119,7 @@ def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
     """Results of the tasks in order; at most ``2 * workers`` tasks in flight."""
     try:
         yield from ordered_map(_task, tasks, workers, workers == 1, _init, initargs,
-                               preload="preprocess.lmdb_to_bin")
+                               preload="crnn_deploy.preprocess.lmdb_to_bin")
     finally:
         if isinstance(_Worker.state, _Worker):  # inline run
             _Worker.state.samples.close()

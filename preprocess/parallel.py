@@ -13,9 +13,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from models.specs import ModelSpec
-from preprocess.lmdb_io import SampleError, image_key, open_lmdb, read_sample
-from preprocess.transform import ImageError, preprocess_image
+from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.preprocess.lmdb_io import SampleError, image_key, open_lmdb, read_sample
+from crnn_deploy.preprocess.transform import ImageError, preprocess_image
 
 if TYPE_CHECKING:
     import numpy as np

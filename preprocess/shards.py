@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import outputs
-from common.errors import UserError
-from common.inputs import MAX_LINE_BYTES
-from preprocess.lmdb_build import build_lmdb
+from crnn_deploy.common import outputs
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.inputs import MAX_LINE_BYTES
+from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
 #: Most shards one build writes (5-digit names).
 MAX_SHARDS = 100_000

@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from common.errors import UserError
-from common.inputs import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.inputs import (
     MAX_IMAGE_BYTES,
     MAX_LINE_BYTES,
     label_problem,
     open_regular,
     read_regular_file,
 )
-from preprocess.transform import ImageError
+from crnn_deploy.preprocess.transform import ImageError
 
 #: File suffixes taken as images by :func:`image_dir_entries` (lowercase compared).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",

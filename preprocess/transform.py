@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from models.specs import ModelSpec
+from crnn_deploy.models.specs import ModelSpec
 
 #: Largest accepted image, in pixels (width * height). Word crops are tiny; IIIT5K's largest
 #: is 2576x772 (2 Mpixel). Anything above this is treated as a decompression bomb.

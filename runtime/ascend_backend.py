@@ -22,9 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import read_sidecar, sidecar_path
-from runtime.base import Backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import read_sidecar, sidecar_path
+from crnn_deploy.runtime.base import Backend
 
 INSTALL_HINT = ("install the CANN toolkit, then the aclruntime and ais_bench wheels of the "
                 "ais_bench tool (Ascend/tools ais-bench_workload/tool/ais_bench)")

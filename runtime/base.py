@@ -17,8 +17,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import ModelSpec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import ModelSpec
 
 
 class Backend(abc.ABC):

@@ -22,9 +22,9 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from common.errors import UserError
-from common.fileio import atomic_write_bytes
-from models.specs import ModelSpec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import atomic_write_bytes
+from crnn_deploy.models.specs import ModelSpec
 
 T = TypeVar("T")
 OUTFMTS = ("BIN", "NPY")

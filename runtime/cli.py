@@ -15,14 +15,14 @@ from pathlib import Path
 
 import click
 
-from common import outputs
-from common.cli import command
-from common.errors import UserError, os_errors_as_user_errors
-from common.fileio import atomic_write_json
-from runtime import batching, runner
-from runtime.options import backend_options, engine_options
-from runtime.registry import open_backend
-from runtime.stats import format_summary
+from crnn_deploy.common import outputs
+from crnn_deploy.common.cli import command
+from crnn_deploy.common.errors import UserError, os_errors_as_user_errors
+from crnn_deploy.common.fileio import atomic_write_json
+from crnn_deploy.runtime import batching, runner
+from crnn_deploy.runtime.options import backend_options, engine_options
+from crnn_deploy.runtime.registry import open_backend
+from crnn_deploy.runtime.stats import format_summary
 
 
 def _progress(total: int, desc: str):

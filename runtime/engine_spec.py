@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from common.errors import UserError
-from models.specs import METADATA_KEY, ModelSpec, read_sidecar, sidecar_path
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import METADATA_KEY, ModelSpec, read_sidecar, sidecar_path
 
 
 def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:

@@ -28,10 +28,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import METADATA_KEY
-from runtime.base import Backend
-from runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import METADATA_KEY
+from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
 
 #: Where an IR written by crnn-convert keeps the spec JSON in its rt_info: the ONNX metadata key
 #: ``crnn_deploy.spec`` split at the dot, i.e. ``rt_info["crnn_deploy"]["spec"]`` (the one

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from runtime.registry import BACKENDS
+from crnn_deploy.runtime.registry import BACKENDS
 
 _OPTIONS = [
     click.option("--engine", "--model", "engine", required=True, type=click.Path(path_type=Path),

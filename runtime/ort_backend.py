@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import METADATA_KEY
-from runtime.base import Backend
-from runtime.engine_spec import check_dims, first_line, spec_from_text
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import METADATA_KEY
+from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.engine_spec import check_dims, first_line, spec_from_text
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 

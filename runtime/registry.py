@@ -15,16 +15,16 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from common.errors import UserError
-from runtime.base import Backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime.base import Backend
 
 #: backend name -> "module:Class", imported only when that backend is used
 BACKENDS: dict[str, str] = {
-    "onnxruntime": "runtime.ort_backend:OnnxRuntimeBackend",
-    "openvino": "runtime.openvino_backend:OpenVINOBackend",
-    "tensorrt": "runtime.tensorrt_backend:TensorRTBackend",
-    "ascend": "runtime.ascend_backend:AscendBackend",
-    "pytorch": "runtime.torch_backend:TorchBackend",
+    "onnxruntime": "crnn_deploy.runtime.ort_backend:OnnxRuntimeBackend",
+    "openvino": "crnn_deploy.runtime.openvino_backend:OpenVINOBackend",
+    "tensorrt": "crnn_deploy.runtime.tensorrt_backend:TensorRTBackend",
+    "ascend": "crnn_deploy.runtime.ascend_backend:AscendBackend",
+    "pytorch": "crnn_deploy.runtime.torch_backend:TorchBackend",
 }
 
 SUFFIXES: dict[str, str] = {

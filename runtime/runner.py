@@ -14,10 +14,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from common.errors import UserError
-from runtime import batching
-from runtime.base import Backend
-from runtime.stats import latency_summary, throughput
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime import batching
+from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.stats import latency_summary, throughput
 
 DEFAULT_BATCH = 16
 

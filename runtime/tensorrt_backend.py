@@ -18,9 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import read_sidecar
-from runtime.base import Backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import read_sidecar
+from crnn_deploy.runtime.base import Backend
 
 INSTALL_HINT = "pip install 'crnn-deploy[tensorrt]' (tensorrt, cuda-python; NVIDIA GPU + driver)"
 

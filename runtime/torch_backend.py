@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import SPECS, ModelSpec, get_spec, read_sidecar, sidecar_path
-from runtime.base import Backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec, read_sidecar, sidecar_path
+from crnn_deploy.runtime.base import Backend
 
 
 class TorchBackend(Backend):
@@ -72,7 +72,7 @@ class TorchBackend(Backend):
         spec = self._resolve_spec()
         import torch
 
-        from models.checkpoint import load_model
+        from crnn_deploy.models.checkpoint import load_model
 
         threads = self.options.get("threads")
         if threads:

@@ -34,11 +34,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.fused import evaluate
-from pipeline.recognizer import recognize_stream
-from pipeline.streams import open_engine
-from preprocess.sources import read_image_file
-from runtime.runner import resolve_batch, run_loop, warm_up
+from crnn_deploy.pipeline.fused import evaluate
+from crnn_deploy.pipeline.recognizer import recognize_stream
+from crnn_deploy.pipeline.streams import open_engine
+from crnn_deploy.preprocess.sources import read_image_file
+from crnn_deploy.runtime.runner import resolve_batch, run_loop, warm_up
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Engine settings as :func:`pipeline.streams.open_engine` arguments.
@@ -108,7 +108,7 @@ def main() -> None:
             ap.error(f"unknown variant(s) {sorted(unknown)}; known: {[v[0] for v in VARIANTS]}")
         variants = [v for v in VARIANTS if v[0] in wanted]
 
-    from preprocess.lmdb_build import build_lmdb
+    from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
     gt = args.assets / "eval_iiit5k_3000" / "gt.txt"
     rels = [line.split("\t", 1)[0] for line in gt.read_text("utf-8").splitlines() if line]

@@ -129,8 +129,8 @@ def set_context(ctx: dict) -> dict:
 
 
 def run_local(engine: str, shards: list[Path]) -> float:
-    from pipeline.fused import evaluate
-    from pipeline.streams import open_engine
+    from crnn_deploy.pipeline.fused import evaluate
+    from crnn_deploy.pipeline.streams import open_engine
 
     engine_, pipelined = open_engine(engine)  # as crnn-eval opens it (2 streams on CPU)
     with engine_ as be:
@@ -142,7 +142,7 @@ def run_local(engine: str, shards: list[Path]) -> float:
 
 def run_ray(engine: str, shards: list[Path], out: Path, kwargs: dict, ctx: dict):
     """One Ray run: (images/s without start-up, start-up s, peak PSS bytes)."""
-    from pipeline.ray_exec import run
+    from crnn_deploy.pipeline.ray_exec import run
 
     shutil.rmtree(out, ignore_errors=True)
     old = set_context(ctx)

@@ -28,10 +28,10 @@ import time
 import numpy as np
 from PIL import Image
 
-from models.specs import get_spec
-from postprocess.ctc import greedy_decode_with_confidence
-from preprocess.lmdb_io import open_lmdb, read_sample
-from preprocess.transform import preprocess_image
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
+from crnn_deploy.preprocess.lmdb_io import open_lmdb, read_sample
+from crnn_deploy.preprocess.transform import preprocess_image
 
 
 def cpu_ms_per_item(fn, items, rounds: int) -> float:

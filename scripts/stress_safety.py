@@ -44,7 +44,7 @@ def accuracy_of(stdout: str) -> tuple[int, int] | None:
 
 
 def predictions(result: Path, labels: Path) -> list[str]:
-    from postprocess.results import decode_result_dir, read_labels, resolve_alphabet
+    from crnn_deploy.postprocess.results import decode_result_dir, read_labels, resolve_alphabet
 
     alpha, t, _ = resolve_alphabet(result)
     return [p for _, _, p in decode_result_dir(result, read_labels(labels), alpha, t).samples]

@@ -33,9 +33,9 @@ def nano_weights() -> Path:
 
 
 def _export_nano(weights: Path, path: Path, dynamic: bool) -> Path:
-    from converter.onnx_export import export_onnx
-    from models.checkpoint import load_model
-    from models.specs import get_spec
+    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.models.checkpoint import load_model
+    from crnn_deploy.models.specs import get_spec
 
     spec = get_spec("nano-ocr")
     export_onnx(load_model(spec, weights), spec, path, batch_size=16, dynamic=dynamic)
@@ -60,7 +60,7 @@ def nano_bs16_onnx(nano_weights, tmp_path_factory) -> Path:
 def _preprocess(*args) -> None:
     from click.testing import CliRunner
 
-    from preprocess.cli import main
+    from crnn_deploy.preprocess.cli import main
 
     res = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     if res.exit_code != 0:

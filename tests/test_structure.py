@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("common", "models", "converter", "runtime", "preprocess", "postprocess", "pipeline",
             "bench")
 MAX_LINES = 300
+#: the one top-level import name the folders install under (pyproject.toml, package-dir)
+TOP = "crnn_deploy"
 
 #: package -> {package it must not import: why} (lazy imports included)
 FORBIDDEN: dict[str, dict[str, str]] = {
@@ -120,6 +122,7 @@ def read_imports(name: str, path: Path, modules: dict[str, Path]) -> list[Import
         return dotted or None
 
     def add(dotted: str, line: int, lazy: bool) -> None:
+        dotted = dotted.removeprefix(f"{TOP}.")  # installed as crnn_deploy.<folder> (pyproject)
         top = dotted.split(".")[0]
         target = ours(dotted) if top in {m.split(".")[0] for m in modules} else top
         if target and target != name:
@@ -331,3 +334,25 @@ def test_checker_reports_misnamed_tests(tmp_path):
                             "tests/converter/test_int8.py": "", "tests/converter/test_outputs.py": ""})
     assert misnamed_tests(root) == ["tests/converter/test_outputs.py",
                                     "tests/postprocess/test_pp_ctc.py"]
+
+
+def test_every_folder_is_installed_under_the_one_import_name():
+    """pyproject.toml lists each package explicitly (package-dir mapping): a new subpackage that is
+    not listed would work in the editable install and be missing from a wheel."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    conf = project["tool"]["setuptools"]
+    expected = {TOP} | {f"{TOP}." + ".".join(p.parent.relative_to(ROOT).parts)
+                        for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")}
+    assert set(conf["packages"]) == expected
+    assert conf["package-dir"] == {TOP: TOP, **{f"{TOP}.{p}": p for p in PACKAGES}}
+    assert all(s.startswith(f"{TOP}.") for s in project["project"]["scripts"].values())
+
+
+def test_checker_reads_the_installed_name(tmp_path):
+    root = _tree(tmp_path, {"common/__init__.py": "", "runtime/__init__.py": "",
+                            "runtime/a.py": f"from {TOP}.common import x\nimport {TOP}.runtime.b\n",
+                            "runtime/b.py": ""})
+    assert {(i.importer, i.target) for i in import_graph(root)[1]} == {
+        ("runtime.a", "common"), ("runtime.a", "runtime.b")}

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.report.about import machine_section, reproduce_section
-from bench.report.accuracy import accuracy_section, int8_section
-from bench.report.paths import bapp_section, fused_section, scale_section
-from bench.report.targets import evaluate_targets, targets_section
-from bench.report.throughput import throughput_section, write_plot
-from common.fileio import atomic_write_text
+from crnn_deploy.bench.report.about import machine_section, reproduce_section
+from crnn_deploy.bench.report.accuracy import accuracy_section, int8_section
+from crnn_deploy.bench.report.paths import bapp_section, fused_section, scale_section
+from crnn_deploy.bench.report.targets import evaluate_targets, targets_section
+from crnn_deploy.bench.report.throughput import throughput_section, write_plot
+from crnn_deploy.common.fileio import atomic_write_text
 
 __all__ = ["render_markdown", "write_text_atomic", "write_plot", "evaluate_targets"]
 

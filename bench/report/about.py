@@ -1,8 +1,8 @@
 """The report sections about the run itself: the machine and how to reproduce it."""
 from __future__ import annotations
 
-from bench.machine import FLAGS_OF_INTEREST
-from bench.report.fmt import num, pct, table
+from crnn_deploy.bench.machine import FLAGS_OF_INTEREST
+from crnn_deploy.bench.report.fmt import num, pct, table
 
 
 def machine_section(meta: dict) -> str:
@@ -37,7 +37,7 @@ def reproduce_section(meta: dict, results: dict) -> str:
     lines = ["## Reproduce", "", "```sh", f"make setup weights convert MODEL={model}   # venv, "
              f"nano_ocr_ftr.pth, build/{model}_{{dynamic,bs16}}.onnx + bs16.xml", meta["command"]]
     scale = results.get("scale")
-    lines.append(scale["command"] if scale else "python -m bench.scale")
+    lines.append(scale["command"] if scale else "python -m crnn_deploy.bench.scale")
     lines += ["```", "",
               f"Run date: {meta['date']}; the bench took {num(meta.get('duration_s', 0) / 60, 1)} "
               f"min. Raw numbers: `{meta.get('json', 'build/bench/bench_results.json')}`. "

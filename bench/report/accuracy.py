@@ -1,7 +1,7 @@
 """The report sections on word accuracy (every variant, every test set) and the INT8 builds."""
 from __future__ import annotations
 
-from bench.report.fmt import DATASETS, acc_of, num, pct, table
+from crnn_deploy.bench.report.fmt import DATASETS, acc_of, num, pct, table
 
 #: Word accuracy of the PyTorch reference on IIIT5K (DESIGN.md, PIL bilinear).
 #: PyTorch's IIIT5K word accuracy per model, the reference every engine is held to: nano-ocr

@@ -2,8 +2,8 @@
 crnn-eval path against the loop, and the large-LMDB scale run (:mod:`bench.scale`)."""
 from __future__ import annotations
 
-from bench.report.fmt import num, pct, table, verdict
-from bench.report.targets import TARGET_FUSED_RATIO
+from crnn_deploy.bench.report.fmt import num, pct, table, verdict
+from crnn_deploy.bench.report.targets import TARGET_FUSED_RATIO
 
 
 def bapp_section(results: dict) -> str:
@@ -97,7 +97,7 @@ def scale_section(results: dict) -> str:
     s = results.get("scale")
     head = "## Scale: memory and time per sample on large LMDBs\n\n"
     if not s:
-        return head + ("Not run yet: `python -m bench.scale` writes "
+        return head + ("Not run yet: `python -m crnn_deploy.bench.scale` writes "
                        "`build/bench/scale_eval.json`, which the next `crnn-bench` (or the script "
                        "itself) puts here.")
     text = (

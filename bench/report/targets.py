@@ -1,7 +1,7 @@
 """The targets of issue 7, judged on the measured numbers, and their report section."""
 from __future__ import annotations
 
-from bench.report.fmt import acc_of, label_of, num, pct, point, table, verdict
+from crnn_deploy.bench.report.fmt import acc_of, label_of, num, pct, point, table, verdict
 
 #: Targets of issue 7.
 TARGET_SPEEDUP = 3.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from bench.report.fmt import median, num, pct, point, table
-from common.fileio import atomic_write_bytes
+from crnn_deploy.bench.report.fmt import median, num, pct, point, table
+from crnn_deploy.common.fileio import atomic_write_bytes
 
 
 def throughput_section(results: dict) -> str:

@@ -4,5 +4,5 @@
 ``--overwrite``; never an input); :mod:`common.outputs.staging` builds outputs in hidden
 temporaries and publishes them whole. Both are re-exported here: ``from common import outputs``.
 """
-from common.outputs.rules import *  # noqa: F401,F403
-from common.outputs.staging import *  # noqa: F401,F403
+from crnn_deploy.common.outputs.rules import *  # noqa: F401,F403
+from crnn_deploy.common.outputs.staging import *  # noqa: F401,F403

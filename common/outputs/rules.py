@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import UserError
+from crnn_deploy.common.errors import UserError
 
 #: Hidden marker file in every folder this tool publishes: JSON {tool, kind, command, run, pid}.
 MARKER = ".crnn-deploy.json"

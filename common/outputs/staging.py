@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from common.errors import UserError
-from common.outputs.rules import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs.rules import (
     _TEMP_RE,
     MARKER,
     TOOL,
@@ -77,7 +77,7 @@ def cleanup_stale(target: str | os.PathLike) -> list[Path]:
 
 def write_marker(folder: Path, kind: Kind, command: str, **extra) -> dict:
     """Write ``folder/MARKER`` (JSON: tool, kind, command, run id, pid, time) and return it."""
-    from common.fileio import atomic_write_json
+    from crnn_deploy.common.fileio import atomic_write_json
 
     marker = {"tool": TOOL, "kind": kind.name, "command": command,
               "run": f"{os.getpid()}-{secrets.token_hex(8)}", "pid": os.getpid(),

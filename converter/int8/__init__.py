@@ -5,14 +5,14 @@ INT8 IR by NNCF, ``.onnx`` -> INT8 QDQ ONNX by ONNX Runtime. Both calibrate on r
 read from a ``gt.txt`` (:mod:`converter.int8.calibration`) and go through one quantize-and-check
 sequence (:func:`converter.int8.sequence.quantize`). No SDK is imported with this package.
 """
-from converter.int8.calibration import (
+from crnn_deploy.converter.int8.calibration import (
                                         DEFAULT_CALIB_SIZE,
                                         Calibration,
                                         calibration_batches,
                                         read_calibration,
 )
-from converter.int8.routes import INT8_KEY, ROUTES, Quantized, Route, route_for
-from converter.int8.sequence import DEFAULT_MIN_AGREEMENT, QuantizeResult, quantize
+from crnn_deploy.converter.int8.routes import INT8_KEY, ROUTES, Quantized, Route, route_for
+from crnn_deploy.converter.int8.sequence import DEFAULT_MIN_AGREEMENT, QuantizeResult, quantize
 
 __all__ = ["DEFAULT_CALIB_SIZE", "DEFAULT_MIN_AGREEMENT", "INT8_KEY", "ROUTES", "Calibration",
            "QuantizeResult", "Quantized", "Route", "calibration_batches", "quantize",

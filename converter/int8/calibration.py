@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
-from models.specs import ModelSpec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import ModelSpec
 
 #: Calibration images used by default (NNCF's default ``subset_size`` is 300 as well).
 DEFAULT_CALIB_SIZE = 300
@@ -58,8 +58,8 @@ def read_calibration(gt: str | Path, spec: ModelSpec, size: int = DEFAULT_CALIB_
         UserError: ``gt`` is missing or empty, or none of its images can be read (the message
             gives the first failures).
     """
-    from preprocess.sources import read_image_file
-    from preprocess.transform import ImageError, preprocess_image
+    from crnn_deploy.preprocess.sources import read_image_file
+    from crnn_deploy.preprocess.transform import ImageError, preprocess_image
 
     gt = Path(gt)
     if size < 1:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import click
 
-from common.cli import command
-from converter.int8.calibration import DEFAULT_CALIB_SIZE
-from converter.int8.routes import route_for
-from converter.int8.sequence import DEFAULT_MIN_AGREEMENT, quantize
+from crnn_deploy.common.cli import command
+from crnn_deploy.converter.int8.calibration import DEFAULT_CALIB_SIZE
+from crnn_deploy.converter.int8.routes import route_for
+from crnn_deploy.converter.int8.sequence import DEFAULT_MIN_AGREEMENT, quantize
 
 
 @command("int8")

@@ -16,10 +16,10 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from common.errors import UserError
-from converter.common import OnnxInfo, check_static_batch
-from converter.int8.calibration import Calibration, calibration_batches
-from converter.int8.routes import INT8_KEY, Quantized
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.common import OnnxInfo, check_static_batch
+from crnn_deploy.converter.int8.calibration import Calibration, calibration_batches
+from crnn_deploy.converter.int8.routes import INT8_KEY, Quantized
 
 CALIBRATE_METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 ACTIVATION_TYPES = ("int8", "uint8")

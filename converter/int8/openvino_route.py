@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from common.errors import UserError
-from converter.common import OnnxInfo, check_static_batch
-from converter.int8.calibration import Calibration, calibration_batches
-from converter.int8.routes import INT8_KEY, Quantized
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.common import OnnxInfo, check_static_batch
+from crnn_deploy.converter.int8.calibration import Calibration, calibration_batches
+from crnn_deploy.converter.int8.routes import INT8_KEY, Quantized
 
 PRESETS = ("mixed", "performance")
 #: NNCF range estimators for activations: ``minmax`` (min/max over all calibration images) and
@@ -67,7 +67,7 @@ def quantize_openvino(info: OnnxInfo, calib: Calibration, workdir: Path, *,
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
-    from runtime.openvino_backend import RT_INFO_PATH
+    from crnn_deploy.runtime.openvino_backend import RT_INFO_PATH
 
     if activation_range not in ACTIVATION_RANGES:
         raise UserError(f"unknown activation range {activation_range!r}; "

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from common.errors import UserError
-from converter.common import import_hint
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.common import import_hint
 
 #: Key of the quantization settings (JSON): ONNX ``metadata_props`` key, and split at the dot the
 #: OpenVINO ``rt_info`` path ``crnn_deploy/int8`` (beside the spec's ``crnn_deploy/spec``).
@@ -73,9 +73,9 @@ class Route:
 
 
 ROUTES: dict[str, Route] = {r.suffix: r for r in (
-    Route(".xml", "openvino", "converter.int8.openvino_route:quantize_openvino", "INT8 IR",
+    Route(".xml", "openvino", "crnn_deploy.converter.int8.openvino_route:quantize_openvino", "INT8 IR",
           sdk=("openvino", "nncf"), extra="openvino,quant", companions=(".bin",)),
-    Route(".onnx", "onnxruntime", "converter.int8.onnxruntime_route:quantize_onnx", "INT8 ONNX",
+    Route(".onnx", "onnxruntime", "crnn_deploy.converter.int8.onnxruntime_route:quantize_onnx", "INT8 ONNX",
           sdk=("onnxruntime",)),
 )}
 

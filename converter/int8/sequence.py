@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.outputs import publish_file as publish
-from common.outputs import temp_dir
-from converter.common import read_onnx_info
-from converter.int8.calibration import DEFAULT_CALIB_SIZE, read_calibration
-from converter.int8.routes import route_for
-from converter.outputs import prepare_outputs
-from converter.parity import (
+from crnn_deploy.common.outputs import publish_file as publish
+from crnn_deploy.common.outputs import temp_dir
+from crnn_deploy.converter.common import read_onnx_info
+from crnn_deploy.converter.int8.calibration import DEFAULT_CALIB_SIZE, read_calibration
+from crnn_deploy.converter.int8.routes import route_for
+from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.parity import (
     CheckResult,
     compare_on_images,
     enforce_agreement,
@@ -88,7 +88,7 @@ def quantize(onnx_path: str | Path, calib_gt: str | Path, output: str | Path, *,
     calib = read_calibration(calib_gt, info.spec, calib_size, calib_root)
     with temp_dir(output) as work:
         made = quantizer(info, calib, work, batch_size=batch_size, **options)
-        from runtime.registry import open_backend
+        from crnn_deploy.runtime.registry import open_backend
 
         with onnx_runner(info.path) as fp32, open_backend(made.model) as int8:
             check = compare_on_images(info.spec, calib.x, fp32, int8, calib.files)

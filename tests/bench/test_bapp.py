@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.bapp import benchmark_app_args, parse_benchmark_app
+from crnn_deploy.bench.bapp import benchmark_app_args, parse_benchmark_app
 
 
 def test_parse_benchmark_app_log():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bench.cli import main
+from crnn_deploy.bench.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"

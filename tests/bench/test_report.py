@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-import bench.report as br
+import crnn_deploy.bench.report as br
 
 SECTIONS = ("## Machine", "## Reproduce", "## Targets (issue 7)", "## Throughput and latency",
             "## OpenVINO benchmark_app beside crnn-bench", "## Word accuracy", "## INT8 models",
@@ -113,7 +113,7 @@ def test_markdown_renders_given_numbers():
 
 def test_markdown_scale_section_and_missing_parts():
     res = _results()
-    res["scale"] = {"command": "python -m bench.scale --sizes 10000,100000",
+    res["scale"] = {"command": "python -m crnn_deploy.bench.scale --sizes 10000,100000",
                     "date": "2026-01-02", "threads": 2, "lmdb_samples": 100000, "lmdb_mb": 1700.0,
                     "build_s": 90.0, "engine": "build/nano-ocr_bs16.onnx", "batch": 16,
                     "rss_method": "psutil", "note": "linear",
@@ -125,7 +125,7 @@ def test_markdown_scale_section_and_missing_parts():
     md = br.render_markdown(res)
     assert "| 10,000 | 45.5 | 4.550 | 219.8 | 271 | 164 | 77.61 % |" in md
     assert "Not run: not installed here." in md
-    assert "python -m bench.scale --sizes 10000,100000" in md
+    assert "python -m crnn_deploy.bench.scale --sizes 10000,100000" in md
     assert "crnn-eval end-to-end >= 90% of the loop | not measured | n/a |" in md
 
 

@@ -8,8 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from common.cli import command, group
-from common.errors import UserError
+from crnn_deploy.common.cli import command, group
+from crnn_deploy.common.errors import UserError
 
 
 def _sdk_call():

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from common.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from crnn_deploy.common.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
 def test_writes_and_replaces(tmp_path):

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from common import outputs
-from common.errors import UserError
-from common.inputs import label_problem, read_regular_file
+from crnn_deploy.common import outputs
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.inputs import label_problem, read_regular_file
 
 
 def dead_pid() -> int:

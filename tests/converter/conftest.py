@@ -14,9 +14,9 @@ def crnn_onnx(tmp_path_factory) -> dict[str, Path]:
     """
     import torch
 
-    from converter.onnx_export import export_onnx
-    from models.arch import build_model
-    from models.specs import get_spec
+    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.models.arch import build_model
+    from crnn_deploy.models.specs import get_spec
 
     spec = get_spec("crnn")
     torch.manual_seed(0)

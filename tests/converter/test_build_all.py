@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 from click.testing import CliRunner
 
-from converter.build_all import Row, format_table
-from converter.cli import main as convert_cli
-from models.arch import build_model
-from runtime.tensorrt_backend import unavailable_reason as trt_reason
+from crnn_deploy.converter.build_all import Row, format_table
+from crnn_deploy.converter.cli import main as convert_cli
+from crnn_deploy.models.arch import build_model
+from crnn_deploy.runtime.tensorrt_backend import unavailable_reason as trt_reason
 
 HAVE_OV = importlib.util.find_spec("openvino") is not None
 

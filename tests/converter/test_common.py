@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from common.errors import UserError
-from converter.common import check_static_batch, import_hint, read_onnx_info
-from models.specs import get_spec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.common import check_static_batch, import_hint, read_onnx_info
+from crnn_deploy.models.specs import get_spec
 
 
 def test_read_onnx_info_of_the_real_exports(nano_dynamic_onnx, nano_bs16_onnx):

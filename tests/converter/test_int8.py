@@ -17,12 +17,12 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-import converter.int8.sequence as sequence
-from common.errors import UserError
-from converter.int8 import ROUTES, quantize, read_calibration
-from converter.int8.cli import quantize_cmd
-from converter.parity import CheckResult, greedy_agreement
-from models.specs import METADATA_KEY, get_spec
+import crnn_deploy.converter.int8.sequence as sequence
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.int8 import ROUTES, quantize, read_calibration
+from crnn_deploy.converter.int8.cli import quantize_cmd
+from crnn_deploy.converter.parity import CheckResult, greedy_agreement
+from crnn_deploy.models.specs import METADATA_KEY, get_spec
 
 CALIB_SIZE = 64
 SCORE_N = 500
@@ -46,7 +46,7 @@ def calib_gt(assets) -> Path:
 @pytest.fixture(scope="module")
 def iiit500(assets):
     """First 500 IIIT5K images, preprocessed with the training transform, and their labels."""
-    from preprocess.transform import preprocess_image
+    from crnn_deploy.preprocess.transform import preprocess_image
 
     spec = get_spec("nano-ocr")
     root = assets / "eval_iiit5k_3000"
@@ -74,9 +74,9 @@ def int8_models(tmp_path_factory, nano_onnx, calib_gt):
 
 
 def _score(engine: Path, x: np.ndarray, labels: list[str]) -> tuple[int, object]:
-    from postprocess.ctc import greedy_decode
-    from postprocess.metrics import compute_metrics
-    from runtime.registry import open_backend
+    from crnn_deploy.postprocess.ctc import greedy_decode
+    from crnn_deploy.postprocess.metrics import compute_metrics
+    from crnn_deploy.runtime.registry import open_backend
 
     with open_backend(engine) as backend:
         n = backend.batch_size or 16

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from common.errors import UserError
-from converter.cli import main as convert_cli
-from converter.om import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.cli import main as convert_cli
+from crnn_deploy.converter.om import (
     atc_args,
     build_om,
     om_prefix,
     parse_dynamic_batch,
     soc_from_npu_smi,
 )
-from models.specs import get_spec
+from crnn_deploy.models.specs import get_spec
 
 DATA = Path(__file__).parent / "data"
 
@@ -132,7 +132,7 @@ def test_option_errors(tmp_path, crnn_onnx):
 
 # -- the real thing, where CANN + an NPU exist -------------------------------------------------
 def _npu_ready() -> str | None:
-    from runtime.ascend_backend import unavailable_reason
+    from crnn_deploy.runtime.ascend_backend import unavailable_reason
 
     if shutil.which("atc") is None:
         return "atc (CANN toolkit) not on PATH"
@@ -144,8 +144,8 @@ def _npu_ready() -> str | None:
 def test_build_and_run_om_on_the_npu(tmp_path, dynamic, nano_bs16_onnx, nano_dynamic_onnx):
     import numpy as np
 
-    from converter.parity import check_inputs, ort_run
-    from runtime.registry import open_backend
+    from crnn_deploy.converter.parity import check_inputs, ort_run
+    from crnn_deploy.runtime.registry import open_backend
 
     onnx_path = nano_dynamic_onnx if dynamic else nano_bs16_onnx
     kw = {"dynamic_batch": "1,4,8,16"} if dynamic else {"batch_size": 16}

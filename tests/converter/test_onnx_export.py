@@ -10,15 +10,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import converter.onnx_export as onnx_export
-from common.errors import UserError
-from converter.cli import main as convert_cli
-from converter.parity import check_inputs
-from models.arch import build_model
-from models.checkpoint import load_model
-from models.specs import METADATA_KEY, ModelSpec, get_spec
-from postprocess.ctc import greedy_decode
-from preprocess.transform import preprocess_image
+import crnn_deploy.converter.onnx_export as onnx_export
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.cli import main as convert_cli
+from crnn_deploy.converter.parity import check_inputs
+from crnn_deploy.models.arch import build_model
+from crnn_deploy.models.checkpoint import load_model
+from crnn_deploy.models.specs import METADATA_KEY, ModelSpec, get_spec
+from crnn_deploy.postprocess.ctc import greedy_decode
+from crnn_deploy.preprocess.transform import preprocess_image
 
 # nano-ocr on the 13 demo words: these 8 are read correctly (case-insensitive); the other five
 # are curved or low-contrast (clovaai demo 3 "London", 6 "MERRY", 8 "RONALDO", 9 "BALLYS",
@@ -132,7 +132,7 @@ def test_parity_failure_writes_nothing_and_says_by_how_much(tmp_path, monkeypatc
 def test_comparator_runs_static_and_dynamic_runners_alike(tmp_path):
     """run_batches pads a static runner's last batch and drops the padding: the bs16 and the
     dynamic graph of the same weights give the same (T, 21, C) outputs over 21 images."""
-    from converter.parity import compare, onnx_runner, run_batches
+    from crnn_deploy.converter.parity import compare, onnx_runner, run_batches
 
     spec = get_spec("crnn")
     torch.manual_seed(3)

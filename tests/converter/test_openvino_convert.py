@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 ov = pytest.importorskip("openvino", reason="openvino not installed (pip install '.[openvino]')")
 
-from common.errors import UserError  # noqa: E402
-from converter.cli import main as convert_cli  # noqa: E402
-from converter.openvino_convert import FP16_ATOL, convert_openvino  # noqa: E402
-from converter.parity import check_inputs, ort_run  # noqa: E402
-from models.specs import ModelSpec, get_spec  # noqa: E402
-from runtime.openvino_backend import RT_INFO_PATH  # noqa: E402
+from crnn_deploy.common.errors import UserError  # noqa: E402
+from crnn_deploy.converter.cli import main as convert_cli  # noqa: E402
+from crnn_deploy.converter.openvino_convert import FP16_ATOL, convert_openvino  # noqa: E402
+from crnn_deploy.converter.parity import check_inputs, ort_run  # noqa: E402
+from crnn_deploy.models.specs import ModelSpec, get_spec  # noqa: E402
+from crnn_deploy.runtime.openvino_backend import RT_INFO_PATH  # noqa: E402
 
 NANO = get_spec("nano-ocr")
 
@@ -63,7 +63,7 @@ def test_fp16_halves_the_weights_within_the_stated_tolerance(nano_bs16_onnx, tmp
 
 
 def test_runtime_backend_reads_the_ir(nano_bs16_onnx, tmp_path):
-    from runtime.registry import open_backend
+    from crnn_deploy.runtime.registry import open_backend
 
     out = tmp_path / "nano.xml"
     convert_openvino(nano_bs16_onnx, out, batch_size=16)

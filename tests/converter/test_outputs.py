@@ -23,11 +23,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from common.errors import UserError
-from common.outputs import cleanup_stale, publish_file, temp_file, temp_path
-from converter.cli import main as convert_cli
-from converter.outputs import ownership_problem, prepare_outputs
-from models.arch import build_model
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs import cleanup_stale, publish_file, temp_file, temp_path
+from crnn_deploy.converter.cli import main as convert_cli
+from crnn_deploy.converter.outputs import ownership_problem, prepare_outputs
+from crnn_deploy.models.arch import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

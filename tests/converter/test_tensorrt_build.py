@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from common.errors import UserError
-from converter.cli import main as convert_cli
-from converter.tensorrt_build import builder_flags, precision_name, profile_shapes
-from converter.tensorrt_calib import read_calibration_batches
-from models.specs import get_spec
-from runtime.tensorrt_backend import unavailable_reason
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.cli import main as convert_cli
+from crnn_deploy.converter.tensorrt_build import builder_flags, precision_name, profile_shapes
+from crnn_deploy.converter.tensorrt_calib import read_calibration_batches
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.runtime.tensorrt_backend import unavailable_reason
 
 NANO, CRNN = get_spec("nano-ocr"), get_spec("crnn")
 
@@ -98,9 +98,9 @@ def test_cli_without_tensorrt_says_why_and_how_to_install(crnn_onnx, tmp_path):
                     reason=f"TensorRT build+infer: {unavailable_reason()}")
 @pytest.mark.parametrize("fp16", [False, True])
 def test_build_and_run_tensorrt(crnn_onnx, tmp_path, fp16):
-    from converter.parity import check_inputs, ort_run
-    from converter.tensorrt_build import FP16_ATOL, build_tensorrt
-    from runtime.registry import open_backend
+    from crnn_deploy.converter.parity import check_inputs, ort_run
+    from crnn_deploy.converter.tensorrt_build import FP16_ATOL, build_tensorrt
+    from crnn_deploy.runtime.registry import open_backend
 
     out = tmp_path / "crnn_bs16.engine"
     res = build_tensorrt(crnn_onnx["dynamic"], out, 16, fp16=fp16)
@@ -124,8 +124,8 @@ def test_int8_check_plumbing_with_onnx_runtime_runners(crnn_onnx, tmp_path):
     """The INT8 plan check (greedy agreement over the calibration batches, padding dropped) on
     two ONNX Runtime runners of the same graph: full agreement, zero diff; a shifted class
     column breaks the agreement. (TensorRT itself is not available here.)"""
-    from converter.parity import onnx_runner
-    from converter.tensorrt_build import _int8_check
+    from crnn_deploy.converter.parity import onnx_runner
+    from crnn_deploy.converter.tensorrt_build import _int8_check
 
     spec = CRNN
     rng = np.random.default_rng(0)

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from converter.tensorrt_calib import calibration_files, read_calibration_batches
-from models.specs import get_spec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.tensorrt_calib import calibration_files, read_calibration_batches
+from crnn_deploy.models.specs import get_spec
 
 NANO, CRNN = get_spec("nano-ocr"), get_spec("crnn")
 

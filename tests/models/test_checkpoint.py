@@ -8,11 +8,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from common.errors import UserError
-from converter.cli import main as convert_cli
-from models.arch import build_model
-from models.checkpoint import load_model, read_state_dict, reorder_npu_lstm_gates
-from models.specs import SPECS, ModelSpec, get_spec
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.converter.cli import main as convert_cli
+from crnn_deploy.models.arch import build_model
+from crnn_deploy.models.checkpoint import load_model, read_state_dict, reorder_npu_lstm_gates
+from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

@@ -16,10 +16,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from converter.cli import main as convert_cli
-from models.arch import ClassFold, FoldedNanoOCR, NanoOCRCRNN, build_model
-from models.checkpoint import load_model, read_state_dict
-from models.specs import DERIVED, DIGITS_LOWER, FOLD_EPS, SPECS, fold_map, get_spec
+from crnn_deploy.converter.cli import main as convert_cli
+from crnn_deploy.models.arch import ClassFold, FoldedNanoOCR, NanoOCRCRNN, build_model
+from crnn_deploy.models.checkpoint import load_model, read_state_dict
+from crnn_deploy.models.specs import DERIVED, DIGITS_LOWER, FOLD_EPS, SPECS, fold_map, get_spec
 
 SPEC = get_spec("nano-ocr-37")
 #: Measured here: nano-ocr-37 in PyTorch with the PIL bilinear transform on IIIT5K_3000.
@@ -77,7 +77,7 @@ def models37(nano_weights):
 @pytest.fixture(scope="module")
 def bins37(iiit5k_lmdb, tmp_path_factory):
     """(input_bin, label.txt) of ``lmdb-to-bin --model nano-ocr-37`` on all of IIIT5K."""
-    from preprocess.cli import main as preprocess_cli
+    from crnn_deploy.preprocess.cli import main as preprocess_cli
 
     out = tmp_path_factory.mktemp("n37")
     res = CliRunner().invoke(preprocess_cli, [
@@ -131,7 +131,7 @@ def test_floor_keeps_the_log_finite_in_pytorch_and_onnx(tmp_path):
 @pytest.fixture(scope="module")
 def onnx37(nano_weights, models37, tmp_path_factory):
     """nano-ocr-37 ONNX files from the real weights: {"dynamic", "bs16"} (checked vs PyTorch)."""
-    from converter.onnx_export import export_onnx
+    from crnn_deploy.converter.onnx_export import export_onnx
 
     folder = tmp_path_factory.mktemp("n37_onnx")
     paths = {"dynamic": folder / "nano-ocr-37_dynamic.onnx", "bs16": folder / "nano-ocr-37_bs16.onnx"}
@@ -166,8 +166,8 @@ def test_onnx_matches_pytorch_and_is_batch_invariant(onnx37, models37, bins37):
 
 
 def _infer_and_score(engine, input_bin, label_txt, out, *extra):
-    from postprocess.cli import main as postprocess_cli
-    from runtime.cli import main as infer_cli
+    from crnn_deploy.postprocess.cli import main as postprocess_cli
+    from crnn_deploy.runtime.cli import main as infer_cli
 
     res = CliRunner().invoke(infer_cli, ["--engine", str(engine), "--input", str(input_bin),
                                          "--output", str(out), *extra])
@@ -181,9 +181,9 @@ def _infer_and_score(engine, input_bin, label_txt, out, *extra):
 def test_iiit5k_staged_onnxruntime_and_openvino_equal_pytorch(
         tmp_path, onnx37, bins37, iiit5k_lmdb, nano_weights):
     pytest.importorskip("openvino")
-    from converter.openvino_convert import convert_openvino
-    from pipeline.fused import evaluate
-    from runtime.torch_backend import TorchBackend
+    from crnn_deploy.converter.openvino_convert import convert_openvino
+    from crnn_deploy.pipeline.fused import evaluate
+    from crnn_deploy.runtime.torch_backend import TorchBackend
 
     input_bin, label_txt = bins37
     files = sorted(input_bin.glob("test_*.bin"))
@@ -235,7 +235,7 @@ def test_int8_onnx_keeps_the_floor(onnx37, assets, tmp_path):
     """ONNX Runtime's QDQ quantizer drops a Clip after a quantized MatMul; the Max stays."""
     import onnx
 
-    from converter.int8 import quantize
+    from crnn_deploy.converter.int8 import quantize
 
     out = tmp_path / "nano-ocr-37_bs16_int8.onnx"
     result = quantize(onnx37["bs16"], assets / "eval_ic03_860" / "gt.txt", out, calib_size=48)

@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from models.specs import get_spec
-from pipeline.feeder import prepare_batches
-from preprocess.transform import ImageError, preprocess_image
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.pipeline.feeder import prepare_batches
+from crnn_deploy.preprocess.transform import ImageError, preprocess_image
 
 
 def _iiit5k(assets, n):

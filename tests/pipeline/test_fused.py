@@ -8,13 +8,13 @@ import lmdb
 import pytest
 from click.testing import CliRunner
 
-from pipeline.eval_cli import main as eval_cli
-from pipeline.fused import evaluate
-from pipeline.recognize_cli import main as recognize_cli
-from postprocess.cli import main as postprocess_cli
-from postprocess.metrics import compute_metrics
-from runtime.cli import main as infer_cli
-from runtime.registry import open_backend
+from crnn_deploy.pipeline.eval_cli import main as eval_cli
+from crnn_deploy.pipeline.fused import evaluate
+from crnn_deploy.pipeline.recognize_cli import main as recognize_cli
+from crnn_deploy.postprocess.cli import main as postprocess_cli
+from crnn_deploy.postprocess.metrics import compute_metrics
+from crnn_deploy.runtime.cli import main as infer_cli
+from crnn_deploy.runtime.registry import open_backend
 
 
 def _read_tsv(path):

@@ -14,15 +14,15 @@ import lmdb
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from pipeline.fused import evaluate
-from pipeline.ray_exec import run
-from postprocess.ctc import greedy_decode_with_confidence
-from preprocess.lmdb_io import iter_samples
-from preprocess.shards import build_shards
-from preprocess.transform import preprocess_image
-from runtime.batching import pad_batch
-from runtime.registry import open_backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.fused import evaluate
+from crnn_deploy.pipeline.ray_exec import run
+from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
+from crnn_deploy.preprocess.lmdb_io import iter_samples
+from crnn_deploy.preprocess.shards import build_shards
+from crnn_deploy.preprocess.transform import preprocess_image
+from crnn_deploy.runtime.batching import pad_batch
+from crnn_deploy.runtime.registry import open_backend
 
 ray = pytest.importorskip("ray", reason="needs the [ray] extra")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -153,7 +153,7 @@ def test_sigint_leaves_no_complete_looking_predictions(cluster, shards, nano_bs1
                                                        tmp_path):
     out = tmp_path / "pred"
     glob = str(shards[0]).replace("-00000.lmdb", "-*.lmdb")
-    cmd = [sys.executable, "-m", "pipeline.eval_cli", "--executor", "ray", "--lmdb", glob,
+    cmd = [sys.executable, "-m", "crnn_deploy.pipeline.eval_cli", "--executor", "ray", "--lmdb", glob,
            "--engine", str(nano_bs16_onnx), "--output", str(out), "--ray-address",
            cluster.address, "--actors", "1", "--cpus-per-actor", "0.5"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -180,9 +180,9 @@ def test_sigint_leaves_no_complete_looking_predictions(cluster, shards, nano_bs1
 
 def test_read_tasks_are_not_fused_into_the_engine_actors(cluster, shards, nano_bs16_onnx,
                                                          capsys):
-    from models.specs import get_spec
-    from pipeline.ray_plan import build_dataset
-    from pipeline.ray_read import plan_lmdb_ranges
+    from crnn_deploy.models.specs import get_spec
+    from crnn_deploy.pipeline.ray_plan import build_dataset
+    from crnn_deploy.pipeline.ray_read import plan_lmdb_ranges
 
     ds = build_dataset(plan_lmdb_ranges(shards[:1], 512), get_spec("nano-ocr"), nano_bs16_onnx,
                        backend=None, device="CPU", options={}, batch=None, actors=1,
@@ -199,7 +199,7 @@ def test_recognize_on_ray_writes_what_local_recognize_writes(cluster, assets, na
                                                              tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.recognize_cli import main
+    from crnn_deploy.pipeline.recognize_cli import main
 
     words = assets / "demo_words"
     bad = tmp_path / "bad.png"

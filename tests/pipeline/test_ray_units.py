@@ -5,17 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import UserError
-from models.specs import get_spec
-from pipeline.ray_metrics import merge_metrics
-from pipeline.ray_read import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.pipeline.ray_metrics import merge_metrics
+from crnn_deploy.pipeline.ray_read import (
     expand_inputs,
     plan_list_ranges,
     plan_lmdb_ranges,
     read_range,
 )
-from postprocess.metrics import compute_metrics
-from preprocess.shards import build_shards, shard_name
+from crnn_deploy.postprocess.metrics import compute_metrics
+from crnn_deploy.preprocess.shards import build_shards, shard_name
 
 
 def _gt(tmp_path, assets, n, bad_line=None):
@@ -83,8 +83,8 @@ def test_merged_metrics_equal_metrics_of_the_union():
 def test_eval_cli_ray_needs_an_output_and_valid_resources(tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.eval_cli import main
-    from pipeline.ray_cli import parse_resources
+    from crnn_deploy.pipeline.eval_cli import main
+    from crnn_deploy.pipeline.ray_cli import parse_resources
 
     engine = tmp_path / "m.onnx"
     engine.write_bytes(b"x")
@@ -97,8 +97,8 @@ def test_eval_cli_ray_needs_an_output_and_valid_resources(tmp_path):
 
 
 def test_actor_options_unpin_openvino_only_and_the_backend_applies_it(nano_bs16_onnx):
-    from pipeline.ray_engine import actor_options
-    from runtime.registry import open_backend
+    from crnn_deploy.pipeline.ray_engine import actor_options
+    from crnn_deploy.runtime.registry import open_backend
 
     assert actor_options("m.xml", None, {}, 1.5) == {"threads": 2, "pinning": False}
     assert actor_options("m.onnx", "openvino", {"pinning": True}, 1) == {"threads": 1,
@@ -116,8 +116,8 @@ def test_actor_options_unpin_openvino_only_and_the_backend_applies_it(nano_bs16_
 def test_recognize_ray_list_and_option_errors(tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.ray_cli import write_list
-    from pipeline.recognize_cli import main
+    from crnn_deploy.pipeline.ray_cli import write_list
+    from crnn_deploy.pipeline.recognize_cli import main
 
     img = tmp_path / "a.png"
     img.write_bytes(b"x")

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from common.errors import UserError
-from pipeline import Recognizer
-from pipeline.recognize_cli import main as recognize_cli
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline import Recognizer
+from crnn_deploy.pipeline.recognize_cli import main as recognize_cli
 
 # demo_words the model reads right (checked by eye in demo_words/labels.tsv)
 RIGHT = {"clovaai_demo_2.jpg": "SHAKESHACK", "clovaai_demo_4.png": "Greenstead",

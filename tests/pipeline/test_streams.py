@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from pipeline.fused import evaluate
-from pipeline.streams import DEFAULT_STREAMS, Streams, open_engine
-from runtime.registry import open_backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.fused import evaluate
+from crnn_deploy.pipeline.streams import DEFAULT_STREAMS, Streams, open_engine
+from crnn_deploy.runtime.registry import open_backend
 
 
 def test_streams_give_the_single_engine_predictions_in_order(iiit5k_lmdb, nano_bs16_onnx):

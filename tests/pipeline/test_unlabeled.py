@@ -7,11 +7,11 @@ import csv
 import lmdb
 from click.testing import CliRunner
 
-from pipeline.eval_cli import main as eval_cli
-from pipeline.recognize_cli import main as recognize_cli
-from postprocess.cli import main as postprocess_cli
-from preprocess.cli import main as preprocess_cli
-from runtime.cli import main as infer_cli
+from crnn_deploy.pipeline.eval_cli import main as eval_cli
+from crnn_deploy.pipeline.recognize_cli import main as recognize_cli
+from crnn_deploy.postprocess.cli import main as postprocess_cli
+from crnn_deploy.preprocess.cli import main as preprocess_cli
+from crnn_deploy.runtime.cli import main as infer_cli
 
 
 def invoke(cli, *args):

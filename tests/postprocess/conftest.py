@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.specs import get_spec
+from crnn_deploy.models.specs import get_spec
 
 NANO = get_spec("nano-ocr")  # T = 33, C = 66, alphabet 0-9a-zA-Z.- and space
 

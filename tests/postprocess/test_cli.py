@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from postprocess.cli import main
+from crnn_deploy.postprocess.cli import main
 
 # (label in label.txt, text the crafted logits decode to)
 SAMPLES = {
@@ -222,7 +222,7 @@ def test_incomplete_meta(make_dir):
 
 def _script() -> list[str]:
     exe = Path(sys.executable).with_name("crnn-postprocess")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "postprocess.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "crnn_deploy.postprocess.cli"]
 
 
 def test_console_script_success_and_error(make_dir):

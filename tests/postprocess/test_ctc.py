@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from postprocess.ctc import best_path, collapse_mask, greedy_decode, paths_to_text
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.postprocess.ctc import best_path, collapse_mask, greedy_decode, paths_to_text
 
 ABC = "abc"
 B = None  # blank in a path
@@ -127,7 +127,7 @@ def test_confidence_hand_computed():
     max softmax probabilities, computed by hand."""
     import math
 
-    from postprocess.ctc import greedy_decode_with_confidence
+    from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
 
     # classes: blank, a, b; T=4, N=1
     steps = [[0.0, 2.0, 0.0], [0.0, 1.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, math.log(3.0)]]

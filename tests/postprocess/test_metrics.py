@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from postprocess.metrics import (
+from crnn_deploy.postprocess.metrics import (
     compute_metrics,
     edit_distance,
     format_metrics,

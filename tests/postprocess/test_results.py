@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from postprocess.results import (
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.postprocess.results import (
     decode_result_dir,
     read_labels,
     read_meta_spec,

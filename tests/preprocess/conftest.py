@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from preprocess.cli import main
+from crnn_deploy.preprocess.cli import main
 
 
 def run_cli(*args: str):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocess.lmdb_build import build_lmdb
+from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
 
 @pytest.fixture

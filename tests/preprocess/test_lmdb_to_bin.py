@@ -209,7 +209,7 @@ def test_console_script_prints_error_without_traceback(make_lmdb, good_entries, 
 
 
 def test_iter_samples_on_error(make_lmdb, good_entries):
-    from preprocess.lmdb_io import SampleError, iter_samples
+    from crnn_deploy.preprocess.lmdb_io import SampleError, iter_samples
     entries = good_entries(4)
     entries.pop("image-000000002")
     entries["label-000000003"] = b"\xff\xfe"

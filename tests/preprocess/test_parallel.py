@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.specs import get_spec
-from preprocess import parallel
-from preprocess.transform import preprocess_image
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.preprocess import parallel
+from crnn_deploy.preprocess.transform import preprocess_image
 
 
 def test_transformer_matches_the_image_files_on_ic13(ic13_lmdb, assets):

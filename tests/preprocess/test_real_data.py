@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.specs import get_spec
-from preprocess.lmdb_io import iter_samples
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.preprocess.lmdb_io import iter_samples
 
 
 def gt_lines(assets: Path, name: str) -> list[tuple[str, str]]:

@@ -182,7 +182,7 @@ def test_num_samples_is_bounded_by_the_entries(built, tmp_path, cli, nano_dynami
            "entries" in res.output
     from click.testing import CliRunner
 
-    from pipeline.eval_cli import main as eval_main
+    from crnn_deploy.pipeline.eval_cli import main as eval_main
     res = CliRunner().invoke(eval_main, ["--lmdb", str(bad), "--engine", str(nano_dynamic_onnx),
                                          "--workers", "0"])
     assert res.exit_code == 1 and "1000000000" in res.output and str(3 * N + 1) in res.output

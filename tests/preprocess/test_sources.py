@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import lmdb
 
-from common.inputs import MAX_LINE_BYTES
-from preprocess.lmdb_io import iter_samples
+from crnn_deploy.common.inputs import MAX_LINE_BYTES
+from crnn_deploy.preprocess.lmdb_io import iter_samples
 
 
 def keys(path):

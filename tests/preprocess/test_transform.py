@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.specs import get_spec
-from preprocess.transform import MAX_PIXELS, ImageError, open_image, preprocess_image
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.preprocess.transform import MAX_PIXELS, ImageError, open_image, preprocess_image
 
 NANO = get_spec("nano-ocr")
 RNG = np.random.default_rng(1)

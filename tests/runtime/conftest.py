@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.specs import get_spec
-from runtime.base import Backend
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.runtime.base import Backend
 
 N_IMAGES = 200
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from models.specs import get_spec, write_sidecar
-from runtime.ascend_backend import AscendBackend, pick_gear, to_tbc, unavailable_reason
-from runtime.registry import backend_class, backend_for, open_backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import get_spec, write_sidecar
+from crnn_deploy.runtime.ascend_backend import AscendBackend, pick_gear, to_tbc, unavailable_reason
+from crnn_deploy.runtime.registry import backend_class, backend_for, open_backend
 
 
 def test_om_suffix_maps_to_ascend():
@@ -49,8 +49,8 @@ def test_without_ais_bench(tmp_path):
 def test_om_matches_onnx_runtime(tmp_path, nano_dynamic_onnx):
     import shutil
 
-    from converter.om import build_om
-    from converter.parity import check_inputs, ort_run
+    from crnn_deploy.converter.om import build_om
+    from crnn_deploy.converter.parity import check_inputs, ort_run
 
     if shutil.which("atc") is None:
         pytest.skip("atc (CANN toolkit) not on PATH")

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from runtime.registry import BACKENDS, SUFFIXES, backend_class, open_backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime.registry import BACKENDS, SUFFIXES, backend_class, open_backend
 
 NAMES = [*sorted(BACKENDS), "fake"]
 
@@ -35,7 +35,7 @@ ATOL = {"fake": 1e-6, "onnxruntime": 1e-5, "openvino": 1e-4, "tensorrt": 1e-3, "
 @pytest.fixture(scope="session")
 def openvino_irs(nano_dynamic_onnx, nano_bs16_onnx, tmp_path_factory) -> dict[bool, Path]:
     """{dynamic: IR}: the nano-ocr OpenVINO IRs converted by crnn-convert's converter."""
-    from converter.openvino_convert import convert_openvino
+    from crnn_deploy.converter.openvino_convert import convert_openvino
 
     folder = tmp_path_factory.mktemp("ir")
     convert_openvino(nano_dynamic_onnx, folder / "nano-ocr_dynamic.xml")
@@ -61,7 +61,7 @@ def make_backend(request, fake_engine, fake_backend, tmp_path):
         # THROUGHPUT with 3 requests: infer_many really has several batches in flight
         return lambda dynamic: open_backend(irs[dynamic], threads=1, hint="THROUGHPUT", nireq=3)
     if name == "tensorrt":  # written against converter.tensorrt_build; not run here (no GPU)
-        from converter.tensorrt_build import build_tensorrt
+        from crnn_deploy.converter.tensorrt_build import build_tensorrt
 
         def make_trt(dynamic: bool):
             plan = tmp_path / f"nano_{'dynamic' if dynamic else 'bs16'}.engine"
@@ -71,7 +71,7 @@ def make_backend(request, fake_engine, fake_backend, tmp_path):
     if name == "ascend":  # written against converter.om; not run here (no CANN)
         import shutil
 
-        from converter.om import build_om
+        from crnn_deploy.converter.om import build_om
 
         if shutil.which("atc") is None:
             pytest.skip("backend ascend: atc (CANN toolkit) not on PATH")

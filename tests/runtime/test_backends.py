@@ -6,9 +6,9 @@ import importlib.util
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from runtime import batching
-from runtime.registry import open_backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime import batching
+from crnn_deploy.runtime.registry import open_backend
 
 needs_openvino = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
                                     reason="openvino not installed (pip install 'crnn-deploy[openvino]')")
@@ -57,7 +57,7 @@ def test_onnx_without_spec_is_refused_unless_sidecar(nano_dynamic_onnx, nano_spe
     onnx.save(model, str(bare))
     with pytest.raises(UserError, match="carries no model spec"):
         open_backend(bare).load()
-    from models.specs import write_sidecar
+    from crnn_deploy.models.specs import write_sidecar
 
     write_sidecar(bare, nano_spec)
     with open_backend(bare) as be:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from runtime.base import Backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime.base import Backend
 
 
 def test_backend_is_abstract():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from runtime.cli import main
+from crnn_deploy.runtime.cli import main
 
 SUMMARY_KEYS = {"backend", "engine", "batch_size", "count", "throughput", "latency_ms", "wall_s"}
 LATENCY_KEYS = {"min", "max", "mean", "median", "p99"}

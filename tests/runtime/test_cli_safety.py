@@ -9,9 +9,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from common import outputs
-from postprocess.cli import main as postprocess
-from runtime.cli import main as infer
+from crnn_deploy.common import outputs
+from crnn_deploy.postprocess.cli import main as postprocess
+from crnn_deploy.runtime.cli import main as infer
 
 N = 40
 
@@ -150,7 +150,7 @@ def test_postprocess_detects_a_folder_replaced_while_reading(two_sets, nano_dyna
     (in0, lab0), (in1, _) = two_sets
     out = tmp_path / "result"
     assert invoke(infer, "--engine", nano_dynamic_onnx, "--input", in0, "--output", out).exit_code == 0
-    import postprocess.cli as pp_cli
+    import crnn_deploy.postprocess.cli as pp_cli
 
     real = pp_cli.decode_result_dir
 
@@ -168,7 +168,7 @@ def test_postprocess_detects_a_folder_replaced_while_reading(two_sets, nano_dyna
 
 
 def test_eval_output_follows_the_rules(iiit5k_lmdb, nano_dynamic_onnx, tmp_path):
-    from pipeline.eval_cli import main as evaluate
+    from crnn_deploy.pipeline.eval_cli import main as evaluate
 
     args = ["--lmdb", iiit5k_lmdb, "--engine", nano_dynamic_onnx, "--workers", 0, "--limit", 32]
     res = invoke(evaluate, *args, "--output", iiit5k_lmdb.parent, "--overwrite")

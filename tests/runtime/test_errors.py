@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from runtime.cli import main
+from crnn_deploy.runtime.cli import main
 
 
 def fails(*args: str, match: str) -> str:
@@ -45,7 +45,7 @@ def test_missing_input_folder(nano_dynamic_onnx, tmp_path):
 
 
 def test_meta_spec_differs_from_engine(nano_dynamic_onnx, inputs, tmp_path):
-    from models.specs import get_spec
+    from crnn_deploy.models.specs import get_spec
 
     meta = json.loads((inputs / "meta.json").read_text())
     meta["spec"] = get_spec("crnn").to_dict()
@@ -73,7 +73,7 @@ def test_non_model_engine(tmp_path):
 
 
 def test_missing_backend_package(nano_dynamic_onnx, monkeypatch):
-    from runtime.openvino_backend import OpenVINOBackend
+    from crnn_deploy.runtime.openvino_backend import OpenVINOBackend
 
     monkeypatch.setattr(OpenVINOBackend, "unavailable_reason", classmethod(lambda cls: "no SDK"))
     fails("--engine", nano_dynamic_onnx, "--backend", "openvino", "--loop", 1,
@@ -99,7 +99,7 @@ def test_console_script_prints_no_traceback(tmp_path):
     """The real entry point: exit status 1 and one `Error:` line on stderr."""
     engine = tmp_path / "garbage.onnx"
     engine.write_bytes(b"\0" * 64)
-    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "--engine", str(engine), "--loop", "1"],
+    proc = subprocess.run([sys.executable, "-m", "crnn_deploy.runtime.cli", "--engine", str(engine), "--loop", "1"],
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: cannot load") and "Traceback" not in proc.stderr

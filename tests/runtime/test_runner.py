@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from runtime import batching, runner
-from runtime.registry import open_backend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime import batching, runner
+from crnn_deploy.runtime.registry import open_backend
 
 
 def fake_output(x: np.ndarray, spec) -> np.ndarray:

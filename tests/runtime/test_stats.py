@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.stats import LATENCY_KEYS, format_summary, latency_summary, throughput
+from crnn_deploy.runtime.stats import LATENCY_KEYS, format_summary, latency_summary, throughput
 
 
 def test_latency_summary_values():

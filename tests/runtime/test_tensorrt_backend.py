@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from models.specs import get_spec, write_sidecar
-from runtime.registry import backend_class, backend_for, open_backend
-from runtime.tensorrt_backend import TensorRTBackend, unavailable_reason
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import get_spec, write_sidecar
+from crnn_deploy.runtime.registry import backend_class, backend_for, open_backend
+from crnn_deploy.runtime.tensorrt_backend import TensorRTBackend, unavailable_reason
 
 
 @pytest.mark.parametrize("name", ["x.engine", "x.plan", "DIR/X_BS16.ENGINE"])
@@ -58,10 +58,10 @@ def test_static_plan_and_missing_sidecar(tmp_path):
     """A plan built with min = opt = max has a static batch; a plan without sidecar is refused."""
     import torch
 
-    from converter.onnx_export import export_onnx
-    from converter.parity import check_inputs, ort_run
-    from converter.tensorrt_build import build_tensorrt
-    from models.arch import build_model
+    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.converter.parity import check_inputs, ort_run
+    from crnn_deploy.converter.tensorrt_build import build_tensorrt
+    from crnn_deploy.models.arch import build_model
 
     spec = get_spec("crnn")
     torch.manual_seed(1)

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from common.errors import UserError
-from runtime.registry import backend_for, open_backend
-from runtime.torch_backend import TorchBackend
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.runtime.registry import backend_for, open_backend
+from crnn_deploy.runtime.torch_backend import TorchBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_reads_iiit5k_subset_like_the_reference(iiit5k_lmdb, nano_weights):
     """The first 320 IIIT5K images through the fused eval path: 258 correct (80.62 %), what
     ONNX Runtime reads there (measured; the whole set, 2328/3000 = 77.60 %, takes PyTorch eager
     minutes on a loaded 2-core machine, so the suite scores this stated subset)."""
-    from pipeline.fused import evaluate
+    from crnn_deploy.pipeline.fused import evaluate
 
     with open_backend(nano_weights, model="nano-ocr", threads=2) as tb:
         res = evaluate(iiit5k_lmdb, tb, batch=16, workers=0, limit=320)
@@ -61,7 +61,7 @@ def test_reads_iiit5k_subset_like_the_reference(iiit5k_lmdb, nano_weights):
 
 
 def test_crnn_infer_runs_a_checkpoint(nano_weights, tmp_path):
-    from runtime.cli import main as infer
+    from crnn_deploy.runtime.cli import main as infer
 
     out = tmp_path / "loop"
     res = CliRunner().invoke(infer, ["--engine", str(nano_weights), "--spec", "nano-ocr",
@@ -74,7 +74,7 @@ def test_crnn_infer_runs_a_checkpoint(nano_weights, tmp_path):
 
 
 def test_pth_without_spec_is_a_clear_error(nano_weights, tmp_path):
-    from runtime.cli import main as infer
+    from crnn_deploy.runtime.cli import main as infer
 
     res = CliRunner().invoke(infer, ["--engine", str(nano_weights), "--loop", "1"])
     assert res.exit_code == 1
@@ -94,7 +94,7 @@ def test_wrong_spec_and_options_are_user_errors(nano_weights):
 
 
 def test_spec_from_sidecar(nano_weights, tmp_path):
-    from models.specs import get_spec, write_sidecar
+    from crnn_deploy.models.specs import get_spec, write_sidecar
 
     pth = tmp_path / "w.pth"
     pth.write_bytes(nano_weights.read_bytes())
@@ -105,7 +105,7 @@ def test_spec_from_sidecar(nano_weights, tmp_path):
 
 
 def test_crnn_infer_spec_is_checked_against_an_engine(nano_dynamic_onnx):
-    from runtime.cli import main as infer
+    from crnn_deploy.runtime.cli import main as infer
 
     res = CliRunner().invoke(infer, ["--engine", str(nano_dynamic_onnx), "--spec", "crnn",
                                      "--loop", "1"])
