@@ -36,3 +36,9 @@ def os_errors_as_user_errors():
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise UserError(f"{where}{exc.strerror or exc}") from None
+
+
+class OptionError(UserError, ValueError):
+    """An option value out of range or of the wrong type, given through the Python API (the
+    CLIs check theirs with click): a UserError for the console scripts, a ValueError for
+    callers that catch the standard exception."""

@@ -194,8 +194,8 @@ def _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead, 
 
     from crnn_deploy.pipeline.recognizer import Recognizer
 
-    with Recognizer(engine, batchsize, prep_threads, backend, device, ahead=ahead,
-                    streams=streams, **options) as rec, \
+    with Recognizer(engine, batchsize, prep_threads=prep_threads, backend=backend, device=device,
+                    ahead=ahead, streams=streams, **options) as rec, \
             tqdm(total=len(paths), unit="img", desc="recognize", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
         yield _LocalRows(rec, bar, paths)

@@ -14,28 +14,35 @@ greedy_decode_with_confidence`). Results come back in input order.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
-from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.errors import OptionError, UserError
 from crnn_deploy.pipeline.feeder import prepare_batches
 from crnn_deploy.pipeline.fused import infer_decoded
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.preprocess.sources import read_image_file
 from crnn_deploy.preprocess.transform import ImageError
 from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.options import backend_options
 from crnn_deploy.runtime.runner import resolve_batch, warm_up
 
+#: ``channel_order`` values: how the last axis of a (H, W, 3) / (H, W, 4) array is read.
+CHANNEL_ORDERS = ("rgb", "bgr")
 
-def load_input(obj) -> object:
+
+def load_input(obj, channel_order: str = "rgb") -> object:
     """One API input -> what :func:`preprocess.transform.preprocess_image` takes.
 
     Accepts a path (str or ``os.PathLike``: the file is read, bounded), encoded image bytes
     (``bytes``, ``bytearray``, ``memoryview``), a ``PIL.Image.Image`` (any mode), or a uint8
-    ``numpy`` array of shape (H, W) (grey), (H, W, 3) (RGB) or (H, W, 4) (RGBA).
+    ``numpy`` array of shape (H, W) (grey), (H, W, 1), (H, W, 3) or (H, W, 4). The channels of
+    an array are RGB / RGBA (PIL's order, ``np.asarray(Image.open(p).convert("RGB"))``) unless
+    ``channel_order="bgr"``: BGR / BGRA, what ``cv2.imread`` returns.
 
     Raises:
         ImageError: an array of another dtype or shape.
@@ -56,9 +63,22 @@ def load_input(obj) -> object:
         if obj.ndim == 3 and obj.shape[2] == 1:
             obj = obj[:, :, 0]
         if not (obj.ndim == 2 or (obj.ndim == 3 and obj.shape[2] in (3, 4))):
-            raise ImageError(f"array of shape {obj.shape}, expected (H, W), (H, W, 3) or (H, W, 4)")
+            raise ImageError(f"array of shape {obj.shape}, expected (H, W), (H, W, 1), (H, W, 3) "
+                             "or (H, W, 4); several images go in a list or an (N, H, W, C) array")
+        if obj.ndim == 3 and channel_order == "bgr":
+            obj = obj[:, :, [2, 1, 0, 3][:obj.shape[2]]]
         return Image.fromarray(np.ascontiguousarray(obj))
     raise TypeError(f"expected a path, bytes, PIL image or uint8 array, got {type(obj).__name__}")
+
+
+def is_single(images) -> bool:
+    """True when ``images`` is one image (a path, encoded bytes, a PIL image, a 2-D or 3-D
+    array), False for a collection of them (a list, any other iterable, an (N, H, W, C) array)."""
+    from PIL import Image
+
+    if isinstance(images, np.ndarray):
+        return images.ndim <= 3
+    return isinstance(images, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image))
 
 
 def input_weight(obj) -> int:
@@ -114,43 +134,113 @@ def recognize_stream(backend: Backend, items: Iterable, batch: int,
         yield from sorted(rows, key=lambda r: r[0])
 
 
+def _check_int(name: str, value, low: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise OptionError(f"Recognizer: {name} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise OptionError(f"Recognizer: {name} must be >= {low}, got {value}")
+
+
+def check_options(batch_size, threads, prep_threads, ahead, streams, hint, precision,
+                  channel_order, unknown: dict) -> None:
+    """Validate :class:`Recognizer` options as the CLI's click types do (``--batchsize`` >= 1
+    ... ``--ahead`` >= 0, the ``--hint`` / ``--precision`` choices).
+
+    Raises:
+        OptionError: a value out of range or of the wrong type.
+        TypeError: an unknown keyword, with the accepted names (and the closest one).
+    """
+    if unknown:
+        import difflib
+
+        name = sorted(unknown)[0]
+        close = difflib.get_close_matches(name, RECOGNIZER_OPTIONS, 1)
+        raise TypeError(f"Recognizer: unknown option {name!r}"
+                        + (f" (did you mean {close[0]!r}?)" if close else "")
+                        + f"; options: {', '.join(RECOGNIZER_OPTIONS)}")
+    for name, value, low in (("batch_size", batch_size, 1), ("threads", threads, 1),
+                             ("prep_threads", prep_threads, 1), ("ahead", ahead, 0),
+                             ("streams", streams, 1)):
+        _check_int(name, value, low)
+    for name, value, allowed in (("hint", hint, ("LATENCY", "THROUGHPUT")),
+                                 ("precision", precision, ("f32", "bf16", "f16")),
+                                 ("channel_order", channel_order, CHANNEL_ORDERS)):
+        if value is not None and str(value).lower() not in [a.lower() for a in allowed]:
+            raise OptionError(f"Recognizer: {name} must be one of {', '.join(allowed)}, "
+                              f"got {value!r}")
+
+
+#: The keyword options of :class:`Recognizer`: the names of the crnn-recognize options.
+RECOGNIZER_OPTIONS = ("batch_size", "threads", "prep_threads", "ahead", "streams", "hint",
+                      "precision", "backend", "device", "channel_order")
+
+
 class Recognizer:
     """Word images -> (text, confidence) with any engine crnn-convert builds.
+
+    The options are crnn-recognize's, by the same names (``--batchsize`` is ``batch_size``).
 
     Args:
         engine: engine file (.onnx, .xml, .engine, .om); its spec gives the transform,
             the alphabet and the input shape.
         batch_size: batch for a dynamic-batch engine (default 16; a static engine's own).
-        threads: preprocessing threads (default: CPU count).
+        threads: inference threads (ONNX Runtime ``intra_op_num_threads``, OpenVINO
+            ``INFERENCE_NUM_THREADS``); given, one engine with that many threads runs.
+        prep_threads: threads reading, decoding and preprocessing images (default: CPU count).
         ahead: batches preprocessed while the engine runs (0: only between inference calls).
         streams: n > 1: n engine copies, one thread each, run consecutive batches at once
-            (:func:`pipeline.streams.open_engine`; default: 2 on CPU unless ``engine_threads``
-            or ``hint`` is given; 1: one engine with its own threads).
-        backend, device, **options: as for ``crnn-infer`` (e.g. ``hint="THROUGHPUT"``,
-            ``threads`` is ``engine_threads`` here).
+            (:func:`pipeline.streams.open_engine`; default: 2 on CPU unless ``threads`` or
+            ``hint`` is given; 1: one engine with its own threads).
+        hint, precision: OpenVINO ``PERFORMANCE_HINT`` (LATENCY, THROUGHPUT) and
+            ``INFERENCE_PRECISION_HINT`` (f32, bf16, f16).
+        backend, device: as for ``crnn-infer --backend/--device``.
+        channel_order: ``"rgb"`` (default, PIL's order) or ``"bgr"`` (OpenCV's: what
+            ``cv2.imread`` returns): how the channels of (H, W, 3) and (H, W, 4) arrays are read.
+            Paths, bytes and PIL images carry their own mode.
+
+    Thread safety: one Recognizer may be shared by threads with any options: calls run one at
+    a time (a lock; the engine is not re-entrant with streams or async requests). An
+    :meth:`iter` stream holds the lock until it is exhausted or closed; starting another call
+    of the same Recognizer in the thread that holds it raises RuntimeError instead of
+    deadlocking. For parallel engines in one process, use ``streams`` or one Recognizer per
+    thread.
 
     Raises:
-        UserError: missing or unreadable engine, backend not installed.
+        UserError: missing or unreadable engine, backend not installed, a batch size that
+            contradicts a static engine.
+        OptionError (a UserError and a ValueError): an option out of range.
+        TypeError: an unknown keyword.
     """
 
-    def __init__(self, engine: str | os.PathLike, batch_size: int | None = None,
-                 threads: int | None = None, backend: str | None = None, device: str = "CPU",
-                 engine_threads: int | None = None, ahead: int = 1, streams: int | None = None,
-                 **options):
-        if engine_threads:
-            options["threads"] = engine_threads
+    def __init__(self, engine: str | os.PathLike, batch_size: int | None = None, *,
+                 threads: int | None = None, prep_threads: int | None = None, ahead: int = 1,
+                 streams: int | None = None, hint: str | None = None,
+                 precision: str | None = None, backend: str | None = None, device: str = "CPU",
+                 channel_order: str = "rgb", **unknown):
+        check_options(batch_size, threads, prep_threads, ahead, streams, hint, precision,
+                      channel_order, unknown)
+        options = backend_options(threads, hint, precision)
         be, self.pipelined = open_engine(Path(engine), backend, device, streams, **options)
         self.backend = be.load()
         self.spec = self.backend.spec
         self.batch_size = resolve_batch(self.backend, batch_size)
-        self.threads, self.ahead = threads, ahead
+        self.prep_threads, self.ahead = prep_threads, ahead
+        self.channel_order = channel_order.lower()
+        self._lock = threading.Lock()
+        self._owner: int | None = None
         warm_up(self.backend, self.batch_size, 1, self.pipelined)
 
-    def recognize(self, images: Iterable, errors: str = "raise") -> list[tuple[str, float]]:
-        """Recognize ``images`` (paths, bytes, PIL images or uint8 arrays, see
-        :func:`load_input`; mixed types allowed) and return ``(text, confidence)`` per image,
-        in input order. ``text`` is the raw greedy CTC decode; ``confidence`` in [0, 1] is the
-        mean softmax probability of the emitted steps (PaddleOCR's formula, 0.0 for "").
+    def recognize(self, images, errors: str = "raise"):
+        """Recognize one image or a collection of them.
+
+        ``images``: one image (a path, encoded bytes, a PIL image, a uint8 (H, W) / (H, W, C)
+        array, see :func:`load_input`) -> one ``(text, confidence)``; a list or any iterable
+        of them (mixed types allowed), or a uint8 (N, H, W, C) array -> a list of
+        ``(text, confidence)``, in input order. ``text`` is the raw greedy CTC decode;
+        ``confidence`` in [0, 1] is the mean softmax probability of the emitted steps
+        (PaddleOCR's formula, 0.0 for "").
 
         ``errors="raise"``: a bad image raises UserError naming it (path or position);
         ``errors="ignore"``: it gets ``("", 0.0)``.
@@ -164,24 +254,33 @@ class Recognizer:
                     raise UserError(f"{describe(obj, k)}: {why}")
                 text, conf = "", 0.0
             out.append((text, conf))
-        return out
+        return out[0] if is_single(images) else out
 
-    def iter(self, images: Iterable) -> Iterator[tuple[int, object, str | None, float | None,
-                                                       str | None]]:
+    __call__ = recognize
+
+    def iter(self, images) -> Iterator[tuple[int, object, str | None, float | None,
+                                             str | None]]:
         """Stream :func:`recognize_stream` rows ``(position, input, text, confidence,
-        error)`` for any iterable of inputs (memory bounded: a few batches in flight).
+        error)`` for any iterable of inputs (memory bounded: a few batches in flight); one
+        image gives one row."""
+        if is_single(images):
+            images = [images]
+        order = self.channel_order
+        return self._locked(recognize_stream(self.backend, images, self.batch_size,
+                                             lambda obj: load_input(obj, order),
+                                             self.prep_threads, self.ahead, self.pipelined))
 
-        Raises TypeError for a single input (a path, bytes, a PIL image or one array) given
-        instead of a sequence of them.
-        """
-        from PIL import Image
-
-        single = (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)
-        if isinstance(images, single) or (isinstance(images, np.ndarray) and images.ndim < 3):
-            raise TypeError(f"expected a sequence of images, got one {type(images).__name__}; "
-                            "wrap it in a list")
-        return recognize_stream(self.backend, images, self.batch_size, load_input, self.threads,
-                                self.ahead, self.pipelined)
+    def _locked(self, rows: Iterator) -> Iterator:
+        me = threading.get_ident()
+        if self._owner == me:
+            raise RuntimeError("this Recognizer is already running a call in this thread "
+                               "(an unfinished iter()); finish or close it first")
+        with self._lock:
+            self._owner = me
+            try:
+                yield from rows
+            finally:
+                self._owner = None
 
     def close(self) -> None:
         """Free the engine."""
