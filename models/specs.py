@@ -1,141 +1,30 @@
-"""Model specs: one frozen record per supported CRNN checkpoint family (no torch here).
+"""Model specs: the registry of built-in recognizer specs, and the sidecar files (no torch here).
 
-The table in ``shared/docs/DESIGN.md`` is the source of every number:
+A spec is data (:mod:`models.spec_schema`, the file a person writes; :mod:`models.spec_record`,
+the validated record every stage reads). The built-in specs are instances of the same schema
+(:data:`models.presets.PRESETS`): ``crnn``, ``crnn-modelzoo``, ``nano-ocr``, ``nano-ocr-37``
+resolve on their own and are in :data:`SPECS`; ``ppocrv4-rec`` takes its alphabet from its ONNX
+file and is used through ``crnn-convert import --spec ppocrv4-rec``.
 
-* ``crnn``: meijieru/crnn.pytorch ``CRNN(32, 1, 37, 256)`` (Shi, Bai, Yao 2015), input 1x32x100,
-  output (26, B, 37) raw logits, alphabet ``0-9a-z``.
-* ``crnn-modelzoo``: Ascend ModelZoo ``CRNN_for_PyTorch``, same shapes, output log-softmax,
-  PIL bicubic resize.
-* ``nano-ocr``: the CRNN shipped in the ``nano-ocr==0.1.0`` wheel, input 1x32x128, output
-  (33, B, 66) raw logits, alphabet ``0-9a-zA-Z.-`` plus space.
-* ``nano-ocr-37``: derived from ``nano-ocr`` (same checkpoint, unchanged) to meet the classic
-  contract of ``crnn``: input 1x32x100, output (26, B, 37) log-probabilities over ``0-9a-z``
-  (see :data:`DERIVED` and the note on ``nano-ocr-37`` below).
-
-Class 0 is the CTC blank; class k > 0 is ``alphabet[k - 1]``. Pixels are normalized as
-``(x / 255 - mean) / std`` with mean = std = 0.5 (so the range is [-1, 1]).
+Class 0 is the CTC blank; class k > 0 is ``alphabet[k - 1]``.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.presets import DIGITS_LOWER, NANO_OCR_ALPHABET, PRESETS
+from crnn_deploy.models.spec_record import METADATA_KEY, Decoding, ModelSpec
+from crnn_deploy.models.spec_schema import alphabet_source, spec_from_schema
 
-DIGITS_LOWER = "0123456789abcdefghijklmnopqrstuvwxyz"
-NANO_OCR_ALPHABET = DIGITS_LOWER + "ABCDEFGHIJKLMNOPQRSTUVWXYZ.- "
+__all__ = ["DIGITS_LOWER", "NANO_OCR_ALPHABET", "METADATA_KEY", "Decoding", "ModelSpec", "PRESETS",
+           "SPECS", "DERIVED", "FOLD_EPS", "fold_map", "get_spec", "sidecar_path", "write_sidecar",
+           "read_sidecar"]
 
-#: Key under which the spec JSON is stored in ONNX ``metadata_props`` / OpenVINO ``rt_info``.
-METADATA_KEY = "crnn_deploy.spec"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What every stage needs to know about a model family.
-
-    Attributes:
-        name: registry name (``crnn``, ``crnn-modelzoo``, ``nano-ocr``, ``nano-ocr-37``).
-        input_shape: (C, H, W) of one image; the batch axis is 0 (NCHW, float32).
-        resize: PIL resampling filter name used in training (``bilinear`` or ``bicubic``).
-        mean, std: normalization ``(x / 255 - mean) / std``.
-        seq_len: T, the number of CTC time steps.
-        alphabet: characters of classes 1..K (class 0 is the CTC blank).
-        output: ``logits`` (raw) or ``log_softmax``.
-        input_name, output_name: ONNX tensor names (ModelZoo flow: ``actual_input_1``/``output1``).
-    """
-
-    name: str
-    input_shape: tuple[int, int, int]
-    resize: str
-    seq_len: int
-    alphabet: str
-    output: str
-    mean: float = 0.5
-    std: float = 0.5
-    input_name: str = "actual_input_1"
-    output_name: str = "output1"
-    description: str = field(default="", compare=False)
-
-    @property
-    def num_classes(self) -> int:
-        """C of the (T, B, C) output: alphabet size + 1 for the CTC blank."""
-        return len(self.alphabet) + 1
-
-    @property
-    def output_shape(self) -> tuple[int, int]:
-        """(T, C) of the output; the batch sits on axis 1: (T, B, C)."""
-        return (self.seq_len, self.num_classes)
-
-    @property
-    def sample_bytes(self) -> int:
-        """Bytes of one float32 (1, C, H, W) input sample."""
-        c, h, w = self.input_shape
-        return 4 * c * h * w
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict (tuples become lists)."""
-        d = asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        d["output_layout"] = "TBC"
-        return d
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelSpec:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored. Raises UserError if incomplete."""
-        names = {f for f in cls.__dataclass_fields__}
-        kw = {k: v for k, v in d.items() if k in names}
-        try:
-            kw["input_shape"] = tuple(int(x) for x in kw["input_shape"])
-            return cls(**kw)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"incomplete model spec {d!r}: {exc}") from None
-
-
+#: The presets that need no model file (alphabet inline), as validated records.
 SPECS: dict[str, ModelSpec] = {
-    s.name: s
-    for s in (
-        ModelSpec(
-            name="crnn",
-            input_shape=(1, 32, 100),
-            resize="bilinear",
-            seq_len=26,
-            alphabet=DIGITS_LOWER,
-            output="logits",
-            description="meijieru/crnn.pytorch CRNN(32, 1, 37, 256), Shi et al. 2015",
-        ),
-        ModelSpec(
-            name="crnn-modelzoo",
-            input_shape=(1, 32, 100),
-            resize="bicubic",
-            seq_len=26,
-            alphabet=DIGITS_LOWER,
-            output="log_softmax",
-            description="Ascend ModelZoo-PyTorch CRNN_for_PyTorch (fw_rnn/bw_rnn BiLSTM)",
-        ),
-        ModelSpec(
-            name="nano-ocr",
-            input_shape=(1, 32, 128),
-            resize="bilinear",
-            seq_len=33,
-            alphabet=NANO_OCR_ALPHABET,
-            output="logits",
-            description="CRNN of the nano-ocr==0.1.0 wheel (MIT), nano_ocr_ftr.pth",
-        ),
-        ModelSpec(
-            name="nano-ocr-37",
-            input_shape=(1, 32, 100),
-            resize="bilinear",
-            seq_len=26,
-            alphabet=DIGITS_LOWER,
-            output="log_softmax",
-            description="nano-ocr weights at 1x32x100, 66 classes folded to the classic 37 "
-                        "(softmax, sum of upper+lower case, '.-' and space to blank, log)",
-        ),
-    )
+    name: spec_from_schema(d) for name, d in PRESETS.items() if alphabet_source(d) is None
 }
 
 #: Derived specs: name -> the spec whose architecture and checkpoint they reuse unchanged.
@@ -187,10 +76,14 @@ def fold_map(source_alphabet: str, target_alphabet: str) -> list[int]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec registered under ``name``. Raises UserError listing the known names."""
+    """The spec registered under ``name``. Raises UserError listing the known names (and, for
+    a preset that reads its alphabet from its ONNX file, how to use it)."""
     try:
         return SPECS[name]
     except KeyError:
+        if name in PRESETS:
+            raise UserError(f"preset {name!r} reads its alphabet from its ONNX model: use "
+                            f"crnn-convert import MODEL.onnx --spec {name}") from None
         raise UserError(f"unknown model {name!r}; known: {', '.join(SPECS)}") from None
 
 

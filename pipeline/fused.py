@@ -18,7 +18,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.feeder import prepare_batches, preprocess_chunks
-from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
+from crnn_deploy.postprocess.ctc import decode_batch
 from crnn_deploy.postprocess.metrics import score_samples
 from crnn_deploy.preprocess.lmdb_io import (
     SampleError,
@@ -89,8 +89,8 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray]]
 
     ``images``: float32 (n, C, H, W) with 0 <= n <= ``batch`` (zero-padded to ``batch``
     here, padding outputs dropped; n = 0 is not run and yields empty lists). Yields
-    ``(meta, texts, confidences)`` in input order (:func:`postprocess.ctc.
-    greedy_decode_with_confidence`: raw greedy text, confidence in [0, 1]). ``pipelined``
+    ``(meta, texts, confidences)`` in input order (:func:`postprocess.ctc.decode_batch`:
+    raw greedy text, confidence in [0, 1]). ``pipelined``
     runs through ``backend.infer_many`` (OpenVINO async requests).
     """
     pending: deque = deque()
@@ -105,7 +105,7 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray]]
         while pending[0][1] == 0:
             yield pending.popleft()[0], [], []
         meta, n = pending.popleft()
-        texts, confs = greedy_decode_with_confidence(y[:, :n], backend.spec.alphabet, 1)
+        texts, confs = decode_batch(y[:, :n], backend.spec, 1)
         yield meta, texts, confs
     while pending:  # empty batches after the last real one
         yield pending.popleft()[0], [], []

@@ -66,7 +66,7 @@ def paths_to_text(paths: np.ndarray, alphabet: str) -> list[str]:
 
     Args:
         paths: integer array (N, T) of class ids in ``[0, len(alphabet)]``.
-        alphabet: characters of classes 1..K (one code point per class).
+        alphabet: the classes 1..K: a str (one code point per class) or a tuple of strings.
 
     Returns:
         N strings, in the order of the rows.
@@ -86,7 +86,7 @@ def paths_to_text(paths: np.ndarray, alphabet: str) -> list[str]:
     if lo < 0 or hi > len(alphabet):
         raise ValueError(f"class ids {lo}..{hi} outside 0..{len(alphabet)} (alphabet size + 1)")
     keep = collapse_mask(paths)
-    if "\0" in alphabet:  # the fixed-width trick below uses NUL as padding
+    if not isinstance(alphabet, str) or "\0" in alphabet:  # multi-character classes; NUL pads below
         return ["".join(alphabet[k - 1] for k in row[m]) for row, m in zip(paths, keep)]
     # Move the kept ids of each row to its front (stable, so the order is kept), pad with NUL,
     # then read each row of single characters as one fixed-width string: numpy drops the
@@ -165,9 +165,67 @@ def greedy_decode_with_confidence(logits: np.ndarray, alphabet: str,
     _check_classes(logits, alphabet)
     paths = best_path(logits, batch_axis)
     texts = paths_to_text(paths, alphabet)
-    keep = collapse_mask(paths)
-    probs = step_max_prob(logits, batch_axis)
+    conf = _mean_confidence(collapse_mask(paths), step_max_prob(logits, batch_axis))
+    return texts, [float(c) for c in conf]
+
+
+def _mean_confidence(keep: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """PaddleOCR's ``CTCLabelDecode``: mean of the emitted steps' best probabilities (0: none)."""
     counts = keep.sum(axis=1)
     sums = np.where(keep, probs, 0.0).sum(axis=1)
-    conf = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+
+#: ``decoding.confidence`` name -> f(keep (N, T) bool, best-class probability (N, T) float64)
+#: -> (N,) float64 in [0, 1]. The names are ``models.spec_record.CONFIDENCES``.
+CONFIDENCE_FORMULAS = {"mean": _mean_confidence}
+
+
+def _best_steps(y: np.ndarray, spec, batch_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """(best class (N, T) int64, its probability (N, T) float64) under ``spec.output`` (kind)
+    with the classes of ``spec.decoding.ignore`` given probability 0 (the rest renormalized)."""
+    ignore = sorted({k for k, ch in enumerate(spec.alphabet, 1) if ch in spec.decoding.ignore})
+    if spec.output != "probabilities":
+        if not ignore:
+            return best_path(y, batch_axis), step_max_prob(y, batch_axis)
+        y = np.array(y, dtype=np.float64)
+        y[:, :, ignore] = -np.inf  # exp(-inf) = 0: the softmax of the rest, renormalized
+        return best_path(y, batch_axis), step_max_prob(y, batch_axis)
+    p = np.asarray(y)
+    if ignore:
+        p = np.array(p, dtype=np.float64)
+        p[:, :, ignore] = 0.0
+        total = p.sum(axis=2, keepdims=True)
+        p = np.divide(p, total, out=np.zeros_like(p), where=total > 0)
+    paths = best_path(p, batch_axis)
+    best = p.max(axis=2).astype(np.float64)
+    return paths, (best.T if batch_axis == 1 else best)
+
+
+def decode_batch(y: np.ndarray, spec, batch_axis: int = 1) -> tuple[list[str], list[float]]:
+    """Greedy CTC text and confidence of a batch of outputs of the model of ``spec``.
+
+    Every path decodes through this one function, so every path gives the same text and
+    confidence. It follows ``spec.output`` (logits and log-probabilities take a softmax per
+    step for the confidence; probabilities are used as they are), ``spec.decoding.ignore``
+    (those classes never win; the others are renormalized) and ``spec.decoding.confidence``
+    (:data:`CONFIDENCE_FORMULAS`). For a spec without ignored characters whose output is logits
+    or log-probabilities, the result is :func:`greedy_decode_with_confidence`'s, bit for bit.
+
+    Args:
+        y: (T, N, C) when ``batch_axis == 1`` or (N, T, C), ``C == len(spec.alphabet) + 1``,
+            class 0 the blank.
+        spec: a ``models.spec_record.ModelSpec``.
+
+    Returns:
+        (texts, confidences): N strings and N floats in [0, 1], in row order.
+
+    Raises:
+        UserError: ``C != len(alphabet) + 1``.
+        ValueError: ``y`` is not 3-D or ``batch_axis`` is not 0 or 1.
+    """
+    _check_classes(y, spec.alphabet)
+    paths, probs = _best_steps(y, spec, batch_axis)
+    texts = paths_to_text(paths, spec.alphabet)
+    conf = CONFIDENCE_FORMULAS[spec.decoding.confidence](collapse_mask(paths), probs)
     return texts, [float(c) for c in conf]

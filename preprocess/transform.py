@@ -14,6 +14,7 @@ their pixels are decoded, and every decoding failure becomes an :class:`ImageErr
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import numpy as np
@@ -25,7 +26,11 @@ from crnn_deploy.models.specs import ModelSpec
 #: is 2576x772 (2 Mpixel). Anything above this is treated as a decompression bomb.
 MAX_PIXELS = 50_000_000
 
-_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+_RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+             "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
+             "box": Image.Resampling.BOX, "hamming": Image.Resampling.HAMMING}
+#: OpenCV interpolation flags by spec name (cv2.INTER_NEAREST/LINEAR/CUBIC/LANCZOS4/AREA)
+_CV2_INTER = {"nearest": 0, "bilinear": 1, "bicubic": 2, "area": 3, "lanczos": 4}
 
 
 class ImageError(ValueError):
@@ -106,34 +111,105 @@ def to_grey(img: Image.Image) -> Image.Image:
         raise ImageError(f"unsupported image mode {mode!r}: {exc}") from None
 
 
-def preprocess_image(data: bytes | Image.Image, spec: ModelSpec) -> np.ndarray:
-    """One image -> the model input of ``spec``: float32 array of shape ``spec.input_shape``.
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Mode ``RGB`` version of ``img`` (alpha dropped, as ``cv2.imread(path)`` drops it; grey
+    replicated to three channels). 16/32-bit grey goes through :func:`to_grey` first."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I;16") or mode in ("I", "La"):
+        return to_grey(img).convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        return img.convert("RGBA").convert("RGB")
+    try:
+        return img.convert("RGB")
+    except ValueError as exc:
+        raise ImageError(f"unsupported image mode {mode!r}: {exc}") from None
+
+
+def keep_ratio_widths(size: tuple[int, int], spec: ModelSpec) -> tuple[int, int]:
+    """``(resized, bucket)`` widths of an image of ``size`` = (w, h) pixels under a keep-ratio
+    ``spec`` of height H, smallest width Wmin (fixed width: Wmin = Wmax = W).
+
+    As PaddleOCR's ``resize_norm_img`` (RapidOCR ``ch_ppocr_rec/text_recognize.py``) on one
+    image: the image's own width is ``Wown = int(H * max(Wmin / H, w / h))`` held within
+    [Wmin, Wmax]; it is resized to ``min(ceil(H * w / h), Wown)`` columns (at least 1) and
+    padded on the right to ``bucket`` = Wown rounded up to ``spec.width_multiple`` (at most
+    Wmax). A batch pads every row further to its widest bucket.
+    """
+    w, h = size
+    _, height, wmin = spec.input_shape
+    wmax = spec.width_max or wmin
+    ratio = w / float(h)
+    own = min(max(int(height * max(wmin / height, ratio)), wmin), wmax)
+    resized = max(1, min(math.ceil(height * ratio), own))
+    m = spec.width_multiple
+    return resized, min(-(-own // m) * m, wmax)
+
+
+def pad_width(x: np.ndarray, width: int, pad: str) -> np.ndarray:
+    """Pad float32 (..., W) on the right to ``width`` columns: ``zeros`` or ``last-column``
+    (copies of the last column). No copy when W == width."""
+    w = x.shape[-1]
+    if w == width:
+        return x
+    if w > width:
+        raise ValueError(f"{w} columns do not fit width {width}")
+    widths = [(0, 0)] * (x.ndim - 1) + [(0, width - w)]
+    return np.pad(x, widths, mode="edge" if pad == "last-column" else "constant")
+
+
+def _resize(img: Image.Image, size: tuple[int, int], spec: ModelSpec) -> np.ndarray:
+    """Channel-converted, resized uint8 pixels of ``img``: (H, W) grey or (H, W, 3) in the
+    spec's channel order."""
+    img = to_grey(img) if spec.channels == "gray" else to_rgb(img)
+    if spec.resize_library == "pil":
+        a = np.asarray(img.resize(size, _RESAMPLE[spec.resize]))
+    else:
+        import cv2  # opencv-python-headless; only specs that ask for OpenCV need it
+
+        a = np.asarray(img)
+        if spec.channels == "BGR":
+            a = a[:, :, ::-1]
+        return cv2.resize(np.ascontiguousarray(a), size, interpolation=_CV2_INTER[spec.resize])
+    return a[:, :, ::-1] if spec.channels == "BGR" else a
+
+
+def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | None = None
+                     ) -> np.ndarray:
+    """One image -> the model input of ``spec``: float32 (C, H, W) array.
+
+    The transform: channels as ``spec.channels`` (grey as ``convert('L')`` in training; RGB or
+    BGR as ``cv2.imread`` gives them), resize with ``spec.resize_library`` (``pil``:
+    ``Image.resize((W, H), filter)``; ``opencv``: ``cv2.resize``) and interpolation
+    ``spec.resize``, then ``(p / 255 - mean) / std`` per channel, then (keep-ratio) padding on
+    the right with ``spec.pad``. ``stretch`` resizes to (W, H) of ``spec.input_shape``;
+    ``keep-ratio`` keeps the aspect ratio (:func:`keep_ratio_widths`).
 
     Args:
         data: encoded image bytes (PNG, JPEG, ...) or an already opened PIL image.
-        spec: the model spec; uses ``input_shape`` (C, H, W) with C = 1, ``resize``
-            (``bilinear`` or ``bicubic``, PIL filters), ``mean`` and ``std``.
+        spec: the model spec.
+        width: keep-ratio only: pad to this width (at least the image's bucket width) instead
+            of the image's own bucket width.
 
     Returns:
-        ``np.ndarray`` of dtype float32, shape (C, H, W) = (1, H, W), C-contiguous, values
-        ``(p / 255 - mean) / std`` for the 8-bit grey pixel p after ``resize((W, H))``
-        (so in [-1, 1] for mean = std = 0.5). Add the batch axis with ``x[None]``.
+        ``np.ndarray`` float32, C-contiguous, shape (C, H, W): W is the spec's width
+        (stretch), else ``width`` or the bucket width. Add the batch axis with ``x[None]``.
 
     Raises:
         ImageError: the image does not decode, is zero-sized or too large, or has a mode that
-            cannot be made grey.
-        ValueError: the spec asks for something this transform does not do (C != 1, unknown
-            resize filter).
+            cannot be converted.
     """
     c, h, w = spec.input_shape
-    if c != 1:
-        raise ValueError(f"spec {spec.name!r}: only 1-channel (grey) inputs are supported, got C={c}")
-    try:
-        resample = _RESAMPLE[spec.resize]
-    except KeyError:
-        raise ValueError(f"spec {spec.name!r}: unknown resize {spec.resize!r}") from None
-    img = to_grey(open_image(data))
-    img = img.resize((w, h), resample)
-    x = np.asarray(img, dtype=np.float32) / np.float32(255.0)
-    x = (x - np.float32(spec.mean)) / np.float32(spec.std)
-    return np.ascontiguousarray(x.reshape(c, h, w), dtype=np.float32)
+    img = open_image(data)
+    if spec.resize_mode == "stretch":
+        resized, bucket = w, w
+    else:
+        resized, bucket = keep_ratio_widths(img.size, spec)
+    a = _resize(img, (resized, h), spec).astype(np.float32)
+    x = (a.reshape(h, resized, -1).transpose(2, 0, 1) if c == 3 else a.reshape(1, h, resized))
+    x = x / np.float32(255.0)
+    x = (x - np.asarray(spec.mean, np.float32).reshape(c, 1, 1)) / \
+        np.asarray(spec.std, np.float32).reshape(c, 1, 1)
+    x = pad_width(x, max(bucket, width or 0), spec.pad)
+    return np.ascontiguousarray(x, dtype=np.float32)

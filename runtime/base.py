@@ -130,14 +130,20 @@ class Backend(abc.ABC):
         return self
 
     def check_input(self, x: np.ndarray) -> None:
-        """Raise UserError unless ``x`` is float32 (N, C, H, W) of the spec and the engine's batch."""
-        expected = tuple(self.spec.input_shape)
+        """Raise UserError unless ``x`` is float32 (N, C, H, W) of the spec (W within the spec's
+        range for a dynamic width) and the engine's batch."""
+        spec = self.spec
+        expected = tuple(spec.input_shape)
         if not isinstance(x, np.ndarray) or x.dtype != np.float32:
             raise UserError(f"input must be a float32 numpy array, got "
                             f"{getattr(x, 'dtype', type(x).__name__)}")
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+        if spec.dynamic_width and x.ndim == 4 and x.shape[1:3] == expected[:2]:
+            if not expected[2] <= x.shape[3] <= spec.width_max:
+                raise UserError(f"input width {x.shape[3]} is outside {expected[2]}..{spec.width_max} "
+                                f"of {spec.name}")
+        elif x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise UserError(f"input shape {tuple(x.shape)} does not match "
-                            f"(N, {', '.join(map(str, expected))}) of {self.spec.name}")
+                            f"(N, {', '.join(map(str, expected))}) of {spec.name}")
         if self.batch_size is not None and x.shape[0] != self.batch_size:
             raise UserError(f"engine {self.engine} has a static batch of {self.batch_size}, "
                             f"got a batch of {x.shape[0]}")

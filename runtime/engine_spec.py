@@ -66,9 +66,15 @@ def check_dims(spec: ModelSpec, dims: Sequence, engine: str | Path) -> int | Non
         UserError: wrong rank, or a static C/H/W differing from the spec.
     """
     dims = list(dims)
+    if spec.output_layout != "TBC" or spec.blank != 0:
+        raise UserError(f"engine {engine}: spec {spec.name} has output layout {spec.output_layout} "
+                        f"and blank {spec.blank}; engines run (T, B, C) with blank 0: convert the "
+                        "model with crnn-convert import")
     if len(dims) != 4:
         raise UserError(f"engine {engine}: input has rank {len(dims)}, expected NCHW of {spec.name}")
-    for got, want in zip(dims[1:], spec.input_shape):
+    for axis, (got, want) in enumerate(zip(dims[1:], spec.input_shape), 1):
+        if axis == 3 and spec.dynamic_width and isinstance(got, int) and want <= got <= spec.width_max:
+            continue  # a static width of a dynamic-width spec (a reshaped engine)
         if isinstance(got, int) and got > 0 and got != want:
             raise UserError(f"engine {engine}: input shape {dims} does not match "
                             f"(N, {', '.join(map(str, spec.input_shape))}) of spec {spec.name}")

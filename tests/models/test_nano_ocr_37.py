@@ -34,7 +34,7 @@ def test_spec_is_the_classic_contract():
     assert SPEC.sample_bytes == 12_800
     assert SPEC.output_shape == classic.output_shape == (26, 37)
     assert SPEC.alphabet == classic.alphabet == DIGITS_LOWER
-    assert (SPEC.output, SPEC.resize, SPEC.mean, SPEC.std) == ("log_softmax", "bilinear", 0.5, 0.5)
+    assert (SPEC.output, SPEC.resize, SPEC.mean, SPEC.std) == ("log_softmax", "bilinear", (0.5,), (0.5,))
     assert (SPEC.input_name, SPEC.output_name) == ("actual_input_1", "output1")
     assert DERIVED["nano-ocr-37"] == "nano-ocr" and set(DERIVED) <= set(SPECS)
 

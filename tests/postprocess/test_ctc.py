@@ -143,3 +143,28 @@ def test_confidence_hand_computed():
     blank = np.zeros((3, 1, 3), np.float32)
     blank[:, :, 0] = 5.0
     assert greedy_decode_with_confidence(blank, "ab") == ([""], [0.0])
+
+
+def test_decode_batch_follows_kind_ignore_and_confidence():
+    from crnn_deploy.models.spec_record import CONFIDENCES, Decoding
+    from crnn_deploy.models.specs import get_spec
+    from crnn_deploy.postprocess.ctc import CONFIDENCE_FORMULAS, decode_batch, greedy_decode_with_confidence
+
+    assert set(CONFIDENCE_FORMULAS) == set(CONFIDENCES)
+    rng = np.random.default_rng(0)
+    nano = get_spec("nano-ocr")
+    logits = rng.normal(size=(33, 5, 66)).astype(np.float32) * 4
+    assert decode_batch(logits, nano) == greedy_decode_with_confidence(logits, nano.alphabet)
+    # probabilities are used as they are (no second softmax), batch on axis 0
+    probs = np.array([[[0.1, 0.6, 0.2, 0.1], [0.7, 0.1, 0.1, 0.1], [0.2, 0.2, 0.5, 0.1],
+                       [0.2, 0.2, 0.1, 0.5]]], np.float32)
+    spec = nano.with_changes(name="p", alphabet="abc", output="probabilities", seq_len=4)
+    texts, confs = decode_batch(probs, spec, batch_axis=0)
+    assert texts == ["abc"] and confs[0] == pytest.approx((0.6 + 0.5 + 0.5) / 3)
+    # an ignored class never wins; the others are renormalized
+    ign = spec.with_changes(decoding=Decoding(ignore="c"))
+    texts, confs = decode_batch(probs, ign, batch_axis=0)
+    assert texts == ["ab"] and confs[0] == pytest.approx((0.6 / 0.9 + 0.5 / 0.9) / 2)
+    logit_ign = spec.with_changes(output="logits", decoding=Decoding(ignore="c"))
+    texts, _ = decode_batch(np.log(probs), logit_ign, batch_axis=0)
+    assert texts == ["ab"]

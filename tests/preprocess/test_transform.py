@@ -146,3 +146,42 @@ def test_no_torch_import():
             "preprocess.lmdb_build, preprocess.lmdb_to_bin; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_keep_ratio_widths_follow_paddleocr_resize_norm_img():
+    import math
+
+    from crnn_deploy.models.presets import PRESETS
+    from crnn_deploy.models.spec_schema import spec_from_schema
+    from crnn_deploy.preprocess.transform import keep_ratio_widths
+
+    spec = spec_from_schema(PRESETS["ppocrv4-rec"], metadata={"character": "a"}, seq_len=40)
+    for w, h in [(100, 50), (48, 48), (1000, 48), (333, 47), (7, 300), (100000, 10)]:
+        ratio = w / h
+        width = int(48 * max(320 / 48, ratio))  # RapidOCR, one image per call
+        resized = width if math.ceil(48 * ratio) > width else math.ceil(48 * ratio)
+        assert keep_ratio_widths((w, h), spec) == (max(1, min(resized, 3200)), min(width, 3200))
+    bucket8 = spec.with_changes(width_multiple=8, input_shape=(3, 48, 320))
+    assert keep_ratio_widths((1000, 48), bucket8) == (1000, 1000)
+    assert keep_ratio_widths((1001, 48), bucket8) == (1001, 1008)
+
+
+def test_keep_ratio_pads_and_matches_opencv_bgr():
+    import cv2
+
+    from crnn_deploy.models.specs import get_spec
+    from crnn_deploy.preprocess.transform import preprocess_image
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(20, 50, 3), dtype=np.uint8)
+    spec = get_spec("nano-ocr").with_changes(
+        name="t", input_shape=(3, 32, 64), channels="BGR", resize_mode="keep-ratio",
+        resize_library="opencv", width_max=256, width_multiple=16, mean=(0.5, 0.4, 0.3))
+    x = preprocess_image(Image.fromarray(rgb), spec)
+    ref = cv2.resize(rgb[:, :, ::-1].copy(), (80, 32)).astype(np.float32).transpose(2, 0, 1) / 255
+    ref = (ref - np.float32([0.5, 0.4, 0.3]).reshape(3, 1, 1)) / np.float32(0.5)
+    assert x.shape == (3, 32, 80) and np.array_equal(x, ref)
+    wide = preprocess_image(Image.fromarray(rgb), spec, width=96)
+    assert wide.shape == (3, 32, 96) and np.array_equal(wide[:, :, 80:], np.zeros((3, 32, 16)))
+    edge = preprocess_image(Image.fromarray(rgb), spec.with_changes(pad="last-column"), width=96)
+    assert np.array_equal(edge[:, :, 95], ref[:, :, 79])

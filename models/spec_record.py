@@ -1,0 +1,271 @@
+"""The model spec as a frozen, validated record (no torch, no I/O).
+
+Every stage reads what it needs about a recognizer from one :class:`ModelSpec`: the transform
+(channels, height, fixed or dynamic width, resize, padding, mean/std), the output (T, C, kind,
+layout, blank) and the decoding (alphabet, ignored characters, confidence formula). A record is
+checked field by field when it is made (``__post_init__``), so a preset, a spec file
+(:mod:`models.spec_schema`), ONNX metadata and a sidecar are held to the same rules; a wrong
+field raises :class:`~common.errors.UserError` naming it.
+
+The serialized form (:meth:`ModelSpec.to_dict`, stored in ONNX ``metadata_props`` under
+:data:`METADATA_KEY`, in OpenVINO ``rt_info`` and in sidecar JSON) is flat; files a person
+writes use the nested schema of :mod:`models.spec_schema`.
+
+Adding a decoding option (e.g. a second pass): add a field with its default to
+:class:`Decoding`, validate it in ``Decoding.__post_init__``, map it in
+``models.spec_schema.DECODING_KEYS`` (file key -> field), and use it in
+``postprocess.ctc.decode_batch``. A new confidence formula is a name in
+:data:`CONFIDENCES` plus its function in ``postprocess.ctc.CONFIDENCE_FORMULAS``
+(tests/postprocess/test_ctc.py checks that both list the same names).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from crnn_deploy.common.errors import UserError
+
+#: Key under which the spec JSON is stored in ONNX ``metadata_props`` / OpenVINO ``rt_info``.
+METADATA_KEY = "crnn_deploy.spec"
+
+CHANNELS = {"gray": 1, "RGB": 3, "BGR": 3}
+RESIZE_MODES = ("stretch", "keep-ratio")
+PADS = ("zeros", "last-column")
+#: interpolation names each resize library has (PIL ``Image.Resampling``, OpenCV ``INTER_*``)
+INTERPOLATIONS = {
+    "pil": ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"),
+    "opencv": ("nearest", "bilinear", "bicubic", "lanczos", "area"),
+}
+#: what the engine output holds; ``log_softmax`` is log-probabilities (the historic name)
+OUTPUT_KINDS = ("logits", "log_softmax", "probabilities")
+LAYOUTS = ("TBC", "BTC")
+#: per-word confidence formulas (``postprocess.ctc.CONFIDENCE_FORMULAS`` implements them)
+CONFIDENCES = ("mean",)
+#: the largest width a dynamic-width spec may ask for (a memory bound on one input row)
+MAX_WIDTH = 8192
+
+
+def _fail(spec: str, what: str, msg: str) -> UserError:
+    return UserError(f"model spec {spec!r}: {what}: {msg}")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How engine outputs become text (greedy CTC: argmax per step, merge repeats, drop blanks).
+
+    Attributes:
+        ignore: characters that are never emitted: their classes get probability 0 before the
+            argmax (the rest renormalized), as EasyOCR's ``ignore_idx``.
+        confidence: the per-word confidence formula, a name of :data:`CONFIDENCES`; ``mean``
+            (PaddleOCR's ``CTCLabelDecode``): the mean over the emitted steps of the best
+            class's probability, 0.0 for an empty word.
+    """
+
+    ignore: str = ""
+    confidence: str = "mean"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ignore, str):
+            raise UserError(f"decoding.ignore must be a string of characters, got {self.ignore!r}")
+        if self.confidence not in CONFIDENCES:
+            raise UserError(f"decoding.confidence {self.confidence!r} is not one of "
+                            f"{', '.join(CONFIDENCES)}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What every stage needs to know about a recognizer.
+
+    Attributes:
+        name: the spec's name (a preset name, or the ``name`` of a spec file).
+        input_shape: (C, H, W) of one image, batch axis 0 (NCHW, float32); W is the fixed
+            width, or the smallest width when ``width_max > 0`` (dynamic width).
+        resize: interpolation name, one of :data:`INTERPOLATIONS` of ``resize_library``.
+        seq_len: T, the CTC time steps at width W (0: not known yet, dynamic width only).
+        alphabet: characters of the non-blank classes, in class order (str, one code point a
+            class, or a tuple of strings).
+        output: what the output holds, one of :data:`OUTPUT_KINDS`.
+        mean, std: normalization ``(x / 255 - mean) / std``, one value or one per channel
+            (stored as a tuple of C floats; std > 0).
+        input_name, output_name: ONNX tensor names.
+        channels: ``gray``, ``RGB`` or ``BGR``: what the C input channels hold.
+        resize_mode: ``stretch`` to (W, H), or ``keep-ratio`` (height H, width from the aspect
+            ratio, padded on the right).
+        resize_library: ``pil`` or ``opencv`` (they differ on downscaling: DESIGN.md).
+        pad: ``zeros`` (0 after normalization) or ``last-column`` (a copy of the last column).
+        width_max: 0 for a fixed width; else the largest width of a dynamic-width input.
+        width_multiple: dynamic width: batch widths are rounded up to a multiple of this.
+        output_layout: ``TBC`` (batch on axis 1; every engine crnn-convert writes) or ``BTC``.
+        blank: the CTC blank's class index (0 in every engine crnn-convert writes).
+        decoding: :class:`Decoding` options.
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]
+    resize: str
+    seq_len: int
+    alphabet: str | tuple[str, ...]
+    output: str
+    mean: float | tuple[float, ...] = 0.5
+    std: float | tuple[float, ...] = 0.5
+    input_name: str = "actual_input_1"
+    output_name: str = "output1"
+    description: str = field(default="", compare=False)
+    channels: str = "gray"
+    resize_mode: str = "stretch"
+    resize_library: str = "pil"
+    pad: str = "zeros"
+    width_max: int = 0
+    width_multiple: int = 1
+    output_layout: str = "TBC"
+    blank: int = 0
+    decoding: Decoding = Decoding()
+
+    def __post_init__(self) -> None:
+        n = self.name
+        if not isinstance(n, str) or not n.strip():
+            raise UserError(f"model spec name must be a non-empty string, got {n!r}")
+        shape = self.input_shape
+        if (not isinstance(shape, (tuple, list)) or len(shape) != 3
+                or not all(_is_int(d) and d > 0 for d in shape)):
+            raise _fail(n, "input_shape", f"expected (C, H, W) of positive integers, got {shape!r}")
+        object.__setattr__(self, "input_shape", tuple(int(d) for d in shape))
+        c, h, w = self.input_shape
+        _choice(n, "channels", self.channels, tuple(CHANNELS))
+        if CHANNELS[self.channels] != c:
+            raise _fail(n, "channels", f"{self.channels!r} has {CHANNELS[self.channels]} "
+                        f"channel(s), but the input has C = {c}")
+        _choice(n, "resize_library", self.resize_library, tuple(INTERPOLATIONS))
+        _choice(n, "resize (interpolation)", self.resize, INTERPOLATIONS[self.resize_library])
+        _choice(n, "resize_mode", self.resize_mode, RESIZE_MODES)
+        _choice(n, "pad", self.pad, PADS)
+        _choice(n, "output (kind)", self.output, OUTPUT_KINDS)
+        _choice(n, "output_layout", self.output_layout, LAYOUTS)
+        for name in ("mean", "std"):
+            object.__setattr__(self, name, _per_channel(n, name, getattr(self, name), c))
+        if any(s <= 0 for s in self.std):
+            raise _fail(n, "std", f"every value must be > 0 (it divides), got {list(self.std)}")
+        self._check_width(n, w)
+        if not _is_int(self.seq_len) or self.seq_len < 0 or (self.seq_len == 0 and not self.width_max):
+            raise _fail(n, "seq_len", f"expected a positive integer, got {self.seq_len!r}")
+        self._check_alphabet(n)
+        if not _is_int(self.blank) or not 0 <= self.blank <= len(self.alphabet):
+            raise _fail(n, "blank", f"expected a class index in 0..{len(self.alphabet)}, "
+                        f"got {self.blank!r}")
+        for name in ("input_name", "output_name", "description"):
+            if not isinstance(getattr(self, name), str):
+                raise _fail(n, name, f"expected a string, got {getattr(self, name)!r}")
+        if not isinstance(self.decoding, Decoding):
+            raise _fail(n, "decoding", f"expected a Decoding, got {self.decoding!r}")
+
+    def _check_width(self, n: str, w: int) -> None:
+        for name in ("width_max", "width_multiple"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
+                raise _fail(n, name, f"expected an integer >= 0, got {getattr(self, name)!r}")
+        if self.width_multiple < 1:
+            raise _fail(n, "width_multiple", "must be >= 1")
+        if self.width_max:
+            if not w <= self.width_max <= MAX_WIDTH:
+                raise _fail(n, "width", f"min {w} <= max {self.width_max} <= {MAX_WIDTH} expected")
+            if self.resize_mode != "keep-ratio":
+                raise _fail(n, "resize_mode", "a dynamic width needs resize 'keep-ratio'")
+        elif self.width_multiple != 1:
+            raise _fail(n, "width_multiple", "only a dynamic width has a multiple")
+
+    def _check_alphabet(self, n: str) -> None:
+        a = self.alphabet
+        if isinstance(a, list):
+            a = tuple(a)
+        if isinstance(a, tuple) and all(isinstance(s, str) and len(s) == 1 for s in a):
+            a = "".join(a)  # one code point per class: the compact form
+        if isinstance(a, tuple):
+            if not all(isinstance(s, str) and s for s in a):
+                raise _fail(n, "alphabet", "every class must be a non-empty string")
+        elif not isinstance(a, str):
+            raise _fail(n, "alphabet", f"expected a string or a list of strings, got {type(a).__name__}")
+        if not a:
+            raise _fail(n, "alphabet", "is empty")
+        object.__setattr__(self, "alphabet", a)
+
+    # -- derived -------------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        """C of the output: alphabet size + 1 for the CTC blank."""
+        return len(self.alphabet) + 1
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """(T, C) of the output at width W; the batch sits on axis 1: (T, B, C)."""
+        return (self.seq_len, self.num_classes)
+
+    @property
+    def dynamic_width(self) -> bool:
+        """True when the input width follows the word (``width_max > 0``)."""
+        return self.width_max > 0
+
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes of one float32 (1, C, H, W) input sample (at width W)."""
+        c, h, w = self.input_shape
+        return 4 * c * h * w
+
+    def with_changes(self, **changes) -> ModelSpec:
+        """A validated copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+    # -- serialization -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-ready flat dict (tuples become lists; ``decoding`` a nested dict)."""
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        if not isinstance(self.alphabet, str):
+            d["alphabet"] = list(self.alphabet)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        """Inverse of :meth:`to_dict` (keys of older versions are accepted and unknown keys
+        ignored, so engines written earlier still load). Raises UserError if incomplete or
+        invalid."""
+        if not isinstance(d, dict):
+            raise UserError(f"model spec must be a JSON object, got {type(d).__name__}")
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        dec = kw.get("decoding", {})
+        try:
+            if not isinstance(dec, dict):
+                raise TypeError(f"decoding must be an object, got {dec!r}")
+            kw["decoding"] = Decoding(**dec)
+            kw["input_shape"] = tuple(kw["input_shape"])
+            if isinstance(kw.get("alphabet"), list):
+                kw["alphabet"] = tuple(kw["alphabet"])
+            return cls(**kw)
+        except (KeyError, TypeError) as exc:
+            raise UserError(f"incomplete model spec {str(d)[:300]}: {exc}") from None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _choice(spec: str, what: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise _fail(spec, what, f"{value!r} is not one of {', '.join(map(str, choices))}")
+
+
+def _per_channel(spec: str, what: str, value, c: int) -> tuple[float, ...]:
+    vals = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        raise _fail(spec, what, f"expected a number or a list of numbers, got {value!r}")
+    if len(vals) == 1:
+        vals = vals * c
+    if len(vals) != c:
+        raise _fail(spec, what, f"expected 1 or C = {c} values, got {len(vals)}")
+    if not all(math.isfinite(v) for v in vals):
+        raise _fail(spec, what, f"values must be finite, got {vals}")
+    return tuple(float(v) for v in vals)

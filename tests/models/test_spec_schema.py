@@ -1,0 +1,88 @@
+"""The spec file schema: presets are instances of it, every wrong field is named."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.presets import PRESETS
+from crnn_deploy.models.spec_schema import load_spec_file, spec_from_schema, spec_to_schema
+from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
+
+TINY = {
+    "name": "tiny",
+    "input": {"channels": "RGB", "height": 16, "width": {"min": 32, "max": 256, "multiple": 8},
+              "resize": "keep-ratio", "pad": "last-column", "library": "opencv",
+              "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+    "output": {"layout": "BTC", "kind": "probabilities", "blank": 3},
+    "alphabet": "abc",
+    "decoding": {"ignore": "c"},
+}
+
+
+def test_presets_are_instances_of_the_schema_and_round_trip():
+    assert set(SPECS) == {"crnn", "crnn-modelzoo", "nano-ocr", "nano-ocr-37"}
+    for name, spec in SPECS.items():
+        again = spec_from_schema(json.loads(json.dumps(spec_to_schema(spec))))
+        assert again == spec and ModelSpec.from_dict(json.loads(spec.to_json())) == spec
+    nano = get_spec("nano-ocr")
+    assert (nano.input_shape, nano.seq_len, nano.num_classes) == ((1, 32, 128), 33, 66)
+    assert (nano.mean, nano.std, nano.channels, nano.resize_library) == ((0.5,), (0.5,), "gray", "pil")
+
+
+def test_a_hand_written_spec_is_read_field_by_field(tmp_path):
+    (tmp_path / "dict.txt").write_text("x\ny\n \n", encoding="utf-8")
+    d = copy.deepcopy(TINY)
+    d["alphabet"] = {"file": "dict.txt", "append": "z"}
+    (tmp_path / "s.json").write_text(json.dumps(d))
+    spec = spec_from_schema(load_spec_file(tmp_path / "s.json"), base_dir=tmp_path, seq_len=4)
+    assert spec.alphabet == "xy z" and spec.seq_len == 4 and spec.blank == 3
+    assert spec.input_shape == (3, 16, 32) and spec.width_max == 256 and spec.width_multiple == 8
+    assert spec.mean == (0.485, 0.456, 0.406) and spec.decoding.ignore == "c"
+    assert spec.dynamic_width and spec.output == "probabilities" and spec.output_layout == "BTC"
+    meta = spec_from_schema(PRESETS["ppocrv4-rec"], metadata={"character": "a\nb"}, seq_len=40)
+    assert meta.alphabet == "ab " and meta.channels == "BGR"
+
+
+@pytest.mark.parametrize("path, value, named", [
+    (("input", "colour"), 1, "unknown field 'colour'"),
+    (("extra",), 1, "unknown field 'extra'"),
+    (("input", "std"), [0.2, 0.0, 0.2], "std"),
+    (("input", "std"), "0.5", "std"),
+    (("input", "mean"), [0.5, 0.5], "mean"),
+    (("input", "interpolation"), "area-ish", "interpolation"),
+    (("input", "library"), "skimage", "resize_library"),
+    (("input", "channels"), "CMYK", "channels"),
+    (("input", "resize"), "stretch", "resize_mode"),
+    (("input", "pad"), "mirror", "pad"),
+    (("input", "height"), 0, "input_shape"),
+    (("output", "kind"), "softmax", "output.kind"),
+    (("output", "layout"), "NTC", "output_layout"),
+    (("output", "blank"), 9, "blank"),
+    (("decoding", "confidence"), "median", "decoding.confidence"),
+    (("decoding", "twice"), True, "unknown field 'twice'"),
+    (("alphabet",), "", "alphabet"),
+    (("alphabet",), {"file": "x", "onnx_metadata": "y"}, "exactly one"),
+])
+def test_a_wrong_field_is_an_error_naming_it(path, value, named):
+    d = copy.deepcopy(TINY)
+    node = d
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    with pytest.raises(UserError, match=named):
+        spec_from_schema(d, seq_len=4)
+
+
+def test_bad_files_and_unresolvable_presets(tmp_path):
+    (tmp_path / "bad.json").write_text("{name: 1}")
+    with pytest.raises(UserError, match="bad.json: not valid JSON"):
+        load_spec_file(tmp_path / "bad.json")
+    with pytest.raises(UserError, match="not found"):
+        load_spec_file(tmp_path / "none.json")
+    with pytest.raises(UserError, match="crnn-convert import"):
+        get_spec("ppocrv4-rec")
+    with pytest.raises(UserError, match="no metadata key 'character'"):
+        spec_from_schema(PRESETS["ppocrv4-rec"], metadata={}, seq_len=40)
