@@ -2,17 +2,25 @@
 ``Error: ...`` and exit status 1, and takes ``--verbose`` to log the underlying traceback.
 
 Use :func:`command` / :func:`group` instead of ``click.command`` / ``click.group``.
+
+Every command also turns an ``OSError`` that escapes it (disk full, permission denied, a parent
+that is a file) into ``Error: FILE: reason`` and exit 1, and SIGTERM (what ``timeout``,
+``docker stop`` and Kubernetes send) into ``SystemExit(143)`` raised in the main thread, so
+``with`` blocks remove temporaries exactly as on Ctrl-C (:func:`sigterm_cleans_up`).
 Exceptions raised with ``raise UserError(...) from None`` keep their original exception in
 ``__context__``; ``--verbose`` logs that chain (the SDK's own traceback) at DEBUG level.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import traceback
 
 import click
 
-from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.errors import UserError, os_error_message
 
 log = logging.getLogger("crnn_deploy")
 
@@ -42,6 +50,25 @@ def verbose_option() -> click.Option:
                         help="Log debug messages and the traceback behind an error.")
 
 
+@contextlib.contextmanager
+def sigterm_cleans_up():
+    """While inside, SIGTERM raises ``SystemExit(128 + 15)`` in the main thread (a no-op in
+    other threads, which cannot install handlers): the same unwinding as Ctrl-C, so staged
+    outputs and temporaries are removed; the previous handler is restored on exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 class Command(click.Command):
     """A click command with ``--verbose`` whose :class:`UserError` becomes a ClickException."""
 
@@ -52,11 +79,16 @@ class Command(click.Command):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with sigterm_cleans_up():
+                return super().invoke(ctx)
         except UserError as exc:
             if ctx.meta.get("crnn_verbose"):
                 _log_chain(exc)
             raise click.ClickException(exc.message) from None
+        except OSError as exc:  # disk full, permissions, a parent that is a file: not a bug
+            if ctx.meta.get("crnn_verbose"):
+                _log_chain(exc)
+            raise click.ClickException(os_error_message(exc)) from None
 
 
 class Group(click.Group):

@@ -27,6 +27,17 @@ class UserError(Exception):
         return self.message
 
 
+def os_error_message(exc: OSError) -> str:
+    """``FILE: reason`` of an OSError (``FILE -> OTHER: reason`` for a rename or link)."""
+    where = ""
+    if exc.filename:
+        where = f"{exc.filename}"
+        if getattr(exc, "filename2", None):
+            where += f" -> {exc.filename2}"
+        where += ": "
+    return f"{where}{exc.strerror or exc}"
+
+
 @contextlib.contextmanager
 def os_errors_as_user_errors():
     """Turn an OSError raised inside (disk full, permissions) into a UserError naming the file:
@@ -34,8 +45,7 @@ def os_errors_as_user_errors():
     try:
         yield
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise UserError(f"{where}{exc.strerror or exc}") from None
+        raise UserError(os_error_message(exc)) from None
 
 
 class OptionError(UserError, ValueError):

@@ -2,6 +2,7 @@
 without intermediate files."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -55,10 +56,6 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     or the engine. It is built in a hidden folder beside it and renamed when complete.
     --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions).
     """
-    from tqdm import tqdm
-
-    from crnn_deploy.pipeline.fused import evaluate
-
     options = backend_options(threads, hint, precision)
     if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards
         return eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit,
@@ -69,6 +66,24 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
         staged = outputs.StagedDir(output, outputs.REPORT, overwrite, "crnn-eval",
                                    lmdb=str(lmdb_path))
     engine_, pipelined = open_engine(engine, backend, device, streams, **options)
+    with contextlib.ExitStack() as stack:
+        # the stage is made before the work, so a folder that cannot be written (a parent that
+        # is a file, no permission) fails at once; it is removed on any error
+        stage = stack.enter_context(staged) if staged is not None else None
+        written = _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict,
+                       warmup, prep_threads, ahead)
+    if written:  # the stage is published now
+        click.echo(f"wrote {output}/{written}")
+
+
+def _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict, warmup,
+         prep_threads, ahead) -> str | None:
+    """Evaluate, print the outcome, write the reports into ``stage`` (if any); returns the
+    names written."""
+    from tqdm import tqdm
+
+    from crnn_deploy.pipeline.fused import evaluate
+
     with engine_ as be, tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
         result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,
                           pipelined=pipelined, warmup=warmup,
@@ -82,18 +97,18 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     click.echo(f"end-to-end: {result.images_per_s:.1f} images/s ({len(result.predictions)} images "
                f"in {result.wall_s:.2f} s, {s['workers']} {s['feeder']}); engine only: "
                f"{s['throughput']:.1f} images/s ({s['backend']}, batch {s['batch_size']})")
-    if staged is not None:
+    if stage is not None:
         summary = {**s, "end_to_end_images_per_s": round(result.images_per_s, 3),
                    "skipped": result.skipped, "lmdb": str(lmdb_path)}
         written = "predictions.tsv, summary.json"
-        with staged as stage:
-            write_predictions(stage, result.predictions)
-            atomic_write_json(stage / "summary.json", summary)
-            if result.labeled:
-                write_report(stage, result.metrics, result.errors, alphabet=alphabet,
-                             extra={"skipped": result.skipped})
-                written += ", accuracy.json, errors.tsv"
-        click.echo(f"wrote {output}/{written}")
+        write_predictions(stage, result.predictions)
+        atomic_write_json(stage / "summary.json", summary)
+        if result.labeled:
+            write_report(stage, result.metrics, result.errors, alphabet=alphabet,
+                         extra={"skipped": result.skipped})
+            written += ", accuracy.json, errors.tsv"
+        return written
+    return None
 
 
 if __name__ == "__main__":

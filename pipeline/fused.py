@@ -199,12 +199,15 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
 
     def thread_batches() -> Iterator[tuple[list, np.ndarray]]:
         groups = _lmdb_groups(lmdb_path, n, batch)
-        for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead, nice,
-                                 slice_size, _item_size if balance else None):
-            for item, why in b.bad:
-                bad(item[4] or image_key(item[0]), item[5] or why)
-            if b.items:
-                yield [(i, label, src) for i, label, src, *_ in b.items], b.images
+        try:
+            for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead, nice,
+                                     slice_size, _item_size if balance else None):
+                for item, why in b.bad:
+                    bad(item[4] or image_key(item[0]), item[5] or why)
+                if b.items:
+                    yield [(i, label, src) for i, label, src, *_ in b.items], b.images
+        finally:
+            groups.close()  # closes the LMDB now, also when the engine failed
 
     def process_batches() -> Iterator[tuple[list, np.ndarray]]:
         tasks = ((s, min(s + batch, n + 1)) for s in range(1, n + 1, batch))
@@ -216,13 +219,16 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
 
     source = thread_batches() if workers is None else process_batches()
     start = time.perf_counter()
-    for meta, texts, confs in infer_decoded(backend, source, batch, pipelined):
-        latencies.append(backend.last_latency_ms)
-        for (i, label, src), text, conf in zip(meta, texts, confs):
-            predictions.append((f"test_{i}.bin", src, text, conf))
-            labels.append(label)
-        if progress:
-            progress(len(meta))
+    try:
+        for meta, texts, confs in infer_decoded(backend, source, batch, pipelined):
+            latencies.append(backend.last_latency_ms)
+            for (i, label, src), text, conf in zip(meta, texts, confs):
+                predictions.append((f"test_{i}.bin", src, text, conf))
+                labels.append(label)
+            if progress:
+                progress(len(meta))
+    finally:
+        source.close()
     wall = time.perf_counter() - start
     if not predictions:
         raise UserError(f"{lmdb_path}: no sample could be decoded ({skipped} bad)")

@@ -53,19 +53,15 @@ def _row(fmt: str, path: str, text: str, conf: float, header: bool = False) -> s
                               else None)
 
 
-#: First bytes of an --output file written by crnn-recognize (how an old one is recognized as
-#: ours before --overwrite replaces it).
-OUR_HEADERS = {"tsv": b"path\ttext\tconfidence\n", "jsonl": b'{"path": '}
-
-
 def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite: bool) -> str:
     """Check ``--output`` before any work; returns its format (``tsv`` or ``jsonl``).
 
     The rules of :mod:`common.outputs`: not one of the input images, not a folder given as
     input nor a folder holding one (a file inside an input folder is fine: only image files
     are read there), not the engine; an existing file is replaced only with ``--overwrite``
-    and only when it is a crnn-recognize output (:data:`OUR_HEADERS`; an empty JSONL, which
-    cannot be told apart, is not replaced).
+    and only when it is exactly the file a run of this tool wrote (its ownership record,
+    :func:`common.outputs.single.is_ours`). The same is checked again when the output is
+    published (:func:`common.outputs.single.publish_new_file`).
 
     Raises:
         UserError: an unknown suffix, an overlap with an input, or a file that is not ours.
@@ -75,8 +71,7 @@ def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite:
         raise UserError(f"--output {output}: unknown format; use a .tsv or .jsonl name")
     outputs.check_not_input(output, [("engine file", engine), *(("input", a) for a in inputs)],
                             allow_inside=True)
-    ours = any(outputs.file_starts_with(output, h) for h in OUR_HEADERS.values())
-    outputs.check_file_output(output, overwrite, ours)
+    outputs.check_file_output(output, overwrite, outputs.is_ours(output))
     return fmt
 
 
@@ -131,7 +126,10 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
     confidence in [0, 1] (mean softmax probability of the emitted steps, PaddleOCR's formula;
     0 for an empty word). Bad images (unreadable, undecodable, > 50 Mpixel) are reported by
     path on stderr and skipped, or stop the run with --strict. --output is written to a
-    temporary name and renamed when complete; stdout rows are streamed. A summary line
+    hidden temporary beside it and published when complete without ever replacing a file
+    that appeared meanwhile (two runs to one path: one wins, the other fails; --overwrite
+    replaces only a file this tool wrote, recorded in a hidden .NAME.crnn-deploy.json beside
+    it); stdout rows are streamed. A summary line
     (images, images/s) goes to stderr.
 
     --executor ray runs the same stages on Ray Data (pipeline.ray_exec.run over an image list;
@@ -154,7 +152,8 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output is not None:  # hidden temporary beside it, renamed when complete
-            tmp = stack.enter_context(outputs.staged_file(output))
+            tmp = stack.enter_context(outputs.staged_new_file(output, overwrite,
+                                                              "crnn-recognize"))
             out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
         done, bad, wall, ray_res = _write_rows(source, out, fmt, strict)
     if bad > MAX_REPORTED:

@@ -69,7 +69,7 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
 
     Exits with status 1 and an "Error: ..." message on bad input: a listed result file missing
     (unless --allow-missing) or of the wrong size, a malformed label line, an alphabet that does
-    not match C, no meta.json and neither --model nor --alphabet; a report file that this
+    not match C, a result file holding NaN or inf, no meta.json and neither --model nor --alphabet; a report file that this
     tool did not write or that is LABEL_TXT itself (never replaced); RESULT_DIR replaced by
     another run while it was read (nothing written).
     """
@@ -92,9 +92,6 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
     decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing,
                                 labels_name=label_txt or str(names_path if sources else result_dir))
     outputs.check_unchanged(result_dir, source, "result folder")
-    if decoded.nan:
-        click.echo(f"warning: {len(decoded.nan)} result file(s) contain NaN, decoded as is "
-                   f"(first: {decoded.nan[0]})", err=True)
     rows = [(name, sources.get(name, ""), pred, conf)
             for (name, _, pred), conf in zip(decoded.samples, decoded.confidences)]
     try:

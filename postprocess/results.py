@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crnn_deploy.common.engine_output import nonfinite_rows
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.inputs import MAX_TEXT_BYTES, label_problem, read_text_file
 from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
@@ -148,7 +149,6 @@ class Decoded:
     samples: list[tuple[str, str | None, str]] = field(default_factory=list)  # (file, label, pred)
     confidences: list[float] = field(default_factory=list)  # per sample, see ctc.py
     missing: list[str] = field(default_factory=list)  # label.txt names without a result file
-    nan: list[str] = field(default_factory=list)  # result files holding NaN (decoded anyway)
     seq_len: int | None = None
 
 
@@ -183,7 +183,7 @@ def decode_result_dir(
 
     Raises:
         UserError: RESULT_DIR is not a folder; a result file has the wrong size/shape (the
-            message names it and the expected bytes); a file is missing (unless
+            message names it and the expected bytes) or holds NaN/inf (named); a file is missing (unless
             ``allow_missing``); no result file at all.
     """
     result_dir = Path(result_dir)
@@ -196,9 +196,12 @@ def decode_result_dir(
 
     def flush() -> None:
         block = buf[: len(pending)]
-        for (_, _, p), bad in zip(pending, np.isnan(block).any(axis=(1, 2))):
-            if bad:
-                out.nan.append(p.name)
+        bad = nonfinite_rows(block, batch_axis=0)  # the shared check of every path
+        if len(bad):
+            names = ", ".join(str(pending[r][2]) for r in bad[:3])
+            raise UserError(f"{len(bad)} result file(s) hold NaN or inf (first: {names}); their "
+                            "text would be meaningless, nothing decoded: check the engine "
+                            "(precision, conversion, device)")
         preds, confs = greedy_decode_with_confidence(block, alphabet, batch_axis=0)
         out.samples.extend((n, lab, pred) for (n, lab, _), pred in zip(pending, preds))
         out.confidences.extend(confs)

@@ -5,38 +5,19 @@ User errors print ``Error: ...`` (naming the file, GT line or LMDB key) and exit
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from contextlib import contextmanager
 
 import click
 
-from crnn_deploy.common.cli import group
+from crnn_deploy.common.cli import group, sigterm_cleans_up
 from crnn_deploy.common.errors import UserError, os_errors_as_user_errors
 from crnn_deploy.models.specs import SPECS
 
 
 @contextmanager
-def _sigterm_cleans_up():
-    """Turn SIGTERM into SystemExit(128 + 15) so temp outputs are removed, as on Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-@contextmanager
 def _user_errors():
     """SIGTERM cleans up like Ctrl-C; OS errors (permissions, disk full) become UserError."""
-    with _sigterm_cleans_up(), os_errors_as_user_errors():
+    with sigterm_cleans_up(), os_errors_as_user_errors():
         yield
 
 

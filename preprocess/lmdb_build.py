@@ -92,6 +92,11 @@ def _commit(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> None:
             env.set_mapsize(env.info()["map_size"] * 2)
 
 
+def _close(env: lmdb.Environment | None) -> None:
+    if env is not None:
+        env.close()
+
+
 def build_lmdb(gt: str | Path | None, output: str | Path, root: str | Path | None = None,
                strict: bool = False, overwrite: bool = False,
                map_size: int = INITIAL_MAP_SIZE,
@@ -159,8 +164,9 @@ def build_lmdb(gt: str | Path | None, output: str | Path, root: str | Path | Non
     tmp = staged.open()
     res = BuildResult(output=output)
     t0 = time.perf_counter()
-    env = lmdb.open(str(tmp), map_size=map_size, subdir=True, meminit=False)
+    env = None
     try:
+        env = lmdb.open(str(tmp), map_size=map_size, subdir=True, meminit=False)
         pending: list[tuple[bytes, bytes]] = []
         pending_bytes = 0
         for where, rel, label, err in entries:
@@ -195,12 +201,13 @@ def build_lmdb(gt: str | Path | None, output: str | Path, root: str | Path | Non
         env.sync(True)
         env.close()
         staged.commit()  # renamed into place whole; an old LMDB of ours replaced only now
-    except lmdb.Error as exc:  # disk full, I/O error
-        env.close()
+    except (lmdb.Error, OSError) as exc:  # disk full, I/O error, permissions
+        _close(env)
         staged.discard()
-        raise UserError(f"writing the LMDB for {output} failed: {exc}") from None
+        raise UserError(f"writing the LMDB for {output} failed: "
+                        f"{getattr(exc, 'strerror', None) or exc}") from None
     except BaseException:
-        env.close()
+        _close(env)
         staged.discard()
         raise
     res.seconds = time.perf_counter() - t0

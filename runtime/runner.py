@@ -6,6 +6,7 @@ AsyncInferQueue keeps several requests in flight), otherwise one :meth:`Backend.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,6 +15,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from crnn_deploy.common.engine_output import EngineOutputError, check_engine_output
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.runtime import batching
 from crnn_deploy.runtime.base import Backend
@@ -42,20 +44,47 @@ def resolve_batch(backend: Backend, requested: int | None) -> int:
     return requested or DEFAULT_BATCH
 
 
-def run_batches(backend: Backend, batches: Iterable[np.ndarray],
-                pipelined: bool = False) -> Iterator[np.ndarray]:
+def expected_output(backend: Backend, n: int) -> tuple[int | None, ...]:
+    """The (T, N, C) shape ``backend`` must return for a batch of ``n`` (from its spec)."""
+    spec = backend.spec
+    return (spec.seq_len, n, spec.num_classes)
+
+
+def run_batches(backend: Backend, batches: Iterable[np.ndarray], pipelined: bool = False,
+                what: str = "batch") -> Iterator[np.ndarray]:
     """Outputs of ``batches`` in order: ``backend.infer`` one by one, or (``pipelined``)
-    ``backend.infer_many`` (OpenVINO async requests, engine streams)."""
-    if pipelined:
-        return backend.infer_many(batches)
-    return (backend.infer(x) for x in batches)
+    ``backend.infer_many`` (OpenVINO async requests, engine streams).
+
+    Every output is checked before it is yielded (:func:`common.engine_output.
+    check_engine_output`: (T, N, C) of the spec, finite values), so no path decodes or writes
+    an engine's NaN, inf or wrong shape.
+
+    Raises:
+        EngineOutputError: naming the engine and ``what`` k (k = 1, 2, ... in this call).
+    """
+    sizes: deque[int] = deque()
+
+    def counted() -> Iterator[np.ndarray]:
+        for x in batches:
+            sizes.append(len(x))
+            yield x
+
+    outs = backend.infer_many(counted()) if pipelined else (backend.infer(x) for x in counted())
+    for k, y in enumerate(outs, 1):
+        n = sizes.popleft()
+        try:
+            check_engine_output(y, expected_output(backend, n), f"{backend.engine}: {what} {k}")
+        except EngineOutputError as exc:
+            exc.batch = k
+            raise
+        yield y
 
 
 def warm_up(backend: Backend, batch: int, runs: int, pipelined: bool = False) -> None:
     """Run ``runs`` zero batches (compiles per-shape engines, fills caches), then reset timing."""
     if runs > 0:
         x = np.zeros((batch, *backend.spec.input_shape), dtype=np.float32)
-        for _ in run_batches(backend, (x for _ in range(runs)), pipelined):
+        for _ in run_batches(backend, (x for _ in range(runs)), pipelined, "warm-up batch"):
             pass
     backend.reset_timing()
 
@@ -107,7 +136,8 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
     writes: deque[Future] = deque()
     start = time.perf_counter()
     reads = batching.prefetch(batching.read_batch(g, spec, batch) for g in groups)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crnn-write") as writer:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crnn-write") as writer, \
+            _naming(groups):
         for group, y in zip(groups, run_batches(backend, reads, pipelined)):
             latencies.append(backend.last_latency_ms)
             writes.append(writer.submit(_write_outputs, group, y, outdir, outfmt, axis))
@@ -121,6 +151,20 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
     padded = len(groups) * batch - len(files)
     return _summary(backend, batch, len(files), latencies, wall, mode="files", warmup=warmup,
                     padded=padded, pipelined=pipelined)
+
+
+@contextlib.contextmanager
+def _naming(groups: Sequence[Sequence[Path]]):
+    """Add the input files of the batch to an EngineOutputError (batch k = groups[k - 1])."""
+    try:
+        yield
+    except EngineOutputError as exc:
+        k = exc.batch or 0
+        group = groups[k - 1] if 0 < k <= len(groups) else []
+        named = [group[r].name for r in exc.rows if r < len(group)][:5]
+        files = f" (input {', '.join(named)})" if named else \
+            (f" (inputs {group[0].name} .. {group[-1].name})" if group else "")
+        raise EngineOutputError(exc.message + files + "; no output written", exc.rows) from None
 
 
 def loop_data(spec_shape: tuple, batch: int, kind: str = "zero", seed: int = 0) -> np.ndarray:

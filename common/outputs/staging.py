@@ -34,6 +34,18 @@ def temp_path(target: str | os.PathLike, tag: str = "tmp") -> Path:
     return target.parent / f".{target.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
+def make_parent(target: Path, what: str = "--output") -> None:
+    """Create the folder ``target`` goes in (and its parents). Raises UserError naming the
+    first ancestor that exists but is not a folder (``mkdir`` would only say "File exists")."""
+    for folder in (target.parent, *target.parent.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise UserError(f"{what} {target}: {folder} is a file, not a folder; choose "
+                                "another path")
+            break
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -148,7 +160,7 @@ class StagedDir:
 
     def open(self) -> Path:
         """Remove stale temporaries, create the stage with the marker; returns the stage."""
-        self.target.parent.mkdir(parents=True, exist_ok=True)
+        make_parent(self.target, self.what)
         cleanup_stale(self.target)
         self.stage = temp_path(self.target, "partial")
         self.stage.mkdir()

@@ -164,3 +164,68 @@ def test_read_regular_file_is_bounded(tmp_path):
 def test_label_rule(label, problem):
     got = label_problem(label)
     assert (got is None) if problem is None else (problem in got)
+
+
+# --- single-file outputs (common/outputs/single.py) -----------------------------------------
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_a_file_that_appears_mid_run_is_never_replaced(tmp_path):
+    # the probe's case: crnn-recognize -o checked only at start and published by a bare rename
+    target = tmp_path / "preds.tsv"
+    with pytest.raises(UserError, match="appeared while this run was working"):
+        with outputs.staged_new_file(target, overwrite=True, command="t") as tmp:
+            _write(tmp, "ours\n")
+            _write(target, "a user's file, written meanwhile\n")
+    assert target.read_text() == "a user's file, written meanwhile\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preds.tsv"]  # no temporary left
+
+
+def test_two_runs_to_one_path_one_wins_the_other_loses_nothing(tmp_path):
+    target = tmp_path / "preds.tsv"
+    with pytest.raises(UserError, match="appeared while this run was working"):
+        with outputs.staged_new_file(target, False, "t") as b:
+            _write(b, "run B\n")
+            with outputs.staged_new_file(target, False, "t") as a:
+                _write(a, "run A\n")
+    assert target.read_text() == "run A\n" and outputs.is_ours(target)
+    # with --overwrite both runs may replace an earlier file of ours: the last one wins whole
+    with outputs.staged_new_file(target, True, "t") as c:
+        _write(c, "run C\n")
+    assert target.read_text() == "run C\n" and outputs.is_ours(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".preds.tsv.crnn-deploy.json",
+                                                          "preds.tsv"]
+
+
+def test_ownership_needs_the_exact_bytes_this_tool_wrote(tmp_path):
+    # the probe's case: any JSONL whose first key is "path" counted as ours
+    user = _write(tmp_path / "mine.jsonl", '{"path": "a.png", "text": "my notes"}\n')
+    assert not outputs.is_ours(user)
+    with pytest.raises(UserError, match="did not write it"):
+        outputs.check_file_output(user, True, outputs.is_ours(user))
+    ours = tmp_path / "preds.jsonl"
+    with outputs.staged_new_file(ours, False, "t") as tmp:
+        _write(tmp, '{"path": "a.png", "text": "x"}\n')
+    assert outputs.is_ours(ours)
+    assert outputs.record_path(ours).name == ".preds.jsonl.crnn-deploy.json"
+    with open(ours, "a") as f:  # a user edits our file: it is theirs now
+        f.write('{"path": "b.png", "text": "added by hand"}\n')
+    assert not outputs.is_ours(ours)
+    with pytest.raises(UserError, match="not a file this tool wrote"):
+        with outputs.staged_new_file(ours, True, "t") as tmp:
+            _write(tmp, "new\n")
+    assert "added by hand" in ours.read_text()
+
+
+def test_no_clobber_step_without_hard_links(tmp_path):
+    from crnn_deploy.common.outputs.single import _renameat2_noreplace
+
+    a, b = _write(tmp_path / "a", "A"), _write(tmp_path / "b", "B")
+    with pytest.raises(OSError) as err:
+        _renameat2_noreplace(a, b)
+    assert err.value.errno == 17 and b.read_text() == "B" and a.exists()
+    _renameat2_noreplace(a, tmp_path / "c")
+    assert (tmp_path / "c").read_text() == "A" and not a.exists()

@@ -126,7 +126,8 @@ def test_output_is_replaced_only_when_ours(mixed, nano_dynamic_onnx, tmp_path):
               "--overwrite")  # ours: replaced whole, and preds.tsv was not read as an image
     assert res.exit_code == 0, res.output
     assert (folder / "preds.tsv").read_text() == first
-    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+    hidden = sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    assert hidden == [".00_good.tsv.crnn-deploy.json", ".preds.tsv.crnn-deploy.json"]  # records
 
 
 def test_order_is_kept_with_several_threads(assets, mixed, nano_dynamic_onnx):

@@ -68,15 +68,19 @@ def test_decode_in_small_chunks_keeps_order(tmp_path, path_logits, text_path):
         out = decode_result_dir(tmp_path, entries, alphabet, None, chunk=chunk)
         assert [s[2] for s in out.samples] == words
         assert [s[1] for s in out.samples] == [w.upper() for w in words]
-        assert out.seq_len == 7 and out.missing == [] and out.nan == []
+        assert out.seq_len == 7 and out.missing == []
 
 
-def test_decode_reports_nan_files(tmp_path):
-    x = np.zeros((4, 1, 3), np.float32)
-    x[1, 0, 2] = np.nan
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_result_file_with_nan_or_inf_is_an_error_naming_it(tmp_path, bad):
+    # the probe's case: an engine that returns NaN gave "" with confidence 0, inf random text
+    good = np.zeros((4, 1, 3), np.float32)
+    good.tofile(tmp_path / "s_0.bin")
+    x = good.copy()
+    x[1, 0, 2] = bad
     x.tofile(tmp_path / "t_0.bin")
-    out = decode_result_dir(tmp_path, [("t.bin", "x")], "ab", 4)
-    assert out.nan == ["t_0.bin"] and len(out.samples) == 1
+    with pytest.raises(UserError, match=r"1 result file\(s\) hold NaN or inf \(first: .*t_0.bin\)"):
+        decode_result_dir(tmp_path, [("s.bin", "x"), ("t.bin", "x")], "ab", 4)
 
 
 def test_unreadable_result_is_user_error(tmp_path):
