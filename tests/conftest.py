@@ -84,3 +84,30 @@ def iiit5k_bin_nano(iiit5k_lmdb: Path) -> tuple[Path, Path]:
     _preprocess("lmdb-to-bin", "--lmdb", iiit5k_lmdb, "--model", "nano-ocr", "--workers", "2",
                 "--output", out / "input_bin", "--labels", out / "label.txt")
     return out / "input_bin", out / "label.txt"
+
+
+ENGLISH_G2 = ROOT / "build" / "weights" / "english_g2.pth"
+
+
+@pytest.fixture(scope="session")
+def english_g2_weights() -> Path:
+    """EasyOCR's english_g2 state_dict (``module.``-prefixed); skips when `make weights` has not
+    run."""
+    if not ENGLISH_G2.is_file():
+        pytest.skip(f"english_g2 weights not found at {ENGLISH_G2} (run `make weights`)")
+    return ENGLISH_G2
+
+
+@pytest.fixture(scope="session")
+def easyocr_oracle():
+    """``scripts/easyocr_oracle.py`` as a module (EasyOCR 1.7.2 with a stand-in torchvision, see
+    its docstring); skips when EasyOCR is not installed (`make oracle`)."""
+    import importlib.util
+
+    pytest.importorskip("cv2", reason="EasyOCR's oracle needs opencv (`make oracle`)")
+    spec = importlib.util.spec_from_file_location("easyocr_oracle", ROOT / "scripts" / "easyocr_oracle.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.install_torchvision_stand_in()
+    pytest.importorskip("easyocr", reason="EasyOCR is a test-only install (`make oracle`)")
+    return module
