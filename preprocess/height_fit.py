@@ -1,0 +1,138 @@
+"""Fit a word image to a fixed height, keeping its aspect ratio: the steps of EasyOCR's recognizer.
+
+EasyOCR 1.7.2 ``Reader.recognize`` on a whole image (``easyocr/utils.py`` ``reformat_input``,
+``get_image_list``, ``compute_ratio_and_resize``; ``easyocr/recognition.py`` ``AlignCollate``,
+``NormalizePAD``, ``adjust_contrast_grey``), one step per function here, in this order:
+
+1. :func:`decode_grey_opencv`: ``cv2.imread(path, IMREAD_GRAYSCALE)`` (OpenCV's own grey
+   conversion; for JPEG, libjpeg decodes straight to grey), here ``cv2.imdecode`` of the bytes.
+2. :func:`resize_to_height`: ``cv2.resize`` to (int(H * w / h), H); an image taller than wide
+   takes the vertical branch, (H, int(H * h / w)). EasyOCR passes
+   ``interpolation=Image.Resampling.LANCZOS``: PIL's constant 1, which OpenCV reads as
+   ``INTER_LINEAR`` (OpenCV's Lanczos is 4), so the resize is bilinear.
+3. (second pass only) :func:`stretch_contrast`.
+4. :func:`squeeze_to_width`: PIL ``BICUBIC`` to (min(ceil(H * w / h), W_pad), H). A no-op for an
+   image of height H (PIL returns a copy at the same size); it narrows the vertical branch's
+   (H, H * h / w) image to about H * w / h columns.
+5. :func:`padded_width` and ``pad_last_column``: normalize ``(p / 255 - 0.5) / 0.5`` (ToTensor,
+   then ``sub_(0.5).div_(0.5)``), then pad on the right to ceil(max(w/h, h/w, 1)) * H columns by
+   repeating the last column. The padded width comes from the original aspect ratio, not from the
+   resized width: a 1.01:1 crop is resized to 64 columns and padded to 128.
+
+Everything is uint8 (rows, columns) grey until the normalization; no torch.
+"""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+from crnn_deploy.preprocess.transform import MAX_PIXELS, ImageError, _check_size
+
+#: ``cv2.INTER_LINEAR``: what ``cv2.resize`` does with EasyOCR's ``Image.Resampling.LANCZOS`` (1).
+INTER_LINEAR = 1
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError("OpenCV is needed for this model's transform: "
+                          "pip install opencv-python-headless") from None
+    return cv2
+
+
+def decode_grey_opencv(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Encoded image bytes -> uint8 (h, w) grey, as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``.
+
+    The size is read from the header with Pillow first (no pixels decoded), so a zero-sized or
+    oversized image (> ``max_pixels``) is refused before OpenCV allocates it.
+
+    Raises:
+        ImageError: empty or undecodable bytes, zero size, more than ``max_pixels`` pixels.
+    """
+    if len(data) == 0:
+        raise ImageError("empty image data (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            size = img.size
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError,
+            ValueError) as exc:
+        raise ImageError(f"cannot identify image format ({len(data)} bytes): {exc}") from None
+    _check_size(size, max_pixels)
+    cv2 = _cv2()
+    grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None or grey.size == 0:
+        raise ImageError(f"OpenCV cannot decode the image ({len(data)} bytes)")
+    return grey
+
+
+def aspect_ratio(width: int, height: int) -> float:
+    """max(w/h, h/w): how many times longer the long side is (EasyOCR ``calculate_ratio``)."""
+    ratio = width / height
+    return 1.0 / ratio if ratio < 1.0 else ratio
+
+
+def padded_width(width: int, height: int, target_height: int) -> int:
+    """Columns the model input is padded to: ceil(max(w/h, h/w, 1)) * H (EasyOCR
+    ``get_image_list``: ``max_width = ceil(max_ratio) * model_height``, one box per call)."""
+    return math.ceil(max(aspect_ratio(width, height), 1.0)) * target_height
+
+
+def resize_to_height(grey: np.ndarray, height: int) -> np.ndarray:
+    """``cv2.resize`` (bilinear) keeping the aspect ratio: uint8 (h, w) -> (H, int(H * w / h)),
+    or for h > w (vertical branch) (int(H * h / w), H) rows x columns."""
+    h, w = grey.shape
+    ratio = w / h
+    if ratio < 1.0:
+        size = (height, int(height * aspect_ratio(w, h)))  # cv2 sizes are (columns, rows)
+    else:
+        size = (int(height * ratio), height)
+    return _cv2().resize(grey, size, interpolation=INTER_LINEAR)
+
+
+def squeeze_to_width(grey: np.ndarray, height: int, max_width: int) -> np.ndarray:
+    """PIL ``BICUBIC`` resize to (min(ceil(H * w / h), max_width), H); unchanged when that is
+    the image's own size (every output of :func:`resize_to_height` but the vertical branch)."""
+    h, w = grey.shape
+    width = min(math.ceil(height * (w / float(h))), max_width)
+    if (h, w) == (height, width):
+        return grey
+    return np.asarray(Image.fromarray(grey, "L").resize((width, height), Image.Resampling.BICUBIC))
+
+
+def stretch_contrast(grey: np.ndarray, target: float = 0.5) -> np.ndarray:
+    """Contrast stretch of a low-contrast uint8 grey image (EasyOCR ``adjust_contrast_grey``).
+
+    With ``high``/``low`` the 90th/10th percentiles (``np.percentile``, linear) and contrast
+    ``(high - low) / max(10, high + low)``: when the contrast is below ``target``, every pixel
+    becomes ``(p - low + 25) * 200 / max(10, high - low)`` clipped to [0, 255] and truncated to
+    uint8; otherwise the image is returned unchanged.
+    """
+    high, low = np.percentile(grey, 90), np.percentile(grey, 10)
+    if (high - low) / np.maximum(10, high + low) >= target:
+        return grey
+    stretched = (grey.astype(int) - low + 25) * (200.0 / np.maximum(10, high - low))
+    return np.clip(stretched, 0, 255).astype(np.uint8)
+
+
+def fit_height(grey: np.ndarray, height: int, contrast_target: float | None = None,
+               mean: float = 0.5, std: float = 0.5) -> np.ndarray:
+    """Steps 2-5 on one uint8 (h, w) grey image -> float32 (1, H, W_pad), C-contiguous.
+
+    ``contrast_target``: apply :func:`stretch_contrast` with it (EasyOCR's second pass: 0.5).
+    Values are ``(p / 255 - mean) / std`` in float32, padded by repeating the last column to
+    ``padded_width(w, h, H)`` columns.
+    """
+    h, w = grey.shape
+    width = padded_width(w, h, height)
+    resized = resize_to_height(grey, height)
+    if contrast_target is not None:
+        resized = stretch_contrast(resized, contrast_target)
+    resized = squeeze_to_width(resized, height, width)
+    x = resized.astype(np.float32) / np.float32(255.0)
+    x = (x - np.float32(mean)) / np.float32(std)
+    x = np.pad(x, ((0, 0), (0, width - x.shape[1])), mode="edge")
+    return np.ascontiguousarray(x[None], dtype=np.float32)
