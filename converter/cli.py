@@ -1,6 +1,6 @@
 """``crnn-convert``: checkpoint -> ONNX, and ONNX -> device engines (one subcommand each).
 
-Subcommands: ``onnx`` (PyTorch -> ONNX), ``openvino`` (-> IR), ``tensorrt`` (-> plan),
+Subcommands: ``onnx`` (PyTorch -> ONNX), ``import`` (a foreign ONNX + a spec), ``openvino`` (-> IR), ``tensorrt`` (-> plan),
 ``om`` (-> Ascend OM via atc), ``int8`` (-> INT8 IR / ONNX), ``all`` (everything this machine can
 build, with a table). Every subcommand refuses an output that is one of its inputs or an
 existing folder, and replaces an existing output only with ``--overwrite`` and only when this
@@ -201,6 +201,34 @@ def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc, calib_
         click.echo(f"\n{r.engine} failed: {r.error}", err=True)
     if failed:
         raise SystemExit(1)
+
+
+@main.command("import")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--spec", "spec_arg", required=True, metavar="PRESET|FILE",
+              help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (README, "
+                   "'Bring your own CTC model').")
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="ONNX file to write.")
+@click.option("--no-simplify", is_flag=True, help="Skip onnxsim.")
+@OVERWRITE_OPT
+def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
+    """Import a CTC recognizer's ONNX from anywhere (PaddleOCR/RapidOCR, mmocr, your own).
+
+    Writes OUTPUT: MODEL with the spec in metadata_props, a dynamic batch axis (and width, for
+    a keep-ratio spec of dynamic width), the output as (T, N, C) with the blank at class 0,
+    onnxsim's graph only if its outputs are equal, checked against MODEL with ONNX Runtime
+    (max abs diff 1e-5). Every other crnn-convert subcommand, crnn-infer, crnn-eval and
+    crnn-recognize then take OUTPUT.
+    """
+    from crnn_deploy.converter.onnx_import import import_onnx
+
+    r = import_onnx(model, spec_arg, output, simplify=not no_simplify, overwrite=overwrite)
+    s = r.spec
+    width = f"{s.input_shape[2]}..{s.width_max}" if s.dynamic_width else str(s.input_shape[2])
+    click.echo(f"wrote {output} ({s.name}: input {s.input_name} N x {s.input_shape[0]} x "
+               f"{s.input_shape[1]} x {width}, output T x N x {s.num_classes}, T = {s.seq_len} "
+               f"at width {s.input_shape[2]}); {r.note or 'onnxsim skipped'}; "
+               f"max abs diff vs {model} {r.max_diff:.2e}")
 
 
 main.add_command(quantize_cmd)

@@ -24,6 +24,27 @@ from crnn_deploy.runtime.engine_spec import check_dims, first_line, spec_from_te
 GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
 
+def open_session(path, threads: int | None = None):
+    """A bare CPU ``onnxruntime.InferenceSession`` on any ONNX file or serialized model
+    (``bytes``; no spec needed): the
+    reference run of a foreign model at import (``converter.onnx_import``).
+
+    Raises:
+        UserError: the file does not load in ONNX Runtime.
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = int(threads)
+    try:
+        model = path if isinstance(path, bytes) else str(path)
+        return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile, ...
+        raise UserError(f"cannot load {path} with onnxruntime: {first_line(exc)}") from None
+
+
 class OnnxRuntimeBackend(Backend):
     """Runs an ONNX file with ``onnxruntime.InferenceSession`` (float32 NCHW -> (T, N, C))."""
 

