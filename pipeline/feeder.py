@@ -65,7 +65,7 @@ def _task(bounds: tuple[int, int]) -> Chunk:
             chunk.labels.append(label)
             images.append(x)
     if images:
-        chunk.images = np.stack(images)
+        chunk.images = images if _STATE["spec"].dynamic_width else np.stack(images)
         with _STATE["samples"].env.begin(buffers=False) as txn:
             chunk.sources = [read_source(txn, i) for i in chunk.indices]
     return chunk
@@ -85,13 +85,24 @@ def preprocess_chunks(lmdb_path: str, spec: ModelSpec, tasks: Iterable[tuple[int
 
 # --- thread feeder ---------------------------------------------------------------------------
 
+#: Engine batches per group for a dynamic-width spec: a group is grouped by width into engine
+#: batches (``runtime.batching.plan_widths``), so it holds several batches' worth of images.
+WIDTH_WINDOW = 8
+
+
+def group_size(spec: ModelSpec, batch: int) -> int:
+    """Images per feeder group: ``batch``, or ``WIDTH_WINDOW * batch`` for a dynamic width."""
+    return batch * WIDTH_WINDOW if spec.dynamic_width else batch
+
+
 @dataclass
 class Batch:
     """One prepared batch (thread feeder): ``items`` the good input items in order, ``images``
-    their float32 (n, C, H, W) tensors, ``bad`` (item, reason) of those that failed."""
+    their float32 (n, C, H, W) tensors (a dynamic-width spec: a list of (C, H, W_i) arrays, each
+    at its bucket width), ``bad`` (item, reason) of those that failed."""
 
     items: list
-    images: np.ndarray
+    images: np.ndarray | list
     bad: list[tuple[object, str]] = field(default_factory=list)
 
 
@@ -151,6 +162,7 @@ def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[obj
     Yields:
         one Batch per group, in group order (items keep their order inside a group).
     """
+    # (a dynamic-width spec's groups are larger than a batch: :func:`group_size`)
     threads, slice_size = max(0, int(threads)), max(1, int(slice_size))
     c, h, w = spec.input_shape
 
@@ -197,9 +209,12 @@ def prepare_batches(groups: Iterable[list], spec: ModelSpec, load: Callable[[obj
             group, tasks = window.popleft()
             results = collect(tasks)
             good = [(item, x) for item, (x, _) in zip(group, results) if x is not None]
-            images = np.empty((len(good), c, h, w), np.float32)
-            for k, (_, x) in enumerate(good):
-                images[k] = x
+            if spec.dynamic_width:  # each at its own bucket width; fused.infer_decoded batches them
+                images = [x for _, x in good]
+            else:
+                images = np.empty((len(good), c, h, w), np.float32)
+                for k, (_, x) in enumerate(good):
+                    images[k] = x
             yield Batch([item for item, _ in good], images,
                         [(item, why) for item, (x, why) in zip(group, results) if x is None])
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.pipeline.feeder import prepare_batches, preprocess_chunks
+from crnn_deploy.pipeline.feeder import group_size, prepare_batches, preprocess_chunks
 from crnn_deploy.postprocess.ctc import decode_batch
 from crnn_deploy.postprocess.metrics import score_samples
 from crnn_deploy.preprocess.lmdb_io import (
@@ -30,8 +30,9 @@ from crnn_deploy.preprocess.lmdb_io import (
     read_source,
 )
 from crnn_deploy.preprocess.parallel import REMAP_BYTES  # the LMDB is reopened after this many bytes
+from crnn_deploy.preprocess.transform import pad_width
 from crnn_deploy.runtime.base import Backend
-from crnn_deploy.runtime.batching import pad_batch
+from crnn_deploy.runtime.batching import pad_batch, plan_widths
 from crnn_deploy.runtime.runner import resolve_batch, run_batches, warm_up
 from crnn_deploy.runtime.stats import latency_summary, throughput
 
@@ -83,30 +84,56 @@ def _lmdb_info(lmdb_path: str | Path) -> tuple[int, bool]:
         env.close()
 
 
-def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray]], batch: int,
-                  pipelined: bool = False) -> Iterator[tuple[object, list[str], list[float]]]:
+def _sub_batches(images, batch: int, policy: str, pad: str) -> list[tuple[list[int], np.ndarray]]:
+    """``(positions, float32 (batch, C, H, W))`` engine batches of one feeder group: the group
+    as is (fixed width), or grouped by width (:func:`runtime.batching.plan_widths`), each row
+    padded on the right to its batch's width with the spec's ``pad``."""
+    if not isinstance(images, list):
+        return [(list(range(len(images))), pad_batch(images, batch))] if len(images) else []
+    out = []
+    for pos, width in plan_widths([x.shape[-1] for x in images], batch, policy):
+        x = np.zeros((batch, *images[pos[0]].shape[:-1], width), np.float32)
+        for row, k in enumerate(pos):
+            x[row] = pad_width(images[k], width, pad)
+        out.append((pos, x))
+    return out
+
+
+def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray | list]], batch: int,
+                  pipelined: bool = False, policy: str = "bucket",
+                  ) -> Iterator[tuple[object, list[str], list[float]]]:
     """Run ``(meta, images)`` pairs through ``backend`` and greedy-decode them.
 
     ``images``: float32 (n, C, H, W) with 0 <= n <= ``batch`` (zero-padded to ``batch``
-    here, padding outputs dropped; n = 0 is not run and yields empty lists). Yields
-    ``(meta, texts, confidences)`` in input order (:func:`postprocess.ctc.decode_batch`:
-    raw greedy text, confidence in [0, 1]). ``pipelined``
-    runs through ``backend.infer_many`` (OpenVINO async requests).
+    here, padding outputs dropped; n = 0 is not run and yields empty lists), or, for a
+    dynamic-width spec, a list of (C, H, W_i) arrays of any length, run in engine batches of
+    ``batch`` grouped by width (``policy``: :func:`runtime.batching.plan_widths`). Yields
+    ``(meta, texts, confidences)`` per pair, rows in the pair's order
+    (:func:`postprocess.ctc.decode_batch`: raw greedy text, confidence in [0, 1]).
+    ``pipelined`` runs through ``backend.infer_many`` (OpenVINO async requests).
     """
-    pending: deque = deque()
+    spec = backend.spec
+    pending: deque = deque()  # (meta, sub-batch positions, [texts, confidences, sub-batches done])
 
     def padded() -> Iterator[np.ndarray]:
         for meta, images in batches:
-            pending.append((meta, len(images)))
-            if len(images):
-                yield pad_batch(images, batch)
+            subs = _sub_batches(images, batch, policy, spec.pad)
+            pending.append((meta, [pos for pos, _ in subs], [[""] * len(images), [0.0] * len(images), 0]))
+            for _, x in subs:
+                yield x
 
     for y in run_batches(backend, padded(), pipelined):
-        while pending[0][1] == 0:
+        while not pending[0][1]:
             yield pending.popleft()[0], [], []
-        meta, n = pending.popleft()
-        texts, confs = decode_batch(y[:, :n], backend.spec, 1)
-        yield meta, texts, confs
+        meta, subs, done = pending[0]
+        pos = subs[done[2]]
+        texts, confs = decode_batch(y[:, :len(pos)], spec, 1)
+        for p, text, conf in zip(pos, texts, confs):
+            done[0][p], done[1][p] = text, conf
+        done[2] += 1
+        if done[2] == len(subs):
+            pending.popleft()
+            yield meta, done[0], done[1]
     while pending:  # empty batches after the last real one
         yield pending.popleft()[0], [], []
 
@@ -198,7 +225,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
             skipped_keys.append(key)
 
     def thread_batches() -> Iterator[tuple[list, np.ndarray]]:
-        groups = _lmdb_groups(lmdb_path, n, batch)
+        groups = _lmdb_groups(lmdb_path, n, group_size(spec, batch))
         try:
             for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead, nice,
                                      slice_size, _item_size if balance else None):
@@ -210,7 +237,8 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
             groups.close()  # closes the LMDB now, also when the engine failed
 
     def process_batches() -> Iterator[tuple[list, np.ndarray]]:
-        tasks = ((s, min(s + batch, n + 1)) for s in range(1, n + 1, batch))
+        step = group_size(spec, batch)
+        tasks = ((s, min(s + step, n + 1)) for s in range(1, n + 1, step))
         for chunk in preprocess_chunks(str(lmdb_path), spec, tasks, workers):
             for key, reason in chunk.bad:
                 bad(key, reason)

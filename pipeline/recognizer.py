@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.errors import OptionError, UserError
-from crnn_deploy.pipeline.feeder import prepare_batches
+from crnn_deploy.pipeline.feeder import group_size, prepare_batches
 from crnn_deploy.pipeline.fused import infer_decoded
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.preprocess.sources import read_image_file
@@ -111,7 +111,7 @@ def _groups(items: Iterable, size: int) -> Iterator[list[tuple[int, object]]]:
 def recognize_stream(backend: Backend, items: Iterable, batch: int,
                      load: Callable[[object], object] = load_input, threads: int | None = None,
                      ahead: int = 1, pipelined: bool = False, nice: int = 0,
-                     slice_size: int = 4, balance: bool = True,
+                     slice_size: int = 4, balance: bool = True, width_policy: str = "bucket",
                      ) -> Iterator[tuple[int, object, str | None, float | None, str | None]]:
     """Recognize ``items`` with a loaded ``backend``, in batches of ``batch``, in input order.
 
@@ -121,14 +121,16 @@ def recognize_stream(backend: Backend, items: Iterable, batch: int,
     :func:`load_input`); it runs in ``threads`` pool threads (default: CPU count), ``ahead``
     batches ahead of the engine, their nice value raised by ``nice``, ``slice_size`` items per
     task, largest inputs first with ``balance`` (:func:`input_weight`;
-    :func:`pipeline.feeder.prepare_batches`).
+    :func:`pipeline.feeder.prepare_batches`). A dynamic-width spec reads groups of
+    :func:`pipeline.feeder.group_size` items and runs them grouped by width
+    (``width_policy``: :func:`runtime.batching.plan_widths`).
     """
     spec = backend.spec
-    prepared = prepare_batches(_groups(items, batch), spec, lambda kv: load(kv[1]),
+    prepared = prepare_batches(_groups(items, group_size(spec, batch)), spec, lambda kv: load(kv[1]),
                                threads or os.cpu_count() or 1, ahead, nice, slice_size,
                                (lambda kv: input_weight(kv[1])) if balance else None)
     pairs = ((b, b.images) for b in prepared)
-    for b, texts, confs in infer_decoded(backend, pairs, batch, pipelined):
+    for b, texts, confs in infer_decoded(backend, pairs, batch, pipelined, width_policy):
         rows = [(k, obj, text, conf, None) for (k, obj), text, conf in zip(b.items, texts, confs)]
         rows += [(k, obj, None, None, why) for (k, obj), why in b.bad]
         yield from sorted(rows, key=lambda r: r[0])

@@ -207,3 +207,47 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
             while not q.empty():
                 q.get_nowait()
             thread.join(timeout=0.05)
+
+
+#: How a keep-ratio model's images are grouped into batches (:func:`plan_widths`).
+WIDTH_POLICIES = ("bucket", "widest")
+
+
+def plan_widths(widths: Sequence[int], batch: int, policy: str = "bucket"
+                ) -> list[tuple[list[int], int]]:
+    """Batches for images of the given (bucket) widths: ``(positions, batch width)`` each.
+
+    ``bucket``: images of the same width form batches of up to ``batch``, so no image is
+    padded beyond its own bucket (with width multiple 1, each image runs at its own width,
+    as PaddleOCR's TextRecognizer does for one image per call). ``widest``: images sorted
+    by width (stable) are cut into consecutive batches of ``batch``, each padded to its widest
+    image (PaddleOCR's batching, which sorts by aspect ratio). Positions index ``widths``;
+    every position appears exactly once; batches come in increasing width.
+    """
+    if policy not in WIDTH_POLICIES:
+        raise ValueError(f"width policy must be one of {WIDTH_POLICIES}, got {policy!r}")
+    order = sorted(range(len(widths)), key=lambda k: widths[k])
+    if policy == "widest":
+        return [(order[i:i + batch], max(widths[k] for k in order[i:i + batch]))
+                for i in range(0, len(order), batch)]
+    plans: list[tuple[list[int], int]] = []
+    start = 0
+    while start < len(order):
+        w = widths[order[start]]
+        end = start
+        while end < len(order) and widths[order[end]] == w and end - start < batch:
+            end += 1
+        plans.append((order[start:end], w))
+        start = end
+    return plans
+
+
+def padding_share(widths: Sequence[int], plans: Sequence[tuple[list[int], int]],
+                  content: Sequence[int] | None = None) -> float:
+    """Padded columns / all columns run by ``plans`` (rows of a batch share its width).
+
+    ``content``: each image's resized width before any padding (default ``widths``, so only
+    the padding added by batching counts)."""
+    content = widths if content is None else content
+    total = sum(w * len(pos) for pos, w in plans)
+    return 1.0 - sum(content[k] for pos, _ in plans for k in pos) / total if total else 0.0

@@ -111,3 +111,19 @@ def easyocr_oracle():
     module.install_torchvision_stand_in()
     pytest.importorskip("easyocr", reason="EasyOCR is a test-only install (`make oracle`)")
     return module
+
+
+PPOCR_SOURCE = ROOT / "build" / "weights" / "ch_PP-OCRv4_rec_infer.onnx"
+
+
+@pytest.fixture(scope="session")
+def ppocrv4_onnx(tmp_path_factory) -> Path:
+    """RapidOCR's PP-OCRv4 recognizer (``make weights``) imported with the ``ppocrv4-rec``
+    preset for this session (input x (batch, 3, 48, width), output (T, batch, 6625))."""
+    if not PPOCR_SOURCE.is_file():
+        pytest.skip(f"PP-OCRv4 weights not found at {PPOCR_SOURCE} (run `make weights`)")
+    from crnn_deploy.converter.onnx_import import import_onnx
+
+    out = tmp_path_factory.mktemp("ppocrv4") / "ppocrv4-rec.onnx"
+    import_onnx(PPOCR_SOURCE, "ppocrv4-rec", out)
+    return out

@@ -72,6 +72,8 @@ TEST_TOPICS: dict[str, str] = {
                                         "ray_metrics, ray_exec planning)",
     "tests/pipeline/test_recognize.py": "crnn-recognize (recognize_cli) with the Recognizer API "
                                         "(recognizer)",
+    "tests/pipeline/test_ppocrv4.py": "PP-OCRv4 imported with the ppocrv4-rec preset against "
+                                      "RapidOCR's TextRecognizer, and the same texts on every path",
     "tests/pipeline/test_unlabeled.py": "unlabeled data through every stage (DESIGN.md, "
                                         "Predictions)",
 }
