@@ -46,9 +46,9 @@ def resolve_batch(backend: Backend, requested: int | None) -> int:
 
 def expected_output(backend: Backend, n: int) -> tuple[int | None, ...]:
     """The (T, N, C) shape ``backend`` must return for a batch of ``n`` (from its spec; T is
-    not fixed (None) for a dynamic-width spec, whose ``seq_len`` is 0)."""
+    not fixed (None) for a dynamic-width spec: its ``seq_len`` is 0 or T at the smallest width)."""
     spec = backend.spec
-    return (spec.seq_len or None, n, spec.num_classes)
+    return (None if spec.dynamic_width else spec.seq_len or None, n, spec.num_classes)
 
 
 def run_batches(backend: Backend, batches: Iterable[np.ndarray], pipelined: bool = False,
