@@ -62,6 +62,8 @@ def _export_raw(torch_model, spec: ModelSpec, batch: int, dynamic: bool,
     """
     import torch
 
+    if spec.dynamic_width:
+        return _export_torchscript(torch_model, spec, opset)
     kwargs = {}
     if dynamic:
         batch = 2
@@ -85,6 +87,29 @@ def _export_raw(torch_model, spec: ModelSpec, batch: int, dynamic: bool,
     return program.model_proto
 
 
+def _export_torchscript(torch_model, spec: ModelSpec, opset: int) -> onnx.ModelProto:
+    """A dynamic-width graph (axes ``batch`` and ``width`` of the input, ``time`` and ``batch``
+    of the output) from the TorchScript exporter (``dynamo=False``).
+
+    torch.export specializes an ``nn.LSTM``'s sequence length to the traced width (measured with
+    PyTorch 2.13 on ``english_g2``: guard ``(width // 4 - 1) // 63 == 1``, and the dynamo
+    exporter's graph has a fixed T = 63), so the TorchScript exporter traces it instead; it keeps
+    the LSTM's sequence axis symbolic. Traced at batch 2 and 4 * the smallest width.
+    """
+    import torch
+
+    c, h, w = spec.input_shape
+    dummy = torch.zeros(2, c, h, 4 * w)
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice
+        torch.onnx.export(torch_model, (dummy,), buf, input_names=[spec.input_name],
+                          output_names=[spec.output_name], opset_version=opset, dynamo=False,
+                          dynamic_axes={spec.input_name: {0: "batch", 3: "width"},
+                                        spec.output_name: {0: "time", 1: "batch"}})
+    return onnx.load_from_string(buf.getvalue())
+
+
 def _lowest_ir_version(model: onnx.ModelProto) -> None:
     """Lower ``ir_version`` to the one of the default-domain opset, when no newer IR feature
     (local functions) is used: the dynamo exporter writes IR 10 for opset 17, which needs
@@ -105,7 +130,9 @@ def export_onnx(torch_model, spec: ModelSpec, output: str | Path, batch_size: in
     Args:
         torch_model: an eval-mode model of ``spec`` (see ``models.checkpoint.load_model``).
         batch_size: the static batch N, or for ``dynamic`` the main check size.
-        dynamic: keep the batch axis symbolic (``batch``), also through onnxsim.
+        dynamic: keep the batch axis symbolic (``batch``), also through onnxsim. A
+            dynamic-width spec (``spec.dynamic_width``) always has symbolic batch and width
+            axes (:func:`_export_torchscript`), checked at :func:`converter.parity.check_widths`.
         check_batches: batch sizes of the parity check; default N for a static graph,
             and 1, N, 3 and 2N+1 for a dynamic one.
         overwrite: replace an existing ``output`` written by this tool.
@@ -119,6 +146,7 @@ def export_onnx(torch_model, spec: ModelSpec, output: str | Path, batch_size: in
     output = Path(output)
     prepare_outputs([output], inputs or {}, overwrite)
     n = batch_size or 16
+    dynamic = dynamic or spec.dynamic_width
     if check_batches is None:  # a static graph accepts only its own batch
         check_batches = tuple(dict.fromkeys((1, n, 3, 2 * n + 1))) if dynamic else (n,)
     with temp_file(output, ".onnx") as tmp:

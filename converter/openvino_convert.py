@@ -9,8 +9,9 @@ where ``runtime.openvino_backend`` reads it.
 The check compiles the written IR on the CPU with ``INFERENCE_PRECISION_HINT=f32`` (so FP16
 weights are decompressed and bf16/fp16 CPU kernels are not used) and compares it with ONNX
 Runtime on the same inputs (``converter.parity``). Tolerances, max abs diff of the (T, N, C)
-output: 1e-4 for FP32 weights; :data:`FP16_ATOL` (5e-2) for FP16 weights, whose rounding
-(relative 2**-11 per weight) goes through 7 convs and 2 LSTM layers.
+output: 1e-4 + 1e-5 * max|output| for FP32 weights (:data:`FP32_RTOL`); :data:`FP16_ATOL`
+(5e-2) for FP16 weights, whose rounding (relative 2**-11 per weight) goes through 7 convs and
+2 LSTM layers.
 """
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ from crnn_deploy.converter.parity import FP32_ATOL, compare, onnx_runner
 
 #: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).
 FP16_ATOL = 5e-2
+#: Relative part of the FP32 tolerance (times the largest reference logit): oneDNN's kernels
+#: round differently from ONNX Runtime's; on ``english_g2``, whose logits reach 50, the FP32 IR
+#: differs from ORT by up to 2.5e-4 on IIIT5K (5e-6 relative), above the bare 1e-4.
+FP32_RTOL = 1e-5
 
 
 def _import_openvino():
@@ -75,8 +80,9 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         check_static_batch(info, batch_size, "this IR")
     try:
         model = ov.convert_model(str(info.path))
-        if batch_size is not None:
-            model.reshape({spec.input_name: [batch_size, *spec.input_shape]})
+        if batch_size is not None:  # a dynamic width stays dynamic (-1)
+            c, h, w = spec.input_shape
+            model.reshape({spec.input_name: [batch_size, c, h, -1 if spec.dynamic_width else w]})
     except Exception as exc:  # OpConversionFailure, RuntimeError ...
         raise UserError(f"OpenVINO could not convert {info.path}: {exc}") from None
     model.set_rt_info(spec.to_json(), RT_INFO_PATH)
@@ -89,7 +95,7 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         with onnx_runner(info.path) as reference, \
                 OpenVINOBackend(tmp_xml, precision="f32") as candidate:
             diff = compare(f"OpenVINO IR vs ONNX Runtime for {output}", spec, batches,
-                           reference, candidate, atol=atol)
+                           reference, candidate, atol=atol, rtol=0.0 if fp16 else FP32_RTOL)
         publish(tmp_xml.with_suffix(".bin"), bin_final)  # the .bin first: the .xml is the entry
         publish(tmp_xml, output)
     kind = f"batch {static}" if static else "dynamic batch"

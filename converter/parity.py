@@ -68,10 +68,22 @@ def ort_run(onnx_path: str | Path, x: np.ndarray, spec: ModelSpec | None = None)
         return runner.infer(x)
 
 
-def check_inputs(spec: ModelSpec, batch: int, seed: int = 0) -> np.ndarray:
-    """float32 (batch, C, H, W) array, uniform in [-1, 1], reproducible from ``seed``."""
-    rng = np.random.default_rng(seed + batch)
-    return rng.uniform(-1.0, 1.0, size=(batch, *spec.input_shape)).astype(np.float32)
+def check_inputs(spec: ModelSpec, batch: int, seed: int = 0, width: int | None = None) -> np.ndarray:
+    """float32 (batch, C, H, W) array, uniform in [-1, 1], reproducible from ``seed``; W is
+    ``width`` when given (a dynamic-width spec), else the spec's."""
+    c, h, w = spec.input_shape
+    rng = np.random.default_rng(seed + batch + (width or 0))
+    return rng.uniform(-1.0, 1.0, size=(batch, c, h, width or w)).astype(np.float32)
+
+
+def check_widths(spec: ModelSpec) -> tuple[int | None, ...]:
+    """Input widths of the parity checks: the spec's own (None) for a fixed width; for a
+    dynamic width its smallest, about 3.5 times it and 10 times it (within ``width_max``,
+    rounded up to ``width_multiple``), so a shape baked in at one width shows."""
+    if not spec.dynamic_width:
+        return (None,)
+    w, m = spec.input_shape[2], spec.width_multiple
+    return tuple(dict.fromkeys(min(spec.width_max, -(-int(w * k) // m) * m) for k in (1, 3.5, 10)))
 
 
 def max_abs_diff(reference: np.ndarray, candidate: np.ndarray, what: str = "output") -> float:
@@ -108,21 +120,28 @@ def run_batches(runner: Runner, x: np.ndarray, batch: int | None = None) -> np.n
 
 
 def compare(what: str, spec: ModelSpec, batches: Iterable[int], reference: Runner,
-            candidate: Runner, atol: float = FP32_ATOL) -> float:
-    """Feed both runners the same :func:`check_inputs` at each batch size; return the max abs diff.
+            candidate: Runner, atol: float = FP32_ATOL, rtol: float = 0.0) -> float:
+    """Feed both runners the same :func:`check_inputs` at each batch size (and, for a
+    dynamic-width spec, each of :func:`check_widths`); return the max abs diff.
+
+    The tolerance is ``atol + rtol * max|reference output|`` (``rtol`` 0: ``atol`` alone).
 
     Raises:
-        UserError: a shape differs, or the max abs diff exceeds ``atol`` (NaN included; the
-            message gives the diff, the tolerance and the batch size).
+        UserError: a shape differs, or the max abs diff exceeds the tolerance (NaN included;
+            the message gives the diff, the tolerance, the batch size and width).
     """
     worst = 0.0
     for batch in batches:
-        x = check_inputs(spec, batch)
-        diff = max_abs_diff(reference.infer(x), candidate.infer(x), f"{what} at batch {batch}")
-        if not diff <= atol:  # also catches NaN
-            raise UserError(f"{what}: max abs diff {diff:.3g} at batch {batch} exceeds the "
-                            f"tolerance {atol:g}; nothing was written")
-        worst = max(worst, diff)
+        for width in check_widths(spec):
+            x = check_inputs(spec, batch, width=width)
+            at = f"batch {batch}" + (f", width {width}" if width else "")
+            ref = np.asarray(reference.infer(x))
+            diff = max_abs_diff(ref, candidate.infer(x), f"{what} at {at}")
+            tol = atol + rtol * float(np.abs(ref).max(initial=0.0))
+            if not diff <= tol:  # also catches NaN
+                raise UserError(f"{what}: max abs diff {diff:.3g} at {at} exceeds the "
+                                f"tolerance {tol:.3g}; nothing was written")
+            worst = max(worst, diff)
     return worst
 
 

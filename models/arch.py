@@ -15,6 +15,8 @@ Parameter names match the original checkpoints exactly, so their state_dicts loa
 * :class:`FoldedNanoOCR` - ``nano-ocr-37``: :class:`NanoOCRCRNN` (same parameter names, so the
   nano-ocr state_dict loads unchanged) at 1x32x100 plus :class:`ClassFold`, a fixed head that
   folds the 66 classes into the classic 37 (see ``models.specs.DERIVED``).
+* ``english_g2``: EasyOCR's None-VGG-BiLSTM-CTC, :class:`models.vgg_bilstm_ctc.VggBiLstmCtc`
+  (any width: T = W // 4 - 1).
 
 All take float32 NCHW input and return time-major float32 (T, B, C).
 """
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from crnn_deploy.models.specs import DERIVED, FOLD_EPS, ModelSpec, fold_map, get_spec
+from crnn_deploy.models.vgg_bilstm_ctc import VggBiLstmCtc
 
 _CHANNELS = (64, 128, 256, 256, 512, 512, 512)
 
@@ -186,7 +189,7 @@ class FoldedNanoOCR(NanoOCRCRNN):
 
 
 _ARCHS = {"crnn": MeijieruCRNN, "crnn-modelzoo": ModelZooCRNN, "nano-ocr": NanoOCRCRNN,
-          "nano-ocr-37": FoldedNanoOCR}
+          "nano-ocr-37": FoldedNanoOCR, "english_g2": VggBiLstmCtc}
 
 
 def build_model(spec: ModelSpec | str) -> nn.Module:

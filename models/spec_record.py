@@ -41,7 +41,12 @@ INTERPOLATIONS = {
 OUTPUT_KINDS = ("logits", "log_softmax", "probabilities")
 LAYOUTS = ("TBC", "BTC")
 #: per-word confidence formulas (``postprocess.ctc.CONFIDENCE_FORMULAS`` implements them)
-CONFIDENCES = ("mean",)
+CONFIDENCES = ("mean", "product-sqrt")
+#: how the image is decoded to pixels: Pillow (``convert('L')``/``RGB``) or ``cv2.imdecode``
+DECODERS = ("pil", "opencv")
+#: keep-ratio: the padded width from the resized width (``resized``) or from the aspect ratio
+#: (``aspect``: ``preprocess.height_fit``, EasyOCR's recognizer transform)
+WIDTH_RULES = ("resized", "aspect")
 #: the largest width a dynamic-width spec may ask for (a memory bound on one input row)
 MAX_WIDTH = 8192
 
@@ -59,11 +64,18 @@ class Decoding:
             argmax (the rest renormalized), as EasyOCR's ``ignore_idx``.
         confidence: the per-word confidence formula, a name of :data:`CONFIDENCES`; ``mean``
             (PaddleOCR's ``CTCLabelDecode``): the mean over the emitted steps of the best
-            class's probability, 0.0 for an empty word.
+            class's probability, 0.0 for an empty word; ``product-sqrt`` (EasyOCR's
+            ``custom_mean``): prod(p) ** (2 / sqrt(n)) over the n non-blank steps.
+        second_pass_below: words whose confidence is below this are read a second time from the
+            contrast-stretched image (``preprocess.height_fit.stretch_contrast``) and the more
+            confident reading is kept (EasyOCR's ``contrast_ths``, 0.1); 0 = no second pass.
+        second_pass_contrast: the stretch's target contrast (EasyOCR's ``adjust_contrast``, 0.5).
     """
 
     ignore: str = ""
     confidence: str = "mean"
+    second_pass_below: float = 0.0
+    second_pass_contrast: float = 0.5
 
     def __post_init__(self) -> None:
         if not isinstance(self.ignore, str):
@@ -71,6 +83,10 @@ class Decoding:
         if self.confidence not in CONFIDENCES:
             raise UserError(f"decoding.confidence {self.confidence!r} is not one of "
                             f"{', '.join(CONFIDENCES)}")
+        for name, low in (("second_pass_below", 0.0), ("second_pass_contrast", 1e-9)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not low <= v <= 1:
+                raise UserError(f"decoding.{name} must be a number in [{low:g}, 1], got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,12 @@ class ModelSpec:
         output_layout: ``TBC`` (batch on axis 1; every engine crnn-convert writes) or ``BTC``.
         blank: the CTC blank's class index (0 in every engine crnn-convert writes).
         decoding: :class:`Decoding` options.
+        decoder: ``pil`` (Pillow, then ``convert('L')``/``RGB``) or ``opencv`` (``cv2.imdecode``,
+            as ``cv2.imread``: OpenCV's own grey conversion).
+        width_rule: keep-ratio: ``resized`` (the padded width is the resized width rounded up to
+            ``width_multiple``) or ``aspect`` (:mod:`preprocess.height_fit`: resized to
+            int(H * w / h) columns, an image taller than wide resized upright then narrowed,
+            padded to ceil(max(w/h, h/w, 1)) * H columns; grey only).
     """
 
     name: str
@@ -121,6 +143,8 @@ class ModelSpec:
     output_layout: str = "TBC"
     blank: int = 0
     decoding: Decoding = Decoding()
+    decoder: str = "pil"
+    width_rule: str = "resized"
 
     def __post_init__(self) -> None:
         n = self.name
@@ -140,6 +164,10 @@ class ModelSpec:
         _choice(n, "resize (interpolation)", self.resize, INTERPOLATIONS[self.resize_library])
         _choice(n, "resize_mode", self.resize_mode, RESIZE_MODES)
         _choice(n, "pad", self.pad, PADS)
+        _choice(n, "decoder", self.decoder, DECODERS)
+        _choice(n, "width_rule", self.width_rule, WIDTH_RULES)
+        if self.width_rule == "aspect" and (self.resize_mode, self.channels) != ("keep-ratio", "gray"):
+            raise _fail(n, "width_rule", "'aspect' needs resize 'keep-ratio' and channels 'gray'")
         _choice(n, "output (kind)", self.output, OUTPUT_KINDS)
         _choice(n, "output_layout", self.output_layout, LAYOUTS)
         for name in ("mean", "std"):

@@ -14,6 +14,7 @@ its default)::
         "width": 100 | {"min": 320, "max": 2048, "multiple"?: 1},
         "resize"?: "stretch" | "keep-ratio", "pad"?: "zeros" | "last-column",
         "interpolation"?: "bilinear",        "library"?: "pil" | "opencv",
+        "decoder"?: "pil" | "opencv",         "width_rule"?: "resized" | "aspect",
         "mean"?: 0.5 | [r, g, b],            "std"?: 0.5 | [r, g, b]
       },
       "output": {
@@ -23,7 +24,8 @@ its default)::
       },
       "alphabet": "0123456789abc..." | ["a", "b", ...] | {"file": "dict.txt", "append"?: ""}
                   | {"onnx_metadata": "character", "append"?: ""},
-      "decoding"?: {"ignore"?: "", "confidence"?: "mean"}
+      "decoding"?: {"ignore"?: "", "confidence"?: "mean" | "product-sqrt",
+                    "second_pass_below"?: 0, "second_pass_contrast"?: 0.5}
     }
 
 The alphabet lists the non-blank classes in class order. ``file`` is one class per line
@@ -47,10 +49,12 @@ from crnn_deploy.models.spec_record import CONFIDENCES, Decoding, ModelSpec
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 TOP_KEYS = ("name", "description", "input", "output", "alphabet", "decoding")
 INPUT_KEYS = ("name", "channels", "height", "width", "resize", "pad", "interpolation", "library",
-              "mean", "std")
+              "mean", "std", "decoder", "width_rule")
 OUTPUT_KEYS = ("name", "layout", "kind", "blank", "time_steps")
 #: file key -> :class:`models.spec_record.Decoding` field (one line per decoding option)
-DECODING_KEYS = {"ignore": "ignore", "confidence": "confidence"}
+DECODING_KEYS = {"ignore": "ignore", "confidence": "confidence",
+                 "second_pass_below": "second_pass_below",
+                 "second_pass_contrast": "second_pass_contrast"}
 KINDS = {"logits": "logits", "probabilities": "probabilities", "log-probabilities": "log_softmax"}
 
 
@@ -139,6 +143,7 @@ def spec_from_schema(d: dict, base_dir: Path | None = None, metadata: dict | Non
         input_shape=(c, i["height"], width), width_max=wmax, width_multiple=multiple,
         channels=channels, resize_mode=i.get("resize", "stretch"), pad=i.get("pad", "zeros"),
         resize=i.get("interpolation", "bilinear"), resize_library=i.get("library", "pil"),
+        decoder=i.get("decoder", "pil"), width_rule=i.get("width_rule", "resized"),
         mean=i.get("mean", 0.5), std=i.get("std", 0.5),
         input_name=i.get("name", input_name), output_name=o.get("name", output_name),
         output=KINDS[kind], output_layout=o.get("layout", "TBC"), blank=o.get("blank", 0),
@@ -158,7 +163,8 @@ def spec_to_schema(spec: ModelSpec) -> dict:
         "name": spec.name, "description": spec.description,
         "input": {"name": spec.input_name, "channels": spec.channels, "height": h, "width": width,
                   "resize": spec.resize_mode, "pad": spec.pad, "interpolation": spec.resize,
-                  "library": spec.resize_library,
+                  "library": spec.resize_library, "decoder": spec.decoder,
+                  "width_rule": spec.width_rule,
                   "mean": spec.mean[0] if one else list(spec.mean),
                   "std": spec.std[0] if one else list(spec.std)},
         "output": {"name": spec.output_name, "layout": spec.output_layout, "kind": kind,

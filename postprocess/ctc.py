@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.postprocess.confidence import product_confidence
 
 BLANK = 0
 
@@ -176,9 +177,12 @@ def _mean_confidence(keep: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
 
 
-#: ``decoding.confidence`` name -> f(keep (N, T) bool, best-class probability (N, T) float64)
+#: ``decoding.confidence`` name -> f(best class (N, T) int, its probability (N, T) float64)
 #: -> (N,) float64 in [0, 1]. The names are ``models.spec_record.CONFIDENCES``.
-CONFIDENCE_FORMULAS = {"mean": _mean_confidence}
+CONFIDENCE_FORMULAS = {
+    "mean": lambda paths, probs: _mean_confidence(collapse_mask(paths), probs),
+    "product-sqrt": product_confidence,
+}
 
 
 def _best_steps(y: np.ndarray, spec, batch_axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -227,5 +231,5 @@ def decode_batch(y: np.ndarray, spec, batch_axis: int = 1) -> tuple[list[str], l
     _check_classes(y, spec.alphabet)
     paths, probs = _best_steps(y, spec, batch_axis)
     texts = paths_to_text(paths, spec.alphabet)
-    conf = CONFIDENCE_FORMULAS[spec.decoding.confidence](collapse_mask(paths), probs)
+    conf = CONFIDENCE_FORMULAS[spec.decoding.confidence](paths, probs)
     return texts, [float(c) for c in conf]

@@ -4,8 +4,8 @@ EasyOCR 1.7.2 ``Reader.recognize`` on a whole image (``easyocr/utils.py`` ``refo
 ``get_image_list``, ``compute_ratio_and_resize``; ``easyocr/recognition.py`` ``AlignCollate``,
 ``NormalizePAD``, ``adjust_contrast_grey``), one step per function here, in this order:
 
-1. :func:`decode_grey_opencv`: ``cv2.imread(path, IMREAD_GRAYSCALE)`` (OpenCV's own grey
-   conversion; for JPEG, libjpeg decodes straight to grey), here ``cv2.imdecode`` of the bytes.
+1. ``cv2.imread(path, IMREAD_GRAYSCALE)`` (OpenCV's own grey conversion; for JPEG, libjpeg
+   decodes straight to grey): ``preprocess.transform.open_image_opencv`` (``cv2.imdecode``).
 2. :func:`resize_to_height`: ``cv2.resize`` to (int(H * w / h), H); an image taller than wide
    takes the vertical branch, (H, int(H * h / w)). EasyOCR passes
    ``interpolation=Image.Resampling.LANCZOS``: PIL's constant 1, which OpenCV reads as
@@ -23,13 +23,10 @@ Everything is uint8 (rows, columns) grey until the normalization; no torch.
 """
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 from PIL import Image
-
-from crnn_deploy.preprocess.transform import MAX_PIXELS, ImageError, _check_size
 
 #: ``cv2.INTER_LINEAR``: what ``cv2.resize`` does with EasyOCR's ``Image.Resampling.LANCZOS`` (1).
 INTER_LINEAR = 1
@@ -42,31 +39,6 @@ def _cv2():
         raise ImportError("OpenCV is needed for this model's transform: "
                           "pip install opencv-python-headless") from None
     return cv2
-
-
-def decode_grey_opencv(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Encoded image bytes -> uint8 (h, w) grey, as ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``.
-
-    The size is read from the header with Pillow first (no pixels decoded), so a zero-sized or
-    oversized image (> ``max_pixels``) is refused before OpenCV allocates it.
-
-    Raises:
-        ImageError: empty or undecodable bytes, zero size, more than ``max_pixels`` pixels.
-    """
-    if len(data) == 0:
-        raise ImageError("empty image data (0 bytes)")
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            size = img.size
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError,
-            ValueError) as exc:
-        raise ImageError(f"cannot identify image format ({len(data)} bytes): {exc}") from None
-    _check_size(size, max_pixels)
-    cv2 = _cv2()
-    grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if grey is None or grey.size == 0:
-        raise ImageError(f"OpenCV cannot decode the image ({len(data)} bytes)")
-    return grey
 
 
 def aspect_ratio(width: int, height: int) -> float:
@@ -119,20 +91,22 @@ def stretch_contrast(grey: np.ndarray, target: float = 0.5) -> np.ndarray:
 
 
 def fit_height(grey: np.ndarray, height: int, contrast_target: float | None = None,
-               mean: float = 0.5, std: float = 0.5) -> np.ndarray:
+               mean: float = 0.5, std: float = 0.5, pad: str = "last-column",
+               max_width: int | None = None) -> np.ndarray:
     """Steps 2-5 on one uint8 (h, w) grey image -> float32 (1, H, W_pad), C-contiguous.
 
     ``contrast_target``: apply :func:`stretch_contrast` with it (EasyOCR's second pass: 0.5).
-    Values are ``(p / 255 - mean) / std`` in float32, padded by repeating the last column to
-    ``padded_width(w, h, H)`` columns.
+    Values are ``(p / 255 - mean) / std`` in float32, padded on the right to
+    ``padded_width(w, h, H)`` columns (at most ``max_width``, which also caps the resized width)
+    by repeating the last column (``pad="last-column"``) or with zeros (``pad="zeros"``).
     """
     h, w = grey.shape
-    width = padded_width(w, h, height)
+    width = min(padded_width(w, h, height), max_width or 1 << 30)
     resized = resize_to_height(grey, height)
     if contrast_target is not None:
         resized = stretch_contrast(resized, contrast_target)
     resized = squeeze_to_width(resized, height, width)
     x = resized.astype(np.float32) / np.float32(255.0)
     x = (x - np.float32(mean)) / np.float32(std)
-    x = np.pad(x, ((0, 0), (0, width - x.shape[1])), mode="edge")
+    x = np.pad(x, ((0, 0), (0, width - x.shape[1])), mode="edge" if pad == "last-column" else "constant")
     return np.ascontiguousarray(x[None], dtype=np.float32)

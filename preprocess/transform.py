@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.preprocess.height_fit import fit_height, stretch_contrast
 
 #: Largest accepted image, in pixels (width * height). Word crops are tiny; IIIT5K's largest
 #: is 2576x772 (2 Mpixel). Anything above this is treated as a decompression bomb.
@@ -127,6 +128,43 @@ def to_rgb(img: Image.Image) -> Image.Image:
         raise ImageError(f"unsupported image mode {mode!r}: {exc}") from None
 
 
+def open_image_opencv(data: bytes | Image.Image, channels: str = "gray",
+                      max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode ``data`` as ``cv2.imread`` does (``cv2.imdecode``): ``IMREAD_GRAYSCALE`` for a
+    ``gray`` spec (OpenCV's own grey conversion, which rounds differently from Pillow's
+    ``convert('L')``; for JPEG, libjpeg decodes straight to grey), else ``IMREAD_COLOR``. Returned
+    as a mode ``L`` or ``RGB`` PIL image. A PIL image given instead of bytes is converted as
+    ``cv2.cvtColor`` would (RGB -> grey with OpenCV's weights).
+
+    The size is read from the header with Pillow first (no pixels decoded), so a zero-sized or
+    oversized image is refused before OpenCV allocates it. Raises :class:`ImageError`.
+    """
+    import cv2  # opencv-python-headless; only specs that ask for OpenCV need it
+
+    grey = channels == "gray"
+    if isinstance(data, Image.Image):
+        _check_size(data.size, max_pixels)
+        a = np.asarray(to_rgb(data) if data.mode != "L" else data)
+        if grey and a.ndim == 3:
+            a = cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2GRAY)
+        return Image.fromarray(a, "L") if a.ndim == 2 else Image.fromarray(a, "RGB")
+    if len(data) == 0:
+        raise ImageError("empty image data (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            _check_size(header.size, max_pixels)
+    except ImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - unidentified format, truncated header, bomb guard
+        raise ImageError(f"cannot identify image format ({len(data)} bytes): "
+                         f"{type(exc).__name__}: {exc}") from None
+    a = cv2.imdecode(np.frombuffer(data, np.uint8),
+                     cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+    if a is None or a.size == 0:
+        raise ImageError(f"OpenCV cannot decode the image ({len(data)} bytes)")
+    return Image.fromarray(a, "L") if grey else Image.fromarray(a[:, :, ::-1], "RGB")
+
+
 def keep_ratio_widths(size: tuple[int, int], spec: ModelSpec) -> tuple[int, int]:
     """``(resized, bucket)`` widths of an image of ``size`` = (w, h) pixels under a keep-ratio
     ``spec`` of height H, smallest width Wmin (fixed width: Wmin = Wmax = W).
@@ -175,8 +213,8 @@ def _resize(img: Image.Image, size: tuple[int, int], spec: ModelSpec) -> np.ndar
     return a[:, :, ::-1] if spec.channels == "BGR" else a
 
 
-def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | None = None
-                     ) -> np.ndarray:
+def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | None = None,
+                     contrast: float | None = None) -> np.ndarray:
     """One image -> the model input of ``spec``: float32 (C, H, W) array.
 
     The transform: channels as ``spec.channels`` (grey as ``convert('L')`` in training; RGB or
@@ -191,6 +229,12 @@ def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | No
         spec: the model spec.
         width: keep-ratio only: pad to this width (at least the image's bucket width) instead
             of the image's own bucket width.
+        contrast: grey only: stretch the resized image's contrast to this target
+            (:func:`preprocess.height_fit.stretch_contrast`; the ``decoding.second_pass_*``
+            reading).
+
+    ``spec.decoder`` ``opencv`` decodes with :func:`open_image_opencv`; ``spec.width_rule``
+    ``aspect`` fits the height as :func:`preprocess.height_fit.fit_height` does.
 
     Returns:
         ``np.ndarray`` float32, C-contiguous, shape (C, H, W): W is the spec's width
@@ -201,12 +245,19 @@ def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | No
             cannot be converted.
     """
     c, h, w = spec.input_shape
-    img = open_image(data)
+    if contrast is not None and c != 1:
+        raise ValueError(f"spec {spec.name!r}: the contrast stretch is for grey inputs only")
+    img = open_image_opencv(data, spec.channels) if spec.decoder == "opencv" else open_image(data)
+    if spec.width_rule == "aspect":
+        x = fit_height(np.asarray(to_grey(img)), h, contrast, spec.mean[0], spec.std[0], spec.pad,
+                       spec.width_max or None)
+        return np.ascontiguousarray(pad_width(x, max(x.shape[-1], width or 0), spec.pad))
     if spec.resize_mode == "stretch":
         resized, bucket = w, w
     else:
         resized, bucket = keep_ratio_widths(img.size, spec)
-    a = _resize(img, (resized, h), spec).astype(np.float32)
+    a = _resize(img, (resized, h), spec)
+    a = (a if contrast is None else stretch_contrast(a, contrast)).astype(np.float32)
     x = (a.reshape(h, resized, -1).transpose(2, 0, 1) if c == 3 else a.reshape(1, h, resized))
     x = x / np.float32(255.0)
     x = (x - np.asarray(spec.mean, np.float32).reshape(c, 1, 1)) / \

@@ -23,7 +23,7 @@ TINY = {
 
 
 def test_presets_are_instances_of_the_schema_and_round_trip():
-    assert set(SPECS) == {"crnn", "crnn-modelzoo", "nano-ocr", "nano-ocr-37"}
+    assert set(SPECS) == {"crnn", "crnn-modelzoo", "nano-ocr", "nano-ocr-37", "english_g2"}
     for name, spec in SPECS.items():
         again = spec_from_schema(json.loads(json.dumps(spec_to_schema(spec))))
         assert again == spec and ModelSpec.from_dict(json.loads(spec.to_json())) == spec
@@ -86,3 +86,26 @@ def test_bad_files_and_unresolvable_presets(tmp_path):
         get_spec("ppocrv4-rec")
     with pytest.raises(UserError, match="no metadata key 'character'"):
         spec_from_schema(PRESETS["ppocrv4-rec"], metadata={}, seq_len=40)
+
+
+@pytest.mark.parametrize("where, key, value, message", [
+    ("decoding", "second_pass_below", 1.5, "decoding.second_pass_below"),
+    ("decoding", "second_pass_contrast", 0, "decoding.second_pass_contrast"),
+    ("decoding", "confidence", "product", "decoding.confidence"),
+    ("input", "decoder", "skimage", "decoder"),
+    ("input", "width_rule", "aspect", "width_rule"),  # TINY stretches: 'aspect' needs keep-ratio
+])
+def test_easyocr_options_are_validated(where, key, value, message):
+    d = copy.deepcopy(TINY)
+    d.setdefault(where, {})[key] = value
+    with pytest.raises(UserError, match=message):
+        spec_from_schema(d, seq_len=4)
+
+
+def test_english_g2_preset():
+    g2 = get_spec("english_g2")
+    assert (g2.input_shape, g2.width_max, g2.width_multiple, g2.num_classes) == ((1, 64, 64), 4096, 64, 97)
+    assert (g2.decoder, g2.width_rule, g2.resize_library, g2.pad) == ("opencv", "aspect", "opencv",
+                                                                       "last-column")
+    assert (g2.decoding.confidence, g2.decoding.second_pass_below,
+            g2.decoding.second_pass_contrast) == ("product-sqrt", 0.1, 0.5)

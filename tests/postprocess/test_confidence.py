@@ -34,3 +34,19 @@ def test_second_reading_kept_unless_first_is_strictly_more_confident():
     assert keep_more_confident(first, second) == [("A", 0.08), ("b", 0.09), ("C", 0.07)]
     with pytest.raises(ValueError):
         keep_more_confident(first, second[:2])
+
+
+def test_decode_batch_uses_the_spec_formula():
+    from crnn_deploy.models.specs import get_spec
+    from crnn_deploy.postprocess.ctc import decode_batch
+
+    spec = get_spec("english_g2")  # raw logits (T, N, 97), confidence 'product-sqrt'
+    rng = np.random.default_rng(1)
+    y = rng.normal(0, 3, size=(15, 4, 97)).astype(np.float32)
+    y[:, 0, 0] += 30  # row 0: blanks only
+    texts, conf = decode_batch(y, spec, 1)
+    p = np.exp(y - y.max(2, keepdims=True))
+    p /= p.sum(2, keepdims=True)
+    paths, best = p.argmax(2).T, p.max(2).T
+    assert texts[0] == "" and conf[0] == 0.0
+    assert np.allclose(conf, product_confidence(paths, best), rtol=1e-9)

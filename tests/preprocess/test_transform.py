@@ -11,7 +11,13 @@ import pytest
 from PIL import Image
 
 from crnn_deploy.models.specs import get_spec
-from crnn_deploy.preprocess.transform import MAX_PIXELS, ImageError, open_image, preprocess_image
+from crnn_deploy.preprocess.transform import (
+    MAX_PIXELS,
+    ImageError,
+    open_image,
+    open_image_opencv,
+    preprocess_image,
+)
 
 NANO = get_spec("nano-ocr")
 RNG = np.random.default_rng(1)
@@ -185,3 +191,42 @@ def test_keep_ratio_pads_and_matches_opencv_bgr():
     assert wide.shape == (3, 32, 96) and np.array_equal(wide[:, :, 80:], np.zeros((3, 32, 16)))
     edge = preprocess_image(Image.fromarray(rgb), spec.with_changes(pad="last-column"), width=96)
     assert np.array_equal(edge[:, :, 95], ref[:, :, 79])
+
+
+# -- decoder 'opencv': cv2.imdecode as cv2.imread ------------------------------------------
+def test_decode_matches_opencv_imread(assets):
+    import cv2
+
+    path = assets / "eval_iiit5k_3000" / "test" / "1002_1.png"
+    assert np.array_equal(np.asarray(open_image_opencv(path.read_bytes(), "gray")),
+                          cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
+def test_bad_bytes_are_image_errors(data):
+    with pytest.raises(ImageError):
+        open_image_opencv(data)
+
+
+def test_oversized_image_refused_before_decoding():
+    buf = io.BytesIO()
+    Image.new("L", (400, 300)).save(buf, "PNG")
+    with pytest.raises(ImageError, match="too large"):
+        open_image_opencv(buf.getvalue(), max_pixels=100_000)
+
+
+def test_english_g2_transform_is_height_fit(assets):
+    """The english_g2 spec's transform is the OpenCV grey decode + ``fit_height``, padded to
+    ceil(w/h) * 64 with the last column; ``contrast`` is the second pass's stretch."""
+    from crnn_deploy.preprocess.height_fit import fit_height
+
+    spec = get_spec("english_g2")
+    data = (assets / "eval_iiit5k_3000" / "test" / "1002_1.png").read_bytes()
+    grey = np.asarray(open_image_opencv(data, "gray"))
+    x = preprocess_image(data, spec)
+    assert np.array_equal(x, fit_height(grey, 64))
+    assert x.shape[2] % 64 == 0 and x.shape[2] >= 64
+    assert np.array_equal(preprocess_image(data, spec, contrast=0.5),
+                          fit_height(grey, 64, contrast_target=0.5))
+    wide = preprocess_image(data, spec, width=x.shape[2] + 64)
+    assert np.array_equal(wide[:, :, -1], x[:, :, -1])  # last-column padding
