@@ -95,6 +95,11 @@ def read_calibration(gt: str | Path, spec: ModelSpec, size: int = DEFAULT_CALIB_
         first = "; ".join(f"{r}: {why}" for r, why in skipped[:3])
         raise UserError(f"no readable calibration image in {gt} (root {root}, "
                         f"{len(skipped)} listed): {first}")
+    if spec.dynamic_width:  # one batch shape: every image padded to the widest (spec's pad)
+        from crnn_deploy.preprocess.transform import pad_width
+
+        width = max(x.shape[-1] for x in xs)
+        xs = [pad_width(x, width, spec.pad) for x in xs]
     return Calibration(x=np.stack(xs), files=files, gt=gt, skipped=skipped)
 
 
