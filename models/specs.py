@@ -112,3 +112,32 @@ def read_sidecar(engine) -> ModelSpec:
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
     return ModelSpec.from_dict(data.get("spec", data))
+
+
+def spec_from_arg(value: str | Path) -> ModelSpec:
+    """A spec from a command-line value: a preset name of :data:`SPECS`, or an ``.onnx`` file
+    written by ``crnn-convert`` (``onnx`` or ``import``) whose ``metadata_props`` hold it.
+
+    Raises:
+        UserError: neither a known name nor a readable ONNX file with a spec.
+    """
+    if str(value) in SPECS or str(value) in PRESETS:
+        return get_spec(str(value))
+    path = Path(value)
+    if path.suffix.lower() != ".onnx" or not path.is_file():
+        raise UserError(f"model {value!r}: neither a preset ({', '.join(SPECS)}) nor an .onnx "
+                        "file written by crnn-convert")
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError, OSError
+        raise UserError(f"cannot read ONNX model {path}: {type(exc).__name__}: {exc}") from None
+    text = next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
+    if text is None:
+        raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
+                        "write it with crnn-convert onnx or crnn-convert import")
+    try:
+        return ModelSpec.from_dict(json.loads(text))
+    except ValueError as exc:
+        raise UserError(f"{path}: invalid spec JSON: {exc}") from None

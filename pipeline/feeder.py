@@ -86,7 +86,7 @@ def preprocess_chunks(lmdb_path: str, spec: ModelSpec, tasks: Iterable[tuple[int
 # --- thread feeder ---------------------------------------------------------------------------
 
 #: Engine batches per group for a dynamic-width spec: a group is grouped by width into engine
-#: batches (``runtime.batching.plan_widths``), so it holds several batches' worth of images.
+#: batches (``runtime.widths.plan_widths``), so it holds several batches' worth of images.
 WIDTH_WINDOW = 8
 
 

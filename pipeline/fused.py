@@ -32,9 +32,10 @@ from crnn_deploy.preprocess.lmdb_io import (
 from crnn_deploy.preprocess.parallel import REMAP_BYTES  # the LMDB is reopened after this many bytes
 from crnn_deploy.preprocess.transform import pad_width
 from crnn_deploy.runtime.base import Backend
-from crnn_deploy.runtime.batching import pad_batch, plan_widths
+from crnn_deploy.runtime.batching import pad_batch
 from crnn_deploy.runtime.runner import resolve_batch, run_batches, warm_up
 from crnn_deploy.runtime.stats import latency_summary, throughput
+from crnn_deploy.runtime.widths import plan_widths
 
 #: Bad samples listed one by one in the result.
 MAX_REPORTED = 20
@@ -86,7 +87,7 @@ def _lmdb_info(lmdb_path: str | Path) -> tuple[int, bool]:
 
 def _sub_batches(images, batch: int, policy: str, pad: str) -> list[tuple[list[int], np.ndarray]]:
     """``(positions, float32 (batch, C, H, W))`` engine batches of one feeder group: the group
-    as is (fixed width), or grouped by width (:func:`runtime.batching.plan_widths`), each row
+    as is (fixed width), or grouped by width (:func:`runtime.widths.plan_widths`), each row
     padded on the right to its batch's width with the spec's ``pad``."""
     if not isinstance(images, list):
         return [(list(range(len(images))), pad_batch(images, batch))] if len(images) else []
@@ -107,7 +108,7 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray |
     ``images``: float32 (n, C, H, W) with 0 <= n <= ``batch`` (zero-padded to ``batch``
     here, padding outputs dropped; n = 0 is not run and yields empty lists), or, for a
     dynamic-width spec, a list of (C, H, W_i) arrays of any length, run in engine batches of
-    ``batch`` grouped by width (``policy``: :func:`runtime.batching.plan_widths`). Yields
+    ``batch`` grouped by width (``policy``: :func:`runtime.widths.plan_widths`). Yields
     ``(meta, texts, confidences)`` per pair, rows in the pair's order
     (:func:`postprocess.ctc.decode_batch`: raw greedy text, confidence in [0, 1]).
     ``pipelined`` runs through ``backend.infer_many`` (OpenVINO async requests).

@@ -123,7 +123,7 @@ def recognize_stream(backend: Backend, items: Iterable, batch: int,
     task, largest inputs first with ``balance`` (:func:`input_weight`;
     :func:`pipeline.feeder.prepare_batches`). A dynamic-width spec reads groups of
     :func:`pipeline.feeder.group_size` items and runs them grouped by width
-    (``width_policy``: :func:`runtime.batching.plan_widths`).
+    (``width_policy``: :func:`runtime.widths.plan_widths`).
     """
     spec = backend.spec
     prepared = prepare_batches(_groups(items, group_size(spec, batch)), spec, lambda kv: load(kv[1]),

@@ -10,6 +10,7 @@ import click
 from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import get_spec
 from crnn_deploy.postprocess.metrics import format_metrics, score_samples, write_report
 from crnn_deploy.postprocess.predictions import (
     find_names,
@@ -17,7 +18,7 @@ from crnn_deploy.postprocess.predictions import (
     read_names,
     write_predictions,
 )
-from crnn_deploy.postprocess.results import decode_result_dir, read_labels, resolve_alphabet
+from crnn_deploy.postprocess.results import decode_result_dir, read_labels, read_meta_spec, resolve_alphabet
 
 
 @command()
@@ -89,8 +90,10 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
     else:
         entries = list_result_entries(result_dir)
     alpha, seq_len, num_classes = resolve_alphabet(result_dir, model, alphabet)
+    spec = get_spec(model) if model else (read_meta_spec(result_dir) if alphabet is None else None)
     decoded = decode_result_dir(result_dir, entries, alpha, seq_len, allow_missing=allow_missing,
-                                labels_name=label_txt or str(names_path if sources else result_dir))
+                                labels_name=label_txt or str(names_path if sources else result_dir),
+                                spec=spec)
     outputs.check_unchanged(result_dir, source, "result folder")
     rows = [(name, sources.get(name, ""), pred, conf)
             for (name, _, pred), conf in zip(decoded.samples, decoded.confidences)]

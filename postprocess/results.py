@@ -20,7 +20,7 @@ from crnn_deploy.common.engine_output import nonfinite_rows
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.inputs import MAX_TEXT_BYTES, label_problem, read_text_file
 from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
-from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
+from crnn_deploy.postprocess.ctc import decode_batch, greedy_decode_with_confidence
 
 CHUNK = 4096  # samples decoded per vectorized call (~36 MB of float32 for nano-ocr)
 
@@ -134,7 +134,7 @@ def resolve_alphabet(
             f"{meta_path} not found, so the alphabet is unknown: give --model NAME "
             f"({', '.join(SPECS)}) or --alphabet STR"
         )
-    return meta.alphabet, meta.seq_len, meta.num_classes
+    return meta.alphabet, (None if meta.dynamic_width else meta.seq_len), meta.num_classes
 
 
 def result_stem(name: str) -> str:
@@ -169,6 +169,7 @@ def decode_result_dir(
     allow_missing: bool = False,
     chunk: int = CHUNK,
     labels_name: str = "label.txt",
+    spec: ModelSpec | None = None,
 ) -> Decoded:
     """Read the result file of each label.txt entry and greedy-decode them, chunk by chunk.
 
@@ -180,6 +181,9 @@ def decode_result_dir(
         seq_len: T; None to take it from the first result file (then all must agree).
         allow_missing: skip entries without a result file instead of failing.
         labels_name: the label file's name, for messages.
+        spec: the model's spec, when known: decoded with :func:`postprocess.ctc.decode_batch`
+            (its output kind, ignored characters and confidence formula); a dynamic-width spec's
+            files each have their own T (read from each file).
 
     Raises:
         UserError: RESULT_DIR is not a folder; a result file has the wrong size/shape (the
@@ -193,6 +197,7 @@ def decode_result_dir(
     out = Decoded()
     buf: np.ndarray | None = None
     pending: list[tuple[str, str, Path]] = []
+    variable = spec is not None and spec.dynamic_width
 
     def flush() -> None:
         block = buf[: len(pending)]
@@ -202,7 +207,10 @@ def decode_result_dir(
             raise UserError(f"{len(bad)} result file(s) hold NaN or inf (first: {names}); their "
                             "text would be meaningless, nothing decoded: check the engine "
                             "(precision, conversion, device)")
-        preds, confs = greedy_decode_with_confidence(block, alphabet, batch_axis=0)
+        if spec is not None:
+            preds, confs = decode_batch(block, spec, batch_axis=0)
+        else:
+            preds, confs = greedy_decode_with_confidence(block, alphabet, batch_axis=0)
         out.samples.extend((n, lab, pred) for (n, lab, _), pred in zip(pending, preds))
         out.confidences.extend(confs)
         pending.clear()
@@ -222,6 +230,8 @@ def decode_result_dir(
             out.missing.append(name)
             continue
         with f:
+            if variable:
+                t = None
             if ext == ".bin":
                 size = os.fstat(f.fileno()).st_size
                 if t is None:
@@ -242,6 +252,10 @@ def decode_result_dir(
                     t = row.size // c
                 if row.size != (t or 0) * c:
                     raise _wrong(path, f"shape {row.shape} dtype {row.dtype}", t, c)
+            if buf is not None and buf.shape[1] != t:  # variable T: one block per T
+                if pending:
+                    flush()
+                buf = None
             if buf is None:
                 buf = np.empty((min(chunk, len(entries)), t, c), dtype="<f4")
             if row is None:

@@ -11,7 +11,6 @@ import click
 
 from crnn_deploy.common.cli import group, sigterm_cleans_up
 from crnn_deploy.common.errors import UserError, os_errors_as_user_errors
-from crnn_deploy.models.specs import SPECS
 
 
 @contextmanager
@@ -89,8 +88,8 @@ def build_lmdb_cmd(gt: str | None, images: str | None, list_file: str | None, ou
 @main.command("lmdb-to-bin")
 @click.option("--lmdb", "lmdb_path", required=True, type=click.Path(exists=True),
               help="LMDB (directory or data.mdb) in the clovaai layout.")
-@click.option("--model", required=True, type=click.Choice(sorted(SPECS)),
-              help="Model spec: input shape, resize filter, normalization.")
+@click.option("--model", required=True, metavar="NAME|MODEL.onnx",
+              help="Model spec: a preset name, or an ONNX written by crnn-convert (its spec).")
 @click.option("--output", required=True, type=click.Path(file_okay=False),
               help="Directory for test_{i}.bin + meta.json (replaced only when complete).")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None,
@@ -116,6 +115,9 @@ def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str | None,
     12,800 bytes for crnn / crnn-modelzoo): grey, PIL resize to (W, H) (bilinear; bicubic for
     crnn-modelzoo), then (x/255 - 0.5)/0.5. OUTPUT/names.txt maps each file to its source
     ('test_{i}.bin<TAB>path', the path-%09d value or else the LMDB key image-%09d).
+    A model whose width follows the word (keep-ratio, dynamic width: e.g. an ONNX of
+    crnn-convert import --spec ppocrv4-rec) gets OUTPUT/test_{i}.npy instead, one .npy per
+    sample of shape (1, C, H, W_i) (ais_bench reads dynamic shapes from .npy inputs).
     OUTPUT/meta.json records the spec, shape, dtype, count and the source LMDB. Labels are
     optional: an LMDB without label-%09d keys converts the same, without a label file. Bad samples (missing keys, undecodable or oversized images,
     empty or non-UTF-8 labels) are reported by key and skipped (or fail with --strict).

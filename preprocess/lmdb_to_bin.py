@@ -29,7 +29,7 @@ from tqdm import tqdm
 from crnn_deploy.common import outputs
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_bytes, atomic_write_json
-from crnn_deploy.models.specs import ModelSpec, get_spec
+from crnn_deploy.models.specs import ModelSpec, spec_from_arg
 from crnn_deploy.preprocess.lmdb_io import (
     has_labels,
     keys_sha256,
@@ -86,12 +86,24 @@ class _Worker:
             if reason is not None:
                 out.append((i, None, None, x, reason))
                 continue
-            write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
+            if self.samples.spec.dynamic_width:  # (1, C, H, W_i): the shape travels in the file
+                write_npy(os.path.join(self.outdir, f"test_{i}.npy"), x[None])
+            else:
+                write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
             out.append((i, label, None, None, None))
         with self.samples.env.begin(buffers=False) as txn:  # sources of the good samples
             out = [(i, lab, read_source(txn, i) if key is None else None, key, reason)
                    for i, lab, _, key, reason in out]
         return out
+
+
+def write_npy(path: str | Path, x: np.ndarray) -> None:
+    """Write ``x`` as a float32 ``.npy`` (its shape in the header; temp name + rename)."""
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(x, dtype="<f4"))
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def write_bin(path: str | Path, x: np.ndarray) -> None:
@@ -183,7 +195,7 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     """
     t0 = time.perf_counter()
     log = log or (lambda m: tqdm.write(m, file=sys.stderr))
-    spec = model if isinstance(model, ModelSpec) else get_spec(model)
+    spec = model if isinstance(model, ModelSpec) else spec_from_arg(model)
     lmdb_path, output = Path(lmdb_path), Path(output).resolve()
     workers = max(1, int(workers or os.cpu_count() or 1))
     env = open_lmdb(lmdb_path)
@@ -213,6 +225,7 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
                         labeled=labeled)
     tasks = ((s, min(s + CHUNK, total + 1)) for s in range(1, total + 1, CHUNK))
     initargs = (str(lmdb_path), spec, str(stage))
+    suffix = "npy" if spec.dynamic_width else "bin"
     try:
         with open(label_tmp, "w", encoding="utf-8", newline="\n") as lf, \
                 open(stage / NAMES_NAME, "w", encoding="utf-8", newline="\n") as nf, \
@@ -223,8 +236,8 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
                 for i, label, source, key, reason in chunk:
                     if key is None:
                         if label is not None:
-                            lf.write(f"test_{i}.bin:{label}\n")
-                        nf.write(f"test_{i}.bin\t{source}\n")
+                            lf.write(f"test_{i}.{suffix}:{label}\n")
+                        nf.write(f"test_{i}.{suffix}\t{source}\n")
                         res.count += 1
                         continue
                     if strict:
@@ -238,7 +251,8 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             raise UserError(f"{lmdb_path}: no usable sample among {total} "
                             f"(first bad keys: {', '.join(res.skipped_keys[:5])})")
         meta = {
-            "spec": spec.name, "shape": [1, *spec.input_shape], "dtype": "float32",
+            "spec": spec.name, "dtype": "float32", "format": suffix,
+            "shape": [1, *spec.input_shape[:2], None if spec.dynamic_width else spec.input_shape[2]],
             "byte_order": "little", "layout": "NCHW", "count": res.count,
             "skipped": res.skipped, "skipped_keys": res.skipped_keys,
             "lmdb": str(lmdb_path.resolve()), "lmdb_num_samples": n, "limit": limit,

@@ -25,6 +25,7 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_bytes
 from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.runtime.widths import check_npy
 
 T = TypeVar("T")
 OUTFMTS = ("BIN", "NPY")
@@ -53,14 +54,20 @@ def list_inputs(source: str | Path) -> list[Path]:
     if not source.is_dir():
         raise UserError(f"input not found: {source}")
     files = sorted((p for p in source.glob("*.bin") if p.is_file()), key=natural_key)
+    if not files:  # a dynamic-width model's inputs: one .npy per sample, its shape in the header
+        files = sorted((p for p in source.glob("*.npy") if p.is_file()), key=natural_key)
     if not files:
-        raise UserError(f"input folder {source} holds no .bin files "
+        raise UserError(f"input folder {source} holds no .bin files (nor .npy) "
                         "(expected test_{i}.bin from crnn-preprocess lmdb-to-bin)")
     return files
 
 
 def check_sizes(files: Sequence[Path], spec: ModelSpec) -> None:
-    """Raise UserError naming the first file whose size is not ``spec.sample_bytes``."""
+    """Raise UserError naming the first file whose size is not ``spec.sample_bytes`` (``.npy``
+    inputs of a dynamic-width spec: :func:`check_npy`)."""
+    if files and files[0].suffix == ".npy":
+        check_npy(files, spec)
+        return
     expected = spec.sample_bytes
     for f in files:
         size = f.stat().st_size
@@ -104,6 +111,8 @@ def check_input_meta(source: str | Path, spec: ModelSpec, engine: str | Path) ->
         raise UserError(f"input {path} was made for spec {name!r}, but engine {engine} "
                         f"has spec {spec.name!r}")
     shape = meta.get("shape")
+    if isinstance(shape, list) and spec.dynamic_width and shape[3:] == [None]:
+        shape = [*shape[:3], spec.input_shape[2]]  # .npy inputs: each file says its width
     if isinstance(shape, list) and [int(d) for d in shape[1:]] != list(spec.input_shape):
         raise UserError(f"input {path} holds samples of shape {shape}, but engine {engine} "
                         f"({spec.name}) expects [1, {', '.join(map(str, spec.input_shape))}]")
@@ -207,47 +216,3 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
             while not q.empty():
                 q.get_nowait()
             thread.join(timeout=0.05)
-
-
-#: How a keep-ratio model's images are grouped into batches (:func:`plan_widths`).
-WIDTH_POLICIES = ("bucket", "widest")
-
-
-def plan_widths(widths: Sequence[int], batch: int, policy: str = "bucket"
-                ) -> list[tuple[list[int], int]]:
-    """Batches for images of the given (bucket) widths: ``(positions, batch width)`` each.
-
-    ``bucket``: images of the same width form batches of up to ``batch``, so no image is
-    padded beyond its own bucket (with width multiple 1, each image runs at its own width,
-    as PaddleOCR's TextRecognizer does for one image per call). ``widest``: images sorted
-    by width (stable) are cut into consecutive batches of ``batch``, each padded to its widest
-    image (PaddleOCR's batching, which sorts by aspect ratio). Positions index ``widths``;
-    every position appears exactly once; batches come in increasing width.
-    """
-    if policy not in WIDTH_POLICIES:
-        raise ValueError(f"width policy must be one of {WIDTH_POLICIES}, got {policy!r}")
-    order = sorted(range(len(widths)), key=lambda k: widths[k])
-    if policy == "widest":
-        return [(order[i:i + batch], max(widths[k] for k in order[i:i + batch]))
-                for i in range(0, len(order), batch)]
-    plans: list[tuple[list[int], int]] = []
-    start = 0
-    while start < len(order):
-        w = widths[order[start]]
-        end = start
-        while end < len(order) and widths[order[end]] == w and end - start < batch:
-            end += 1
-        plans.append((order[start:end], w))
-        start = end
-    return plans
-
-
-def padding_share(widths: Sequence[int], plans: Sequence[tuple[list[int], int]],
-                  content: Sequence[int] | None = None) -> float:
-    """Padded columns / all columns run by ``plans`` (rows of a batch share its width).
-
-    ``content``: each image's resized width before any padding (default ``widths``, so only
-    the padding added by batching counts)."""
-    content = widths if content is None else content
-    total = sum(w * len(pos) for pos, w in plans)
-    return 1.0 - sum(content[k] for pos, _ in plans for k in pos) / total if total else 0.0

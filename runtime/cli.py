@@ -136,6 +136,7 @@ def _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined, warmup, lo
     if stage is not None:
         atomic_write_json(stage / "summary.json", summary)
         t, c = be.spec.output_shape
+        t = None if be.spec.dynamic_width else t  # T follows each file's width
         shape = [t, 1, c] if axis == 1 else [1, t, c]
         atomic_write_json(stage / "meta.json", _meta(
             be, batch, count=summary["count"], mode=summary["mode"],

@@ -17,7 +17,7 @@ import numpy as np
 
 from crnn_deploy.common.engine_output import EngineOutputError, check_engine_output
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.runtime import batching
+from crnn_deploy.runtime import batching, widths
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.stats import latency_summary, throughput
 
@@ -120,6 +120,9 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
               progress: Callable[[int], None] | None = None) -> dict:
     """Infer ``files`` (validated float32 (1, C, H, W) .bin) in batches of ``batch``.
 
+    ``.npy`` files (a dynamic-width spec: (1, C, H, W_i) each) run in batches of one width
+    (:func:`runtime.widths.plan_widths`, ``bucket``); their outputs are (T_i, 1, C).
+
     Writes ``outdir/{stem}_0.bin|.npy`` per file (float32 (T, 1, C) for ``axis=1``,
     (1, T, C) for ``axis=0``); the last batch is zero-padded and its padding outputs dropped.
     ``progress(n)`` is called with the number of images done per batch. Reading (one batch
@@ -130,13 +133,19 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
         inference time; per-batch latency in ms; ``wall_s`` covers reading, inference, writing).
     """
     spec = backend.spec
-    groups = batching.chunk(list(files), batch)
+    if files and files[0].suffix == ".npy":  # dynamic width: batches of one width each
+        plans = widths.plan_widths(widths.check_npy(files, spec), batch, "bucket")
+        groups = [[files[k] for k in pos] for pos, _ in plans]
+        batches = (widths.read_npy_batch(g, w, batch, spec) for g, (_, w) in zip(groups, plans))
+    else:
+        groups = batching.chunk(list(files), batch)
+        batches = (batching.read_batch(g, spec, batch) for g in groups)
     outdir.mkdir(parents=True, exist_ok=True)
     warm_up(backend, batch, warmup, pipelined)
     latencies: list[float] = []
     writes: deque[Future] = deque()
     start = time.perf_counter()
-    reads = batching.prefetch(batching.read_batch(g, spec, batch) for g in groups)
+    reads = batching.prefetch(batches)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crnn-write") as writer, \
             _naming(groups):
         for group, y in zip(groups, run_batches(backend, reads, pipelined)):

@@ -8,7 +8,7 @@ One run, same files, file decode included, 2 inference threads each:
 * crnn-deploy :class:`crnn_deploy.Recognizer` on ENGINE (``threads=2``), batches grouped by
   width: ``bucket`` (same bucket width, the default) and ``widest`` (sorted, padded to the
   widest image of the batch, RapidOCR's way), with the padding share of each (padded columns /
-  all columns run, from the images' sizes: :func:`runtime.batching.padding_share`).
+  all columns run, from the images' sizes: :func:`runtime.widths.padding_share`).
 
 Usage: python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.onnx \\
            --gt ../shared/assets/eval_iiit5k_3000/gt.txt [--limit N] [--batch 16]
@@ -38,7 +38,7 @@ def padding(spec, paths: list[Path], batch: int, policy: str, group: int | None 
 
     from crnn_deploy.pipeline.feeder import group_size
     from crnn_deploy.preprocess.transform import keep_ratio_widths
-    from crnn_deploy.runtime.batching import padding_share, plan_widths
+    from crnn_deploy.runtime.widths import padding_share, plan_widths
 
     sizes = []
     for p in paths:

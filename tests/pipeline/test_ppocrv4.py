@@ -58,3 +58,29 @@ def test_crnn_eval_gives_the_recognizer_texts(ppocrv4_onnx, iiit5k_lmdb, ours, t
     assert res.exit_code == 0, res.output
     rows = list(csv.reader((tmp_path / "ev" / "predictions.tsv").open(encoding="utf-8"), delimiter="\t"))
     assert [r[2] for r in rows[1:]] == [t for t, _ in ours]
+
+
+def test_the_staged_path_gives_the_recognizer_texts(ppocrv4_onnx, iiit5k_lmdb, ours, tmp_path):
+    """lmdb-to-bin writes one (1, 3, 48, W_i) .npy per word; crnn-infer runs them in batches of
+    one width; crnn-postprocess decodes each (T_i, 1, 6625) output with the spec."""
+    import numpy as np
+
+    from crnn_deploy.postprocess.cli import main as post_cli
+    from crnn_deploy.preprocess.cli import main as prep_cli
+    from crnn_deploy.runtime.cli import main as infer_cli
+
+    run = CliRunner()
+    res = run.invoke(prep_cli, ["lmdb-to-bin", "--lmdb", str(iiit5k_lmdb), "--model", str(ppocrv4_onnx),
+                                "--output", str(tmp_path / "in"), "--labels", str(tmp_path / "label.txt"),
+                                "--limit", str(N)])
+    assert res.exit_code == 0, res.output
+    widths = {np.load(tmp_path / "in" / f"test_{i}.npy").shape[3] for i in range(1, N + 1)}
+    assert min(widths) == 320 and len(widths) > 1  # most words at 320, the wide ones wider
+    res = run.invoke(infer_cli, ["--engine", str(ppocrv4_onnx), "--input", str(tmp_path / "in"),
+                                 "--output", str(tmp_path / "res")])
+    assert res.exit_code == 0, res.output
+    res = run.invoke(post_cli, [str(tmp_path / "res"), str(tmp_path / "label.txt")])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader((tmp_path / "res" / "predictions.tsv").open(encoding="utf-8"), delimiter="\t"))
+    assert [r[2] for r in rows[1:]] == [t for t, _ in ours]
+    assert max(abs(float(r[3]) - c) for r, (_, c) in zip(rows[1:], ours)) < 1e-5

@@ -1,0 +1,117 @@
+"""Inputs whose width follows the word (keep-ratio specs of dynamic width): batching by width
+and the staged ``.npy`` inputs.
+
+* :func:`plan_widths` groups images by width into engine batches (``bucket`` or ``widest``),
+  :func:`padding_share` measures what that padding costs;
+* the staged path carries each sample's shape in a ``.npy`` file of shape (1, C, H, W_i), as
+  ais_bench reads dynamic shapes from ``.npy`` inputs (``--auto_set_dymshape_mode``):
+  :func:`npy_shape` / :func:`check_npy` read the headers (bounded: numpy's header limit),
+  :func:`read_npy_batch` reads one width's batch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import ModelSpec
+
+
+def npy_shape(path: Path) -> tuple[int, ...]:
+    """The shape in the header of ``.npy`` file ``path`` (float32 little-endian, C order).
+
+    Raises:
+        UserError: not a .npy file (bad magic or header, read bounded by numpy's header limit),
+            another dtype or Fortran order, or a data size that disagrees with the shape.
+    """
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read(f)
+            offset = f.tell()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"input file {path} is not a readable .npy file: {exc}") from None
+    if dtype != np.dtype("<f4") or fortran:
+        raise UserError(f"input file {path} holds {dtype}{' (Fortran order)' if fortran else ''}, "
+                        "expected float32 little-endian in C order")
+    if path.stat().st_size != offset + 4 * int(np.prod(shape)):
+        raise UserError(f"input file {path}: size does not match its header shape {shape}")
+    return tuple(shape)
+
+
+def check_npy(files: Sequence[Path], spec: ModelSpec) -> list[int]:
+    """Widths of the (1, C, H, W_i) ``.npy`` inputs of a dynamic-width ``spec``.
+
+    Raises:
+        UserError: naming the first file with another shape or a width outside the spec's.
+    """
+    c, h, wmin = spec.input_shape
+    widths = []
+    for f in files:
+        shape = npy_shape(f)
+        if (len(shape) != 4 or shape[:3] != (1, c, h) or not wmin <= shape[3] <= (spec.width_max or wmin)):
+            raise UserError(f"input file {f} has shape {shape}, expected (1, {c}, {h}, W) with W in "
+                            f"{wmin}..{spec.width_max or wmin} for {spec.name}")
+        widths.append(shape[3])
+    return widths
+
+
+def read_npy_batch(files: Sequence[Path], width: int, batch: int, spec: ModelSpec) -> np.ndarray:
+    """Read (1, C, H, w_i <= width) ``.npy`` files into float32 (batch, C, H, width), each row
+    padded on the right with ``spec.pad`` (zeros or its last column); rows past the files are 0."""
+    c, h, _ = spec.input_shape
+    out = np.zeros((batch, c, h, width), dtype=np.float32)
+    for row, f in zip(out, files):
+        x = np.load(f, allow_pickle=False)[0]
+        row[..., :x.shape[-1]] = x
+        if spec.pad == "last-column":
+            row[..., x.shape[-1]:] = x[..., -1:]
+    return out
+
+
+#: How a keep-ratio model's images are grouped into batches (:func:`plan_widths`).
+WIDTH_POLICIES = ("bucket", "widest")
+
+
+def plan_widths(widths: Sequence[int], batch: int, policy: str = "bucket"
+                ) -> list[tuple[list[int], int]]:
+    """Batches for images of the given (bucket) widths: ``(positions, batch width)`` each.
+
+    ``bucket``: images of the same width form batches of up to ``batch``, so no image is
+    padded beyond its own bucket (with width multiple 1, each image runs at its own width,
+    as PaddleOCR's TextRecognizer does for one image per call). ``widest``: images sorted
+    by width (stable) are cut into consecutive batches of ``batch``, each padded to its widest
+    image (PaddleOCR's batching, which sorts by aspect ratio). Positions index ``widths``;
+    every position appears exactly once; batches come in increasing width.
+    """
+    if policy not in WIDTH_POLICIES:
+        raise ValueError(f"width policy must be one of {WIDTH_POLICIES}, got {policy!r}")
+    order = sorted(range(len(widths)), key=lambda k: widths[k])
+    if policy == "widest":
+        return [(order[i:i + batch], max(widths[k] for k in order[i:i + batch]))
+                for i in range(0, len(order), batch)]
+    plans: list[tuple[list[int], int]] = []
+    start = 0
+    while start < len(order):
+        w = widths[order[start]]
+        end = start
+        while end < len(order) and widths[order[end]] == w and end - start < batch:
+            end += 1
+        plans.append((order[start:end], w))
+        start = end
+    return plans
+
+
+def padding_share(widths: Sequence[int], plans: Sequence[tuple[list[int], int]],
+                  content: Sequence[int] | None = None) -> float:
+    """Padded columns / all columns run by ``plans`` (rows of a batch share its width).
+
+    ``content``: each image's resized width before any padding (default ``widths``, so only
+    the padding added by batching counts)."""
+    content = widths if content is None else content
+    total = sum(w * len(pos) for pos, w in plans)
+    return 1.0 - sum(content[k] for pos, _ in plans for k in pos) / total if total else 0.0
