@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.feeder import group_size
 from crnn_deploy.pipeline.fused import infer_decoded
 from crnn_deploy.runtime.registry import backend_for, open_backend
 from crnn_deploy.runtime.runner import resolve_batch, warm_up
@@ -101,9 +102,18 @@ class EngineActor:
         texts = np.full(n, None, dtype=object)
         conf = np.full(n, np.nan)
         rows = np.flatnonzero(good)
-        images = block["image"]
-        chunks = (rows[s:s + self.batch] for s in range(0, len(rows), self.batch))
-        pairs = ((take, np.ascontiguousarray(images[take], dtype=np.float32)) for take in chunks)
+        spec = self.backend.spec
+        if spec.dynamic_width:  # lists of (C, H, W_i) rows, batched by width in infer_decoded
+            c, h, _ = spec.input_shape
+            images = [np.frombuffer(b, np.float32).reshape(c, h, w)
+                      for b, w in zip(block["image_bytes"], block["width"])]
+            step = group_size(spec, self.batch)
+            chunks = (rows[s:s + step] for s in range(0, len(rows), step))
+            pairs = ((take, [images[k] for k in take]) for take in chunks)
+        else:
+            images = block["image"]
+            chunks = (rows[s:s + self.batch] for s in range(0, len(rows), self.batch))
+            pairs = ((take, np.ascontiguousarray(images[take], dtype=np.float32)) for take in chunks)
         for take, t, c in infer_decoded(self.backend, pairs, self.batch):
             texts[take] = t
             conf[take] = c

@@ -15,6 +15,7 @@ A block is a dict of equal-length numpy columns (the Ray Data "numpy" batch form
 | ``label`` | str or None | ``label-%09d`` (None when the shard has no ``label-`` keys, or for a list) |
 | ``error`` | str or None | ``key: reason`` of a bad sample (then ``image`` is zeros and it is not inferred) |
 | ``image`` | float32 (n, C, H, W) | :func:`preprocess.transform.preprocess_image` of the spec |
+| ``image_bytes``, ``width`` | bytes, int64 | instead of ``image`` for a dynamic-width spec: each row's (C, H, W_i) float32 bytes and W_i |
 
 The bad-sample policy is the local path's (:mod:`pipeline.fused`): a bad sample (missing key,
 bad label, undecodable image) is kept as a row with ``error`` set and reported by shard and
@@ -215,6 +216,10 @@ def read_range(task: dict, spec: ModelSpec, strict: bool = False) -> dict[str, n
         images.append(x)
     block = {c: np.array(v, dtype=object) for c, v in rows.items()}
     block["index"] = np.array(rows["index"], dtype=np.int64)
+    if spec.dynamic_width:  # rows of different widths: float32 bytes + the width of each
+        block["image_bytes"] = np.array([x.tobytes() for x in images], dtype=object)
+        block["width"] = np.array([x.shape[-1] for x in images], dtype=np.int64)
+        return block
     block["image"] = (np.stack(images) if images
                       else np.zeros((0, *spec.input_shape), np.float32))
     return block

@@ -228,3 +228,23 @@ def test_recognize_on_ray_writes_what_local_recognize_writes(cluster, assets, na
     assert res.exit_code == 1 and f"{bad}: cannot identify image" in res.output
     assert "--strict" in res.output and "list.txt" not in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png", "local.tsv", "ray.tsv"]
+
+
+def test_a_width_that_follows_the_word_on_ray(cluster, assets, ppocrv4_onnx, tmp_path):
+    """PP-OCRv4 (dynamic width: rows travel as float32 bytes + width) on Ray gives the local
+    crnn-recognize texts, in order."""
+    from click.testing import CliRunner
+
+    from crnn_deploy.pipeline.recognize_cli import main
+
+    gt = assets / "eval_iiit5k_3000" / "gt.txt"
+    files = [str(gt.parent / line.split("\t")[0]) for line in gt.read_text().splitlines()[:40]]
+    outs = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / f"{executor}.tsv"
+        res = CliRunner().invoke(main, ["--engine", str(ppocrv4_onnx), *files, "--executor", executor,
+                                        "--actors", "1", "--cpus-per-actor", "0.5", "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        outs[executor] = [line.split("\t") for line in out.read_text("utf-8").splitlines()[1:]]
+    assert len(outs["local"]) == 40 and [r[:2] for r in outs["ray"]] == [r[:2] for r in outs["local"]]
+    assert max(abs(float(a[2]) - float(b[2])) for a, b in zip(outs["local"], outs["ray"])) < 1e-5
