@@ -3,14 +3,17 @@ without intermediate files."""
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 import click
 
 from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
+from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_json
-from crnn_deploy.pipeline.options import feed_options, outcome_lines
+from crnn_deploy.pipeline.gt_set import GtSet
+from crnn_deploy.pipeline.options import feed_options, outcome_lines, quiet_option
 from crnn_deploy.pipeline.ray_cli import eval_on_ray, ray_options
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.postprocess.metrics import write_report
@@ -19,9 +22,14 @@ from crnn_deploy.runtime.options import backend_options, engine_options
 
 
 @command()
-@click.option("--lmdb", "lmdb_path", required=True, type=click.Path(path_type=Path),
+@click.option("--lmdb", "lmdb_path", default=None, type=click.Path(path_type=Path),
               help="Clovaai LMDB (num-samples, image-%09d, optional label-%09d and path-%09d), "
                    "e.g. from crnn-preprocess build-lmdb.")
+@click.option("--gt", "gt", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Instead of --lmdb: a GT file, 'relpath<TAB>label' per line, the images "
+                   "read where it lists them (no LMDB needed).")
+@click.option("--root", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="With --gt: the folder its paths are relative to [default: the GT file's].")
 @engine_options
 @feed_options
 @click.option("--workers", type=click.IntRange(min=0), default=None,
@@ -35,14 +43,23 @@ from crnn_deploy.runtime.options import backend_options, engine_options
                    "errors.tsv when the LMDB is labeled), published whole when complete.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output folder written earlier by crnn-eval (whole).")
+@quiet_option
 @ray_options
-def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize, prep_threads,
-         ahead, streams, workers, limit, strict, warmup, output, overwrite, executor, **ray_opts):
+def main(lmdb_path, gt, root, engine, backend, device, threads, hint, precision, batchsize,
+         prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, quiet,
+         executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
 
     \b
     crnn-eval --lmdb build/data/iiit5k.lmdb --engine build/nano-ocr_bs16.onnx --output out/
+    crnn-eval --gt words/gt.txt --engine build/nano-ocr_bs16.onnx
+
+    --gt FILE scores your own labels without an LMDB: 'relpath<TAB>label' lines, paths
+    relative to the GT file's folder (or --root). A malformed line (a header, a third column,
+    a tab in the label) is an error naming its line; an image that cannot be read or decoded
+    counts as wrong (the denominator is every labeled line) and is reported as unreadable.
+    A run where no image could be recognized exits with status 1.
 
     A labeled LMDB: prints word accuracy (standard protocol: lowercase, [0-9a-z] only, exact
     match) and the other metrics of crnn-postprocess. An unlabeled one (no label-%09d keys):
@@ -57,12 +74,24 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
     --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions).
     """
     options = backend_options(threads, hint, precision)
+    if (lmdb_path is None) == (gt is None):
+        raise UserError("give exactly one of --lmdb and --gt")
+    if root is not None and gt is None:
+        raise UserError("--root goes with --gt (the folder its paths are relative to)")
+    if gt is not None:
+        if executor == "ray":
+            raise UserError("--executor ray reads LMDB shards: build them with crnn-preprocess "
+                            "build-lmdb --gt (--shard-size N), or run --gt locally")
+        lmdb_path = GtSet.open(gt, root)  # parsed whole: a malformed line fails before any work
     if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards
         return eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit,
-                           strict, output, overwrite=overwrite, **ray_opts)
+                           strict, output, overwrite=overwrite, quiet=quiet, **ray_opts)
     staged = None
     if output is not None:
-        outputs.check_not_input(output, [("--lmdb", lmdb_path), ("engine file", engine)])
+        outputs.check_not_input(output, [("--gt", gt) if gt is not None else ("--lmdb", lmdb_path),
+                                         ("engine file", engine)])
+        if gt is not None:  # only the listed images are read: a folder beside them is fine
+            outputs.check_not_input(output, [("image root", lmdb_path.root)], allow_inside=True)
         staged = outputs.StagedDir(output, outputs.REPORT, overwrite, "crnn-eval",
                                    lmdb=str(lmdb_path))
     engine_, pipelined = open_engine(engine, backend, device, streams, **options)
@@ -71,20 +100,22 @@ def main(lmdb_path, engine, backend, device, threads, hint, precision, batchsize
         # is a file, no permission) fails at once; it is removed on any error
         stage = stack.enter_context(staged) if staged is not None else None
         written = _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict,
-                       warmup, prep_threads, ahead)
+                       warmup, prep_threads, ahead, quiet)
     if written:  # the stage is published now
         click.echo(f"wrote {output}/{written}")
 
 
 def _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict, warmup,
-         prep_threads, ahead) -> str | None:
+         prep_threads, ahead, quiet=False) -> str | None:
     """Evaluate, print the outcome, write the reports into ``stage`` (if any); returns the
     names written."""
     from tqdm import tqdm
 
     from crnn_deploy.pipeline.fused import evaluate
 
-    with engine_ as be, tqdm(unit="img", desc="eval", disable=None, leave=False) as bar:
+    total = len(lmdb_path) if isinstance(lmdb_path, GtSet) else None
+    with engine_ as be, tqdm(total=total, unit="img", desc="eval", disable=quiet or None,
+                             leave=False, file=sys.stderr) as bar:
         result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,
                           pipelined=pipelined, warmup=warmup,
                           progress=bar.update, threads=prep_threads, ahead=ahead)

@@ -18,18 +18,13 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.feeder import group_size, prepare_batches, preprocess_chunks
+from crnn_deploy.pipeline.gt_set import GtSet
+from crnn_deploy.pipeline.sample_source import item_size, lmdb_groups, lmdb_info, load_item
 from crnn_deploy.postprocess.ctc import decode_batch
 from crnn_deploy.postprocess.metrics import score_samples
 from crnn_deploy.preprocess.lmdb_io import (
-    SampleError,
-    has_labels,
     image_key,
-    open_lmdb,
-    read_num_samples,
-    read_sample,
-    read_source,
 )
-from crnn_deploy.preprocess.parallel import REMAP_BYTES  # the LMDB is reopened after this many bytes
 from crnn_deploy.preprocess.transform import pad_width
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.batching import pad_batch
@@ -46,10 +41,12 @@ class EvalResult:
     """What :func:`evaluate` measured.
 
     ``predictions``: (file ``test_{i}.bin``, source, text, confidence) per good sample, in LMDB
-    order (source: ``path-%09d``, else the key ``image-%09d``; confidence in [0, 1]);
-    ``samples``: (file, label, text) per good sample when the LMDB is labeled, else empty;
-    ``metrics``: :func:`postprocess.metrics.compute_metrics` of them (None when unlabeled);
-    ``errors``: the wrong ones; ``skipped`` / ``skipped_keys``: bad samples; ``wall_s``:
+    order (source: ``path-%09d``, else the key ``image-%09d``; a GT file's relpath;
+    confidence in [0, 1]); ``samples``: (source, label, text, confidence) per good sample when
+    the input is labeled, else empty; ``unreadable``: (source, label, reason) of the labeled
+    samples whose image could not be read or decoded (scored as wrong);
+    ``metrics``: :func:`postprocess.metrics.score_samples` of both (None when unlabeled);
+    ``errors``: the rows of errors.tsv; ``skipped`` / ``skipped_keys``: bad samples; ``wall_s``:
     seconds from the first read to the last decode (backend loading and warm-up excluded);
     ``summary``: the engine timing (ms per batch, engine-only images/s) as in crnn-infer's
     summary.json.
@@ -63,6 +60,7 @@ class EvalResult:
     wall_s: float = 0.0
     summary: dict = field(default_factory=dict)
     predictions: list[tuple[str, str, str, float]] = field(default_factory=list)
+    unreadable: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def labeled(self) -> bool:
@@ -73,16 +71,6 @@ class EvalResult:
     def images_per_s(self) -> float:
         """End-to-end throughput: decoded images per wall-clock second."""
         return len(self.predictions) / self.wall_s if self.wall_s > 0 else 0.0
-
-
-def _lmdb_info(lmdb_path: str | Path) -> tuple[int, bool]:
-    env = open_lmdb(lmdb_path)
-    try:
-        n = read_num_samples(env, lmdb_path)
-        with env.begin() as txn:
-            return n, has_labels(txn)
-    finally:
-        env.close()
 
 
 def _sub_batches(images, batch: int, policy: str, pad: str) -> list[tuple[list[int], np.ndarray]]:
@@ -139,42 +127,6 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray |
         yield pending.popleft()[0], [], []
 
 
-def _lmdb_groups(lmdb_path: str | Path, n: int, batch: int) -> Iterator[list[tuple]]:
-    """Groups of ``batch`` items ``(i, label, source, bytes, bad key, reason)`` read in this
-    thread (one read transaction at a time, reopened every :data:`REMAP_BYTES`)."""
-    env = open_lmdb(lmdb_path)
-    read = 0
-    try:
-        for start in range(1, n + 1, batch):
-            if read > REMAP_BYTES:
-                env.close()
-                env, read = open_lmdb(lmdb_path), 0
-            group = []
-            with env.begin(buffers=False) as txn:
-                for i in range(start, min(start + batch, n + 1)):
-                    try:
-                        data, label = read_sample(txn, i)
-                    except SampleError as err:
-                        group.append((i, None, None, None, err.key, err.reason))
-                        continue
-                    read += len(data)
-                    group.append((i, label, read_source(txn, i), data, None, None))
-            yield group
-    finally:
-        env.close()
-
-
-def _load_lmdb_item(item: tuple) -> bytes:
-    i, _, _, data, key, reason = item
-    if key is not None:
-        raise SampleError(i, key, reason)
-    return data
-
-
-def _item_size(item: tuple) -> int:
-    return len(item[3] or b"")
-
-
 def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
              workers: int | None = None, limit: int | None = None, strict: bool = False,
              pipelined: bool = False, warmup: int = 1,
@@ -185,7 +137,8 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
 
     Args:
         lmdb_path: LMDB with ``num-samples``, ``image-%09d`` and optionally ``label-%09d``
-            (none at all: unlabeled, no metrics) and ``path-%09d`` (the source column).
+            (none at all: unlabeled, no metrics) and ``path-%09d`` (the source column); or a
+            :class:`pipeline.gt_set.GtSet` (a GT file's images, labeled; thread feeder only).
         backend: an engine runner (loaded here if needed); its spec gives the transform.
         batch: batch size (a static engine's own batch; default 16 for a dynamic one).
         workers: None (default): preprocess with a thread pool of ``threads`` threads in this
@@ -206,7 +159,11 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
     """
     batch = resolve_batch(backend, batch)
     spec = backend.spec
-    n, labeled = _lmdb_info(lmdb_path)
+    gt = lmdb_path if isinstance(lmdb_path, GtSet) else None
+    if gt is not None and workers is not None:
+        raise UserError("--workers (preprocessing processes) reads LMDBs only; with --gt the "
+                        "images are read in threads (--prep-threads)")
+    n, labeled = (len(gt), True) if gt is not None else lmdb_info(lmdb_path)
     if limit is not None:
         n = min(n, limit)
     threads = threads or os.cpu_count() or 1
@@ -214,6 +171,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
 
     skipped, skipped_keys = 0, []
     predictions: list[tuple[str, str, str, float]] = []
+    unreadable: list[tuple[str, str, str]] = []
     labels: list[str | None] = []
     latencies: list[float] = []
 
@@ -226,12 +184,17 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
             skipped_keys.append(key)
 
     def thread_batches() -> Iterator[tuple[list, np.ndarray]]:
-        groups = _lmdb_groups(lmdb_path, n, group_size(spec, batch))
+        size = group_size(spec, batch)
+        groups = gt.groups(n, size) if gt is not None else lmdb_groups(lmdb_path, n, size)
         try:
-            for b in prepare_batches(groups, spec, _load_lmdb_item, threads, ahead, nice,
-                                     slice_size, _item_size if balance else None):
+            for b in prepare_batches(groups, spec, load_item, threads, ahead, nice,
+                                     slice_size, item_size if balance else None):
                 for item, why in b.bad:
-                    bad(item[4] or image_key(item[0]), item[5] or why)
+                    bad(item[4] or (item[2] if gt is not None else image_key(item[0])),
+                        item[5] or why)
+                    if item[1] is not None:  # labeled: counts against the score
+                        unreadable.append((item[2] or image_key(item[0]), item[1],
+                                           item[5] or why))
                 if b.items:
                     yield [(i, label, src) for i, label, src, *_ in b.items], b.images
         finally:
@@ -260,11 +223,13 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
         source.close()
     wall = time.perf_counter() - start
     if not predictions:
-        raise UserError(f"{lmdb_path}: no sample could be decoded ({skipped} bad)")
+        raise UserError(f"{lmdb_path}: no sample could be decoded ({skipped} bad"
+                        + (f"; first: {skipped_keys[0]}" if skipped_keys else "") + ")")
     samples, metrics, errors = [], None, []
     if labeled:
-        samples = [(f, label, text) for (f, _, text, _), label in zip(predictions, labels)]
-        metrics, errors = score_samples(samples)
+        samples = [(src, label, text, conf)
+                   for (_, src, text, conf), label in zip(predictions, labels)]
+        metrics, errors = score_samples(samples, unreadable)
     summary = {"backend": backend.name, "engine": str(backend.engine), "batch_size": batch,
                "count": len(predictions), "throughput": throughput(len(predictions), backend.busy_s),
                "latency_ms": latency_summary(latencies), "compute_s": round(backend.busy_s, 6),
@@ -274,4 +239,5 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
                "workers": threads if workers is None else workers,
                **({"ahead": ahead, "nice": nice, "slice_size": slice_size, "balance": balance}
                   if workers is None else {})}
-    return EvalResult(samples, metrics, errors, skipped, skipped_keys, wall, summary, predictions)
+    return EvalResult(samples, metrics, errors, skipped, skipped_keys, wall, summary, predictions,
+                      unreadable)

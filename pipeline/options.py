@@ -29,6 +29,15 @@ def feed_options(func):
     return func
 
 
+def quiet_option(func):
+    """Add ``--quiet/-q``: no progress bar, no per-sample lines on stderr, and Ray's own log
+    lines silenced (``ray.init(logging_level="ERROR")``, the ``ray``/``ray.data`` loggers at
+    ERROR); the result lines and errors are still printed."""
+    return click.option("--quiet", "-q", is_flag=True,
+                        help="No progress bar, no per-image lines on stderr, no Ray log lines; "
+                             "only the results and errors.")(func)
+
+
 def outcome_lines(metrics: dict | None, unscored: str, skipped: int,
                   skipped_keys: list[str]) -> list[str]:
     """What a run prints before its speed line: the metrics of crnn-postprocess when the

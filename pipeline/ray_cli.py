@@ -59,7 +59,8 @@ def parse_resources(items) -> dict[str, float]:
 
 
 def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, strict, output,
-                ray_address, actors, cpus_per_actor, gpus_per_actor, ray_resources, overwrite):
+                ray_address, actors, cpus_per_actor, gpus_per_actor, ray_resources, overwrite,
+                quiet=False):
     """``crnn-eval --executor ray``: :func:`pipeline.ray_exec.run`, then the metrics lines.
 
     Prints the metrics of crnn-eval (when the shards carry labels), the skipped samples by
@@ -74,7 +75,8 @@ def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, s
               options=options, batch=batchsize, address=ray_address, actors=actors,
               cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
               resources=parse_resources(ray_resources), limit=limit, strict=strict,
-              overwrite=overwrite, log=lambda m: click.echo(m, err=True))
+              overwrite=overwrite, quiet=quiet,
+              log=None if quiet else (lambda m: click.echo(m, err=True)))
     agg = res.aggregate
     for line in outcome_lines(agg.metrics, f"predicted {agg.predicted} samples (no labels: "
                               "nothing to score)", agg.skipped, agg.skipped_keys):
@@ -123,7 +125,7 @@ def write_list(paths: list[str], list_file: Path) -> None:
 @contextlib.contextmanager
 def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, device, options,
                      batchsize, strict, progress, ray_address, actors, cpus_per_actor,
-                     gpus_per_actor, ray_resources, log):
+                     gpus_per_actor, ray_resources, log, quiet=False):
     """``crnn-recognize --executor ray``: run ``paths`` through :func:`pipeline.ray_exec.run`
     and yield a :class:`RayRows` (rows in input order), as the local recognizer would.
 
@@ -159,7 +161,7 @@ def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, 
                       device=device, options=options, batch=batchsize, address=ray_address,
                       actors=actors, cpus_per_actor=cpus_per_actor,
                       gpus_per_actor=gpus_per_actor, resources=parse_resources(ray_resources),
-                      strict=strict, progress=bool(progress), log=log)
+                      strict=strict, progress=bool(progress), quiet=quiet, log=log)
         except UserError as err:  # name the image, not the hidden list file
             raise UserError(err.message.replace(f"{list_file}: ", "")) from None
         yield RayRows(_ordered_rows(work / "pred" / "predictions", paths), res)

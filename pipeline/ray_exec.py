@@ -69,8 +69,10 @@ class RayRunResult:
         return self.aggregate.predicted / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def connect(address: str | None = None, num_cpus: int | None = None) -> tuple[bool, float]:
+def connect(address: str | None = None, num_cpus: int | None = None,
+            quiet: bool = False) -> tuple[bool, float]:
     """Join or start Ray; returns (started here, seconds taken). Reuses an initialized Ray.
+    ``quiet``: Ray's own log lines at ERROR only (else WARNING).
 
     Raises:
         UserError: ``ray`` is not installed, or the cluster cannot be reached.
@@ -82,7 +84,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> tuple[bo
     t0 = time.perf_counter()
     if ray.is_initialized():
         return False, 0.0
-    kwargs = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
+    kwargs = {"include_dashboard": False, "logging_level": "ERROR" if quiet else "WARNING",
+              "log_to_driver": False}
     try:
         if address:
             ray.init(address=address, **kwargs)
@@ -135,7 +138,7 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         gpus_per_actor: float = 0.0, resources: dict | None = None,
         cpus_per_reader: float = 1.0, range_size: int = DEFAULT_RANGE,
         limit: int | None = None, strict: bool = False, overwrite: bool = False,
-        progress: bool = False, log=None) -> RayRunResult:
+        progress: bool = False, quiet: bool = False, log=None) -> RayRunResult:
     """Run preprocess -> engine -> decode -> Parquet on Ray Data and score the predictions.
 
     Args:
@@ -153,6 +156,7 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         range_size: samples per read task; limit: first N samples only; strict: fail on the
             first bad sample instead of skipping it (reported by shard and key).
         progress: Ray Data's progress bars and execution log lines on stderr.
+        quiet: Ray's and Ray Data's log lines at ERROR only (no progress bars either).
         log: callable for progress lines (default: nothing).
 
     Returns:
@@ -182,7 +186,7 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
     started, startup_s = False, 0.0
     try:  # on any exit: stop the Ray instance started here, then drop the stage if still there
         try:
-            started, startup_s = connect(address)
+            started, startup_s = connect(address, quiet=quiet)
             import ray
 
             if actors is None:
@@ -190,7 +194,7 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
                 actors = max(1, int(cpus / 2 / max(cpus_per_actor, 1e-3)))
             log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {actors} engine "
                 f"actor(s) (start-up {startup_s:.1f} s)")
-            configure(progress)
+            configure(progress and not quiet, quiet)
             t0 = time.perf_counter()
             ds = build_dataset(ranges, spec, engine, backend=backend, device=device,
                                options=options, batch=batch, actors=actors,

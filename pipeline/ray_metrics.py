@@ -28,8 +28,9 @@ class Aggregate:
     ``rows``: every row; ``predicted``: rows with a text; ``skipped``: rows with an error;
     ``skipped_keys``: the first :data:`MAX_REPORTED` ``shard: key: reason`` by (shard, index);
     ``metrics``: :func:`compute_metrics` of the labeled predicted rows merged (None without
-    labels); ``errors``: up to :data:`MAX_ERRORS` ``(shard:index, label, text)`` wrong rows, by
-    (shard, index); ``nodes``: rows per Ray node id.
+    labels); ``errors``: up to :data:`MAX_ERRORS` ``(source, label, text, confidence)`` wrong
+    rows (the rows of errors.tsv, the same ids as every other path), by (shard, index);
+    ``nodes``: rows per Ray node id.
     """
 
     rows: int = 0
@@ -37,11 +38,11 @@ class Aggregate:
     skipped: int = 0
     skipped_keys: list[str] = field(default_factory=list)
     metrics: dict | None = None
-    errors: list[tuple[str, str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str, str, float]] = field(default_factory=list)
     nodes: dict[str, int] = field(default_factory=dict)
 
 
-_SUMS = ("total", "correct", "correct_case_sensitive", "edit_distance", "gt_chars")
+_SUMS = ("total", "correct", "correct_case_sensitive", "edit_distance", "gt_chars", "unreadable")
 
 
 def merge_metrics(parts: list[dict]) -> dict | None:
@@ -49,7 +50,7 @@ def merge_metrics(parts: list[dict]) -> dict | None:
     parts = [p for p in parts if p and p["total"]]
     if not parts:
         return None
-    out = {k: sum(p[k] for p in parts) for k in _SUMS}
+    out = {k: sum(p.get(k, 0) for p in parts) for k in _SUMS}
     n = out["total"]
     ned = sum(p["mean_ned"] * p["total"] for p in parts)
     out.update(word_accuracy=out["correct"] / n,
@@ -93,27 +94,31 @@ def aggregate(folder: str | Path) -> Aggregate:
     ds = pads.dataset(str(folder), format="parquet")
     agg = Aggregate()
     parts, bad, wrong = [], [], []
-    cols = ["shard", "index", "source", "label", "text", "error", "node"]
+    cols = ["shard", "index", "source", "label", "text", "confidence", "error", "node"]
     for rb in ds.to_batches(columns=cols, batch_size=BATCH_ROWS):
         d = rb.to_pydict()
         agg.rows += rb.num_rows
-        scored = []  # ((shard, index), label, text) of the labeled predictions
-        for shard, index, label, text, error, node in zip(
-                d["shard"], d["index"], d["label"], d["text"], d["error"], d["node"]):
+        scored = []  # ((shard, index, source), label, text, confidence) of the labeled predictions
+        unread = []  # ((shard, index, source), label, error): labeled but unreadable, scored wrong
+        for shard, index, source, label, text, conf, error, node in zip(
+                d["shard"], d["index"], d["source"], d["label"], d["text"], d["confidence"],
+                d["error"], d["node"]):
             agg.nodes[node] = agg.nodes.get(node, 0) + 1
             if error is not None:
                 agg.skipped += 1
                 _push(bad, (shard, index, error), MAX_REPORTED)
+                if label is not None:
+                    unread.append(((shard, index, source), label, error))
                 continue
             agg.predicted += 1
             if label is not None:
-                scored.append(((shard, index), label, text))
-        if scored:
-            metrics, errors = score_samples(scored)
+                scored.append(((shard, index, source), label, text, conf))
+        if scored or unread:
+            metrics, errors = score_samples(scored, unread)
             parts.append(metrics)
-            for (shard, index), label, text in errors:
-                _push(wrong, (shard, index, label, text), MAX_ERRORS)
+            for (shard, index, source), *rest in errors:
+                _push(wrong, (shard, index, source, *rest), MAX_ERRORS)
     agg.metrics = merge_metrics(parts)
     agg.skipped_keys = [f"{s}: {e}" for s, _, e in sorted(x.v for x in bad)]
-    agg.errors = [(f"{s}:{i}", label, text) for s, i, label, text in sorted(x.v for x in wrong)]
+    agg.errors = [row[2:] for row in sorted(x.v for x in wrong)]
     return agg

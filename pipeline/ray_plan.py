@@ -65,8 +65,9 @@ def _read_block(batch: dict, spec, strict: bool) -> dict:
     return read_range(task, spec, strict)
 
 
-def configure(progress: bool) -> None:
-    """Ray Data's settings for this driver: progress bars and INFO lines only when asked for."""
+def configure(progress: bool, quiet: bool = False) -> None:
+    """Ray Data's settings for this driver: progress bars and INFO lines only when asked for;
+    ``quiet``: the ``ray`` and ``ray.data`` loggers at ERROR."""
     import logging
 
     from ray.data import DataContext
@@ -74,4 +75,7 @@ def configure(progress: bool) -> None:
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = progress
     ctx.print_on_execution_start = progress
-    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
+    level = logging.ERROR if quiet else logging.INFO if progress else logging.WARNING
+    logging.getLogger("ray.data").setLevel(level)
+    if quiet:
+        logging.getLogger("ray").setLevel(logging.ERROR)

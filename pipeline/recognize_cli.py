@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,48 +11,20 @@ import click
 from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.pipeline.options import feed_options
+from crnn_deploy.pipeline.options import feed_options, quiet_option
 from crnn_deploy.pipeline.ray_cli import ray_options, recognize_on_ray
-from crnn_deploy.postprocess.predictions import format_predictions
+from crnn_deploy.pipeline.recognize_inputs import gather_inputs
+from crnn_deploy.pipeline.row_formats import FORMATS, RowWriter
+from crnn_deploy.postprocess.metrics import format_metrics, score_samples
 from crnn_deploy.runtime.options import backend_options, engine_options
 
 #: Bad images printed one by one on stderr (the rest are counted).
 MAX_REPORTED = 20
-FORMATS = {".tsv": "tsv", ".jsonl": "jsonl"}
-
-
-def expand_inputs(args: tuple[str, ...]) -> list[str]:
-    """Command-line paths -> image paths, in order: a file as given; a folder -> every image
-    file under it (:func:`preprocess.sources.image_dir_entries`: sorted by relative path,
-    hidden entries left out), as ``folder/relative/path``.
-
-    Raises:
-        UserError: a path that does not exist, or a folder without images.
-    """
-    from crnn_deploy.preprocess.sources import image_dir_entries
-
-    out: list[str] = []
-    for arg in args:
-        p = Path(arg)
-        if p.is_dir():
-            out.extend(os.path.join(arg, rel) for _, rel, _, _ in image_dir_entries(p))
-        elif p.exists():
-            out.append(arg)
-        else:
-            raise UserError(f"input not found: {arg}")
-    return out
-
-
-def _row(fmt: str, path: str, text: str, conf: float, header: bool = False) -> str:
-    if fmt == "jsonl":
-        return json.dumps({"path": path, "text": text, "confidence": round(conf, 6)},
-                          ensure_ascii=False) + "\n"
-    return format_predictions([(path, text, conf)], ("path", "text", "confidence") if header
-                              else None)
 
 
 def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite: bool) -> str:
-    """Check ``--output`` before any work; returns its format (``tsv`` or ``jsonl``).
+    """Check ``--output`` before any work; returns its format (:data:`pipeline.row_formats.
+    FORMATS`: ``tsv``, ``csv``, ``jsonl`` or ``json``).
 
     The rules of :mod:`common.outputs`: not one of the input images, not a folder given as
     input nor a folder holding one (a file inside an input folder is fine: only image files
@@ -68,42 +38,66 @@ def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite:
     """
     fmt = FORMATS.get(output.suffix.lower())
     if fmt is None:
-        raise UserError(f"--output {output}: unknown format; use a .tsv or .jsonl name")
+        raise UserError(f"--output {output}: unknown format; use a name ending in "
+                        f"{', '.join(FORMATS)}")
     outputs.check_not_input(output, [("engine file", engine), *(("input", a) for a in inputs)],
                             allow_inside=True)
     outputs.check_file_output(output, overwrite, outputs.is_ours(output))
     return fmt
 
 
-def _write_rows(source, out, fmt: str | None, strict: bool):
-    """Write the rows of ``source`` (a context manager yielding ``rows`` and ``report``) to
-    ``out``; returns ``(done, bad, wall_s, ray_result or None)``."""
+def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] | None,
+                strict: bool, quiet: bool = False):
+    """Write the rows of ``source`` (a context manager yielding ``rows`` and ``report``) with
+    ``writer``, each named by ``names[k]``; returns ``(done, bad, wall_s, ray_result or None,
+    metrics or None)`` (metrics: with ``labels``, the unreadable images counted as wrong).
+
+    Raises:
+        UserError: a bad image with ``strict``; no image recognized at all.
+    """
     done = bad = 0
+    scored, unreadable, first_bad = [], [], None
     with source as src:
-        if fmt == "tsv":
-            out.write(format_predictions([], ("path", "text", "confidence")))
         start = time.perf_counter()
-        for path, text, conf, why in src.rows:
+        for k, (_, text, conf, why) in enumerate(src.rows):
+            name = names[k]
             if why is not None:
                 if strict:
-                    raise UserError(f"{path}: {why} (--strict)")
+                    raise UserError(f"{name}: {why} (--strict)")
                 bad += 1
-                if bad <= MAX_REPORTED:
-                    src.report(f"skipped {path}: {why}")
+                first_bad = first_bad or f"{name}: {why}"
+                if labels is not None:
+                    unreadable.append((name, labels[k], why))
+                if bad <= MAX_REPORTED and not quiet:
+                    src.report(f"skipped {name}: {why}")
                 continue
-            out.write(_row(fmt or "tsv", path, text, conf))
+            writer.write(name, text, conf)
+            if labels is not None:
+                scored.append((name, labels[k], text, conf))
             done += 1
         wall = time.perf_counter() - start
-        out.flush()
-        return done, bad, wall, getattr(src, "result", None)
+        if done == 0:  # nothing to publish: an --output file is not written
+            raise UserError(f"no image could be recognized ({bad} bad; first: {first_bad})")
+        writer.close()
+        writer.out.flush()
+        metrics = score_samples(scored, unreadable)[0] if labels is not None else None
+        return done, bad, wall, getattr(src, "result", None), metrics
 
 
 @command()
-@click.argument("inputs", nargs=-1, required=True, metavar="IMAGES_OR_DIRS...")
+@click.argument("inputs", nargs=-1, required=False, metavar="[IMAGES_OR_DIRS|-]...")
+@click.option("--list", "list_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="A file of image paths, one per line (relative to its folder "
+                                 "or --root); '-' on the command line reads them from stdin.")
+@click.option("--gt", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A GT file, 'relpath<TAB>label' per line: recognize its images and print "
+                   "word accuracy on stderr (unreadable images count as wrong).")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --list or --gt: the folder their paths are relative to.")
 @engine_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="preds.tsv (header, then path/text/confidence) or preds.jsonl; "
-                   "default: TSV rows on stdout, no header.")
+              help="preds.tsv (header, then path/text/confidence), .csv, .jsonl or .json "
+                   "(one array); default: TSV rows on stdout, no header.")
 @feed_options
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (nothing written).")
 @click.option("--overwrite", is_flag=True,
@@ -111,26 +105,32 @@ def _write_rows(source, out, fmt: str | None, strict: bool):
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: only on a terminal]; with --executor ray, "
                    "Ray Data's progress bars (only when asked for).")
+@quiet_option
 @ray_options
-def main(inputs, engine, backend, device, threads, hint, precision, output, batchsize,
-         prep_threads, ahead, streams, strict, overwrite, progress, executor, **ray_opts):
+def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, precision, output,
+         batchsize, prep_threads, ahead, streams, strict, overwrite, progress, quiet, executor,
+         **ray_opts):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
 
     \b
     crnn-recognize --engine build/nano-ocr_bs16.xml ../shared/assets/demo_words
     crnn-recognize --engine build/nano-ocr_bs16.onnx a.png b.jpg -o preds.jsonl
+    find words -name '*.png' | crnn-recognize --engine build/nano-ocr_bs16.onnx - -o preds.csv
+    crnn-recognize --engine build/nano-ocr_bs16.onnx --gt words/gt.txt -o preds.json
 
     Each image is read, decoded and preprocessed with the engine's spec (grey, PIL resize,
     (x/255 - 0.5)/0.5) in a thread pool while the engine runs the previous batch; outputs
     are greedy-CTC decoded. One row per image, in input order: path, text (raw greedy decode),
     confidence in [0, 1] (mean softmax probability of the emitted steps, PaddleOCR's formula;
     0 for an empty word). Bad images (unreadable, undecodable, > 50 Mpixel) are reported by
-    path on stderr and skipped, or stop the run with --strict. --output is written to a
+    path on stderr and skipped, or stop the run with --strict; a run where no image could be
+    recognized exits with status 1 (and writes no --output). --output is written to a
     hidden temporary beside it and published when complete without ever replacing a file
     that appeared meanwhile (two runs to one path: one wins, the other fails; --overwrite
     replaces only a file this tool wrote, recorded in a hidden .NAME.crnn-deploy.json beside
-    it); stdout rows are streamed. A summary line
-    (images, images/s) goes to stderr.
+    it); stdout rows are streamed. A summary line (images, images/s) goes to stderr; with
+    --gt, the metrics of crnn-eval too. Rows of --list and --gt images are named by the path
+    as listed.
 
     --executor ray runs the same stages on Ray Data (pipeline.ray_exec.run over an image list;
     --ray-address, --actors, --cpus-per-actor, --gpus-per-actor, --resources as in crnn-eval;
@@ -138,13 +138,18 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
     order, once the whole job is done. The list and Ray's Parquet pass through a hidden folder
     beside --output (needed with --ray-address: the nodes must share it), removed at the end.
     """
-    fmt = None if output is None else check_output(output, inputs, engine, overwrite)
-    paths = expand_inputs(inputs)
+    given = tuple(a for a in (*inputs, list_file, gt) if a is not None and a != "-")
+    fmt = None if output is None else check_output(output, given, engine, overwrite)
+    src = gather_inputs(inputs, list_file, gt, root)
+    paths = src.paths
     options = backend_options(threads, hint, precision)
+    if quiet:
+        progress = False
     if executor == "ray":
         source = recognize_on_ray(paths, engine, output, backend=backend, device=device,
                                   options=options, batchsize=batchsize, strict=strict,
-                                  progress=progress, log=lambda m: click.echo(m, err=True),
+                                  progress=progress, quiet=quiet,
+                                  log=None if quiet else (lambda m: click.echo(m, err=True)),
                                   **ray_opts)
     else:
         source = _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead,
@@ -155,16 +160,21 @@ def main(inputs, engine, backend, device, threads, hint, precision, output, batc
             tmp = stack.enter_context(outputs.staged_new_file(output, overwrite,
                                                               "crnn-recognize"))
             out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
-        done, bad, wall, ray_res = _write_rows(source, out, fmt, strict)
-    if bad > MAX_REPORTED:
+        writer = RowWriter(out, fmt or "tsv", header=fmt is not None)
+        done, bad, wall, ray_res, metrics = _write_rows(source, writer, src.names, src.labels,
+                                                         strict, quiet)
+    if bad > MAX_REPORTED and not quiet:
         click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
+    for line in format_metrics(metrics) if metrics is not None else []:
+        click.echo(line, err=True)
     if ray_res is not None:  # the Ray job's wall clock (read to Parquet), start-up apart
         rate = f"{ray_res.images_per_s:.1f} images/s end to end on Ray ({ray_res.actors} " \
                f"actor(s); start-up {ray_res.startup_s:.1f} s not included)"
     else:
         rate = f"{done / wall if wall > 0 else 0.0:.1f} images/s end to end"
-    click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate}"
-               + (f"; wrote {output}" if output is not None else ""), err=True)
+    if not quiet:
+        click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate}"
+                   + (f"; wrote {output}" if output is not None else ""), err=True)
 
 
 class _LocalRows:

@@ -66,7 +66,9 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
     and with LABEL_TXT:
       RESULT_DIR/accuracy.json  total, correct, word_accuracy (0..1),
                                 word_accuracy_case_sensitive, mean_ned, cer, missing, alphabet
-      RESULT_DIR/errors.tsv     file, label, prediction of each wrong sample (standard protocol)
+      RESULT_DIR/errors.tsv     source, label, prediction, confidence, error of each wrong
+                                sample (standard protocol; source from names.txt, else
+                                the file name)
 
     Exits with status 1 and an "Error: ..." message on bad input: a listed result file missing
     (unless --allow-missing) or of the wrong size, a malformed label line, an alphabet that does
@@ -105,7 +107,9 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         click.echo(f"wrote {pred_path} ({len(rows)} predictions, no labels given: not scored) "
                    f"in {time.perf_counter() - start:.2f} s")
         return
-    metrics, errors = score_samples(decoded.samples)
+    metrics, errors = score_samples(
+        (sources.get(name) or name, label, pred, conf)  # the source path is the sample's id
+        for (name, label, pred), conf in zip(decoded.samples, decoded.confidences))
     missing = len(decoded.missing)
     try:
         acc_path, err_path = write_report(

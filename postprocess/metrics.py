@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from rapidfuzz.distance import Levenshtein
+
 from crnn_deploy.common.fileio import atomic_write_text
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
@@ -46,29 +48,9 @@ def normalize_standard(text: str) -> str:
 
 def edit_distance(a: str, b: str) -> int:
     """Levenshtein distance: the least number of single-character insertions, deletions and
-    substitutions that turn ``a`` into ``b`` (unit costs; O(len(a) * len(b)) time)."""
-    if a == b:
-        return 0
-    # a common prefix or suffix never needs an edit: trim it (cheap; most errors are near-misses)
-    short = min(len(a), len(b))
-    i = 0
-    while i < short and a[i] == b[i]:
-        i += 1
-    j = 0
-    while j < short - i and a[-1 - j] == b[-1 - j]:
-        j += 1
-    a, b = a[i:len(a) - j], b[i:len(b) - j]
-    if len(a) < len(b):
-        a, b = b, a
-    if not b:
-        return len(a)
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    substitutions that turn ``a`` into ``b`` (unit costs; rapidfuzz's
+    ``rapidfuzz.distance.Levenshtein.distance``, bit-parallel)."""
+    return Levenshtein.distance(a, b)
 
 
 def normalized_edit_distance(gt: str, pred: str) -> float:
@@ -127,20 +109,29 @@ def compute_metrics(predictions: Sequence[str], labels: Sequence[str]) -> dict:
 
 
 def score_samples(
-    samples: Iterable[tuple[str, str, str]],
-) -> tuple[dict, list[tuple[str, str, str]]]:
-    """Score ``(name, label, prediction)`` triples.
+    samples: Iterable[tuple], unreadable: Iterable[tuple[str, str, str]] = (),
+) -> tuple[dict, list[tuple]]:
+    """Score ``(id, label, prediction, ...)`` rows (any further fields, e.g. the confidence,
+    ride along into the errors).
+
+    ``unreadable``: ``(id, label, reason)`` of labeled samples whose image could not be read
+    or decoded: they count against the score (as an empty prediction), so the denominator is
+    every labeled sample; ``metrics["unreadable"]`` counts them.
 
     Returns:
-        (metrics, errors): the dict of :func:`compute_metrics`, and the triples that are wrong
-        under the standard protocol, in input order (the rows of ``errors.tsv``).
+        (metrics, errors): the dict of :func:`compute_metrics` plus ``unreadable``, and the
+        rows that are wrong under the standard protocol, in input order, followed by
+        ``(id, label, "", None, reason)`` per unreadable sample (the rows of ``errors.tsv``).
 
     Raises:
         ValueError: no samples.
     """
-    samples = list(samples)
-    metrics = compute_metrics([s[2] for s in samples], [s[1] for s in samples])
+    samples, unreadable = list(samples), list(unreadable)
+    metrics = compute_metrics([s[2] for s in samples] + [""] * len(unreadable),
+                              [s[1] for s in samples] + [u[1] for u in unreadable])
+    metrics["unreadable"] = len(unreadable)
     errors = [s for s in samples if normalize_standard(s[1]) != normalize_standard(s[2])]
+    errors += [(uid, label, "", None, why) for uid, label, why in unreadable]
     return metrics, errors
 
 
@@ -159,13 +150,35 @@ def format_metrics(metrics: dict, missing: int = 0) -> list[str]:
     ]
     if missing:
         lines.append(f"missing: {missing} listed result file(s) not found, not scored")
+    if metrics.get("unreadable"):
+        lines.append(f"unreadable: {metrics['unreadable']} labeled image(s) could not be read "
+                     "or decoded; counted as wrong")
     return lines
+
+
+#: Columns of ``errors.tsv``: the sample's source path (the one id of every path: the GT /
+#: list path, ``path-%09d`` of the LMDB, else its ``image-%09d`` key), then the error.
+ERROR_COLUMNS = ("source", "label", "prediction", "confidence", "error")
+
+
+def format_error_rows(errors: Iterable[tuple]) -> str:
+    """``errors.tsv`` text: the :data:`ERROR_COLUMNS` header, then one row per
+    ``(source, label, prediction[, confidence[, error]])``, tab-separated in the ``csv``
+    module's dialect (a field holding a tab or a quote is quoted); confidence with 6 decimals,
+    empty when unknown (an unreadable image)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    writer.writerow(ERROR_COLUMNS)
+    for row in errors:
+        source, label, pred, conf, why = (*row, None, None)[:5]
+        writer.writerow((source, label, pred, "" if conf is None else f"{conf:.6f}", why or ""))
+    return buf.getvalue()
 
 
 def write_report(
     out_dir: str | Path,
     metrics: dict,
-    errors: Iterable[tuple[str, str, str]],
+    errors: Iterable[tuple],
     *,
     missing: int = 0,
     alphabet: str | None = None,
@@ -175,8 +188,8 @@ def write_report(
 
     accuracy.json: ``metrics`` (see :func:`compute_metrics`) plus ``missing`` (listed samples
     without a result, not scored), ``alphabet``, ``protocol`` and the items of ``extra``.
-    errors.tsv: header ``file, label, prediction`` then one row per ``errors`` triple,
-    tab-separated in the ``csv`` module's dialect (a field holding a tab or a quote is quoted).
+    errors.tsv: :func:`format_error_rows` of ``errors`` (``source, label, prediction,
+    confidence, error``).
 
     Returns:
         The two paths written. Raises OSError when ``out_dir`` is not writable.
@@ -184,11 +197,7 @@ def write_report(
     out_dir = Path(out_dir)
     report = {**metrics, "missing": missing, "alphabet": alphabet, "protocol": PROTOCOL}
     report.update(extra or {})
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
-    writer.writerow(("file", "label", "prediction"))
-    writer.writerows(errors)
     acc = atomic_write_text(out_dir / "accuracy.json",
                             json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    err = atomic_write_text(out_dir / "errors.tsv", buf.getvalue())
+    err = atomic_write_text(out_dir / "errors.tsv", format_error_rows(errors))
     return acc, err

@@ -69,12 +69,75 @@ def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None
                 yield lineno, None, None, f"expected 'path<TAB>label', got {line[:60]!r}"
                 continue
             rel, label = line.split("\t", 1)
-            if not rel:
+            if _is_header(rel, label):
+                yield lineno, None, None, (f"looks like a header line ({line[:60]!r}); a GT file "
+                                           "has no header: remove it")
+            elif "\t" in label:
+                yield lineno, None, None, (f"{line.count(chr(9)) + 1} tab-separated columns, "
+                                           "expected 2 ('path<TAB>label'; a label may not hold "
+                                           f"a tab): {line[:60]!r}")
+            elif not rel:
                 yield lineno, None, label, "empty image path"
             elif why := label_problem(label):  # the one label rule (common.inputs)
                 yield lineno, rel, None, f"{why} for {rel}"
             else:
                 yield lineno, rel, label, None
+
+
+_HEADER_PATHS = {"path", "file", "filename", "file_name", "image", "image_path", "img", "relpath",
+                 "name", "filepath", "file_path"}
+_HEADER_LABELS = {"label", "labels", "text", "word", "gt", "transcription", "transcript"}
+
+
+def _is_header(rel: str, label: str) -> bool:
+    """A first line such as ``file<TAB>label`` or ``path<TAB>text<TAB>source``."""
+    return (rel.strip().lower() in _HEADER_PATHS
+            and label.split("\t", 1)[0].strip().lower() in _HEADER_LABELS)
+
+
+#: Malformed GT lines named one by one in :func:`read_gt`'s error (the rest are counted).
+MAX_BAD_LINES = 5
+
+
+def read_gt(gt: str | Path, root: str | Path | None = None
+            ) -> tuple[Path, list[tuple[int, str, str]]]:
+    """Every sample of a GT file to score: ``(root, [(line number, relpath, label), ...])``.
+
+    ``root``: the folder the paths are relative to (default: the GT file's folder). Unlike
+    build-lmdb, which skips and reports bad lines, a malformed line (a header, extra columns,
+    a tab or a line break in the label, no tab, not UTF-8) is an error here: a score is only
+    meaningful over every labeled line.
+
+    Raises:
+        UserError: the GT file or root cannot be read; malformed lines (the first
+            :data:`MAX_BAD_LINES` with their line numbers, and how many); no sample; none of
+            the image paths exists under the root (the message says what they are relative to).
+    """
+    gt = Path(gt)
+    if not gt.is_file():
+        raise UserError(f"GT file {gt} is not a regular file" if gt.exists()
+                        else f"GT file not found: {gt}")
+    root = Path(root) if root is not None else gt.parent
+    if not root.is_dir():
+        raise UserError(f"image root is not a directory: {root}")
+    samples, bad = [], []
+    for lineno, rel, label, err in parse_gt(gt):
+        if err is not None:
+            bad.append(f"line {lineno}: {err}")
+        else:
+            samples.append((lineno, rel, label))
+    if bad:
+        more = f" (and {len(bad) - MAX_BAD_LINES} more)" if len(bad) > MAX_BAD_LINES else ""
+        raise UserError(f"{gt}: {len(bad)} malformed line(s){more}; expected 'path<TAB>label' "
+                        "per line:\n  " + "\n  ".join(bad[:MAX_BAD_LINES]))
+    if not samples:
+        raise UserError(f"{gt}: no sample (expected 'path<TAB>label' lines)")
+    if not any((root / rel).exists() for _, rel, _ in samples):  # stops at the first found
+        where = "--root" if root != gt.parent else "the GT file's folder"
+        raise UserError(f"{gt}: none of its {len(samples)} image paths exists (first: "
+                        f"{root / samples[0][1]}); paths in a GT file are relative to "
+                        f"{where} ({root}); use --root for another folder")
+    return root, samples
 
 
 def gt_entries(gt: Path) -> Iterator[Entry]:

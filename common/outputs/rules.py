@@ -252,15 +252,17 @@ def file_starts_with(path: str | os.PathLike, prefix: bytes) -> bool:
 
 #: First bytes of the report files of crnn-postprocess / crnn-eval (how an old one is
 #: recognized as ours in a folder without our marker, e.g. an ais_bench result folder).
-REPORT_HEADERS = {"errors.tsv": b"file\tlabel\tprediction", "predictions.tsv": b"file\t"}
+#: errors.tsv: the header of today (postprocess.metrics.ERROR_COLUMNS) and the earlier one.
+REPORT_HEADERS = {"errors.tsv": (b"source\tlabel\tprediction\tconfidence\terror\n",
+                                 b"file\tlabel\tprediction"),
+                  "predictions.tsv": (b"file\t",)}
 
 
 def _report_is_ours(path: Path) -> bool:
     if path.name == "accuracy.json":
         meta = read_json(path)
         return meta is not None and "protocol" in meta and "word_accuracy" in meta
-    prefix = REPORT_HEADERS.get(path.name)
-    return prefix is not None and file_starts_with(path, prefix)
+    return any(file_starts_with(path, prefix) for prefix in REPORT_HEADERS.get(path.name, ()))
 
 
 def check_report_files(folder: str | os.PathLike, names: Iterable[str],

@@ -81,9 +81,12 @@ def test_ray_predictions_equal_the_fused_path_on_4_shards(ray_result, shards, na
     rows = {(s, i): (t, c, lab) for s, i, t, c, lab in zip(
         table["shard"], table["index"], table["text"], table["confidence"], table["label"])}
     assert len(table["index"]) == len(rows) == 3000  # every sample exactly once
+    fused = {}
     with open_backend(nano_bs16_onnx) as be:
-        fused = {(str(sh), int(name[5:-4])): (label, text) for sh in shards
-                 for name, label, text in evaluate(sh, be, workers=0).samples}
+        for sh in shards:
+            r = evaluate(sh, be, workers=0)
+            fused.update({(str(sh), int(p[0][5:-4])): (s[1], s[2])
+                          for p, s in zip(r.predictions, r.samples)})
     assert set(fused) == set(rows)
     assert all(rows[k][0] == fused[k][1] and rows[k][2] == fused[k][0] for k in fused)
     ref = _reference(shards, nano_bs16_onnx)
@@ -124,7 +127,15 @@ def test_bad_samples_skipped_by_shard_and_key_or_fatal_with_strict(
     assert (agg.rows, agg.predicted, agg.skipped) == (40, 38, 2)
     assert agg.skipped_keys[0].startswith(f"{bad}: image-000000007: cannot identify image")
     assert agg.skipped_keys[1] == f"{bad}: label-000000021: missing label key"
-    assert agg.metrics["total"] == 38
+    # the undecodable image has a label: it counts against the score, as locally
+    assert (agg.metrics["total"], agg.metrics["unreadable"]) == (39, 1)
+    assert (res.output / "errors.tsv").read_text("utf-8").splitlines()[0] == \
+        "source\tlabel\tprediction\tconfidence\terror"
+    with open_backend(nano_bs16_onnx) as be:
+        local = evaluate(bad, be)
+    assert (local.metrics["total"], local.metrics["correct"], local.metrics["unreadable"]) == \
+        (agg.metrics["total"], agg.metrics["correct"], 1)
+    assert [r[0] for r in local.errors] == [r[0] for r in agg.errors]  # one sample id
 
     with pytest.raises(UserError, match=r"bad-00000.lmdb: image-000000007: .*--strict"):
         run(nano_bs16_onnx, tmp_path / "strict", lmdb=[bad], strict=True, range_size=16, **SMALL)

@@ -85,7 +85,10 @@ def test_end_to_end(make_dir, meta, fmt):
     assert acc["alphabet"].endswith(".- ") and len(acc["alphabet"]) == 65
     with (rd / "errors.tsv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
-    assert rows == [["file", "label", "prediction"], ["test_4.bin", "test", "tost"]]
+    # no names.txt here: the sample is named by its file (else by its source path)
+    assert rows[0] == ["source", "label", "prediction", "confidence", "error"]
+    assert [r[:3] for r in rows[1:]] == [["test_4.bin", "test", "tost"]]
+    assert 0 < float(rows[1][3]) <= 1 and rows[1][4] == ""
     assert not [p for p in rd.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -127,7 +127,8 @@ def test_write_report(tmp_path):
         assert key in data
     with err.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
-    assert rows == [["file", "label", "prediction"], ["t3.bin", 'q"x', "y"]]
+    assert rows == [["source", "label", "prediction", "confidence", "error"],
+                    ["t3.bin", 'q"x', "y", "", ""]]
     # "a\tb" vs "ab " is correct under the protocol, so it is not an error row
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accuracy.json", "errors.tsv"]
 
@@ -135,7 +136,23 @@ def test_write_report(tmp_path):
 def test_write_report_overwrites_and_quotes_tabs(tmp_path):
     (tmp_path / "errors.tsv").write_text("old\n")
     _, err = write_report(tmp_path, compute_metrics(["x"], ["a\tb"]), [("t.bin", "a\tb", "x")])
-    assert err.read_text(encoding="utf-8") == 'file\tlabel\tprediction\nt.bin\t"a\tb"\tx\n'
+    assert err.read_text(encoding="utf-8") == ('source\tlabel\tprediction\tconfidence\terror\n'
+                                               't.bin\t"a\tb"\tx\t\t\n')
+
+
+def test_unreadable_images_count_against_the_score(tmp_path):
+    """The denominator is every labeled sample: an image that could not be read is wrong."""
+    samples = [("a.png", "ok", "ok", 0.9), ("b.png", "no", "na", 0.4)]
+    m, errors = score_samples(samples, [("c.png", "gone", "cannot identify image")])
+    assert (m["total"], m["correct"], m["unreadable"]) == (3, 1, 1)
+    assert m["word_accuracy"] == pytest.approx(1 / 3)
+    assert errors == [("b.png", "no", "na", 0.4), ("c.png", "gone", "", None,
+                                                   "cannot identify image")]
+    assert "unreadable: 1 labeled image(s) could not be read or decoded; counted as wrong" \
+        in format_metrics(m)
+    _, err = write_report(tmp_path, m, errors)
+    assert err.read_text(encoding="utf-8").splitlines()[1:] == [
+        "b.png\tno\tna\t0.400000\t", "c.png\tgone\t\t\tcannot identify image"]
 
 
 def test_edit_distance_matches_full_table_on_random_strings():

@@ -72,3 +72,15 @@ def test_labeled_lmdb_without_path_keys_names_the_image_key(make_lmdb, good_entr
     assert "pass --labels FILE" in res.output
     lines = (tmp_path / "o" / "names.txt").read_text().splitlines()
     assert lines == [f"test_{i}.bin\timage-{i:09d}" for i in (1, 2, 3)]
+
+
+def test_parse_gt_never_stores_a_header_or_a_third_column_as_a_label(tmp_path):
+    from crnn_deploy.preprocess.sources import parse_gt
+
+    gt = tmp_path / "labels.tsv"
+    gt.write_text("file\tlabel\tsource_of_label\na.png\tWord\tchecked by eye\nb.png\tOK\n"
+                  "c.png\tA\tB\n", "utf-8")
+    got = list(parse_gt(gt))
+    assert [(n, rel, label) for n, rel, label, _ in got] == [
+        (1, None, None), (2, None, None), (3, "b.png", "OK"), (4, None, None)]
+    assert "header" in got[0][3] and "3 tab-separated columns" in got[1][3]
