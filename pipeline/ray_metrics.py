@@ -50,7 +50,7 @@ def merge_metrics(parts: list[dict]) -> dict | None:
     parts = [p for p in parts if p and p["total"]]
     if not parts:
         return None
-    out = {k: sum(p.get(k, 0) for p in parts) for k in _SUMS}
+    out = {k: sum(p.get(k, 0) for p in parts) for k in _SUMS if any(k in p for p in parts)}
     n = out["total"]
     ned = sum(p["mean_ned"] * p["total"] for p in parts)
     out.update(word_accuracy=out["correct"] / n,

@@ -132,3 +132,12 @@ def test_recognize_ray_list_and_option_errors(tmp_path):
                                     str(engine), str(img)])
     assert res.exit_code == 1 and "needs --output" in res.output
     assert not list(tmp_path.glob(".*"))
+
+
+def test_merged_metrics_count_unreadable_images():
+    from crnn_deploy.postprocess.metrics import score_samples
+
+    a, _ = score_samples([("a", "x", "x")], [("b", "y", "cannot read")])
+    b, _ = score_samples([("c", "z", "q")])
+    merged = merge_metrics([a, b])
+    assert (merged["total"], merged["correct"], merged["unreadable"]) == (3, 1, 1)
