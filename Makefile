@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,test,ray]'
+	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,report,test,ray]'
 	touch $@
 
 ## weights: nano-ocr's pretrained CRNN and EasyOCR's english_g2 (sha256-checked) -> build/weights/

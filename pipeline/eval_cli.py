@@ -15,9 +15,11 @@ from crnn_deploy.common.fileio import atomic_write_json
 from crnn_deploy.pipeline.gt_set import GtSet
 from crnn_deploy.pipeline.options import feed_options, outcome_lines, quiet_option
 from crnn_deploy.pipeline.ray_cli import eval_on_ray, ray_options
+from crnn_deploy.pipeline.sample_source import image_reader
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.postprocess.metrics import write_report
 from crnn_deploy.postprocess.predictions import write_predictions
+from crnn_deploy.postprocess.review import write_misreads
 from crnn_deploy.runtime.options import backend_options, engine_options
 
 
@@ -43,11 +45,15 @@ from crnn_deploy.runtime.options import backend_options, engine_options
                    "errors.tsv when the LMDB is labeled), published whole when complete.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output folder written earlier by crnn-eval (whole).")
+@click.option("--misreads", is_flag=True,
+              help="Also write misreads.html (each misread word's image, label, prediction, "
+                   "confidence) and review.png (accuracy vs. words kept by a confidence "
+                   "threshold; needs matplotlib) into --output.")
 @quiet_option
 @ray_options
 def main(lmdb_path, gt, root, engine, backend, device, threads, hint, precision, batchsize,
-         prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, quiet,
-         executor, **ray_opts):
+         prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, misreads,
+         quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
 
@@ -74,6 +80,8 @@ def main(lmdb_path, gt, root, engine, backend, device, threads, hint, precision,
     --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions).
     """
     options = backend_options(threads, hint, precision)
+    if misreads and (output is None or executor == "ray"):
+        raise UserError("--misreads writes into --output (local executor): give --output")
     if (lmdb_path is None) == (gt is None):
         raise UserError("give exactly one of --lmdb and --gt")
     if root is not None and gt is None:
@@ -100,13 +108,13 @@ def main(lmdb_path, gt, root, engine, backend, device, threads, hint, precision,
         # is a file, no permission) fails at once; it is removed on any error
         stage = stack.enter_context(staged) if staged is not None else None
         written = _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict,
-                       warmup, prep_threads, ahead, quiet)
+                       warmup, prep_threads, ahead, quiet, misreads)
     if written:  # the stage is published now
         click.echo(f"wrote {output}/{written}")
 
 
 def _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict, warmup,
-         prep_threads, ahead, quiet=False) -> str | None:
+         prep_threads, ahead, quiet=False, misreads=False) -> str | None:
     """Evaluate, print the outcome, write the reports into ``stage`` (if any); returns the
     names written."""
     from tqdm import tqdm
@@ -138,6 +146,12 @@ def _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict
             write_report(stage, result.metrics, result.errors, alphabet=alphabet,
                          extra={"skipped": result.skipped})
             written += ", accuracy.json, errors.tsv"
+            if misreads:
+                samples = result.samples + [(src, lab, "", None) for src, lab, _ in result.unreadable]
+                paths = write_misreads(stage, samples, result.errors,
+                                       image_reader(lmdb_path, result.predictions),
+                                       f"crnn-eval: {lmdb_path}, {s['backend']} ({s['engine']})")
+                written += "".join(f", {p.name}" for p in paths)
         return written
     return None
 

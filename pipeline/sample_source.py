@@ -5,12 +5,13 @@ bad key, reason)``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from crnn_deploy.preprocess.lmdb_io import (
     SampleError,
     has_labels,
+    image_key,
     open_lmdb,
     read_num_samples,
     read_sample,
@@ -76,3 +77,31 @@ def item_size(item: tuple) -> int:
         except OSError:
             return 0
     return len(data or b"")
+
+
+def image_reader(source, predictions) -> Callable[[str], bytes | None]:
+    """``source id -> encoded image bytes`` (None when it cannot be read) for the misreads
+    page of a fused run over ``source`` (an LMDB path or a :class:`pipeline.gt_set.GtSet`);
+    ``predictions``: the run's ``(file test_{i}.bin, source, ...)`` rows (an LMDB sample is
+    found by its index). Bounded reads; the LMDB is opened on each call (a few hundred
+    misreads, not the whole set)."""
+    if hasattr(source, "root"):
+        def from_file(src: str) -> bytes | None:
+            try:
+                return read_image_file(Path(source.root, src))
+            except (OSError, ValueError):
+                return None
+        return from_file
+    index = {src: int(f[5:-4]) for f, src, *_ in predictions}
+
+    def from_lmdb(src: str) -> bytes | None:
+        i = index.get(src)
+        if i is None:
+            return None
+        env = open_lmdb(source)
+        try:
+            with env.begin(buffers=False) as txn:
+                return txn.get(image_key(i).encode())
+        finally:
+            env.close()
+    return from_lmdb

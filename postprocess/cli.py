@@ -19,6 +19,7 @@ from crnn_deploy.postprocess.predictions import (
     write_predictions,
 )
 from crnn_deploy.postprocess.results import decode_result_dir, read_labels, read_meta_spec, resolve_alphabet
+from crnn_deploy.postprocess.review import write_misreads
 
 
 @command()
@@ -33,10 +34,14 @@ from crnn_deploy.postprocess.results import decode_result_dir, read_labels, read
 @click.option("--alphabet", "alphabet", metavar="STR", default=None,
               help="Characters of classes 1..C-1 (class 0 = CTC blank); T comes from meta.json "
                    "or the file size.")
+@click.option("--misreads", is_flag=True,
+              help="Also write misreads.html (each misread word's image, from the LMDB that "
+                   "lmdb-to-bin read, label, prediction, confidence) and review.png (accuracy "
+                   "vs. words kept by a confidence threshold; needs matplotlib); with LABEL_TXT.")
 @click.option("--allow-missing", is_flag=True,
               help="Score the listed files that exist instead of failing on missing ones.")
 def main(result_dir: str, label_txt: str | None, names: str | None, model: str | None,
-         alphabet: str | None, allow_missing: bool) -> None:
+         alphabet: str | None, misreads: bool, allow_missing: bool) -> None:
     """Decode RESULT_DIR into predictions.tsv; with LABEL_TXT, also report word accuracy.
 
     \b
@@ -81,7 +86,9 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         raise UserError(f"result folder {result_dir} does not exist or is not a folder")
     names_path = find_names(result_dir, names)
     inputs = [("label file", label_txt), ("names file", names_path)]
-    outputs.check_report_files(result_dir, ["accuracy.json", "errors.tsv", "predictions.tsv"],
+    reports = ["accuracy.json", "errors.tsv", "predictions.tsv"]
+    outputs.check_report_files(result_dir, reports + (["misreads.html", "review.png"]
+                                                      if misreads else []),
                                [(what, path) for what, path in inputs if path is not None])
     source = outputs.folder_identity(result_dir)
     sources = read_names(names_path) if names_path is not None else {}
@@ -107,9 +114,9 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         click.echo(f"wrote {pred_path} ({len(rows)} predictions, no labels given: not scored) "
                    f"in {time.perf_counter() - start:.2f} s")
         return
-    metrics, errors = score_samples(
-        (sources.get(name) or name, label, pred, conf)  # the source path is the sample's id
-        for (name, label, pred), conf in zip(decoded.samples, decoded.confidences))
+    scored = [(sources.get(name) or name, label, pred, conf)  # the source path is the id
+              for (name, label, pred), conf in zip(decoded.samples, decoded.confidences)]
+    metrics, errors = score_samples(scored)
     missing = len(decoded.missing)
     try:
         acc_path, err_path = write_report(
@@ -121,8 +128,44 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         raise UserError(f"cannot write the report into {result_dir}: {exc}") from None
     for line in format_metrics(metrics, missing=missing):
         click.echo(line)
-    click.echo(f"wrote {pred_path}, {acc_path} and {err_path} ({len(errors)} wrong) "
+    extra = ""
+    if misreads:
+        files = {(sources.get(name) or name): name for name, _, _ in decoded.samples}
+        try:
+            paths = write_misreads(result_dir, scored, errors, staged_images(result_dir, files),
+                                   f"crnn-postprocess: {result_dir}")
+        except OSError as exc:
+            raise UserError(f"cannot write the misreads page into {result_dir}: {exc}") from None
+        extra = "".join(f", {p}" for p in paths)
+    click.echo(f"wrote {pred_path}, {acc_path}{extra} and {err_path} ({len(errors)} wrong) "
                f"in {time.perf_counter() - start:.2f} s")
+
+
+def staged_images(result_dir: str, files: dict[str, str]):
+    """``source -> encoded image`` for the misreads page of a staged run: the LMDB that
+    ``lmdb-to-bin`` read (``input/meta.json["lmdb"]``, the input folder recorded by crnn-infer
+    in ``RESULT_DIR/meta.json``), sample i for ``test_{i}.bin``; None where there is none."""
+    from crnn_deploy.preprocess.lmdb_io import image_key, open_lmdb
+
+    meta = outputs.read_json(Path(result_dir) / "meta.json") or {}
+    folder = meta.get("input")
+    lmdb = (outputs.read_json(Path(folder) / "meta.json") or {}).get("lmdb") \
+        if isinstance(folder, str) else None
+
+    def image(source: str) -> bytes | None:
+        name = files.get(source, "")
+        if not isinstance(lmdb, str) or not (name.startswith("test_") and name[5:-4].isdigit()):
+            return None
+        try:
+            env = open_lmdb(lmdb)
+        except Exception:  # moved or removed since: the page is written without images
+            return None
+        try:
+            with env.begin(buffers=False) as txn:
+                return txn.get(image_key(int(name[5:-4])).encode())
+        finally:
+            env.close()
+    return image
 
 
 if __name__ == "__main__":  # pragma: no cover

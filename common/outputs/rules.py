@@ -58,7 +58,8 @@ class Kind:
         return name == MARKER or any(re.fullmatch(p, name) for p in self.names)
 
 
-REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv")
+REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv", r"misreads\.html",
+                r"review\.png")
 LMDB = Kind("an LMDB", (r"data\.mdb", r"lock\.mdb"))
 INPUT_BIN = Kind("an input folder", (r"test_\d+\.bin", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
 RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
@@ -255,7 +256,8 @@ def file_starts_with(path: str | os.PathLike, prefix: bytes) -> bool:
 #: errors.tsv: the header of today (postprocess.metrics.ERROR_COLUMNS) and the earlier one.
 REPORT_HEADERS = {"errors.tsv": (b"source\tlabel\tprediction\tconfidence\terror\n",
                                  b"file\tlabel\tprediction"),
-                  "predictions.tsv": (b"file\t",)}
+                  "predictions.tsv": (b"file\t",),
+                  "misreads.html": (b"<!DOCTYPE html>\n<!-- crnn-deploy misreads -->\n",)}
 
 
 def _report_is_ours(path: Path) -> bool:

@@ -1,0 +1,149 @@
+"""Look at the misreads: misreads.html read back with html.parser (rows, order, escaping,
+embedded images) and review.png, from crnn-eval and crnn-postprocess on real IIIT5K crops
+with the real weights; the review curve on a case worked by hand."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import shutil
+from html.parser import HTMLParser
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from crnn_deploy.postprocess.review import TARGET, review_curve
+
+
+class Rows(HTMLParser):
+    """The cells of table#misreads (text, and the src of an <img>), and every tag seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.tags, self.cell, self.inside = [], set(), None, False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == "misreads":
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag == "td":
+            self.cell = ""
+        elif self.inside and tag == "img" and self.cell is not None:
+            self.cell = attrs["src"]
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self.cell is not None:
+            self.rows[-1].append(self.cell)
+            self.cell = None
+        elif tag == "table":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+def parse(path) -> Rows:
+    p = Rows()
+    p.feed(path.read_text("utf-8"))
+    return p
+
+
+def test_review_curve_by_hand():
+    # confidences 0.9 (right), 0.8 (right), 0.7 (wrong), 0.6 (right), unreadable
+    rows = [("a", "x", "x", 0.9), ("b", "y", "y", 0.8), ("c", "z", "q", 0.7),
+            ("d", "w", "w", 0.6), ("e", "v", "", None)]
+    c = review_curve(rows)
+    assert list(c["kept"]) == pytest.approx([0.2, 0.4, 0.6, 0.8])
+    assert list(c["accuracy"]) == pytest.approx([1, 1, 2 / 3, 3 / 4])
+    assert c["reached"] and c["pick"] == 1 and c["thresholds"][1] == 0.8  # 40 % kept at 100 %
+    worse = review_curve([("a", "x", "q", 0.9), ("b", "y", "y", 0.5), ("c", "z", "z", 0.5)])
+    assert not worse["reached"] and worse["pick"] == 1  # ties kept together: 2/3 at 100 % kept
+    assert worse["accuracy"][1] == pytest.approx(2 / 3) and 2 / 3 < TARGET
+
+
+@pytest.fixture
+def hostile_set(assets, tmp_path):
+    """30 IIIT5K crops; one under a name full of HTML, labeled with a script tag."""
+    root = assets / "eval_iiit5k_3000"
+    lines = (root / "gt.txt").read_text("utf-8").splitlines()[:30]
+    words = tmp_path / "words"
+    words.mkdir()
+    gt = []
+    for k, line in enumerate(lines):
+        rel, label = line.split("\t")
+        name = f'<b>&"{k}.png' if k == 0 else f"{k}.png"
+        shutil.copy(root / rel, words / name)
+        gt.append(f"{name}\t{'<script>alert(1)</script>' if k == 0 else label}")
+    (words / "gone.png").write_bytes(b"not an image")
+    gt.append("gone.png\tGONE")
+    (words / "gt.txt").write_text("\n".join(gt) + "\n", "utf-8")
+    return words / "gt.txt"
+
+
+def _errors(folder) -> list[list[str]]:
+    with (folder / "errors.tsv").open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f, delimiter="\t"))[1:]
+
+
+def _check_page(folder, hostile: bool = True):
+    page = parse(folder / "misreads.html")
+    errors = _errors(folder)
+    rows = page.rows[1:] if page.rows and not page.rows[0] else page.rows
+    assert len(rows) == len(errors) >= 2
+    # columns: #, image, label, prediction, confidence, source, error
+    confs = [float(r[4]) if r[4] else -1.0 for r in rows]
+    assert confs == sorted(confs, reverse=True)  # most confident misreads first
+    assert {(r[5], r[2], r[3]) for r in rows} == {(e[0], e[1], e[2]) for e in errors}
+    assert "script" not in page.tags and "b" not in page.tags  # escaped, shown as text
+    if hostile:
+        by_source = {r[5]: r for r in rows}
+        assert by_source['<b>&"0.png'][2] == "<script>alert(1)</script>"
+        assert by_source["gone.png"][1] == "(no image)" and by_source["gone.png"][4] == ""
+    shown = [r[1] for r in rows if r[1].startswith("data:image/png;base64,")]
+    assert shown, "no image embedded"
+    img = Image.open(io.BytesIO(base64.b64decode(shown[0].split(",", 1)[1])))
+    assert img.format == "PNG" and img.height <= 64
+    png = Image.open(folder / "review.png")
+    assert png.format == "PNG" and png.width >= 600
+
+
+def test_crnn_eval_misreads(hostile_set, nano_dynamic_onnx, tmp_path):
+    pytest.importorskip("matplotlib")
+    from crnn_deploy.pipeline.eval_cli import main
+
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(main, ["--gt", str(hostile_set), "--engine", str(nano_dynamic_onnx),
+                                    "--output", str(out), "--misreads"])
+    assert res.exit_code == 0, res.output
+    assert "misreads.html, review.png" in res.output
+    _check_page(out)
+    res = CliRunner().invoke(main, ["--gt", str(hostile_set), "--engine", str(nano_dynamic_onnx),
+                                    "--misreads"])
+    assert res.exit_code == 1 and "--misreads writes into --output" in res.output
+
+
+def test_crnn_postprocess_misreads(iiit5k_lmdb, nano_dynamic_onnx, tmp_path):
+    """The staged path: images come from the LMDB that lmdb-to-bin read."""
+    pytest.importorskip("matplotlib")
+    from crnn_deploy.postprocess.cli import main as postprocess
+    from crnn_deploy.preprocess.cli import main as preprocess
+    from crnn_deploy.runtime.cli import main as infer
+
+    inp, labels, result = tmp_path / "input_bin", tmp_path / "label.txt", tmp_path / "result"
+    for cli, args in ((preprocess, ["lmdb-to-bin", "--lmdb", iiit5k_lmdb, "--model",
+                                    str(nano_dynamic_onnx), "--limit", "64", "--output", inp,
+                                    "--labels", labels]),
+                      (infer, ["--engine", nano_dynamic_onnx, "--input", inp, "--output", result]),
+                      (postprocess, [result, labels, "--misreads"])):
+        res = CliRunner().invoke(cli, [str(a) for a in args])
+        assert res.exit_code == 0, res.output
+    assert "misreads.html" in res.output
+    _check_page(result, hostile=False)
+    assert all(r[0].startswith("test/") for r in _errors(result))  # the source paths
+    res = CliRunner().invoke(postprocess, [str(result), str(labels), "--misreads"])
+    assert res.exit_code == 0, res.output  # its own reports are replaced
