@@ -123,9 +123,12 @@ def openvino_cmd(onnx_path, output, batch_size, fp16, overwrite) -> None:
               help="input_bin/ of crnn-preprocess: INT8 calibration samples (first 512).")
 @click.option("--workspace", "workspace_mib", type=click.IntRange(min=1), default=1024,
               show_default=True, help="Builder workspace limit, MiB.")
+@click.option("--max-width", type=click.IntRange(min=1), default=None,
+              help="A width that follows the word: the profile's largest width (default the "
+                   "spec's); wider words are resized to it.")
 @OVERWRITE_OPT
 def tensorrt_cmd(onnx_path, output, batch_size, min_batch, opt_batch, max_batch, fp16, int8,
-                 calib, workspace_mib, overwrite) -> None:
+                 calib, workspace_mib, max_width, overwrite) -> None:
     """Build a TensorRT plan from ONNX (TensorRT 10 API), checked against ONNX Runtime.
 
     One optimization profile on the batch axis (min/opt/max); FP32 is checked to 1e-4 at
@@ -136,7 +139,7 @@ def tensorrt_cmd(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
 
     _report(build_tensorrt(onnx_path, output, batch_size, min_batch, opt_batch, max_batch,
                            fp16=fp16, int8=int8, calib=calib, workspace_mib=workspace_mib,
-                           overwrite=overwrite))
+                           overwrite=overwrite, max_width=max_width))
 
 
 @main.command("om")

@@ -23,6 +23,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import publish_file as publish
 from crnn_deploy.common.outputs import temp_dir
@@ -30,6 +32,7 @@ from crnn_deploy.converter.common import BuildResult, check_static_batch, read_o
 from crnn_deploy.converter.outputs import prepare_outputs
 from crnn_deploy.converter.parity import compare, onnx_runner
 from crnn_deploy.models.specs import ModelSpec, sidecar_path, write_sidecar
+from crnn_deploy.runtime.widths import default_widths
 
 OM_ATOL = 0.1
 STDERR_TAIL_LINES = 20
@@ -51,21 +54,29 @@ def parse_dynamic_batch(text: str) -> list[int]:
 
 def atc_args(onnx_path: str | Path, output_prefix: str | Path, spec: ModelSpec,
              batch_size: int | None, soc_version: str, dynamic_batch: list[int] | None = None,
-             atc: str = "atc") -> list[str]:
+             atc: str = "atc", widths: list[int] | None = None) -> list[str]:
     """The atc argument list (argv, no shell quoting) of the ModelZoo command.
 
     Args:
         output_prefix: atc's ``--output`` (atc appends ``.om``).
         batch_size: the static batch N (ignored with ``dynamic_batch``).
         dynamic_batch: the gears of a dynamic-batch OM (input batch -1).
+        widths: the width gears of a dynamic-width spec (``--dynamic_image_size``, static batch;
+            atc allows one kind of gear per model).
     """
     n = -1 if dynamic_batch else batch_size
-    shape = ",".join(str(d) for d in (n, *spec.input_shape))
+    dims = (n, *spec.input_shape)
+    if widths:  # atc's dynamic image size: H and W are -1 in the shape, the gears list (H, W)
+        dims = (n, spec.input_shape[0], -1, -1)
+    shape = ",".join(str(d) for d in dims)
     args = [str(atc), f"--model={onnx_path}", "--framework=5", f"--output={output_prefix}",
             "--input_format=NCHW", f"--input_shape={spec.input_name}:{shape}", "--log=error",
             f"--soc_version={soc_version}"]
     if dynamic_batch:
         args.append(f"--dynamic_batch_size={','.join(map(str, dynamic_batch))}")
+    if widths:
+        h = spec.input_shape[1]
+        args.append("--dynamic_image_size=" + ";".join(f"{h},{w}" for w in widths))
     return args
 
 
@@ -131,13 +142,25 @@ def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def width_steps(onnx_path: Path, spec: ModelSpec, widths: list[int]) -> dict[int, int]:
+    """Width gear -> T of the model at that width (one ONNX Runtime run each): the OM's
+    output buffer is sized for its largest gear, so T cannot be read from it."""
+    from crnn_deploy.converter.parity import ort_run
+
+    c, h, _ = spec.input_shape
+    return {w: int(ort_run(onnx_path, np.zeros((1, c, h, w), np.float32)).shape[0]) for w in widths}
+
+
 def _check(path: Path, spec: ModelSpec, onnx_path: Path, batch: int | None,
-           gears: list[int] | None, device_id: int) -> tuple[float | None, str]:
+           gears: list[int] | None, device_id: int, steps: dict | None = None
+           ) -> tuple[float | None, str]:
     from crnn_deploy.runtime.ascend_backend import OmSession, unavailable_reason
 
     reason = unavailable_reason()
     if reason:
         return None, f"not checked: {reason}"
+    if steps:
+        return None, "not checked: width gears (the ONNX Runtime comparison runs one width)"
     session = OmSession(path, spec.output_shape, gears, device_id)
     try:
         batches = [batch]
@@ -167,6 +190,14 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
     info = read_onnx_info(onnx_path)
     spec = info.spec
     gears = parse_dynamic_batch(dynamic_batch) if isinstance(dynamic_batch, str) else dynamic_batch
+    widths = None
+    if spec.dynamic_width:  # a small set of widths; every batch runs at the smallest that fits
+        if gears:
+            raise UserError("a width that follows the word uses atc's width gears "
+                            "(--dynamic_image_size), which atc does not combine with "
+                            "--dynamic-batch: give --batch-size")
+        widths = default_widths(spec)
+        spec = spec.with_changes(width_max=widths[-1])
     if gears:
         if batch_size is not None and batch_size not in gears:
             raise UserError(f"--batch-size {batch_size} is not one of --dynamic-batch {gears}")
@@ -182,7 +213,7 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
     exe = find_atc(atc)
     if exe is None:
         cmd = atc_args(info.path.absolute(), prefix, spec, batch_size,
-                       soc_version or SOC_PLACEHOLDER, gears)
+                       soc_version or SOC_PLACEHOLDER, gears, widths=widths)
         raise UserError("atc (Huawei CANN toolkit) not found on PATH; install CANN and run "
                         "`source /usr/local/Ascend/ascend-toolkit/set_env.sh`, or pass --atc PATH. "
                         f"The command would have been:\n  {shlex.join(cmd)}"
@@ -191,7 +222,8 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
     soc = soc_version or detect_soc()
     with temp_dir(final) as work:
         tmp_prefix = Path(work) / prefix.name
-        cmd = atc_args(info.path.absolute(), tmp_prefix, spec, batch_size, soc, gears, atc=exe)
+        cmd = atc_args(info.path.absolute(), tmp_prefix, spec, batch_size, soc, gears, atc=exe,
+                       widths=widths)
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
         if proc.returncode != 0:
             tails = [f"--- atc {name} (last lines) ---\n{_tail(text)}"
@@ -203,12 +235,15 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
         if len(made) != 1:
             raise UserError(f"atc reported success but wrote {len(made)} .om files in {work} "
                             f"(expected {tmp_prefix}.om); its output:\n{_tail(proc.stdout)}")
-        diff, note = _check(made[0], spec, info.path, batch_size, gears, device_id)
+        steps = width_steps(info.path, spec, widths) if widths else None
+        diff, note = _check(made[0], spec, info.path, batch_size, gears, device_id, steps)
         batch_info = {"dynamic_batch": gears} if gears else {"batch_size": batch_size}
+        if steps:
+            batch_info["widths"] = steps
         write_sidecar(final, spec, soc_version=soc, onnx=str(info.path), max_abs_diff=diff,
                       check=note, **batch_info,
                       atc_command=shlex.join(atc_args(info.path.absolute(), prefix, spec,
-                                                      batch_size, soc, gears)))
+                                                      batch_size, soc, gears, widths=widths)))
         publish(made[0], final)
     kind = f"dynamic batch {gears}" if gears else f"batch {batch_size}"
     return BuildResult(path=final, max_diff=diff, atol=OM_ATOL if diff is not None else None,

@@ -44,11 +44,14 @@ DEFAULT_WORKSPACE_MIB = 1024
 
 
 def profile_shapes(spec: ModelSpec, batch_size: int, min_batch: int | None = None,
-                   opt_batch: int | None = None, max_batch: int | None = None
-                   ) -> dict[str, tuple[int, int, int, int]]:
+                   opt_batch: int | None = None, max_batch: int | None = None,
+                   max_width: int | None = None) -> dict[str, tuple[int, int, int, int]]:
     """The optimization profile: ``{"min", "opt", "max"}`` -> (N, C, H, W) of the spec.
 
     Defaults: min 1, opt ``batch_size``, max ``batch_size`` (the DESIGN.md profile 1/16/16).
+    A dynamic-width spec's profile also spans the width (TensorRT ``IOptimizationProfile.
+    set_shape`` takes any dims): W from the spec's smallest (min and opt) to ``max_width``
+    (default the spec's largest); the plan's sidecar spec then says ``width_max = max_width``.
 
     Raises:
         UserError: a value below 1, or not min <= opt <= max (the message names the option
@@ -69,6 +72,12 @@ def profile_shapes(spec: ModelSpec, batch_size: int, min_batch: int | None = Non
     if opt > hi:
         raise UserError(f"--opt-batch {opt}{opt_src} is above --max-batch {hi}{max_src}; "
                         "need min <= opt <= max")
+    if spec.dynamic_width:  # the profile spans the width too: min..max, opt at the smallest
+        c, h, w = spec.input_shape
+        top = max_width or spec.width_max
+        if not w <= top <= spec.width_max:
+            raise UserError(f"--max-width {top} is outside {w}..{spec.width_max} of {spec.name}")
+        return {"min": (int(lo), c, h, w), "opt": (int(opt), c, h, w), "max": (int(hi), c, h, top)}
     return {k: (int(n), *spec.input_shape) for k, n in (("min", lo), ("opt", opt), ("max", hi))}
 
 
@@ -157,7 +166,7 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
                    max_batch: int | None = None, fp16: bool = False, int8: bool = False,
                    calib: str | Path | None = None,
                    workspace_mib: int = DEFAULT_WORKSPACE_MIB,
-                   overwrite: bool = False) -> BuildResult:
+                   overwrite: bool = False, max_width: int | None = None) -> BuildResult:
     """Build, check and write the plan ``output`` and its sidecar ``output.json``.
 
     Args:
@@ -184,7 +193,9 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
                     companions=[sidecar_path(output)])
     info = read_onnx_info(onnx_path)
     spec = info.spec
-    shapes = profile_shapes(spec, batch_size, min_batch, opt_batch, max_batch)
+    shapes = profile_shapes(spec, batch_size, min_batch, opt_batch, max_batch, max_width)
+    if spec.dynamic_width:  # the plan runs widths up to its profile's max
+        spec = spec.with_changes(width_max=shapes["max"][3])
     batches = tuple(dict.fromkeys(shapes[k][0] for k in ("min", "opt", "max")))
     if info.batch is not None and batches != (info.batch,):
         raise UserError(f"{info.path} has a static batch of {info.batch}, the profile asks for "

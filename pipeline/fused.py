@@ -30,7 +30,7 @@ from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.batching import pad_batch
 from crnn_deploy.runtime.runner import resolve_batch, run_batches, warm_up
 from crnn_deploy.runtime.stats import latency_summary, throughput
-from crnn_deploy.runtime.widths import plan_widths
+from crnn_deploy.runtime.widths import fit_width, plan_widths
 
 #: Bad samples listed one by one in the result.
 MAX_REPORTED = 20
@@ -73,14 +73,16 @@ class EvalResult:
         return len(self.predictions) / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def _sub_batches(images, batch: int, policy: str, pad: str) -> list[tuple[list[int], np.ndarray]]:
+def _sub_batches(images, batch: int, policy: str, pad: str, widths=None
+                 ) -> list[tuple[list[int], np.ndarray]]:
     """``(positions, float32 (batch, C, H, W))`` engine batches of one feeder group: the group
     as is (fixed width), or grouped by width (:func:`runtime.widths.plan_widths`), each row
-    padded on the right to its batch's width with the spec's ``pad``."""
+    padded on the right with the spec's ``pad`` to its batch's width (to the smallest of the
+    engine's ``widths`` that fits, for an engine of static widths)."""
     if not isinstance(images, list):
         return [(list(range(len(images))), pad_batch(images, batch))] if len(images) else []
     out = []
-    for pos, width in plan_widths([x.shape[-1] for x in images], batch, policy):
+    for pos, width in plan_widths([fit_width(x.shape[-1], widths) for x in images], batch, policy):
         x = np.zeros((batch, *images[pos[0]].shape[:-1], width), np.float32)
         for row, k in enumerate(pos):
             x[row] = pad_width(images[k], width, pad)
@@ -106,7 +108,7 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray |
 
     def padded() -> Iterator[np.ndarray]:
         for meta, images in batches:
-            subs = _sub_batches(images, batch, policy, spec.pad)
+            subs = _sub_batches(images, batch, policy, spec.pad, backend.widths)
             pending.append((meta, [pos for pos, _ in subs], [[""] * len(images), [0.0] * len(images), 0]))
             for _, x in subs:
                 yield x

@@ -81,7 +81,7 @@ class OmSession:
     """
 
     def __init__(self, path, output_shape: tuple[int, int], gears: list[int] | None = None,
-                 device_id: int = 0):
+                 device_id: int = 0, widths: dict[int, int] | None = None):
         from ais_bench.infer.interface import InferSession
 
         try:
@@ -101,6 +101,8 @@ class OmSession:
         else:
             self.gears = [shape[0]]
         self.seq_len, self.classes = output_shape
+        #: width gear -> T of a dynamic-image-size OM (atc --dynamic_image_size; the sidecar)
+        self.widths = {int(w): int(t) for w, t in (widths or {}).items()}
 
     @property
     def batch_size(self) -> int | None:
@@ -108,6 +110,13 @@ class OmSession:
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
+        if self.widths:  # ais_bench 'dymhw': the gear is the (H, W) of the input array
+            w = x.shape[3]
+            if w not in self.widths or n != self.gears[0]:
+                raise UserError(f"the OM runs batch {self.gears[0]} at widths {sorted(self.widths)}, "
+                                f"got {n} x width {w}")
+            out = self.session.infer([np.ascontiguousarray(x)], mode="dymhw")
+            return to_tbc(out[0], self.widths[w], n, self.classes, n)
         if not self.dynamic:
             if n != self.gears[0]:
                 raise UserError(f"the OM has a static batch of {self.gears[0]}, got {n}")
@@ -150,9 +159,12 @@ class AscendBackend(Backend):
 
     def _load(self) -> None:
         self.spec = read_sidecar(self.engine)
-        gears = json.loads(sidecar_path(self.engine).read_text()).get("dynamic_batch")
-        self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id())
-        if self.session.input_shape != tuple(self.spec.input_shape):
+        side = json.loads(sidecar_path(self.engine).read_text())
+        gears, widths = side.get("dynamic_batch"), side.get("widths")
+        self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id(), widths)
+        if widths:  # (N, C, -1, -1): C is the spec's; the gears are the widths it runs
+            self.widths = tuple(sorted(self.session.widths))
+        elif self.session.input_shape != tuple(self.spec.input_shape):
             raise UserError(f"engine {self.engine}: input (N, {self.session.input_shape}) does "
                             f"not match spec {self.spec.name} {self.spec.input_shape}")
         self.batch_size = self.session.batch_size

@@ -44,6 +44,10 @@ class Backend(abc.ABC):
         self.options = options
         self.spec: ModelSpec | None = None
         self.batch_size: int | None = None
+        #: an engine with static shapes and a width that follows the word (OM width gears):
+        #: the widths it runs; a batch is padded to the smallest that fits
+        #: (:func:`runtime.widths.fit_width`). None: any width of the spec's range.
+        self.widths: tuple[int, ...] | None = None
         self.last_latency_ms: float = 0.0
         #: seconds during which at least one inference was in flight (sum of the bare call
         #: times when sequential; the busy span when pipelined); reset by :meth:`reset_timing`
@@ -141,6 +145,9 @@ class Backend(abc.ABC):
             if not expected[2] <= x.shape[3] <= spec.width_max:
                 raise UserError(f"input width {x.shape[3]} is outside {expected[2]}..{spec.width_max} "
                                 f"of {spec.name}")
+            if self.widths and x.shape[3] not in self.widths:
+                raise UserError(f"input width {x.shape[3]} is not one of the engine's widths "
+                                f"{list(self.widths)}")
         elif x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise UserError(f"input shape {tuple(x.shape)} does not match "
                             f"(N, {', '.join(map(str, expected))}) of {spec.name}")

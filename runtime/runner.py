@@ -134,7 +134,8 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
     """
     spec = backend.spec
     if files and files[0].suffix == ".npy":  # dynamic width: batches of one width each
-        plans = widths.plan_widths(widths.check_npy(files, spec), batch, "bucket")
+        fitted = [widths.fit_width(w, backend.widths) for w in widths.check_npy(files, spec)]
+        plans = widths.plan_widths(fitted, batch, "bucket")
         groups = [[files[k] for k in pos] for pos, _ in plans]
         batches = (widths.read_npy_batch(g, w, batch, spec) for g, (_, w) in zip(groups, plans))
     else:

@@ -124,9 +124,10 @@ class TrtSession:
             raise UserError(f"{label}: expected 1 input and 1 output, got {inputs} and {outputs}")
         self.input_name, self.output_name = inputs[0], outputs[0]
         shape = tuple(self.engine.get_tensor_shape(self.input_name))
-        if shape[0] < 0:
+        if min(shape) < 0:  # dynamic batch and/or width: the range of profile 0
             lo, _, hi = self.engine.get_tensor_profile_shape(self.input_name, 0)
             self.min_batch, self.max_batch = int(lo[0]), int(hi[0])
+            shape = tuple(hi)  # buffers for the largest shape; W (dim 3) from lo[3] to hi[3]
         else:
             self.min_batch = self.max_batch = int(shape[0])
         self.input_shape = tuple(int(d) for d in shape[1:])
@@ -190,7 +191,10 @@ class TensorRTBackend(Backend):
             raise UserError(f"tensorrt: unknown device {self.device!r} (TensorRT runs on the GPU)")
         self.spec = read_sidecar(self.engine)
         self.session = TrtSession(self.engine.read_bytes(), label=str(self.engine))
-        if self.session.input_shape != tuple(self.spec.input_shape):
+        got, want = self.session.input_shape, tuple(self.spec.input_shape)
+        if self.spec.dynamic_width:  # (C, H) fixed; the profile's largest W is the spec's
+            got, want = got[:2], want[:2]
+        if got != want:
             raise UserError(f"engine {self.engine}: input (N, {self.session.input_shape}) does not "
                             f"match spec {self.spec.name} {self.spec.input_shape}")
         s = self.session

@@ -115,3 +115,32 @@ def padding_share(widths: Sequence[int], plans: Sequence[tuple[list[int], int]],
     content = widths if content is None else content
     total = sum(w * len(pos) for pos, w in plans)
     return 1.0 - sum(content[k] for pos, _ in plans for k in pos) / total if total else 0.0
+
+
+def default_widths(spec: ModelSpec, count: int = 6) -> list[int]:
+    """A small set of widths for an engine with static shapes (OM gears, static IRs): the
+    smallest width, then steps of x1.5 rounded up to the width multiple, up to the largest
+    (at most ``count`` widths; the last is always ``spec.width_max``). A fixed-width spec: [W]."""
+    w, top, m = spec.input_shape[2], spec.width_max or spec.input_shape[2], spec.width_multiple
+    out = [w]
+    while out[-1] < top and len(out) < count - 1:
+        out.append(min(top, -(-int(out[-1] * 1.5) // m) * m))
+    if out[-1] < top:
+        out.append(top)
+    return out
+
+
+def fit_width(width: int, widths: Sequence[int] | None) -> int:
+    """The smallest of ``widths`` that holds ``width`` columns (``width`` itself when the
+    engine takes any width: ``widths`` None).
+
+    Raises:
+        UserError: ``width`` is above every width of the engine.
+    """
+    if not widths:
+        return width
+    fitting = [w for w in sorted(widths) if w >= width]
+    if not fitting:
+        raise UserError(f"an image {width} columns wide is above the engine's widths "
+                        f"{sorted(widths)}; rebuild it with a larger width")
+    return fitting[0]

@@ -158,3 +158,11 @@ def test_build_and_run_om_on_the_npu(tmp_path, dynamic, nano_bs16_onnx, nano_dyn
         for n in ((3, 16) if dynamic else (16,)):
             x = check_inputs(spec, n)
             assert np.max(np.abs(b.infer(x) - ort_run(onnx_path, x, spec))) <= 0.1
+
+
+def test_atc_args_give_width_gears_for_a_width_that_follows_the_word():
+    spec = get_spec("nano-ocr").with_changes(name="dyn", input_shape=(3, 48, 320), channels="BGR",
+                                             resize_mode="keep-ratio", width_max=960, input_name="x")
+    args = atc_args("p.onnx", "p", spec, 8, "Ascend310P3", widths=[320, 480, 960])
+    assert "--input_shape=x:8,3,-1,-1" in args
+    assert "--dynamic_image_size=48,320;48,480;48,960" in args

@@ -145,3 +145,15 @@ def test_int8_check_plumbing_with_onnx_runtime_runners(crnn_onnx, tmp_path):
 
         check = _int8_check(ref, Broken(), spec, batches, count)
         assert check.count == 5 and check.agreement == 0.0 and check.max_diff >= 100.0
+
+
+def test_profile_spans_the_width_of_a_width_that_follows_the_word():
+    from crnn_deploy.common.errors import UserError
+
+    spec = NANO.with_changes(name="dyn", input_shape=(3, 48, 320), channels="BGR",
+                             resize_mode="keep-ratio", width_max=3200)
+    assert profile_shapes(spec, 8) == {"min": (1, 3, 48, 320), "opt": (8, 3, 48, 320),
+                                       "max": (8, 3, 48, 3200)}
+    assert profile_shapes(spec, 8, max_width=1280)["max"] == (8, 3, 48, 1280)
+    with pytest.raises(UserError, match="--max-width 100"):
+        profile_shapes(spec, 8, max_width=100)

@@ -1,0 +1,62 @@
+"""Batching by width (plan_widths, padding_share), the width set of static-shape engines
+(default_widths, fit_width) and the staged .npy inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.specs import get_spec
+from crnn_deploy.runtime.widths import (
+    check_npy,
+    default_widths,
+    fit_width,
+    padding_share,
+    plan_widths,
+    read_npy_batch,
+)
+
+SPEC = get_spec("nano-ocr").with_changes(
+    name="dyn", input_shape=(3, 48, 320), channels="BGR", resize_mode="keep-ratio",
+    width_max=3200, width_multiple=32)
+
+
+def test_bucket_groups_equal_widths_and_widest_pads_to_the_batch_max():
+    widths = [320, 640, 320, 480, 320, 640, 320]
+    plans = plan_widths(widths, 3, "bucket")
+    assert plans == [([0, 2, 4], 320), ([6], 320), ([3], 480), ([1, 5], 640)]
+    assert sorted(k for pos, _ in plans for k in pos) == list(range(7))
+    assert padding_share(widths, plans) == 0.0
+    wide = plan_widths(widths, 3, "widest")
+    assert wide == [([0, 2, 4], 320), ([6, 3, 1], 640), ([5], 640)]
+    assert padding_share(widths, wide) == pytest.approx(1 - sum(widths) / (3 * 320 + 4 * 640))
+    with pytest.raises(ValueError):
+        plan_widths(widths, 3, "random")
+
+
+def test_static_engines_get_a_small_width_set_and_the_smallest_that_fits():
+    ws = default_widths(SPEC)
+    assert ws[0] == 320 and ws[-1] == 3200 and len(ws) <= 6 and ws == sorted(ws)
+    assert all(w % 32 == 0 for w in ws)
+    assert default_widths(get_spec("crnn")) == [100]
+    assert fit_width(321, ws) == ws[1] and fit_width(320, ws) == 320 and fit_width(999, None) == 999
+    with pytest.raises(UserError, match="above the engine's widths"):
+        fit_width(4000, ws)
+
+
+def test_npy_inputs_carry_their_width(tmp_path):
+    a, b = np.ones((1, 3, 48, 320), np.float32), np.full((1, 3, 48, 352), 2, np.float32)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    files = [tmp_path / "a.npy", tmp_path / "b.npy"]
+    assert check_npy(files, SPEC) == [320, 352]
+    x = read_npy_batch(files, 352, 3, SPEC)
+    assert x.shape == (3, 3, 48, 352) and x[0, :, :, 320:].sum() == 0 and x[2].sum() == 0
+    edge = read_npy_batch(files, 352, 2, SPEC.with_changes(pad="last-column"))
+    assert (edge[0, :, :, 320:] == 1).all()
+    np.save(tmp_path / "c.npy", np.ones((1, 1, 48, 320), np.float32))
+    with pytest.raises(UserError, match="c.npy has shape"):
+        check_npy([tmp_path / "c.npy"], SPEC)
+    (tmp_path / "d.npy").write_bytes(b"not numpy")
+    with pytest.raises(UserError, match="d.npy is not a readable .npy"):
+        check_npy([tmp_path / "d.npy"], SPEC)
