@@ -28,11 +28,19 @@ $(VENV)/.installed: pyproject.toml
 weights: setup
 	$(PY) scripts/fetch_weights.py build/weights
 
-## convert: every engine this machine can build for MODEL at batch BS, with a parity table
-convert: setup
-	$(if $(filter build/weights/nano_ocr_ftr.pth,$(CKPT)),$(MAKE) --no-print-directory weights)
+## convert: every engine this machine can build for MODEL at batch BS, with a parity table;
+## only when an engine is missing or older than the checkpoint or the converter's sources
+## (models/, converter/, runtime/: the export, the checks and the backends they run)
+CONVERT_SRC := $(wildcard models/*.py converter/*.py converter/int8/*.py runtime/*.py)
+ENGINES = build/$(MODEL)_dynamic.onnx build/$(MODEL)_bs$(BS).onnx build/$(MODEL)_bs$(BS).xml \
+  $(if $(wildcard $(CALIB_GT)),build/$(MODEL)_bs$(BS)_int8.xml build/$(MODEL)_bs$(BS)_int8.onnx)
+convert: setup $(ENGINES)
+$(ENGINES) &: $(CKPT) $(CONVERT_SRC) | $(VENV)/.installed
 	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build --overwrite \
 	  $(if $(wildcard $(CALIB_GT)),--calib-gt $(CALIB_GT))
+
+build/weights/nano_ocr_ftr.pth: | $(VENV)/.installed
+	$(PY) scripts/fetch_weights.py build/weights
 
 ## demo: IIIT5K (3000 words) through ONNX Runtime and OpenVINO with nano-ocr-37 (the classic
 ## 1x32x100 -> 26x1x37 contract), then the native nano-ocr (1x32x128) through ONNX Runtime
