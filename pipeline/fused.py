@@ -20,6 +20,7 @@ from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.feeder import group_size, prepare_batches, preprocess_chunks
 from crnn_deploy.pipeline.gt_set import GtSet
 from crnn_deploy.pipeline.sample_source import item_size, lmdb_groups, lmdb_info, load_item
+from crnn_deploy.pipeline.second_pass import reread_low_confidence, reread_with, sample_bytes
 from crnn_deploy.postprocess.ctc import decode_batch
 from crnn_deploy.postprocess.metrics import score_samples
 from crnn_deploy.preprocess.lmdb_io import (
@@ -214,7 +215,11 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
     source = thread_batches() if workers is None else process_batches()
     start = time.perf_counter()
     try:
-        for meta, texts, confs in infer_decoded(backend, source, batch, pipelined):
+        decoded = reread_low_confidence(  # the spec's second pass, if it has one
+            infer_decoded(backend, source, batch, pipelined), spec,
+            lambda meta, rows: sample_bytes(lmdb_path, [meta[k][0] for k in rows]),
+            reread_with(infer_decoded, backend, batch))
+        for meta, texts, confs in decoded:
             latencies.append(backend.last_latency_ms)
             for (i, label, src), text, conf in zip(meta, texts, confs):
                 predictions.append((f"test_{i}.bin", src, text, conf))

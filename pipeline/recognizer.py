@@ -24,6 +24,7 @@ import numpy as np
 from crnn_deploy.common.errors import OptionError, UserError
 from crnn_deploy.pipeline.feeder import group_size, prepare_batches
 from crnn_deploy.pipeline.fused import infer_decoded
+from crnn_deploy.pipeline.second_pass import reread_low_confidence, reread_with
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.preprocess.sources import read_image_file
 from crnn_deploy.preprocess.transform import ImageError
@@ -130,7 +131,10 @@ def recognize_stream(backend: Backend, items: Iterable, batch: int,
                                threads or os.cpu_count() or 1, ahead, nice, slice_size,
                                (lambda kv: input_weight(kv[1])) if balance else None)
     pairs = ((b, b.images) for b in prepared)
-    for b, texts, confs in infer_decoded(backend, pairs, batch, pipelined, width_policy):
+    decoded = reread_low_confidence(  # the spec's second pass, if it has one
+        infer_decoded(backend, pairs, batch, pipelined, width_policy), spec,
+        lambda b, rows: [load(b.items[k][1]) for k in rows], reread_with(infer_decoded, backend, batch))
+    for b, texts, confs in decoded:
         rows = [(k, obj, text, conf, None) for (k, obj), text, conf in zip(b.items, texts, confs)]
         rows += [(k, obj, None, None, why) for (k, obj), why in b.bad]
         yield from sorted(rows, key=lambda r: r[0])

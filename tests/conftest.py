@@ -127,3 +127,18 @@ def ppocrv4_onnx(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ppocrv4") / "ppocrv4-rec.onnx"
     import_onnx(PPOCR_SOURCE, "ppocrv4-rec", out)
     return out
+
+
+@pytest.fixture(scope="session")
+def english_g2_onnx(english_g2_weights, tmp_path_factory) -> Path:
+    """english_g2 exported from EasyOCR's weights for this session: dynamic batch and width
+    (input actual_input_1 (batch, 1, 64, width), output output1 (width // 4 - 1, batch, 97))."""
+    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.models.checkpoint import load_model
+    from crnn_deploy.models.specs import get_spec
+
+    spec = get_spec("english_g2")
+    path = tmp_path_factory.mktemp("english_g2") / "english_g2.onnx"
+    export_onnx(load_model(spec, english_g2_weights), spec, path, batch_size=4,
+                check_batches=(1, 3))
+    return path
