@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -28,7 +29,7 @@ import click
 from crnn_deploy.bench.report import render_markdown, write_plot, write_text_atomic
 from crnn_deploy.bench.run import run_bench
 from crnn_deploy.bench.variants import VARIANT_KEYS
-from crnn_deploy.bench.workspace import rel
+from crnn_deploy.bench.workspace import DATASET_DIRS, rel
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
 
@@ -55,6 +56,27 @@ def _int_list(text: str) -> list[int]:
     return sorted(set(values))
 
 
+def parse_sets(items) -> dict[str, Path]:
+    """``("mine=words/gt.txt", ...)`` -> ``{"mine": Path("words/gt.txt")}``.
+
+    Raises:
+        UserError: not NAME=FILE, a NAME that is not ``[A-Za-z0-9_-]+`` or is taken (a built-in
+            set or an earlier --set), or a GT file that does not exist.
+    """
+    taken = {k for k, _ in DATASET_DIRS}
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, gt = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not gt:
+            raise UserError(f"--set {item!r}: expected NAME=gt.txt (NAME: letters, digits, _ -)")
+        if name in taken or name in out:
+            raise UserError(f"--set {item!r}: the name {name} is taken; choose another")
+        if not Path(gt).is_file():
+            raise UserError(f"--set {item!r}: GT file not found: {gt}")
+        out[name] = Path(gt)
+    return out
+
+
 def canonical_command(p: dict) -> str:
     """The crnn-bench command line that reproduces this run (every setting explicit)."""
     args = ["crnn-bench", "--model", p["model"], "--checkpoint", rel(p["checkpoint"])]
@@ -72,6 +94,8 @@ def canonical_command(p: dict) -> str:
         args += ["--retries", str(p["retries"])]
     if p["threads"] != os.cpu_count():
         args += ["--threads", str(p["threads"])]
+    for name, gt in (p.get("sets") or {}).items():
+        args += ["--set", f"{name}={rel(gt)}"]
     if p["limit"]:
         args += ["--limit", str(p["limit"])]
     if p["variants"] != list(VARIANT_KEYS):
@@ -156,6 +180,9 @@ def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) 
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Preprocessing processes of the eval runs [default: crnn-eval's thread-pool "
                    "feeder, no process].")
+@click.option("--set", "user_sets", multiple=True, metavar="NAME=GT",
+              help="Also score your own labeled set: a GT file ('relpath<TAB>label', paths "
+                   "relative to it), a column NAME in the accuracy table (repeatable).")
 @click.option("--no-accuracy", is_flag=True, help="Skip the word-accuracy runs.")
 @click.option("--no-benchmark-app", is_flag=True, help="Skip OpenVINO's benchmark_app.")
 @click.option("--no-fused", is_flag=True, help="Skip the crnn-eval-vs-loop check.")
@@ -170,7 +197,7 @@ def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) 
               help="Re-render --output/--plot from {workdir}/bench_results.json (+ scale_eval.json).")
 def main(model, checkpoint, assets, workdir, engines_dir, batches, seconds_per_point, loops,
          rounds, warmup, max_foreign, retries, threads, variants, limit, workers, no_accuracy,
-         no_benchmark_app, no_fused, output, plot, quick, render_only):
+         no_benchmark_app, no_fused, output, plot, quick, render_only, user_sets):
     """Benchmark MODEL's engines side by side and write docs/BENCHMARKS.md.
 
     \b
@@ -195,6 +222,7 @@ def main(model, checkpoint, assets, workdir, engines_dir, batches, seconds_per_p
     if unknown:
         raise UserError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANT_KEYS)}")
     p = {
+        "sets": parse_sets(user_sets),
         "model": model, "checkpoint": checkpoint, "assets": assets, "workdir": workdir,
         "engines_dir": engines_dir,
         "batches": _int_list(batches) if batches else q.get("batches", [1, 16, 64]),

@@ -44,9 +44,14 @@ def run_bench(p: dict, log: Callable[[str], None]) -> dict:
 
     log("preparing engines")
     variants, int8 = build_variants(ws, p["variants"], p["batches"], p["calib_size"])
+    sets = dict(p.get("sets") or {})  # --set NAME=gt.txt: the user's labeled sets
+    builtin = [(k, f) for k, f in DATASET_DIRS  # beside user sets: those the assets hold
+               if not sets or (Path(p["assets"]) / f / "gt.txt").is_file()]
     lmdbs = {} if p["no_accuracy"] else {
-        key: ws.lmdb(key, folder, p["limit"]) for key, folder in DATASET_DIRS}
-    fused_lmdb = lmdbs.get("iiit5k") or ws.lmdb("iiit5k", "eval_iiit5k_3000", p["limit"])
+        key: ws.lmdb(key, folder, p["limit"]) for key, folder in [*builtin, *sets.items()]}
+    fused_lmdb = lmdbs.get("iiit5k") or (
+        ws.lmdb(*next(iter(sets.items())), p["limit"]) if sets and not builtin
+        else ws.lmdb("iiit5k", "eval_iiit5k_3000", p["limit"]))
 
     log(f"throughput grid: {len(variants)} variants x batches {p['batches']}, "
         f"{p['rounds']} rounds, {threads} threads")
@@ -92,6 +97,7 @@ def run_bench(p: dict, log: Callable[[str], None]) -> dict:
         "rounds": p["rounds"], "warmup": p["warmup"], "loops": p["loops"],
         "seconds_per_point": p["seconds_per_point"], "limit": p["limit"], "quick": p["quick"],
         "calib_size": p["calib_size"], "machine": machine_info(),
+        "sets": {k: rel(v) for k, v in sets.items()},
         "max_foreign": p["max_foreign"], "retries": p["retries"], "acc_workers": p["acc_workers"],
         "load_average": {"before": load_before, "after": os.getloadavg()[0]},
         "foreign_cpu": {"grid": grid_foreign, "run": run_load.stop()},

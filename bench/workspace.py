@@ -142,14 +142,18 @@ class Workspace:
         return out, record
 
     # -- test sets -----------------------------------------------------------------------------
-    def lmdb(self, key: str, folder: str, limit: int | None = None) -> Path:
-        """``{workdir}/data/{key}.lmdb`` (or ``{key}_first{limit}.lmdb``) from the set's gt.txt,
-        built with :func:`preprocess.lmdb_build.build_lmdb` when absent."""
+    def lmdb(self, key: str, folder: str | Path, limit: int | None = None) -> Path:
+        """``{workdir}/data/{key}.lmdb`` (or ``{key}_first{limit}.lmdb``) from a labeled set:
+        ``folder`` under the assets dir holding ``gt.txt``, or the path of a user's GT file
+        (``--set NAME=gt.txt``: ``relpath<TAB>label``, paths relative to it), built with
+        :func:`preprocess.lmdb_build.build_lmdb` when absent (kept across runs: a changed
+        user set needs a new NAME or a fresh work dir)."""
         from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
-        gt = self.assets / folder / "gt.txt"
+        gt = Path(folder) if Path(folder).suffix else self.assets / folder / "gt.txt"
         if not gt.is_file():
-            raise UserError(f"test set not found: {gt} (set --assets / CRNN_ASSETS)")
+            raise UserError(f"test set not found: {gt}"
+                            + ("" if Path(folder).suffix else " (set --assets / CRNN_ASSETS)"))
         data = self.workdir / "data"
         out = data / (f"{key}_first{limit}.lmdb" if limit else f"{key}.lmdb")
         src = data / f"{key}_first{limit}.gt.txt" if limit else gt

@@ -24,7 +24,10 @@ def accuracy_section(results: dict) -> str:
         + f"The INT8 models were calibrated on {meta.get('calib_size', 300)} IC03 images "
         "(`eval_ic03_860`, spread evenly over its gt.txt), so their IC03 column (marked *) "
         "includes calibration images; IIIT5K, SVT and IC13 are unseen by calibration.")
-    names = [n for n in DATASETS if any(a["dataset"] == n[0] for a in results.get("accuracy", []))]
+    seen = list(dict.fromkeys(a["dataset"] for a in results.get("accuracy", [])))
+    names = [n for n in DATASETS if n[0] in seen]
+    names += [(k, f"{k} (`{meta.get('sets', {}).get(k, k)}`)") for k in seen
+              if k not in dict(DATASETS)]  # the user's --set NAME=gt.txt
     rows = []
     ref = acc_of(results, "pytorch", "iiit5k")
     for v in results["variants"]:

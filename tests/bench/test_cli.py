@@ -17,7 +17,7 @@ from crnn_deploy.bench.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
-SECTIONS = ("## Machine", "## Reproduce", "## Targets (issue 7)", "## Throughput and latency",
+SECTIONS = ("## Machine", "## Reproduce", "## Targets", "## Throughput and latency",
             "## OpenVINO benchmark_app beside crnn-bench", "## Word accuracy", "## INT8 models",
             "## Fused path: crnn-eval against the loop", "## Scale:")
 
@@ -35,6 +35,17 @@ def test_unknown_variant_is_a_user_error(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing written
 
 
+def test_user_sets_are_checked(tmp_path):
+    gt = tmp_path / "gt.txt"
+    gt.write_text("a.png\tA\n")
+    for item, msg in (("mine", "expected NAME=gt.txt"), ("a b=x", "expected NAME=gt.txt"),
+                      ("svt=" + str(gt), "the name svt is taken"),
+                      ("mine=" + str(tmp_path / "no.txt"), "GT file not found")):
+        res = CliRunner().invoke(main, ["--set", item, "--workdir", str(tmp_path / "w")])
+        assert res.exit_code == 1 and msg in res.output, (item, res.output)
+    assert not (tmp_path / "w").exists()
+
+
 def test_render_only_needs_a_valid_results_file(tmp_path):
     out = tmp_path / "B.md"
     args = ["--render-only", "--workdir", str(tmp_path), "--output", str(out), "--plot", ""]
@@ -49,15 +60,22 @@ def test_render_only_needs_a_valid_results_file(tmp_path):
 def test_quick_mode_end_to_end(assets, nano_weights, tmp_path):
     from click.testing import CliRunner
     out, plot, work = tmp_path / "BENCH.md", tmp_path / "t.png", tmp_path / "work"
+    mine = tmp_path / "mine" / "gt.txt"  # a user's labeled set: the first SVT lines, moved
+    mine.parent.mkdir()
+    lines = (assets / "eval_svt_647" / "gt.txt").read_text("utf-8").splitlines()[:40]
+    mine.write_text("".join(f"{(assets / 'eval_svt_647' / ln.split(chr(9))[0]).resolve()}\t"
+                            f"{ln.split(chr(9))[1]}\n" for ln in lines), "utf-8")
     args = ["--quick", "--checkpoint", str(nano_weights), "--assets", str(assets),
             "--workdir", str(work), "--engines-dir", str(BUILD), "--output", str(out),
-            "--plot", str(plot)]
+            "--plot", str(plot), "--set", f"mine={mine}"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     md = out.read_text()
     for section in SECTIONS:
         assert section in md
     assert "--quick mode" in md and "first 32 images" in md
+    assert "issue" not in md.lower()  # the report carries no issue numbers
+    assert f"| mine (`{mine}`) |" in md.replace(" |", " |") and f"--set mine={mine}" in md
     res = json.loads((work / "bench_results.json").read_text())
     keys = {v["key"] for v in res["variants"]}
     assert keys == {"pytorch", "ort-f32", "ov-f32-latency", "ov-f32-throughput", "ov-bf16",
@@ -66,9 +84,10 @@ def test_quick_mode_end_to_end(assets, nano_weights, tmp_path):
         (k, b) for k in keys for b in (1, 4)}
     assert all(p["throughput"] > 0 and p["rounds"] == 2 for p in res["throughput"])
     acc = {(a["variant"], a["dataset"]): a for a in res["accuracy"]}
-    assert len(acc) == 7 * 4 and all(a["count"] == 32 for a in acc.values())
-    # f32 engines read exactly what PyTorch reads
-    for ds in ("iiit5k", "svt", "ic03", "ic13"):
+    assert len(acc) == 7 * 5 and all(a["count"] == 32 for a in acc.values())
+    # f32 engines read exactly what PyTorch reads; the user's set is SVT's first 32 words
+    assert acc[("pytorch", "mine")]["correct"] == acc[("pytorch", "svt")]["correct"]
+    for ds in ("iiit5k", "svt", "ic03", "ic13", "mine"):
         ref = acc[("pytorch", ds)]["correct"]
         assert acc[("ort-f32", ds)]["correct"] == ref
         assert acc[("ov-f32-latency", ds)]["correct"] == ref

@@ -9,7 +9,7 @@ import copy
 
 import crnn_deploy.bench.report as br
 
-SECTIONS = ("## Machine", "## Reproduce", "## Targets (issue 7)", "## Throughput and latency",
+SECTIONS = ("## Machine", "## Reproduce", "## Targets", "## Throughput and latency",
             "## OpenVINO benchmark_app beside crnn-bench", "## Word accuracy", "## INT8 models",
             "## Fused path: crnn-eval against the loop", "## Scale:")
 
@@ -90,7 +90,7 @@ def test_markdown_renders_given_numbers():
     assert "the reference 77.60 %" in md
     # targets: 600.25 / 161.25 = 3.72x met; OV INT8 2.08x with 0.27 point loss met;
     # ORT INT8 600.25 / 277.75 = 2.16x but 1.27 point loss: not met; fused 85.4 % not met, 96 % met
-    targets = md.split("## Targets (issue 7)")[1].split("## Throughput")[0]
+    targets = md.split("## Targets")[1].split("## Throughput")[0]
     lines = [ln for ln in targets.splitlines() if ln.startswith("| ") and "target" not in ln
              and "---" not in ln]
     assert len(lines) == 5
