@@ -13,7 +13,7 @@ CALIB_GT ?= $(ASSETS)/eval_ic03_860/gt.txt
 DATA := build/data
 export CRNN_ASSETS := $(abspath $(ASSETS))
 
-.PHONY: setup weights oracle convert demo test bench bench-classic clean
+.PHONY: setup weights oracle ppocrv4 convert demo test bench bench-classic clean
 
 ## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras (Ray Data included)
 setup: $(VENV)/.installed
@@ -24,9 +24,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,report,test,ray]'
 	touch $@
 
-## weights: nano-ocr's pretrained CRNN and EasyOCR's english_g2 (sha256-checked) -> build/weights/
+## weights: nano-ocr's pretrained CRNN, EasyOCR's english_g2 and RapidOCR's PP-OCRv4 recognizer (sha256-checked) -> build/weights/
 weights: setup
 	$(PY) scripts/fetch_weights.py build/weights
+
+## ppocrv4: RapidOCR's PP-OCRv4 recognizer (from `make weights`) imported with its preset, and its IR
+ppocrv4: weights
+	$(BIN)/crnn-convert import build/weights/ch_PP-OCRv4_rec_infer.onnx --spec ppocrv4-rec --output build/ppocrv4-rec.onnx --overwrite
+	$(BIN)/crnn-convert openvino --onnx build/ppocrv4-rec.onnx --output build/ppocrv4-rec.xml --overwrite
 
 ## convert: every engine this machine can build for MODEL at batch BS, with a parity table;
 ## only when an engine is missing or older than the checkpoint or the converter's sources

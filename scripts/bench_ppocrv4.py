@@ -10,7 +10,7 @@ One run, same files, file decode included, 2 inference threads each:
   widest image of the batch, RapidOCR's way), with the padding share of each (padded columns /
   all columns run, from the images' sizes: :func:`runtime.widths.padding_share`).
 
-Usage: python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.onnx \\
+Usage: python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.xml --precision bf16 \\
            --gt ../shared/assets/eval_iiit5k_3000/gt.txt [--limit N] [--batch 16]
 """
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default=None, help="OpenVINO precision hint (f32, bf16)")
     args = ap.parse_args(argv)
     import cv2
 
@@ -76,16 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     theirs, _ = rec([cv2.imread(str(p)) for p in paths])
     t_rapid = time.perf_counter() - start
-    with Recognizer(args.engine, args.batch, threads=args.threads) as r:
+    with Recognizer(args.engine, args.batch, threads=args.threads, precision=args.precision) as r:
         out = [("RapidOCR TextRecognizer (defaults: batch 6, sorted, pad to widest)", t_rapid,
                 padding(r.spec, paths, 6, "widest", len(paths)), None)]
+        for policy in ("bucket", "widest"):  # warm-up: OpenVINO compiles per new input shape
+            list(recognize_stream(r.backend, [str(p) for p in paths[:128]], r.batch_size,
+                                  width_policy=policy))
         for policy in ("bucket", "widest"):
             start = time.perf_counter()
             texts = [row[2] for row in recognize_stream(r.backend, [str(p) for p in paths], r.batch_size,
                                                         width_policy=policy)]
             wall = time.perf_counter() - start
             same = sum(a == b[0] for a, b in zip(texts, theirs))
-            out.append((f"crnn-deploy Recognizer, batch {r.batch_size}, {policy}", wall,
+            out.append((f"crnn-deploy Recognizer {args.engine.name} {args.precision or ''}, "
+                        f"batch {r.batch_size}, {policy}", wall,
                         padding(r.spec, paths, r.batch_size, policy), same))
     print(f"{len(paths)} files, {args.threads} inference threads each, file decode included")
     print("| runner | images/s | wall s | padding share | same text as RapidOCR (batched) |")
