@@ -26,9 +26,18 @@ _OPTIONS = [
                  help="Ray cluster to join: 'auto' (ray start --head on this machine), "
                       "host:6379 or ray://host:10001 [default: start Ray inside this process]."),
     click.option("--actors", type=click.IntRange(min=1), default=None,
-                 help="Engine actors [default: half the cluster's CPUs / --cpus-per-actor]."),
-    click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=1.0,
-                 show_default=True, help="CPUs per engine actor; also its engine threads (rounded up)."),
+                 help="Engine actors [default: what fits the cluster beside one read task; "
+                      "pipeline.ray_resources]."),
+    click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="CPUs per engine actor (fractional allowed); its engine threads are "
+                      "--threads, else this rounded up [default: each node's CPUs minus "
+                      "0.25 for the read tasks, shared by ceil(that) actors]."),
+    click.option("--cpus-per-reader", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="CPUs per read/preprocess task and Parquet write task [default: 0.25]."),
+    click.option("--first-result-timeout", type=click.FloatRange(min=0), default=600.0,
+                 show_default=True,
+                 help="Seconds to wait for the first predictions (engine loading and actor "
+                      "start-up included) before failing with what is free; 0: no limit."),
     click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=0.0, show_default=True,
                  help="GPUs per engine actor (TensorRT, ONNX Runtime CUDA with --device GPU)."),
     click.option("--resources", "ray_resources", multiple=True, metavar="NAME=N",
@@ -37,8 +46,8 @@ _OPTIONS = [
 
 
 def ray_options(func):
-    """Add --executor, --ray-address, --actors, --cpus-per-actor, --gpus-per-actor,
-    --resources to a command (crnn-eval and crnn-recognize have --overwrite themselves)."""
+    """Add --executor, --ray-address, --actors, --cpus-per-actor, --cpus-per-reader,
+    --first-result-timeout, --gpus-per-actor, --resources to a command (crnn-eval and crnn-recognize have --overwrite themselves)."""
     for option in reversed(_OPTIONS):
         func = option(func)
     return func
@@ -60,7 +69,7 @@ def parse_resources(items) -> dict[str, float]:
 
 def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, strict, output,
                 ray_address, actors, cpus_per_actor, gpus_per_actor, ray_resources, overwrite,
-                quiet=False):
+                cpus_per_reader=None, first_result_timeout=None, quiet=False):
     """``crnn-eval --executor ray``: :func:`pipeline.ray_exec.run`, then the metrics lines.
 
     Prints the metrics of crnn-eval (when the shards carry labels), the skipped samples by
@@ -76,7 +85,8 @@ def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, s
               cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
               resources=parse_resources(ray_resources), limit=limit, strict=strict,
               overwrite=overwrite, quiet=quiet,
-              log=None if quiet else (lambda m: click.echo(m, err=True)))
+              log=None if quiet else (lambda m: click.echo(m, err=True)),
+              cpus_per_reader=cpus_per_reader, first_result_timeout=first_result_timeout)
     agg = res.aggregate
     for line in outcome_lines(agg.metrics, f"predicted {agg.predicted} samples (no labels: "
                               "nothing to score)", agg.skipped, agg.skipped_keys):
@@ -125,7 +135,8 @@ def write_list(paths: list[str], list_file: Path) -> None:
 @contextlib.contextmanager
 def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, device, options,
                      batchsize, strict, progress, ray_address, actors, cpus_per_actor,
-                     gpus_per_actor, ray_resources, log, quiet=False):
+                     gpus_per_actor, ray_resources, log, cpus_per_reader=None,
+                     first_result_timeout=None, quiet=False):
     """``crnn-recognize --executor ray``: run ``paths`` through :func:`pipeline.ray_exec.run`
     and yield a :class:`RayRows` (rows in input order), as the local recognizer would.
 
@@ -161,7 +172,8 @@ def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, 
                       device=device, options=options, batch=batchsize, address=ray_address,
                       actors=actors, cpus_per_actor=cpus_per_actor,
                       gpus_per_actor=gpus_per_actor, resources=parse_resources(ray_resources),
-                      strict=strict, progress=bool(progress), quiet=quiet, log=log)
+                      strict=strict, progress=bool(progress), quiet=quiet, log=log,
+                      cpus_per_reader=cpus_per_reader, first_result_timeout=first_result_timeout)
         except UserError as err:  # name the image, not the hidden list file
             raise UserError(err.message.replace(f"{list_file}: ", "")) from None
         yield RayRows(_ordered_rows(work / "pred" / "predictions", paths), res)

@@ -46,6 +46,12 @@ from crnn_deploy.pipeline.ray_read import (
     plan_list_ranges,
     plan_lmdb_ranges,
 )
+from crnn_deploy.pipeline.ray_resources import (
+    FIRST_RESULT_TIMEOUT_S,
+    FirstResult,
+    cluster_nodes,
+    plan_resources,
+)
 from crnn_deploy.postprocess.metrics import write_report
 
 MARKER = {"executor": "ray", "tool": "crnn-deploy"}
@@ -134,11 +140,13 @@ def _user_error(exc: BaseException) -> UserError | None:
 def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None = None,
         image_list: str | Path | None = None, *, backend: str | None = None,
         device: str = "CPU", options: dict | None = None, batch: int | None = None,
-        address: str | None = None, actors: int | None = None, cpus_per_actor: float = 1.0,
-        gpus_per_actor: float = 0.0, resources: dict | None = None,
-        cpus_per_reader: float = 1.0, range_size: int = DEFAULT_RANGE,
-        limit: int | None = None, strict: bool = False, overwrite: bool = False,
-        progress: bool = False, quiet: bool = False, log=None) -> RayRunResult:
+        address: str | None = None, actors: int | None = None,
+        cpus_per_actor: float | None = None, gpus_per_actor: float = 0.0,
+        resources: dict | None = None, cpus_per_reader: float | None = None,
+        range_size: int = DEFAULT_RANGE, limit: int | None = None, strict: bool = False,
+        overwrite: bool = False, progress: bool = False, quiet: bool = False,
+        log=None,
+        first_result_timeout: float | None = FIRST_RESULT_TIMEOUT_S) -> RayRunResult:
     """Run preprocess -> engine -> decode -> Parquet on Ray Data and score the predictions.
 
     Args:
@@ -149,10 +157,15 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         image_list: instead of ``lmdb``, a text file of image paths (one per line).
         backend, device, options, batch: as ``crnn-eval`` (``runtime.registry.open_backend``).
         address: None (local Ray in this process), ``"auto"`` or a cluster address.
-        actors: engine actors (default: half the cluster's CPUs / ``cpus_per_actor``, >= 1).
-        cpus_per_actor, gpus_per_actor, resources: Ray resources of one engine actor (e.g.
-            ``{"NPU": 1}`` for Ascend); the engine threads follow ``cpus_per_actor``.
-        cpus_per_reader: CPUs of one read/preprocess task and of a write task.
+        actors, cpus_per_actor: engine actors and the CPUs of each (None: derived from the
+            cluster, :func:`pipeline.ray_resources.plan_resources`); the engine threads are
+            ``options["threads"]``, else ``ceil(cpus_per_actor)``, set explicitly.
+        gpus_per_actor, resources: other Ray resources of one engine actor (e.g.
+            ``{"NPU": 1}`` for Ascend).
+        cpus_per_reader: CPUs of one read/preprocess task and of a write task (None:
+            :data:`pipeline.ray_resources.READER_CPUS`; fractional allowed).
+        first_result_timeout: seconds to wait for the first predictions file (None or 0: no
+            limit; main thread only), :class:`pipeline.ray_resources.FirstResult`.
         range_size: samples per read task; limit: first N samples only; strict: fail on the
             first bad sample instead of skipping it (reported by shard and key).
         progress: Ray Data's progress bars and execution log lines on stderr.
@@ -164,7 +177,9 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
 
     Raises:
         UserError: bad input (no shard, not an LMDB, missing engine, existing output, a bad
-            sample with ``strict``, no sample predicted) or no Ray installed / reachable.
+            sample with ``strict``, no sample predicted), no Ray installed / reachable, a
+            request the cluster cannot meet (said before any work), no first result within
+            ``first_result_timeout``.
     """
     log = log or (lambda msg: None)
     engine, output = Path(engine), Path(output)
@@ -189,28 +204,31 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
             started, startup_s = connect(address, quiet=quiet)
             import ray
 
-            if actors is None:
-                cpus = ray.cluster_resources().get("CPU", 1)
-                actors = max(1, int(cpus / 2 / max(cpus_per_actor, 1e-3)))
-            log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {actors} engine "
-                f"actor(s) (start-up {startup_s:.1f} s)")
+            plan = plan_resources(cluster_nodes(), actors, cpus_per_actor, gpus_per_actor,
+                                  resources, cpus_per_reader, (options or {}).get("threads"))
+            log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {plan.describe()} "
+                f"(start-up {startup_s:.1f} s)")
             configure(progress and not quiet, quiet)
             t0 = time.perf_counter()
             ds = build_dataset(ranges, spec, engine, backend=backend, device=device,
-                               options=options, batch=batch, actors=actors,
-                               cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
-                               resources=resources, cpus_per_reader=cpus_per_reader,
-                               range_size=range_size, strict=strict)
-            ds.write_parquet(str(tmp / "predictions"), schema=schema(),
-                             ray_remote_args={"num_cpus": cpus_per_reader})
+                               options={**(options or {}), "threads": plan.engine_threads},
+                               batch=batch, actors=plan.actors,
+                               cpus_per_actor=plan.cpus_per_actor,
+                               gpus_per_actor=plan.gpus_per_actor, resources=plan.resources,
+                               cpus_per_reader=plan.cpus_per_reader, range_size=range_size,
+                               strict=strict)
+            free = lambda: (f"asked for {plan.describe()}; free now: "  # noqa: E731
+                            f"{_free(ray.available_resources())}")
+            with FirstResult(tmp / "predictions", first_result_timeout, free):
+                ds.write_parquet(str(tmp / "predictions"), schema=schema(),
+                                 ray_remote_args={"num_cpus": plan.cpus_per_reader})
             wall_s = time.perf_counter() - t0
         except Exception as exc:
             err = _user_error(exc)
             if err is not None:
                 raise err from None
             raise
-        result = _finish(tmp, output, engine, spec, shards, actors, startup_s, wall_s,
-                         cpus_per_actor, gpus_per_actor, resources, address)
+        result = _finish(tmp, output, engine, spec, shards, plan, startup_s, wall_s, address)
         staged.commit()
         return result
     finally:
@@ -225,21 +243,28 @@ def _shutdown(started: bool) -> None:
         ray.shutdown()
 
 
-def _finish(tmp: Path, output: Path, engine: Path, spec, shards, actors, startup_s, wall_s,
-            cpus_per_actor, gpus_per_actor, resources, address) -> RayRunResult:
+def _free(available: dict) -> str:
+    return ", ".join(f"{available.get(k, 0.0):g} {k}" for k in ("CPU", "GPU", *sorted(
+        k for k in available if k not in ("CPU", "GPU", "memory", "object_store_memory")
+        and not k.startswith("node:") and not k.startswith("accelerator_type"))))
+
+
+def _finish(tmp: Path, output: Path, engine: Path, spec, shards, plan, startup_s, wall_s,
+            address) -> RayRunResult:
     agg = aggregate(tmp / "predictions")
     if agg.predicted == 0:
         raise UserError(f"no sample could be predicted ({agg.skipped} bad): "
                         f"{'; '.join(agg.skipped_keys[:3])}")
     summary = {**MARKER, "engine": str(engine), "spec": spec.name, "inputs": [str(s) for s in shards],
                "rows": agg.rows, "predicted": agg.predicted, "skipped": agg.skipped,
-               "skipped_keys": agg.skipped_keys, "actors": actors, "nodes": agg.nodes,
-               "cpus_per_actor": cpus_per_actor, "gpus_per_actor": gpus_per_actor,
-               "resources": resources or {}, "ray_address": address or "local",
+               "skipped_keys": agg.skipped_keys, "actors": plan.actors, "nodes": agg.nodes,
+               "cpus_per_actor": plan.cpus_per_actor, "gpus_per_actor": plan.gpus_per_actor,
+               "cpus_per_reader": plan.cpus_per_reader, "engine_threads": plan.engine_threads,
+               "resources": plan.resources, "ray_address": address or "local",
                "startup_s": round(startup_s, 3), "wall_s": round(wall_s, 3),
                "end_to_end_images_per_s": round(agg.predicted / wall_s, 3) if wall_s else 0.0}
     if agg.metrics is not None:
         write_report(tmp, agg.metrics, agg.errors, alphabet=spec.alphabet,
                      extra={"skipped": agg.skipped, "errors_listed": len(agg.errors)})
     atomic_write_json(tmp / "summary.json", summary)
-    return RayRunResult(output, agg, startup_s, wall_s, actors, summary)
+    return RayRunResult(output, agg, startup_s, wall_s, plan.actors, summary)

@@ -263,3 +263,35 @@ def test_a_width_that_follows_the_word_on_ray(cluster, assets, ppocrv4_onnx, tmp
         outs[executor] = [line.split("\t") for line in out.read_text("utf-8").splitlines()[1:]]
     assert len(outs["local"]) == 40 and [r[:2] for r in outs["ray"]] == [r[:2] for r in outs["local"]]
     assert max(abs(float(a[2]) - float(b[2])) for a, b in zip(outs["local"], outs["ray"])) < 1e-5
+
+
+def test_a_request_the_cluster_cannot_meet_fails_at_once(cluster, shards, nano_bs16_onnx,
+                                                         tmp_path):
+    # the probe's case: --actors 2 --cpus-per-actor 1 on 2 CPUs hung with no message
+    t0 = time.monotonic()
+    with pytest.raises(UserError, match=r"asked for 2 engine actor\(s\) of 1 CPU .* node 1: 1 "
+                                        r"CPU; node 2: 1 CPU; at most 1 fit"):
+        run(nano_bs16_onnx, tmp_path / "out", lmdb=[shards[0]], actors=2, cpus_per_actor=1)
+    assert time.monotonic() - t0 < 30 and list(tmp_path.iterdir()) == []
+
+
+def test_the_wait_for_a_first_result_is_bounded(cluster, shards, nano_bs16_onnx, tmp_path):
+    """Last in the module: a cluster whose CPUs are all taken by another job's actors (the
+    request fits the cluster, so only the bounded wait can end the run)."""
+    @ray.remote(num_cpus=1)
+    class Hog:
+        def ready(self):
+            return True
+
+    hogs = [Hog.remote() for _ in range(2)]
+    ray.get([h.ready.remote() for h in hogs])
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(UserError, match=r"no result from Ray after 4 s .*free now: 0 CPU"):
+            run(nano_bs16_onnx, tmp_path / "out", lmdb=[shards[0]], first_result_timeout=4,
+                **SMALL)
+        assert time.monotonic() - t0 < 60
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        for h in hogs:
+            ray.kill(h)
