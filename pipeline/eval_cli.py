@@ -15,6 +15,7 @@ from crnn_deploy.common.fileio import atomic_write_json
 from crnn_deploy.pipeline.gt_set import GtSet
 from crnn_deploy.pipeline.options import feed_options, outcome_lines, quiet_option
 from crnn_deploy.pipeline.ray_cli import eval_on_ray, ray_options
+from crnn_deploy.pipeline.ray_read import expand_inputs
 from crnn_deploy.pipeline.sample_source import image_reader
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.postprocess.metrics import write_report
@@ -24,9 +25,11 @@ from crnn_deploy.runtime.options import backend_options, engine_options
 
 
 @command()
-@click.option("--lmdb", "lmdb_path", default=None, type=click.Path(path_type=Path),
+@click.option("--lmdb", "lmdb_paths", multiple=True,
               help="Clovaai LMDB (num-samples, image-%09d, optional label-%09d and path-%09d), "
-                   "e.g. from crnn-preprocess build-lmdb.")
+                   "e.g. from crnn-preprocess build-lmdb; repeatable, and a glob "
+                   "('shards/w-*.lmdb') takes every match: all are predicted and scored, "
+                   "in the order given (local and Ray alike).")
 @click.option("--gt", "gt", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Instead of --lmdb: a GT file, 'relpath<TAB>label' per line, the images "
                    "read where it lists them (no LMDB needed).")
@@ -51,7 +54,7 @@ from crnn_deploy.runtime.options import backend_options, engine_options
                    "threshold; needs matplotlib) into --output.")
 @quiet_option
 @ray_options
-def main(lmdb_path, gt, root, engine, backend, device, threads, hint, precision, batchsize,
+def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, batchsize,
          prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, misreads,
          quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
@@ -82,7 +85,7 @@ def main(lmdb_path, gt, root, engine, backend, device, threads, hint, precision,
     options = backend_options(threads, hint, precision)
     if misreads and (output is None or executor == "ray"):
         raise UserError("--misreads writes into --output (local executor): give --output")
-    if (lmdb_path is None) == (gt is None):
+    if bool(lmdb_paths) == (gt is not None):
         raise UserError("give exactly one of --lmdb and --gt")
     if root is not None and gt is None:
         raise UserError("--root goes with --gt (the folder its paths are relative to)")
@@ -90,43 +93,49 @@ def main(lmdb_path, gt, root, engine, backend, device, threads, hint, precision,
         if executor == "ray":
             raise UserError("--executor ray reads LMDB shards: build them with crnn-preprocess "
                             "build-lmdb --gt (--shard-size N), or run --gt locally")
-        lmdb_path = GtSet.open(gt, root)  # parsed whole: a malformed line fails before any work
-    if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards
-        return eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit,
+        lmdbs = [GtSet.open(gt, root)]  # parsed whole: a malformed line fails before any work
+    if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards (expanded there)
+        return eval_on_ray(list(lmdb_paths), engine, backend, device, options, batchsize, limit,
                            strict, output, overwrite=overwrite, quiet=quiet, **ray_opts)
+    if gt is None:
+        lmdbs = expand_inputs(list(lmdb_paths))  # paths and globs; a repeated one taken once
+        if misreads and len(lmdbs) > 1:
+            raise UserError("--misreads takes one --lmdb (it reads the misread images back)")
     staged = None
     if output is not None:
-        outputs.check_not_input(output, [("--gt", gt) if gt is not None else ("--lmdb", lmdb_path),
-                                         ("engine file", engine)])
+        outputs.check_not_input(output, [("--gt", gt)] if gt is not None else
+                                [("--lmdb", p) for p in lmdbs])
+        outputs.check_not_input(output, [("engine file", engine)])
         if gt is not None:  # only the listed images are read: a folder beside them is fine
-            outputs.check_not_input(output, [("image root", lmdb_path.root)], allow_inside=True)
+            outputs.check_not_input(output, [("image root", lmdbs[0].root)], allow_inside=True)
         staged = outputs.StagedDir(output, outputs.REPORT, overwrite, "crnn-eval",
-                                   lmdb=str(lmdb_path))
+                                   lmdb=[str(p) for p in lmdbs])
     engine_, pipelined = open_engine(engine, backend, device, streams, **options)
     with contextlib.ExitStack() as stack:
         # the stage is made before the work, so a folder that cannot be written (a parent that
         # is a file, no permission) fails at once; it is removed on any error
         stage = stack.enter_context(staged) if staged is not None else None
-        written = _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict,
+        written = _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict,
                        warmup, prep_threads, ahead, quiet, misreads)
     if written:  # the stage is published now
         click.echo(f"wrote {output}/{written}")
 
 
-def _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict, warmup,
+def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, warmup,
          prep_threads, ahead, quiet=False, misreads=False) -> str | None:
     """Evaluate, print the outcome, write the reports into ``stage`` (if any); returns the
     names written."""
     from tqdm import tqdm
 
-    from crnn_deploy.pipeline.fused import evaluate
+    from crnn_deploy.pipeline.eval_many import evaluate_many
 
+    lmdb_path = lmdbs[0] if len(lmdbs) == 1 else f"{len(lmdbs)} LMDBs"
     total = len(lmdb_path) if isinstance(lmdb_path, GtSet) else None
     with engine_ as be, tqdm(total=total, unit="img", desc="eval", disable=quiet or None,
                              leave=False, file=sys.stderr) as bar:
-        result = evaluate(lmdb_path, be, batchsize, workers, limit, strict,
-                          pipelined=pipelined, warmup=warmup,
-                          progress=bar.update, threads=prep_threads, ahead=ahead)
+        result = evaluate_many(lmdbs, be, batchsize, limit=limit, warmup=warmup,
+                               workers=workers, strict=strict, pipelined=pipelined,
+                               progress=bar.update, threads=prep_threads, ahead=ahead)
         alphabet = be.spec.alphabet
     unscored = f"{lmdb_path} is unlabeled: {len(result.predictions)} predictions, not scored"
     for line in outcome_lines(result.metrics if result.labeled else None, unscored,
@@ -138,7 +147,7 @@ def _run(stage, engine_, pipelined, lmdb_path, batchsize, workers, limit, strict
                f"{s['throughput']:.1f} images/s ({s['backend']}, batch {s['batch_size']})")
     if stage is not None:
         summary = {**s, "end_to_end_images_per_s": round(result.images_per_s, 3),
-                   "skipped": result.skipped, "lmdb": str(lmdb_path)}
+                   "skipped": result.skipped, "lmdb": [str(p) for p in lmdbs]}
         written = "predictions.tsv, summary.json"
         write_predictions(stage, result.predictions)
         atomic_write_json(stage / "summary.json", summary)

@@ -62,6 +62,7 @@ class EvalResult:
     summary: dict = field(default_factory=dict)
     predictions: list[tuple[str, str, str, float]] = field(default_factory=list)
     unreadable: list[tuple[str, str, str]] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # ms per batch (engine call)
 
     @property
     def labeled(self) -> bool:
@@ -247,4 +248,4 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
                **({"ahead": ahead, "nice": nice, "slice_size": slice_size, "balance": balance}
                   if workers is None else {})}
     return EvalResult(samples, metrics, errors, skipped, skipped_keys, wall, summary, predictions,
-                      unreadable)
+                      unreadable, latencies)

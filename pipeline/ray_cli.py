@@ -67,7 +67,7 @@ def parse_resources(items) -> dict[str, float]:
     return out
 
 
-def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, strict, output,
+def eval_on_ray(lmdb_path: list, engine, backend, device, options, batchsize, limit, strict, output,
                 ray_address, actors, cpus_per_actor, gpus_per_actor, ray_resources, overwrite,
                 cpus_per_reader=None, first_result_timeout=None, quiet=False):
     """``crnn-eval --executor ray``: :func:`pipeline.ray_exec.run`, then the metrics lines.
@@ -80,7 +80,7 @@ def eval_on_ray(lmdb_path, engine, backend, device, options, batchsize, limit, s
     if output is None:
         raise UserError("--executor ray needs --output: a folder (on storage every node can "
                         "write) for the predictions Parquet files and the reports")
-    res = run(engine, output, lmdb=str(lmdb_path), backend=backend, device=device,
+    res = run(engine, output, lmdb=[str(p) for p in lmdb_path], backend=backend, device=device,
               options=options, batch=batchsize, address=ray_address, actors=actors,
               cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
               resources=parse_resources(ray_resources), limit=limit, strict=strict,
@@ -112,24 +112,15 @@ class RayRows:
 
 
 def write_list(paths: list[str], list_file: Path) -> None:
-    """Write ``paths`` as absolute paths, one per line (UTF-8), for ``ray_exec.run(image_list=)``:
-    line k is ``paths[k - 1]``, so a row's ``index`` gives its input position.
+    """Write ``paths`` as absolute paths, one per line, escaped by
+    :func:`common.names.escape_name` (any file name: tabs, line breaks, bytes that are not
+    UTF-8), for ``ray_exec.run(image_list=)``: line k is ``paths[k - 1]``, so a row's
+    ``index`` gives its input position."""
+    from crnn_deploy.common.names import escape_name
 
-    Raises:
-        UserError: a path the list format cannot carry (a line break, surrounding whitespace,
-            not encodable as UTF-8).
-    """
     with open(list_file, "w", encoding="utf-8", newline="\n") as f:
         for path in paths:
-            full = os.path.abspath(path)
-            if "\n" in full or "\r" in full or full != full.strip():
-                raise UserError(f"{path!r}: a line break or surrounding whitespace in the name; "
-                                "rename it or use --executor local")
-            try:
-                f.write(full + "\n")
-            except UnicodeEncodeError:
-                raise UserError(f"{path!r}: the name is not valid UTF-8; rename it or use "
-                                "--executor local") from None
+            f.write(escape_name(os.path.abspath(path)) + "\n")
 
 
 @contextlib.contextmanager
@@ -184,6 +175,8 @@ def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, 
 def _ordered_rows(folder: Path, paths: list[str]):
     import pyarrow.parquet as pq
 
+    from crnn_deploy.common.names import escape_name, unescape_name
+
     table = pq.read_table(folder, columns=["index", "text", "confidence", "error"])
     table = table.sort_by("index").to_pydict()
     if table["index"] != list(range(1, len(paths) + 1)):
@@ -191,7 +184,8 @@ def _ordered_rows(folder: Path, paths: list[str]):
     for k, path in enumerate(paths):
         error = table["error"][k]
         if error is not None:
-            full = os.path.abspath(path)
-            yield path, None, None, error[len(full) + 2:] if error.startswith(f"{full}: ") else error
+            full = escape_name(os.path.abspath(path))  # errors are escaped in the Parquet
+            error = error[len(full) + 2:] if error.startswith(f"{full}: ") else error
+            yield path, None, None, os.fsdecode(unescape_name(error))
         else:
             yield path, table["text"][k], table["confidence"][k], None

@@ -11,7 +11,7 @@ A block is a dict of equal-length numpy columns (the Ray Data "numpy" batch form
 | --- | --- | --- |
 | ``shard`` | str | the LMDB path, or the image-list file |
 | ``index`` | int64 | 1-based LMDB index, or 1-based line number of the list |
-| ``source`` | str | ``path-%09d`` value when the LMDB has it, else the ``image-%09d`` key; the image path for a list |
+| ``source`` | str | ``path-%09d`` value when the LMDB has it, else the ``image-%09d`` key; the image path for a list (escaped: :mod:`common.names`) |
 | ``label`` | str or None | ``label-%09d`` (None when the shard has no ``label-`` keys, or for a list) |
 | ``error`` | str or None | ``key: reason`` of a bad sample (then ``image`` is zeros and it is not inferred) |
 | ``image`` | float32 (n, C, H, W) | :func:`preprocess.transform.preprocess_image` of the spec |
@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.names import escape_name, unescape_name
 from crnn_deploy.models.specs import ModelSpec
 from crnn_deploy.preprocess.lmdb_io import (
     SampleError,
@@ -107,8 +109,9 @@ def plan_lmdb_ranges(shards: list[Path], range_size: int = DEFAULT_RANGE,
 
 def plan_list_ranges(list_file: str | Path, range_size: int = DEFAULT_RANGE,
                      limit: int | None = None) -> list[dict]:
-    """Read a text file of image paths (one per line, UTF-8; relative paths are relative to the
-    file's folder; blank lines ignored) into ``{"kind": "list", ...}`` ranges carrying the paths.
+    """Read a text file of image paths (one per line, UTF-8, escaped as
+    :func:`common.names.escape_name` writes them, so any file name fits; relative paths are
+    relative to the file's folder; blank lines ignored) into ``{"kind": "list", ...}`` ranges carrying the paths.
 
     Raises:
         UserError: unreadable file, a line over :data:`MAX_LIST_LINE` bytes or not UTF-8, more
@@ -147,12 +150,12 @@ def _scan_list(f, list_file: Path, base: Path, current: list, flush, range_size:
             raise UserError(f"{list_file}: more than {MAX_LIST_LINES} lines; "
                             "pack the images into LMDB shards (crnn-preprocess build-lmdb --shard-size)")
         try:
-            text = raw.decode("utf-8").strip()
+            text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             raise UserError(f"{list_file}:{lineno}: not valid UTF-8") from None
-        if not text:
+        if not text.strip():
             continue
-        path = Path(text)
+        path = Path(os.fsdecode(unescape_name(text)))  # escaped names (common.names)
         current.append((lineno, str(path if path.is_absolute() else base / path)))
         count += 1
         if len(current) >= range_size:
@@ -211,6 +214,8 @@ def read_range(task: dict, spec: ModelSpec, strict: bool = False) -> dict[str, n
             if strict:
                 raise UserError(f"{task['shard']}: {error} (--strict)")
             x = np.zeros(spec.input_shape, np.float32)
+        # Arrow strings must be UTF-8: names (and errors quoting them) are escaped
+        source, error = escape_name(source), None if error is None else escape_name(error)
         for col, value in zip(COLUMNS, (task["shard"], index, source, label, error)):
             rows[col].append(value)
         images.append(x)

@@ -7,14 +7,17 @@ Formatting only: where the text goes (stdout, or a file published whole by
 ========  =====================================================================================
 format    what is written
 ========  =====================================================================================
-tsv       header ``path<TAB>text<TAB>confidence`` (a file; stdout: no header), then rows in
-          the ``csv`` module's tab dialect (a field holding a tab, quote or line break quoted)
+tsv       header ``path<TAB>text<TAB>confidence`` (a file; stdout: no header), then rows,
+          tab-separated, unquoted
 csv       header ``path,text,confidence``, then RFC 4180 rows (``csv`` module, ``\\n`` ends)
 jsonl     one object ``{"path": ..., "text": ..., "confidence": ...}`` per line
 json      one array of those objects (streamed: ``[`` first, ``]`` last)
 ========  =====================================================================================
 
-Confidence: 6 decimals in every format.
+Confidence: 6 decimals in every format. ``path`` and ``text`` are escaped in every format by
+:func:`common.names.escape_name` (a tab, line break, backslash or a byte that is not UTF-8 in a
+file name becomes ``\\t``, ``\\n``, ``\\\\``, ``\\xNN``; ordinary names are unchanged), so any
+name survives and :func:`common.names.unescape_name` gives its exact bytes back.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import io
 import json
 from typing import TextIO
 
+from crnn_deploy.common.names import escape_name
 from crnn_deploy.postprocess.predictions import format_predictions
 
 #: ``--output`` suffix -> format.
@@ -34,8 +38,8 @@ SIGNATURES = {"tsv": b"path\ttext\tconfidence\n", "csv": b"path,text,confidence\
 
 
 def _obj(path: str, text: str, conf: float) -> str:
-    return json.dumps({"path": path, "text": text, "confidence": round(conf, 6)},
-                      ensure_ascii=False)
+    return json.dumps({"path": escape_name(path), "text": escape_name(text),
+                       "confidence": round(conf, 6)}, ensure_ascii=False)
 
 
 class RowWriter:
@@ -57,7 +61,8 @@ class RowWriter:
             line = format_predictions([(path, text, conf)], None)
         elif self.fmt == "csv":
             buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerow((path, text, f"{conf:.6f}"))
+            csv.writer(buf, lineterminator="\n").writerow((escape_name(path), escape_name(text),
+                                                            f"{conf:.6f}"))
             line = buf.getvalue()
         elif self.fmt == "jsonl":
             line = _obj(path, text, conf) + "\n"

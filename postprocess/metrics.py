@@ -15,8 +15,6 @@ Typical use::
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -25,6 +23,7 @@ from pathlib import Path
 from rapidfuzz.distance import Levenshtein
 
 from crnn_deploy.common.fileio import atomic_write_text
+from crnn_deploy.common.names import tsv_line
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
@@ -163,16 +162,15 @@ ERROR_COLUMNS = ("source", "label", "prediction", "confidence", "error")
 
 def format_error_rows(errors: Iterable[tuple]) -> str:
     """``errors.tsv`` text: the :data:`ERROR_COLUMNS` header, then one row per
-    ``(source, label, prediction[, confidence[, error]])``, tab-separated in the ``csv``
-    module's dialect (a field holding a tab or a quote is quoted); confidence with 6 decimals,
-    empty when unknown (an unreadable image)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
-    writer.writerow(ERROR_COLUMNS)
+    ``(source, label, prediction[, confidence[, error]])``, tab-separated, every field escaped
+    by :func:`common.names.escape_name` (docs/SAFETY.md, "File names in outputs"); confidence
+    with 6 decimals, empty when unknown (an unreadable image)."""
+    out = [tsv_line(ERROR_COLUMNS)]
     for row in errors:
         source, label, pred, conf, why = (*row, None, None)[:5]
-        writer.writerow((source, label, pred, "" if conf is None else f"{conf:.6f}", why or ""))
-    return buf.getvalue()
+        out.append(tsv_line((source, label, pred, "" if conf is None else f"{conf:.6f}",
+                             why or "")))
+    return "".join(out)
 
 
 def write_report(

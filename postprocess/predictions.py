@@ -7,8 +7,6 @@ sample, the source being the image path (``path-%09d``) or the LMDB key ``image-
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from pathlib import Path
@@ -17,6 +15,7 @@ from crnn_deploy.common import outputs
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_text
 from crnn_deploy.common.inputs import read_text_file
+from crnn_deploy.common.names import tsv_line, unescape_name
 
 #: Columns of ``predictions.tsv`` (DESIGN.md, "Predictions"); the file starts with this header.
 PREDICTION_COLUMNS = ("file", "source", "text", "confidence")
@@ -44,7 +43,7 @@ def read_names(path: str | os.PathLike) -> dict[str, str]:
         if not sep or not name.strip():
             raise UserError(f"{path} line {lineno}: expected 'test_{{i}}.bin<TAB>source', "
                             f"got {line[:80]!r}")
-        names[name.strip()] = source
+        names[name.strip()] = os.fsdecode(unescape_name(source))  # escaped by lmdb-to-bin
     return names
 
 
@@ -88,15 +87,13 @@ def _natural(text: str) -> list:
 
 def format_predictions(rows, header: tuple[str, ...] | None = PREDICTION_COLUMNS) -> str:
     """Rows of (file, source, text, confidence) or (path, text, confidence) as TSV text:
-    tab-separated in the ``csv`` module's dialect (a field holding a tab, a quote or a line
-    break is quoted), confidence with 6 decimals, ``\\n`` line ends, ``header`` first unless
-    None."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
-    if header:
-        writer.writerow(header)
-    writer.writerows((*r[:-1], f"{r[-1]:.6f}") for r in rows)
-    return buf.getvalue()
+    tab-separated, every text field escaped by :func:`common.names.escape_name` (a tab, line
+    break, backslash or non-UTF-8 byte of a file name becomes ``\\t``, ``\\n``, ``\\\\``,
+    ``\\xNN``: no name breaks a row or the file's encoding), confidence with 6 decimals, ``\\n``
+    line ends, ``header`` first unless None."""
+    out = [tsv_line(header)] if header else []
+    out.extend(tsv_line((*r[:-1], f"{r[-1]:.6f}")) for r in rows)
+    return "".join(out)
 
 
 def write_predictions(out_dir: str | os.PathLike, rows) -> Path:

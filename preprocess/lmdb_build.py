@@ -17,6 +17,7 @@ place only when complete; the memory map grows on demand.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -188,7 +189,7 @@ def build_lmdb(gt: str | Path | None, output: str | Path, root: str | Path | Non
             pending.append((image_key(res.written).encode(), data))
             if label is not None:
                 pending.append((label_key(res.written).encode(), label.encode("utf-8")))
-            pending.append((path_key(res.written).encode(), rel.encode("utf-8")))
+            pending.append((path_key(res.written).encode(), os.fsencode(rel)))  # exact bytes
             pending_bytes += len(data)
             if len(pending) >= 3 * COMMIT_SAMPLES or pending_bytes >= COMMIT_BYTES:
                 _commit(env, pending)

@@ -51,14 +51,14 @@ def has_labels(txn: lmdb.Transaction) -> bool:
 
 
 def read_source(txn: lmdb.Transaction, index: int) -> str:
-    """The source of sample ``index``: its ``path-%09d`` value (UTF-8, invalid bytes replaced,
-    at most :data:`MAX_PATH_BYTES` bytes read; tabs and line breaks shown as ``\\t``, ``\\n``,
-    ``\\r``) when present, else its LMDB key ``image-%09d``."""
+    """The source of sample ``index``: its ``path-%09d`` value (the file name's bytes, at most
+    :data:`MAX_PATH_BYTES` read, decoded as ``os.fsdecode`` does: bytes that are not UTF-8
+    become lone surrogates, nothing is lost) when present, else its LMDB key ``image-%09d``.
+    Writers escape it (:func:`common.names.escape_name`)."""
     raw = txn.get(path_key(index).encode())
     if not raw:
         return image_key(index)
-    text = bytes(raw[:MAX_PATH_BYTES]).decode("utf-8", errors="replace")
-    return text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return bytes(raw[:MAX_PATH_BYTES]).decode("utf-8", errors="surrogateescape")
 
 
 class SampleError(UserError):

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from crnn_deploy.common import outputs
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_bytes, atomic_write_json
+from crnn_deploy.common.names import tsv_line
 from crnn_deploy.models.specs import ModelSpec, spec_from_arg
 from crnn_deploy.preprocess.lmdb_io import (
     has_labels,
@@ -237,7 +238,7 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
                     if key is None:
                         if label is not None:
                             lf.write(f"test_{i}.{suffix}:{label}\n")
-                        nf.write(f"test_{i}.{suffix}\t{source}\n")
+                        nf.write(tsv_line((f"test_{i}.{suffix}", source)))
                         res.count += 1
                         continue
                     if strict:

@@ -12,9 +12,13 @@ shared pages split between processes, so the object store is counted once) over 
 and its descendants (raylet, GCS, workers), sampled every 0.25 s.
 
 Variants of the Ray run, measured in the same rounds (local, then each variant, ``--rounds``
-times, medians printed), to choose the CPU split and the block settings::
+times, medians printed), to choose the CPU split and the block settings. ``default`` is what
+``crnn-eval --executor ray`` does without options (``pipeline.ray_resources.plan_resources``:
+actors, CPUs per actor, engine threads and read-task CPUs derived from the cluster; the plan is
+printed); ``old`` is the defaults before issue 20 (1 actor of 1 CPU, read tasks of 1 CPU)::
 
-    --variant default --variant "r05:cpus_per_reader=0.5" --variant "range256:range_size=256" \
+    --variant default --variant "old:actors=1,cpus_per_actor=1,cpus_per_reader=1" \
+    --variant "1actor:actors=1" --variant "range256:range_size=256" \
     --variant "order:preserve_order=1" --variant "block1m:target_max_block_size=1048576"
 
 ``KEY=VALUE`` pairs are ``ray_exec.run`` arguments (``cpus_per_reader``, ``cpus_per_actor``,
@@ -97,6 +101,7 @@ def make_shards(src: Path, out: Path, n: int, shard_size: int) -> list[Path]:
 
 
 RUN_ARGS = {"cpus_per_reader": float, "cpus_per_actor": float, "actors": int, "range_size": int}
+# local rounds and Ray rounds alternate, so both see the same load
 
 
 def parse_variant(text: str) -> tuple[str, dict, dict]:
@@ -155,7 +160,10 @@ def run_ray(engine: str, shards: list[Path], out: Path, kwargs: dict, ctx: dict)
         mem.join()
         set_context(old)
     shutil.rmtree(out, ignore_errors=True)
-    return res.images_per_s, res.startup_s, mem.peak
+    sm = res.summary
+    plan = (f"{sm['actors']}x{sm['cpus_per_actor']:g} CPU, {sm['engine_threads']} thr, "
+            f"reader {sm['cpus_per_reader']:g}")
+    return res.images_per_s, res.startup_s, mem.peak, plan
 
 
 def main() -> None:
@@ -174,9 +182,9 @@ def main() -> None:
 
     work = Path(args.workdir)
     print(f"load average at start: {os.getloadavg()}")
-    print("| samples | variant | local images/s | Ray images/s | ratio | Ray start-up s | "
-          "Ray peak PSS MiB |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| samples | variant | Ray plan | local images/s | Ray images/s | ratio | "
+          "Ray start-up s | Ray peak PSS MiB |")
+    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for n in (int(s) for s in args.sizes.split(",")):
         shutil.rmtree(work / "shards", ignore_errors=True)
         shards = make_shards(Path(args.source), work / "shards", n, args.shard_size)
@@ -192,8 +200,8 @@ def main() -> None:
             ips = statistics.median(r[0] for r in rows)
             up = statistics.median(r[1] for r in rows)
             peak = max(r[2] for r in rows)
-            print(f"| {n} | {name} | {loc:.1f} | {ips:.1f} | {ips / loc:.2f} | {up:.1f} | "
-                  f"{peak / 2**20:.0f} |", flush=True)
+            print(f"| {n} | {name} | {rows[0][3]} | {loc:.1f} | {ips:.1f} | {ips / loc:.2f} | "
+                  f"{up:.1f} | {peak / 2**20:.0f} |", flush=True)
     print(f"load average at end: {os.getloadavg()}")
 
 

@@ -1,4 +1,5 @@
-"""Stress the output rules: N concurrent crnn-infer + crnn-postprocess pairs on one output root.
+"""Stress the output rules: N concurrent crnn-infer + crnn-postprocess pairs on one output root,
+and races of two ``crnn-recognize -o`` runs to one file.
 
 Two input sets have the SAME file names (test_1..n.bin) but different words (IIIT5K samples
 1..n and n+1..2n), so a result folder mixing two runs scores a value that neither run gives.
@@ -11,12 +12,17 @@ Checks (the script exits 1 if one fails):
   replacement must fail with "replaced by another run" instead of scoring a mix;
 * at the end every shared folder holds exactly one run: its files decode to exactly one set's
   reference predictions, its file set is exactly that set's;
-* no temporary (``.shared_*``) is left under ROOT.
+* no temporary (``.shared_*``) is left under ROOT;
+* ``--races`` times, two ``crnn-recognize -o ROOT/race/r_k.tsv`` runs on the two sets start at
+  once: exactly one says "wrote" (exit 0) and the other fails with ``Error:`` (exit 1); the file
+  is byte for byte the winner's reference output. Then the same pair with ``--overwrite`` on
+  that file: the file ends as one run's whole output and every run that did not win failed
+  with ``Error:``; no temporary is left.
 
 Not a timed test: run it by hand::
 
     .venv/bin/python scripts/stress_safety.py --engine build/nano-ocr_dynamic.onnx \\
-        --assets ../shared/assets --pairs 8 --count 200 --root /tmp/stress
+        --assets ../shared/assets --pairs 8 --count 200 --races 6 --root /tmp/stress
 """
 from __future__ import annotations
 
@@ -82,6 +88,47 @@ def pair(j: int, engine: Path, sets, shared: Path) -> dict:
     return out
 
 
+def recognize(engine: Path, images: list[str], out: Path, *extra) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "crnn-recognize"), "--engine", str(engine), *images,
+                             "-o", str(out), "--prep-threads", "1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def races(engine: Path, sets_images: list[list[str]], root: Path, n: int) -> list[str]:
+    """Two crnn-recognize -o runs to one path, ``n`` times; returns the failures."""
+    folder = root / "race"
+    folder.mkdir()
+    refs = []
+    for k, images in enumerate(sets_images):
+        p = recognize(engine, images, folder / f"ref{k}.tsv")
+        p.communicate()
+        refs.append((folder / f"ref{k}.tsv").read_bytes())
+    failures = []
+    print(f"\n{n} races of two crnn-recognize -o runs to one file:")
+    for r in range(n):
+        target = folder / f"r_{r}.tsv"
+        for extra in ((), ("--overwrite",)):
+            procs = [recognize(engine, sets_images[k], target, *extra) for k in range(2)]
+            outs = [p.communicate() for p in procs]
+            codes = [p.returncode for p in procs]
+            won = [k for k in range(2) if codes[k] == 0 and "wrote" in outs[k][1]]
+            lost = [k for k in range(2) if codes[k] == 1 and "Error:" in outs[k][1]]
+            data = target.read_bytes() if target.exists() else b""
+            held = [k for k in range(2) if data == refs[k]]
+            ok = (len(won) == 1 and len(lost) == 1 and held == won) if not extra else \
+                (len(won) >= 1 and len(won) + len(lost) == 2 and len(held) == 1
+                 and held[0] in won)
+            print(f"  race {r}{' --overwrite' if extra else ''}: exit {codes}, file == set"
+                  f"{held} reference{'' if ok else '  <- FAILED'}")
+            if not ok:
+                failures.append(f"race {r} {extra}: exit {codes}, held {held}, "
+                                f"stderr {[o[1].strip()[-200:] for o in outs]}")
+    left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    if left:
+        failures.append(f"temporaries left: {left}")
+    return failures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--engine", type=Path, required=True, help="dynamic-batch nano-ocr ONNX")
@@ -89,6 +136,7 @@ def main() -> int:
     ap.add_argument("--root", type=Path, default=Path("/tmp/crnn_stress_safety"))
     ap.add_argument("--pairs", type=int, default=8)
     ap.add_argument("--count", type=int, default=200, help="samples per input set")
+    ap.add_argument("--races", type=int, default=4, help="crnn-recognize -o races")
     a = ap.parse_args()
     shutil.rmtree(a.root, ignore_errors=True)
     sets = make_sets(a.assets, a.root, a.count)
@@ -146,10 +194,15 @@ def main() -> int:
         print(f"  {f.name}: {len(names)} result files, predictions == set{held} reference")
         if len(held) != 1:
             failures.append(f"{f}: does not hold exactly one whole run")
+    lines = (a.assets / "eval_iiit5k_3000" / "gt.txt").read_text(encoding="utf-8").splitlines()
+    sets_images = [[str(a.assets / "eval_iiit5k_3000" / ln.split("\t")[0])
+                    for ln in lines[k * a.count:(k + 1) * a.count]] for k in range(2)]
+    failures += races(a.engine, sets_images, a.root, a.races)
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures))
         return 1
-    print("\nOK: every accuracy exact, no folder mixed, no temporary left")
+    print("\nOK: every accuracy exact, no folder mixed, each race had one whole winner, "
+          "no temporary left")
     return 0
 
 
