@@ -1,6 +1,7 @@
 """Parts of the Ray path that need no Ray: shards, planning, reading, metrics merging."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -124,8 +125,12 @@ def test_recognize_ray_list_and_option_errors(tmp_path):
     write_list([str(img), "b.png"], tmp_path / "list.txt")
     assert (tmp_path / "list.txt").read_text().splitlines() == [str(img),
                                                                 str(Path.cwd() / "b.png")]
-    with pytest.raises(UserError, match="line break"):
-        write_list(["bad\nname.png"], tmp_path / "l2.txt")
+    write_list(["/w/bad\nname\udce9.png"], tmp_path / "l2.txt")  # any name: escaped
+    assert (tmp_path / "l2.txt").read_text() == "/w/bad\\nname\\xe9.png\n"
+    from crnn_deploy.pipeline.ray_read import plan_list_ranges
+
+    ranges = plan_list_ranges(tmp_path / "l2.txt")
+    assert json.loads(ranges[0]["paths"]) == [[1, "/w/bad\nname\udce9.png"]]
     engine = tmp_path / "m.onnx"
     engine.write_bytes(b"x")
     res = CliRunner().invoke(main, ["--executor", "ray", "--ray-address", "auto", "--engine",

@@ -133,11 +133,11 @@ def test_write_report(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accuracy.json", "errors.tsv"]
 
 
-def test_write_report_overwrites_and_quotes_tabs(tmp_path):
+def test_write_report_overwrites_and_escapes_tabs(tmp_path):
     (tmp_path / "errors.tsv").write_text("old\n")
     _, err = write_report(tmp_path, compute_metrics(["x"], ["a\tb"]), [("t.bin", "a\tb", "x")])
     assert err.read_text(encoding="utf-8") == ('source\tlabel\tprediction\tconfidence\terror\n'
-                                               't.bin\t"a\tb"\tx\t\t\n')
+                                               't.bin\ta\\tb\tx\t\t\n')
 
 
 def test_unreadable_images_count_against_the_score(tmp_path):
