@@ -139,7 +139,7 @@ def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
         _Worker.state = None
 
 
-def _check_output(lmdb_path: Path, output: Path, labels: Path | None, overwrite: bool) -> None:
+def _check_output(lmdb_path: Path, output: Path, labels: Path | None, overwrite: bool):
     """The output rules of common.outputs for --output (a folder) and --labels (a file)."""
     if lmdb_path.is_dir():
         inputs = [("input LMDB", lmdb_path)]
@@ -148,13 +148,19 @@ def _check_output(lmdb_path: Path, output: Path, labels: Path | None, overwrite:
     outputs.check_not_input(output, inputs)
     outputs.check_dir_output(output, outputs.INPUT_BIN, overwrite)
     if labels is None:
-        return
+        return None
     outputs.check_not_input(labels, [*inputs, ("--output folder", output)], "--labels")
-    # --labels is ours when the folder being replaced (ours) recorded it in its meta.json
+    # --labels is ours when the folder being replaced (ours) recorded it in its meta.json, so
+    # the labels of one folder are never replaced by a run writing another folder
     meta = outputs.read_json(output / META_NAME) if output.is_dir() else None
     ours = (meta is not None and meta.get("labels") == str(labels)
             and outputs.why_not_ours(output, outputs.INPUT_BIN) is None)
     outputs.check_file_output(labels, overwrite, ours, "--labels")
+    known = outputs.content_id(labels) if ours else None  # the bytes judged ours now
+
+    def still_ours(path) -> bool:  # at publish (common.outputs.single): those same bytes
+        return known is not None and outputs.content_id(path) == known
+    return still_ours
 
 
 def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Path,
@@ -212,7 +218,7 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     total = n if limit is None else min(n, limit)
     if total == 0:
         raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")
-    _check_output(lmdb_path, output, labels, overwrite)
+    labels_ours = _check_output(lmdb_path, output, labels, overwrite)
     keys_sha = keys_sha256(lmdb_path)
     staged = outputs.StagedDir(output, outputs.INPUT_BIN, overwrite, "crnn-preprocess lmdb-to-bin")
     stage = staged.open()  # hidden .NAME.partial-PID-RAND beside output, with our marker
@@ -262,9 +268,10 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             "max_pixels": MAX_PIXELS, "model_spec": spec.to_dict(),
         }
         atomic_write_json(stage / META_NAME, meta)
+        if labels is not None:  # first: a file that appeared at --labels stops the run here
+            outputs.publish_new_file(label_tmp, labels, overwrite, "crnn-preprocess lmdb-to-bin",
+                                     "--labels", ours=labels_ours, record=False)
         staged.commit()  # renamed into place whole (an old output of ours replaced only now)
-        if labels is not None:
-            os.replace(label_tmp, labels)
     except BaseException:
         staged.discard()
         if labels is not None:

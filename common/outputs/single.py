@@ -64,6 +64,11 @@ def _sha256(path: Path) -> tuple[int, str] | None:
     return size, h.hexdigest()
 
 
+def content_id(path: str | os.PathLike) -> tuple[int, str] | None:
+    """(size, SHA-256 hex) of regular file ``path`` (symlinks not followed), or None."""
+    return _sha256(Path(path))
+
+
 def is_ours(target: str | os.PathLike, path: str | os.PathLike | None = None) -> bool:
     """True when file ``path`` (default: ``target``) holds exactly the bytes recorded by the
     ownership record of ``target`` (tool, size and SHA-256; :func:`record_path`)."""
@@ -119,9 +124,12 @@ def link_new(src: str | os.PathLike, dst: str | os.PathLike) -> None:
 
 
 def publish_new_file(tmp: str | os.PathLike, target: str | os.PathLike, overwrite: bool,
-                     command: str, what: str = "--output", mode: int = 0o644) -> None:
+                     command: str, what: str = "--output", mode: int = 0o644,
+                     ours=None, record: bool = True) -> None:
     """Publish the complete file ``tmp`` as ``target`` without ever clobbering a file that is
-    not ours (module docstring), then write its ownership record.
+    not ours (module docstring), then write its ownership record (unless ``record`` is False:
+    a caller with its own rule). ``ours(path)`` judges a file found at the target (default:
+    :func:`is_ours` against the target's record).
 
     Raises:
         UserError: ``target`` appeared during the run (without ``overwrite``, or not ours), or
@@ -129,16 +137,18 @@ def publish_new_file(tmp: str | os.PathLike, target: str | os.PathLike, overwrit
             remove, nothing at ``target`` is lost.
     """
     tmp, target = Path(tmp), Path(target)
+    ours = ours or (lambda p: is_ours(target, p))
     os.chmod(tmp, mode)
     for _ in range(20):
         try:
             link_new(tmp, target)
-            _write_record(target, command)
+            if record:
+                _write_record(target, command)
             return
         except FileExistsError:
             pass
-        if not overwrite or not is_ours(target):
-            why = ("pass --overwrite to replace it" if is_ours(target) else
+        if not overwrite or not ours(target):
+            why = ("pass --overwrite to replace it" if ours(target) else
                    "it is not a file this tool wrote")
             raise UserError(f"{what} {target} appeared while this run was working ({why}); "
                             "nothing replaced, this run's output discarded")
@@ -147,7 +157,7 @@ def publish_new_file(tmp: str | os.PathLike, target: str | os.PathLike, overwrit
             os.rename(target, old)
         except FileNotFoundError:
             continue  # gone meanwhile: try the no-clobber link again
-        if not is_ours(target, old):  # swapped between the check and the move: put it back
+        if not ours(old):  # swapped between the check and the move: put it back
             try:
                 link_new(old, target)
             except FileExistsError:
@@ -164,7 +174,8 @@ def publish_new_file(tmp: str | os.PathLike, target: str | os.PathLike, overwrit
                             "its file is kept, this run's output discarded") from None
         finally:
             old.unlink(missing_ok=True)
-        _write_record(target, command)
+        if record:
+            _write_record(target, command)
         return
     raise UserError(f"{what} {target} keeps being replaced by other runs; giving up")
 

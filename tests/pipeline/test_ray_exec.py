@@ -272,7 +272,7 @@ def test_a_request_the_cluster_cannot_meet_fails_at_once(cluster, shards, nano_b
     with pytest.raises(UserError, match=r"asked for 2 engine actor\(s\) of 1 CPU .* node 1: 1 "
                                         r"CPU; node 2: 1 CPU; at most 1 fit"):
         run(nano_bs16_onnx, tmp_path / "out", lmdb=[shards[0]], actors=2, cpus_per_actor=1)
-    assert time.monotonic() - t0 < 30 and list(tmp_path.iterdir()) == []
+    assert time.monotonic() - t0 < 60 and list(tmp_path.iterdir()) == []
 
 
 def test_the_wait_for_a_first_result_is_bounded(cluster, shards, nano_bs16_onnx, tmp_path):

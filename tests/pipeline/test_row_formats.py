@@ -1,18 +1,22 @@
-"""crnn-recognize's row formats: TSV, CSV, JSONL and JSON read back with the standard readers,
-names with tabs, quotes, commas and line breaks included; every format from the CLI."""
+"""crnn-recognize's row formats: TSV, CSV, JSONL and JSON read back with the standard readers and
+common.names.unescape_name, names with tabs, quotes, commas, line breaks and a byte that is not
+UTF-8 included; every format from the CLI."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
 
+from crnn_deploy.common.names import unescape_name
 from crnn_deploy.pipeline.recognize_cli import main as recognize_cli
 from crnn_deploy.pipeline.row_formats import SIGNATURES, RowWriter
 
-ROWS = [("a.png", "word", 0.5), ('odd\t"name",\n.png', 'te,"x\t', 1 / 3), ("é.png", "", 0.0)]
+ROWS = [("a.png", "word", 0.5), ('odd\t"name",\n.png', 'te,"x\t', 1 / 3), ("é.png", "", 0.0),
+        ("caf\udce9.png", "w", 0.25)]  # the byte 0xE9 (Latin-1 é), as os.listdir gives it
 
 
 def written(fmt: str, rows=ROWS) -> str:
@@ -24,13 +28,19 @@ def written(fmt: str, rows=ROWS) -> str:
     return buf.getvalue()
 
 
+def _raw(field: str) -> str:
+    return os.fsdecode(unescape_name(field))
+
+
 def parse(fmt: str, text: str) -> list[tuple[str, str, float]]:
+    text.encode("utf-8")  # every format is valid UTF-8, whatever the names
     if fmt in ("tsv", "csv"):
-        rows = list(csv.reader(io.StringIO(text), delimiter="\t" if fmt == "tsv" else ","))
+        tsv = {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+        rows = list(csv.reader(io.StringIO(text), **(tsv if fmt == "tsv" else {})))
         assert rows[0] == ["path", "text", "confidence"]
-        return [(p, t, float(c)) for p, t, c in rows[1:]]
+        return [(_raw(p), _raw(t), float(c)) for p, t, c in rows[1:]]
     objs = json.loads(text) if fmt == "json" else [json.loads(x) for x in text.splitlines()]
-    return [(o["path"], o["text"], o["confidence"]) for o in objs]
+    return [(_raw(o["path"]), _raw(o["text"]), o["confidence"]) for o in objs]
 
 
 @pytest.mark.parametrize("fmt", ["tsv", "csv", "jsonl", "json"])
