@@ -199,8 +199,8 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
                     if item[1] is not None:  # labeled: counts against the score
                         unreadable.append((item[2] or image_key(item[0]), item[1],
                                            item[5] or why))
-                if b.items:
-                    yield [(i, label, src) for i, label, src, *_ in b.items], b.images
+                if b.items:  # the item itself last: the second pass reads it again
+                    yield [(it[0], it[1], it[2], it) for it in b.items], b.images
         finally:
             groups.close()  # closes the LMDB now, also when the engine failed
 
@@ -218,11 +218,12 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
     try:
         decoded = reread_low_confidence(  # the spec's second pass, if it has one
             infer_decoded(backend, source, batch, pipelined), spec,
-            lambda meta, rows: sample_bytes(lmdb_path, [meta[k][0] for k in rows]),
+            lambda meta, rows: ([load_item(meta[k][3]) for k in rows] if workers is None else
+                                sample_bytes(lmdb_path, [meta[k][0] for k in rows])),
             reread_with(infer_decoded, backend, batch))
         for meta, texts, confs in decoded:
             latencies.append(backend.last_latency_ms)
-            for (i, label, src), text, conf in zip(meta, texts, confs):
+            for (i, label, src, *_), text, conf in zip(meta, texts, confs):
                 predictions.append((f"test_{i}.bin", src, text, conf))
                 labels.append(label)
             if progress:

@@ -81,7 +81,8 @@ def reread_with(infer_decoded: Callable, backend, batch: int) -> Reread:
 
 def sample_bytes(source: str | Path | GtSet, indices: Sequence[int]) -> list[bytes]:
     """The encoded images of fused-path samples ``indices`` (from 1) read again: from the
-    clovaai LMDB at ``source``, or the files of a :class:`pipeline.gt_set.GtSet` (bounded read).
+    clovaai LMDB at ``source`` (not open in this process: py-lmdb opens an environment once per
+    process; the worker-process feeder's case), or the files of a :class:`pipeline.gt_set.GtSet` (bounded read).
     Raises ImageError/OSError/SampleError as the first read did."""
     if isinstance(source, GtSet):
         return [read_image_file(Path(source.root, source.samples[i - 1][1])) for i in indices]
