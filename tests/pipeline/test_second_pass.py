@@ -8,11 +8,10 @@ PyPI wheels are CUDA builds that do not load beside this CPU torch, and its reco
 """
 from __future__ import annotations
 
-import csv
-
 import pytest
 from click.testing import CliRunner
 
+from crnn_deploy.common.names import unescape_name
 from crnn_deploy.models.specs import get_spec
 from crnn_deploy.pipeline.second_pass import reread_low_confidence
 
@@ -20,9 +19,10 @@ WORDS = 200
 
 
 def _tsv(path) -> list[list[str]]:
-    """The rows after the header of a predictions TSV (csv quoting: ``"`` in a text is doubled)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.reader(f, delimiter="\t"))[1:]
+    """The rows after the header of a predictions TSV (fields escaped by
+    ``common.names.escape_name``)."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return [[unescape_name(f).decode("utf-8") for f in line.split("\t")] for line in lines]
 
 
 def test_only_rows_below_the_threshold_are_read_again():
