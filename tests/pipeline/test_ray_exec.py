@@ -36,10 +36,14 @@ SMALL = {"actors": 2, "cpus_per_actor": 0.6, "cpus_per_reader": 0.4}
 def cluster():
     from ray.cluster_utils import Cluster
 
+    # Cluster(connect=True) calls ray.init(ignore_reinit_error=True): a Ray instance an earlier
+    # test left initialized in this process would be kept, silently, instead of this cluster
+    ray.shutdown()
     c = Cluster(initialize_head=True, connect=True,
                 head_node_args={"num_cpus": 1, "object_store_memory": 150 << 20})
     c.add_node(num_cpus=1, object_store_memory=150 << 20)
     c.wait_for_nodes()
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2, "the test cluster did not come up"
     yield c
     ray.shutdown()
     c.shutdown()
