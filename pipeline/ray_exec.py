@@ -39,7 +39,7 @@ from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_json
 from crnn_deploy.pipeline.ray_engine import check_engine_file, schema
 from crnn_deploy.pipeline.ray_metrics import Aggregate, aggregate
-from crnn_deploy.pipeline.ray_plan import build_dataset, configure
+from crnn_deploy.pipeline.ray_plan import CALL_ROWS, balance_ranges, build_dataset, configure
 from crnn_deploy.pipeline.ray_read import (
     DEFAULT_RANGE,
     expand_inputs,
@@ -143,7 +143,8 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         address: str | None = None, actors: int | None = None,
         cpus_per_actor: float | None = None, gpus_per_actor: float = 0.0,
         resources: dict | None = None, cpus_per_reader: float | None = None,
-        range_size: int = DEFAULT_RANGE, limit: int | None = None, strict: bool = False,
+        range_size: int | None = None, call_rows: int = CALL_ROWS, limit: int | None = None,
+        strict: bool = False,
         overwrite: bool = False, progress: bool = False, quiet: bool = False,
         log=None,
         first_result_timeout: float | None = FIRST_RESULT_TIMEOUT_S) -> RayRunResult:
@@ -166,7 +167,9 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
             :data:`pipeline.ray_resources.READER_CPUS`; fractional allowed).
         first_result_timeout: seconds to wait for the first predictions file (None or 0: no
             limit; main thread only), :class:`pipeline.ray_resources.FirstResult`.
-        range_size: samples per read task; limit: first N samples only; strict: fail on the
+        range_size: samples per read task (None: :data:`~pipeline.ray_read.DEFAULT_RANGE`,
+            split further for small runs by :func:`pipeline.ray_plan.balance_ranges`); call_rows: rows per engine actor call (split
+            there into engine batches); limit: first N samples only; strict: fail on the
             first bad sample instead of skipping it (reported by shard and key).
         progress: Ray Data's progress bars and execution log lines on stderr.
         quiet: Ray's and Ray Data's log lines at ERROR only (no progress bars either).
@@ -188,10 +191,10 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
     check_engine_file(engine)
     if lmdb is not None:
         shards = expand_inputs(lmdb)
-        ranges = plan_lmdb_ranges(shards, range_size, limit)
+        ranges = plan_lmdb_ranges(shards, range_size or DEFAULT_RANGE, limit)
     else:
         shards = [Path(image_list)]
-        ranges = plan_list_ranges(image_list, range_size, limit)
+        ranges = plan_list_ranges(image_list, range_size or DEFAULT_RANGE, limit)
     if not ranges:
         raise UserError(f"no sample in {', '.join(map(str, shards))}")
     spec = _engine_spec(engine, backend)
@@ -206,6 +209,8 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
 
             plan = plan_resources(cluster_nodes(), actors, cpus_per_actor, gpus_per_actor,
                                   resources, cpus_per_reader, (options or {}).get("threads"))
+            if range_size is None:
+                ranges = balance_ranges(ranges, plan.actors)
             log(f"ray: {len(ranges)} read tasks over {len(shards)} input(s), {plan.describe()} "
                 f"(start-up {startup_s:.1f} s)")
             configure(progress and not quiet, quiet)
@@ -215,7 +220,7 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
                                batch=batch, actors=plan.actors,
                                cpus_per_actor=plan.cpus_per_actor,
                                gpus_per_actor=plan.gpus_per_actor, resources=plan.resources,
-                               cpus_per_reader=plan.cpus_per_reader, range_size=range_size,
+                               cpus_per_reader=plan.cpus_per_reader, call_rows=call_rows,
                                strict=strict)
             free = lambda: (f"asked for {plan.describe()}; free now: "  # noqa: E731
                             f"{_free(ray.available_resources())}")

@@ -18,28 +18,63 @@ rule. (Ray Data's own ``ray_remote_args_fn``, which also prevents fusion, is dep
 """
 from __future__ import annotations
 
+import json
 import math
 
 from crnn_deploy.pipeline.ray_engine import EngineActor
 from crnn_deploy.pipeline.ray_read import read_range
 
-#: Rows handed to one engine actor call (split there into engine batches).
-CALL_ROWS = 256
-#: Memory of a read task besides its block: decoding, the LMDB reader, the Python worker (bytes).
-READ_BASE_MEMORY = 64 << 20
+#: Rows handed to one engine actor call (split there into engine batches): small, so that the
+#: last calls of a run spread over every actor (measured with ``scripts/bench_ray.py``).
+CALL_ROWS = 64
+#: Memory of a read task besides its block: decoding, the LMDB reader, the Python worker with
+#: Ray Data loaded (bytes; Ray Data measured up to 125 MiB per read worker, whatever the block).
+READ_BASE_MEMORY = 160 << 20
+#: Read ranges wanted per engine actor when the range size is derived (:func:`balance_ranges`)
+#: and the smallest range that derivation goes down to (samples).
+RANGES_PER_ACTOR = 8
+MIN_RANGE = 64
+
+
+def range_rows(task: dict) -> int:
+    """Samples of one planned range (:mod:`pipeline.ray_read`)."""
+    if task["kind"] == "lmdb":
+        return int(task["stop"]) - int(task["start"])
+    return len(json.loads(task["paths"]))
+
+
+def balance_ranges(ranges: list[dict], actors: int) -> list[dict]:
+    """Split the planned ranges so that there are about :data:`RANGES_PER_ACTOR` per engine
+    actor (never below :data:`MIN_RANGE` samples): with few samples, large ranges leave an actor
+    waiting for its first block and another idle at the end (3,000 IIIT5K words are 8 ranges
+    of 512 at most). Large runs keep their ranges. Order and content are unchanged."""
+    total = sum(range_rows(r) for r in ranges)
+    size = max(MIN_RANGE, math.ceil(total / (RANGES_PER_ACTOR * max(1, actors))))
+    out: list[dict] = []
+    for r in ranges:
+        if range_rows(r) <= size:
+            out.append(r)
+        elif r["kind"] == "lmdb":
+            out.extend(dict(r, start=s, stop=min(s + size, int(r["stop"])))
+                       for s in range(int(r["start"]), int(r["stop"]), size))
+        else:
+            paths = json.loads(r["paths"])
+            out.extend(dict(r, start=part[0][0], stop=part[-1][0] + 1, paths=json.dumps(part))
+                       for part in (paths[k:k + size] for k in range(0, len(paths), size)))
+    return out
 
 
 def read_memory(range_size: int, spec) -> int:
     """Ray ``memory`` (bytes) of one read task: three blocks of ``range_size`` float32 inputs of
     the spec (the list being stacked, the stacked array, the serialized copy) plus
-    :data:`READ_BASE_MEMORY`. 512 nano-ocr inputs (1x32x128): 3 x 8 MiB + 64 MiB = 88 MiB."""
+    :data:`READ_BASE_MEMORY`. 512 nano-ocr inputs (1x32x128): 3 x 8 MiB + 160 MiB = 184 MiB."""
     return 3 * range_size * 4 * math.prod(spec.input_shape) + READ_BASE_MEMORY
 
 
 def build_dataset(ranges: list[dict], spec, engine: str, *, backend: str | None, device: str,
                   options: dict | None, batch: int | None, actors: int, cpus_per_actor: float,
                   gpus_per_actor: float, resources: dict | None, cpus_per_reader: float,
-                  range_size: int, strict: bool):
+                  strict: bool, call_rows: int = CALL_ROWS):
     """The lazy ``ray.data.Dataset`` of prediction rows (schema: :func:`ray_engine.schema`)
     for the planned ``ranges`` (:mod:`pipeline.ray_read`); arguments as :func:`ray_exec.run`.
     Needs an initialized Ray. Nothing runs until the dataset is consumed."""
@@ -49,9 +84,9 @@ def build_dataset(ranges: list[dict], spec, engine: str, *, backend: str | None,
     ds = ray.data.from_items(ranges, override_num_blocks=len(ranges))
     ds = ds.map_batches(_read_block, batch_size=1, batch_format="numpy",
                         fn_kwargs={"spec": spec, "strict": strict},
-                        num_cpus=cpus_per_reader, memory=read_memory(range_size, spec))
+                        num_cpus=cpus_per_reader, memory=read_memory(max(map(range_rows, ranges)), spec))
     return ds.map_batches(
-        EngineActor, batch_size=CALL_ROWS, batch_format="numpy",
+        EngineActor, batch_size=call_rows, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None, resources=resources or None,
         fn_constructor_kwargs={"engine": str(engine), "backend": backend, "device": device,

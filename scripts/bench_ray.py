@@ -100,7 +100,8 @@ def make_shards(src: Path, out: Path, n: int, shard_size: int) -> list[Path]:
     return paths
 
 
-RUN_ARGS = {"cpus_per_reader": float, "cpus_per_actor": float, "actors": int, "range_size": int}
+RUN_ARGS = {"cpus_per_reader": float, "cpus_per_actor": float, "actors": int, "range_size": int,
+            "call_rows": int}
 # local rounds and Ray rounds alternate, so both see the same load
 
 

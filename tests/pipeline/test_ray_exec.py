@@ -202,7 +202,7 @@ def test_read_tasks_are_not_fused_into_the_engine_actors(cluster, shards, nano_b
     ds = build_dataset(plan_lmdb_ranges(shards[:1], 512), get_spec("nano-ocr"), nano_bs16_onnx,
                        backend=None, device="CPU", options={}, batch=None, actors=1,
                        cpus_per_actor=1.0, gpus_per_actor=0.0, resources=None,
-                       cpus_per_reader=1.0, range_size=512, strict=False)  # same CPUs
+                       cpus_per_reader=1.0, strict=False)  # same CPUs
     capsys.readouterr()
     ds.explain()
     optimized = capsys.readouterr().out.split("Physical Plan (Optimized)")[1]

@@ -146,3 +146,21 @@ def test_merged_metrics_count_unreadable_images():
     b, _ = score_samples([("c", "z", "q")])
     merged = merge_metrics([a, b])
     assert (merged["total"], merged["correct"], merged["unreadable"]) == (3, 1, 1)
+
+
+def test_small_runs_are_split_into_ranges_every_actor_gets_and_large_ones_are_kept(tmp_path):
+    from crnn_deploy.pipeline.ray_plan import MIN_RANGE, balance_ranges, range_rows
+
+    lmdb = [{"kind": "lmdb", "shard": "a", "start": 1, "stop": 513, "paths": ""},
+            {"kind": "lmdb", "shard": "a", "start": 513, "stop": 751, "paths": ""}]
+    split = balance_ranges(lmdb, actors=2)  # 750 samples, 16 ranges wanted -> 64 (the floor)
+    assert [r["start"] for r in split][:3] == [1, 65, 129]
+    assert max(map(range_rows, split)) == MIN_RANGE
+    assert [i for r in split for i in range(r["start"], r["stop"])] == list(range(1, 751))
+    big = [dict(lmdb[0], start=s, stop=s + 512) for s in range(1, 100_000, 512)]
+    assert balance_ranges(big, actors=2) == big  # ~200 ranges of 512 per actor: kept
+    lines = [(k + 1, f"/x/{k}.png") for k in range(300)]
+    lst = [{"kind": "list", "shard": "l", "start": 1, "stop": 301, "paths": json.dumps(lines)}]
+    parts = balance_ranges(lst, actors=1)  # 300 samples, 8 wanted -> 64 per range
+    assert [p for r in parts for p in json.loads(r["paths"])] == [list(x) for x in lines]
+    assert parts[1]["start"] == 65 and parts[-1]["stop"] == 301
