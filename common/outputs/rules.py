@@ -63,7 +63,7 @@ class Kind:
 REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv", r"misreads\.html",
                 r"review\.png", r"second_pass\.json")
 LMDB = Kind("an LMDB", (r"data\.mdb", r"lock\.mdb"))
-INPUT_BIN = Kind("an input folder", (r"test_\d+\.bin", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
+INPUT_BIN = Kind("an input folder", (r"test_\d+\.(bin|npy)", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
 RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
                                 *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
 REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
