@@ -4,7 +4,7 @@ Ray Data constructs :class:`EngineActor` once per actor (the backend is loaded o
 per batch) and calls it with blocks of preprocessed rows (:mod:`pipeline.ray_read`). Each call
 runs the good rows through the engine in batches of the engine's batch size (the last one
 zero-padded, padding outputs dropped), decodes them with greedy CTC plus confidence
-(:func:`postprocess.ctc.greedy_decode_with_confidence`, the PaddleOCR formula) right there, so
+(:func:`postprocess.ctc.decode_batch`, the spec's confidence formula) right there, so
 the (T, N, C) logits never leave the actor, and returns the prediction rows as a
 ``pyarrow.Table`` of :data:`SCHEMA`.
 
