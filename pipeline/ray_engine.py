@@ -4,9 +4,20 @@ Ray Data constructs :class:`EngineActor` once per actor (the backend is loaded o
 per batch) and calls it with blocks of preprocessed rows (:mod:`pipeline.ray_read`). Each call
 runs the good rows through the engine in batches of the engine's batch size (the last one
 zero-padded, padding outputs dropped), decodes them with greedy CTC plus confidence
-(:func:`postprocess.ctc.greedy_decode_with_confidence`, the PaddleOCR formula) right there, so
+(:func:`postprocess.ctc.decode_batch`, the spec's confidence formula) right there, so
 the (T, N, C) logits never leave the actor, and returns the prediction rows as a
 ``pyarrow.Table`` of :data:`SCHEMA`.
+
+A spec with a second pass (``decoding.second_pass_below``: EasyOCR's english_g2) is read as
+the local paths read it (:func:`pipeline.second_pass.reread_low_confidence`): the rows below the
+threshold run again in the actor, contrast-stretched, on the same engine, and the more
+confident reading is kept. Their images are read again from the shard (by index) or the file
+(by path) (:func:`pipeline.ray_read.raw_samples`) rather than carried in every block: only
+the low rows need them (107 of the 3000 IIIT5K words with english_g2), while carrying them
+would add each row's encoded image to every block sent through the object store (IIIT5K: about
+10.6 KB per word beside its 49 KB english_g2 input, +22 %), and the inputs are already on
+storage every node reads (the read tasks run anywhere). A spec without a second pass reads
+nothing again.
 
 Threads are set explicitly to the actor's CPUs, because the engines do not follow Ray's
 ``OMP_NUM_THREADS``: ONNX Runtime takes ``intra_op_num_threads`` (default: one per physical core
@@ -24,6 +35,8 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.feeder import group_size
 from crnn_deploy.pipeline.fused import infer_decoded
+from crnn_deploy.pipeline.ray_read import raw_samples
+from crnn_deploy.pipeline.second_pass import reread_low_confidence, reread_with
 from crnn_deploy.runtime.registry import backend_for, open_backend
 from crnn_deploy.runtime.runner import resolve_batch, warm_up
 
@@ -114,7 +127,11 @@ class EngineActor:
             images = block["image"]
             chunks = (rows[s:s + self.batch] for s in range(0, len(rows), self.batch))
             pairs = ((take, np.ascontiguousarray(images[take], dtype=np.float32)) for take in chunks)
-        for take, t, c in infer_decoded(self.backend, pairs, self.batch):
+        decoded = reread_low_confidence(  # the spec's second pass, if it has one
+            infer_decoded(self.backend, pairs, self.batch), spec,
+            lambda take, low: raw_samples(block, take[low]),
+            reread_with(infer_decoded, self.backend, self.batch))
+        for take, t, c in decoded:
             texts[take] = t
             conf[take] = c
         columns = {"shard": _strings(block["shard"]), "index": block["index"].astype(np.int64),

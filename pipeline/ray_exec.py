@@ -3,7 +3,8 @@
 Stages (Ray Data streams blocks between them with backpressure)::
 
     ranges (driver)  ->  read + decode + preprocess   (CPU tasks, pipeline.ray_read.read_range)
-                     ->  engine + greedy CTC + conf.  (actors, pipeline.ray_engine.EngineActor)
+                     ->  engine + greedy CTC + conf.  (actors, pipeline.ray_engine.EngineActor;
+                                                       + the spec's second pass, if any)
                      ->  write Parquet                (tasks, Dataset.write_parquet)
     metrics          <-  the written predictions      (driver, pipeline.ray_metrics.aggregate)
 

@@ -10,6 +10,7 @@ A block is a dict of equal-length numpy columns (the Ray Data "numpy" batch form
 | column | dtype | meaning |
 | --- | --- | --- |
 | ``shard`` | str | the LMDB path, or the image-list file |
+| ``kind`` | str | ``lmdb`` or ``list``: how :func:`raw_samples` reads a row again |
 | ``index`` | int64 | 1-based LMDB index, or 1-based line number of the list |
 | ``source`` | str | ``path-%09d`` value when the LMDB has it, else the ``image-%09d`` key; the image path for a list (escaped: :mod:`common.names`) |
 | ``label`` | str or None | ``label-%09d`` (None when the shard has no ``label-`` keys, or for a list) |
@@ -33,6 +34,7 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.names import escape_name, unescape_name
 from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.pipeline.second_pass import sample_bytes
 from crnn_deploy.preprocess.lmdb_io import (
     SampleError,
     image_key,
@@ -50,7 +52,7 @@ DEFAULT_RANGE = 512
 MAX_LIST_LINE = 4096
 MAX_LIST_LINES = 10_000_000
 
-COLUMNS = ("shard", "index", "source", "label", "error")
+COLUMNS = ("shard", "kind", "index", "source", "label", "error")
 
 
 def expand_inputs(inputs: str | Path | list) -> list[Path]:
@@ -216,7 +218,7 @@ def read_range(task: dict, spec: ModelSpec, strict: bool = False) -> dict[str, n
             x = np.zeros(spec.input_shape, np.float32)
         # Arrow strings must be UTF-8: names (and errors quoting them) are escaped
         source, error = escape_name(source), None if error is None else escape_name(error)
-        for col, value in zip(COLUMNS, (task["shard"], index, source, label, error)):
+        for col, value in zip(COLUMNS, (task["shard"], task["kind"], index, source, label, error)):
             rows[col].append(value)
         images.append(x)
     block = {c: np.array(v, dtype=object) for c, v in rows.items()}
@@ -228,3 +230,32 @@ def read_range(task: dict, spec: ModelSpec, strict: bool = False) -> dict[str, n
     block["image"] = (np.stack(images) if images
                       else np.zeros((0, *spec.input_shape), np.float32))
     return block
+
+
+def raw_samples(block: dict[str, np.ndarray], rows) -> list[bytes]:
+    """The encoded images of ``block``'s rows ``rows`` (positions in the block), read again
+    from where :func:`read_range` read them: an LMDB row from its shard by index (the shard
+    opened once per call), a list row from its path (the ``source`` column, unescaped).
+
+    For the second pass of the engine actor (:mod:`pipeline.ray_engine`), which needs the
+    image of a low-confidence row again. A sample that can no longer be read gives ``b""``:
+    the second pass then keeps its first reading (it read the first time, so only a changed
+    or removed input does this).
+    """
+    out: dict[int, bytes] = {}
+    lmdb_rows: dict[str, list[int]] = {}
+    for r in map(int, rows):
+        if block["kind"][r] == "lmdb":
+            lmdb_rows.setdefault(str(block["shard"][r]), []).append(r)
+            continue
+        try:
+            out[r] = read_image_file(os.fsdecode(unescape_name(str(block["source"][r]))))
+        except (OSError, ImageError):
+            out[r] = b""
+    for shard, rs in lmdb_rows.items():
+        try:
+            data = sample_bytes(shard, [int(block["index"][r]) for r in rs])
+        except (UserError, OSError):  # SampleError is a UserError
+            data = [b""] * len(rs)
+        out.update(zip(rs, data))
+    return [out[int(r)] for r in rows]

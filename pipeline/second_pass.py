@@ -9,7 +9,10 @@ passes through untouched.
 :func:`reread_low_confidence` wraps a stream of decoded groups (``pipeline.fused.infer_decoded``)
 and needs two callables from the path: how to get the raw inputs of some rows of a group again
 (file bytes, LMDB bytes, an array), and how to run a list of prepared images (the same engine,
-batched by width). It is generic in both, so the local paths share it.
+batched by width). It is generic in both, so every path that runs an engine shares it: the
+local ones (Recognizer, crnn-recognize, crnn-eval) and the Ray engine actor
+(:mod:`pipeline.ray_engine`). The staged path, whose stages only pass files, does the same
+in three more commands (:mod:`postprocess.second_pass`).
 """
 from __future__ import annotations
 

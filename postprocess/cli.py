@@ -10,6 +10,7 @@ import click
 from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.second_pass_list import NAME, write_list
 from crnn_deploy.models.specs import get_spec
 from crnn_deploy.postprocess.metrics import format_metrics, score_samples, write_report
 from crnn_deploy.postprocess.predictions import (
@@ -20,6 +21,7 @@ from crnn_deploy.postprocess.predictions import (
 )
 from crnn_deploy.postprocess.results import decode_result_dir, read_labels, read_meta_spec, resolve_alphabet
 from crnn_deploy.postprocess.review import write_misreads
+from crnn_deploy.postprocess.second_pass import low_list, merge_second_pass
 
 
 @command()
@@ -40,8 +42,14 @@ from crnn_deploy.postprocess.review import write_misreads
                    "vs. words kept by a confidence threshold; needs matplotlib); with LABEL_TXT.")
 @click.option("--allow-missing", is_flag=True,
               help="Score the listed files that exist instead of failing on missing ones.")
+@click.option("--second-pass", "second_pass", metavar="RESULT2", default=None,
+              type=click.Path(file_okay=False, path_type=str),
+              help="A model with a second pass: the crnn-infer result of the inputs that "
+                   "crnn-preprocess lmdb-to-bin --second-pass staged from RESULT_DIR/"
+                   "second_pass.json; the more confident reading of each is kept.")
 def main(result_dir: str, label_txt: str | None, names: str | None, model: str | None,
-         alphabet: str | None, misreads: bool, allow_missing: bool) -> None:
+         alphabet: str | None, misreads: bool, allow_missing: bool,
+         second_pass: str | None) -> None:
     """Decode RESULT_DIR into predictions.tsv; with LABEL_TXT, also report word accuracy.
 
     \b
@@ -75,6 +83,14 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
                                 sample (standard protocol; source from names.txt, else
                                 the file name)
 
+    \b
+    Second pass (a spec with decoding.second_pass_below, e.g. EasyOCR's english_g2: 0.1):
+      RESULT_DIR/second_pass.json  the files read below it, for crnn-preprocess lmdb-to-bin
+                                   --second-pass (docs/EASYOCR.md); predictions.tsv then holds
+                                   the first reading, until
+      --second-pass RESULT2        keeps the more confident of the two readings of each
+                                   (RESULT2 must hold exactly the listed files).
+
     Exits with status 1 and an "Error: ..." message on bad input: a listed result file missing
     (unless --allow-missing) or of the wrong size, a malformed label line, an alphabet that does
     not match C, a result file holding NaN or inf, no meta.json and neither --model nor --alphabet; a report file that this
@@ -86,7 +102,7 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         raise UserError(f"result folder {result_dir} does not exist or is not a folder")
     names_path = find_names(result_dir, names)
     inputs = [("label file", label_txt), ("names file", names_path)]
-    reports = ["accuracy.json", "errors.tsv", "predictions.tsv"]
+    reports = ["accuracy.json", "errors.tsv", "predictions.tsv", NAME]
     outputs.check_report_files(result_dir, reports + (["misreads.html", "review.png"]
                                                       if misreads else []),
                                [(what, path) for what, path in inputs if path is not None])
@@ -104,12 +120,23 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
                                 labels_name=label_txt or str(names_path if sources else result_dir),
                                 spec=spec)
     outputs.check_unchanged(result_dir, source, "result folder")
+    passes = spec is not None and spec.decoding.second_pass_below > 0
+    if second_pass is not None and not passes:
+        raise UserError(f"--second-pass: the spec of {result_dir} "
+                        f"({spec.name if spec else 'from --alphabet'}) has no second pass")
+    if passes:
+        low = low_list(result_dir, decoded, spec)
+        merged = merge_second_pass(second_pass, decoded, spec) if second_pass else None
     rows = [(name, sources.get(name, ""), pred, conf)
             for (name, _, pred), conf in zip(decoded.samples, decoded.confidences)]
     try:
         pred_path = write_predictions(result_dir, rows)
+        if passes:
+            list_path = write_list(result_dir, low)
     except OSError as exc:
         raise UserError(f"cannot write predictions into {result_dir}: {exc}") from None
+    if passes:
+        click.echo(_second_pass_line(low, list_path, merged))
     if label_txt is None:
         click.echo(f"wrote {pred_path} ({len(rows)} predictions, no labels given: not scored) "
                    f"in {time.perf_counter() - start:.2f} s")
@@ -139,6 +166,17 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         extra = "".join(f", {p}" for p in paths)
     click.echo(f"wrote {pred_path}, {acc_path}{extra} and {err_path} ({len(errors)} wrong) "
                f"in {time.perf_counter() - start:.2f} s")
+
+
+def _second_pass_line(low, list_path, merged) -> str:
+    if merged is not None:
+        return (f"second pass: {merged.read_again} word(s) below {low.below:g} read again, "
+                f"{merged.taken} more confident the second time ({merged.changed} other text)")
+    if not low.files:
+        return f"second pass: no word below {low.below:g}, nothing to read again"
+    return (f"second pass: {len(low.files)} word(s) below {low.below:g} listed in {list_path} "
+            "(first readings in predictions.tsv): stage them with crnn-preprocess lmdb-to-bin "
+            "--second-pass, run crnn-infer, then crnn-postprocess --second-pass RESULT2")
 
 
 def staged_images(result_dir: str, files: dict[str, str]):

@@ -105,9 +105,13 @@ def build_lmdb_cmd(gt: str | None, images: str | None, list_file: str | None, ou
               help="Progress bar on stderr [default: only on a terminal].")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output folder and --labels file written earlier by this tool.")
+@click.option("--second-pass", "second_pass", type=click.Path(dir_okay=False), default=None,
+              metavar="SECOND_PASS_JSON",
+              help="The second_pass.json crnn-postprocess wrote beside a first result: write "
+                   "only the samples it lists, contrast-stretched (the model's second pass).")
 def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str | None,
                     workers: int | None, limit: int | None, strict: bool,
-                    progress: bool | None, overwrite: bool) -> None:
+                    progress: bool | None, overwrite: bool, second_pass: str | None) -> None:
     """Write one input file per LMDB sample for ais_bench-style inference.
 
     OUTPUT/test_{i}.bin (i = LMDB index) holds float32, little-endian, C-contiguous, shape
@@ -121,14 +125,22 @@ def lmdb_to_bin_cmd(lmdb_path: str, model: str, output: str, labels: str | None,
     OUTPUT/meta.json records the spec, shape, dtype, count and the source LMDB. Labels are
     optional: an LMDB without label-%09d keys converts the same, without a label file. Bad samples (missing keys, undecodable or oversized images,
     empty or non-UTF-8 labels) are reported by key and skipped (or fail with --strict).
+
+    A model with a second pass (EasyOCR's english_g2: words read below 0.1 are read again
+    from a contrast-stretched image): --second-pass RESULT/second_pass.json, the list
+    crnn-postprocess wrote for a first result, writes only the listed samples, as
+    test_{i} files of the same names, contrast-stretched; run them with crnn-infer and give
+    that result folder to crnn-postprocess --second-pass (docs/EASYOCR.md). Errors: a
+    model without a second pass, a list of another model or LMDB, an empty list.
     """
     from crnn_deploy.preprocess.lmdb_to_bin import lmdb_to_bin
 
     with _user_errors():
         res = lmdb_to_bin(lmdb_path, model, output, labels, workers=workers or os.cpu_count(),
-                          limit=limit, strict=strict, progress=progress, overwrite=overwrite)
+                          limit=limit, strict=strict, progress=progress, overwrite=overwrite,
+                          second_pass=second_pass)
     written = f"{res.labels}" if res.labels is not None else "no label file"
-    if res.labeled and res.labels is None:
+    if res.labeled and res.labels is None and second_pass is None:
         written += " (the LMDB has labels: pass --labels FILE to write them)"
     click.echo(f"wrote {res.count} files and names.txt to {res.output}, {written}, in "
                f"{res.seconds:.2f} s ({res.images_per_s:.0f} images/s, workers: {res.workers})")

@@ -7,6 +7,9 @@ float32 little-endian C-contiguous tensor of shape (1, C, H, W) from
 the LMDB key ``image-%09d``) and, when the LMDB is labeled, a line ``test_{i}.bin:{label}`` in
 ``label.txt``. ``input_bin/meta.json`` records the spec and the source.
 
+With ``second_pass`` (a ``second_pass.json`` of crnn-postprocess) only the listed samples are
+written, contrast-stretched: the staged second pass (:mod:`preprocess.second_pass_input`).
+
 Streaming and parallel: the parent only hands out index ranges of ``CHUNK`` samples, at most
 ``2 * workers`` at a time; every worker process opens the LMDB read-only itself, transforms and
 writes its files, and returns (index, label, source, error) tuples. Memory does not depend on the LMDB
@@ -15,10 +18,11 @@ when complete, so a failed or interrupted run leaves the previous output (or not
 """
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +43,7 @@ from crnn_deploy.preprocess.lmdb_io import (
     read_source,
 )
 from crnn_deploy.preprocess.parallel import SampleTransformer, ordered_map
+from crnn_deploy.preprocess.second_pass_input import plan_second_pass
 from crnn_deploy.preprocess.transform import MAX_PIXELS
 
 #: Samples per task handed to a worker.
@@ -78,19 +83,17 @@ class _Worker:
 
     state: "_Worker | Exception | None" = None
 
-    def __init__(self, lmdb_path: str, spec: ModelSpec, outdir: str):
-        self.samples, self.outdir = SampleTransformer(lmdb_path, spec), outdir
+    def __init__(self, lmdb_path: str, spec: ModelSpec, outdir: str, contrast: float | None):
+        self.samples, self.outdir = SampleTransformer(lmdb_path, spec, contrast), outdir
 
-    def run(self, start: int, stop: int) -> list[Outcome]:
+    def run(self, indices: Sequence[int]) -> list[Outcome]:
         out: list[Outcome] = []
-        for i, label, x, reason in self.samples.transform(start, stop):
+        for i, label, x, reason in self.samples.transform_at(indices):
             if reason is not None:
                 out.append((i, None, None, x, reason))
                 continue
-            if self.samples.spec.dynamic_width:  # (1, C, H, W_i): the shape travels in the file
-                write_npy(os.path.join(self.outdir, f"test_{i}.npy"), x[None])
-            else:
-                write_bin(os.path.join(self.outdir, f"test_{i}.bin"), x[None])
+            suffix = "npy" if self.samples.spec.dynamic_width else "bin"  # .npy: W_i in the file
+            write_input(os.path.join(self.outdir, f"test_{i}.{suffix}"), x[None])
             out.append((i, label, None, None, None))
         with self.samples.env.begin(buffers=False) as txn:  # sources of the good samples
             out = [(i, lab, read_source(txn, i) if key is None else None, key, reason)
@@ -98,36 +101,34 @@ class _Worker:
         return out
 
 
-def write_npy(path: str | Path, x: np.ndarray) -> None:
-    """Write ``x`` as a float32 ``.npy`` (its shape in the header; temp name + rename)."""
-    import io
-
+def write_input(path: str, x: np.ndarray) -> None:
+    """Write ``x`` as float32 little-endian: a ``.npy`` path with its shape in the header, any
+    other as raw C-order bytes (temp name + rename)."""
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(x, dtype="<f4"))
+    x = np.ascontiguousarray(x, dtype="<f4")
+    if path.endswith(".npy"):
+        np.save(buf, x)
+    else:
+        buf.write(x.tobytes())
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_bin(path: str | Path, x: np.ndarray) -> None:
-    """Write ``x`` as raw float32 little-endian C-order bytes to ``path`` (temp name + rename)."""
-    atomic_write_bytes(path, np.ascontiguousarray(x, dtype="<f4").tobytes())
-
-
-def _init(lmdb_path: str, spec: ModelSpec, outdir: str) -> None:
+def _init(lmdb_path: str, spec: ModelSpec, outdir: str, contrast: float | None) -> None:
     # An exception here would make multiprocessing.Pool respawn workers forever: keep it for
     # the first task instead.
     try:
-        _Worker.state = _Worker(lmdb_path, spec, outdir)
+        _Worker.state = _Worker(lmdb_path, spec, outdir, contrast)
     except Exception as exc:  # noqa: BLE001
         _Worker.state = exc
 
 
-def _task(bounds: tuple[int, int]) -> list[Outcome]:
+def _task(indices: Sequence[int]) -> list[Outcome]:
     if isinstance(_Worker.state, Exception):
         raise _Worker.state
-    return _Worker.state.run(*bounds)
+    return _Worker.state.run(indices)
 
 
-def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
+def _run(tasks: Iterable[Sequence[int]], workers: int, initargs: tuple
          ) -> Iterator[list[Outcome]]:
     """Results of the tasks in order; at most ``2 * workers`` tasks in flight."""
     try:
@@ -139,12 +140,15 @@ def _run(tasks: Iterable[tuple[int, int]], workers: int, initargs: tuple
         _Worker.state = None
 
 
-def _check_output(lmdb_path: Path, output: Path, labels: Path | None, overwrite: bool):
+def _check_output(lmdb_path: Path, output: Path, labels: Path | None, overwrite: bool,
+                  second_pass: str | Path | None):
     """The output rules of common.outputs for --output (a folder) and --labels (a file)."""
     if lmdb_path.is_dir():
         inputs = [("input LMDB", lmdb_path)]
     else:  # subdir=False: the file and its "-lock" file
         inputs = [("input LMDB", lmdb_path), ("input LMDB", Path(f"{lmdb_path}-lock"))]
+    if second_pass is not None:
+        inputs.append(("--second-pass list", Path(second_pass)))
     outputs.check_not_input(output, inputs)
     outputs.check_dir_output(output, outputs.INPUT_BIN, overwrite)
     if labels is None:
@@ -166,8 +170,8 @@ def _check_output(lmdb_path: Path, output: Path, labels: Path | None, overwrite:
 def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Path,
                 labels: str | Path | None = None, workers: int | None = None,
                 limit: int | None = None, strict: bool = False, progress: bool | None = None,
-                overwrite: bool = False,
-                log: Callable[[str], None] | None = None) -> ConvertResult:
+                overwrite: bool = False, log: Callable[[str], None] | None = None,
+                second_pass: str | Path | None = None) -> ConvertResult:
     """Convert a clovaai LMDB into ``output/test_{i}.bin`` + ``output/names.txt`` +
     ``output/meta.json`` (+ ``labels`` when the LMDB is labeled).
 
@@ -190,13 +194,17 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
         progress: tqdm bar on stderr; None shows it only on a terminal.
         log: where messages about bad samples go (default: stderr).
         overwrite: allow replacing an earlier output of ours (see ``output``, ``labels``).
+        second_pass: a ``second_pass.json`` written by crnn-postprocess: write only the
+            samples it lists, contrast-stretched to the spec's ``second_pass_contrast``
+            (:func:`preprocess.second_pass_input.plan_second_pass`; not with ``limit``).
 
     Each file holds float32 little-endian (1, C, H, W) of the spec, 4*C*H*W bytes.
     ``names.txt`` has one ``test_{i}.bin<TAB>{source}`` line per written sample (source: the
     ``path-%09d`` value, else the LMDB key ``image-%09d``).
 
     Raises:
-        UserError: not an LMDB / no ``num-samples``, unusable output paths, no good sample, or
+        UserError: not an LMDB / no ``num-samples``, unusable output paths, no good sample, a
+            ``second_pass`` list that does not fit (spec, LMDB, names), or
             (``strict``) a bad sample, named by key (e.g. ``image-000000017``). On any failure
             neither ``output`` nor ``labels`` is modified.
     """
@@ -218,8 +226,15 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     total = n if limit is None else min(n, limit)
     if total == 0:
         raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")
-    labels_ours = _check_output(lmdb_path, output, labels, overwrite)
+    if second_pass is not None and limit is not None:
+        raise UserError("--second-pass stages the samples its list names: --limit does not apply")
+    labels_ours = _check_output(lmdb_path, output, labels, overwrite, second_pass)
     keys_sha = keys_sha256(lmdb_path)
+    if second_pass is not None:
+        plan = plan_second_pass(second_pass, spec, lmdb_path, n, keys_sha)
+        order, contrast, total = plan.indices, plan.contrast, len(plan.indices)
+    else:
+        order, contrast, plan = range(1, total + 1), None, None
     staged = outputs.StagedDir(output, outputs.INPUT_BIN, overwrite, "crnn-preprocess lmdb-to-bin")
     stage = staged.open()  # hidden .NAME.partial-PID-RAND beside output, with our marker
     if labels is not None:
@@ -230,8 +245,8 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
         label_tmp = Path(os.devnull)
     res = ConvertResult(output=output, labels=labels, workers=min(workers, -(-total // CHUNK)),
                         labeled=labeled)
-    tasks = ((s, min(s + CHUNK, total + 1)) for s in range(1, total + 1, CHUNK))
-    initargs = (str(lmdb_path), spec, str(stage))
+    tasks = (order[s:s + CHUNK] for s in range(0, total, CHUNK))
+    initargs = (str(lmdb_path), spec, str(stage), contrast)
     suffix = "npy" if spec.dynamic_width else "bin"
     try:
         with open(label_tmp, "w", encoding="utf-8", newline="\n") as lf, \
@@ -266,6 +281,7 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
             "keys_sha256": keys_sha, "labels": str(labels) if labels is not None else None,
             "labeled": labeled, "names": NAMES_NAME,
             "max_pixels": MAX_PIXELS, "model_spec": spec.to_dict(),
+            **({"second_pass": plan.meta} if plan is not None else {}),
         }
         atomic_write_json(stage / META_NAME, meta)
         if labels is not None:  # first: a file that appeared at --labels stops the run here

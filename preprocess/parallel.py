@@ -28,25 +28,31 @@ Sample = tuple[int, "str | None", "np.ndarray | str", "str | None"]
 
 
 class SampleTransformer:
-    """Per-process reader: LMDB samples -> the spec's input tensors (training transform)."""
+    """Per-process reader: LMDB samples -> the spec's input tensors (training transform;
+    ``contrast``: contrast-stretched to that target, the spec's second pass,
+    :func:`preprocess.transform.preprocess_image`)."""
 
-    def __init__(self, lmdb_path: str, spec: ModelSpec):
-        self.lmdb_path, self.spec = lmdb_path, spec
+    def __init__(self, lmdb_path: str, spec: ModelSpec, contrast: float | None = None):
+        self.lmdb_path, self.spec, self.contrast = lmdb_path, spec, contrast
         self.env = open_lmdb(lmdb_path)
         self.read = 0
 
     def transform(self, start: int, stop: int) -> Iterator[Sample]:
         """Yield ``(i, label, x, None)`` for good samples (x float32 (C, H, W)) and
         ``(i, None, key, reason)`` for bad ones (missing key, bad label, undecodable image)."""
+        return self.transform_at(range(start, stop))
+
+    def transform_at(self, indices: Iterable[int]) -> Iterator[Sample]:
+        """:meth:`transform` of the samples ``indices`` (from 1), in that order."""
         if self.read > REMAP_BYTES:
             self.env.close()
             self.env, self.read = open_lmdb(self.lmdb_path), 0
         with self.env.begin(buffers=False) as txn:
-            for i in range(start, stop):
+            for i in indices:
                 try:
                     data, label = read_sample(txn, i)
                     self.read += len(data)
-                    yield i, label, preprocess_image(data, self.spec), None
+                    yield i, label, preprocess_image(data, self.spec, contrast=self.contrast), None
                 except SampleError as err:
                     yield i, None, err.key, err.reason
                 except ImageError as err:

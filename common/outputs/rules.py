@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.second_pass_list import NAME as _SECOND_PASS_LIST
+from crnn_deploy.common.second_pass_list import is_list as _is_list
 
 #: Hidden marker file in every folder this tool publishes: JSON {tool, kind, command, run, pid}.
 MARKER = ".crnn-deploy.json"
@@ -59,9 +61,9 @@ class Kind:
 
 
 REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv", r"misreads\.html",
-                r"review\.png")
+                r"review\.png", r"second_pass\.json")
 LMDB = Kind("an LMDB", (r"data\.mdb", r"lock\.mdb"))
-INPUT_BIN = Kind("an input folder", (r"test_\d+\.bin", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
+INPUT_BIN = Kind("an input folder", (r"test_\d+\.(bin|npy)", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
 RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
                                 *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
 REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
@@ -264,6 +266,8 @@ def _report_is_ours(path: Path) -> bool:
     if path.name == "accuracy.json":
         meta = read_json(path)
         return meta is not None and "protocol" in meta and "word_accuracy" in meta
+    if path.name == _SECOND_PASS_LIST:
+        return _is_list(read_json(path))
     return any(file_starts_with(path, prefix) for prefix in REPORT_HEADERS.get(path.name, ()))
 
 
