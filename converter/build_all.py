@@ -176,9 +176,8 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
         from crnn_deploy.converter.tensorrt_build import build_tensorrt
 
         _attempt(rows, "tensorrt", plan, "ONNX Runtime", lambda: result(build_tensorrt(
-            dyn_src, plan, batch_size, min_batch=(info and info.batch) or 1, opt_batch=batch_size,
-            max_batch=batch_size,
-            overwrite=overwrite)), log)
+            dyn_src, plan, batch_size, min_batch=(info and info.batch) or 1,
+            opt_batch=batch_size, max_batch=batch_size, overwrite=overwrite)), log)
 
     if static_src is None:
         rows.append(Row("ascend om", om, "skipped: the static ONNX failed"))
