@@ -1,6 +1,8 @@
-"""``crnn-convert all``: checkpoint -> every engine this machine can build, and a summary table.
+"""``crnn-convert all``: every engine this machine can build, and a summary table.
 
-Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
+From a checkpoint (``--model M --checkpoint W``) or from an ONNX file that carries its spec
+(``--onnx X``, e.g. from ``crnn-convert import``; M is then its spec's name and there are no
+ONNX rows). Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
 
 ==================  =========================================================================
 ``M_dynamic.onnx``  batch axis dynamic; checked against PyTorch (batches 1, N, 3, 2N+1)
@@ -11,6 +13,11 @@ Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
 ``M_bsN_int8.xml``  OpenVINO INT8 IR (NNCF PTQ), with ``calib_gt``; checked against FP32
 ``M_bsN_int8.onnx`` INT8 QDQ ONNX (onnxruntime.quantization), with ``calib_gt``; likewise
 ==================  =========================================================================
+
+A model whose width follows the word (english_g2, ppocrv4-rec) has one ONNX, dynamic in batch
+and width (``M_dynamic.onnx``, or the ``--onnx`` file): the engines are built from it with a
+static batch N and the width left dynamic (TensorRT: a width profile; OM: width gears), and
+the INT8 models are calibrated and checked with each image at its own width.
 
 The INT8 rows need calibration images (``calib_gt``, a gt.txt of another data set than the one
 scored: ``make convert`` passes IC03); their check is the greedy-decode agreement with the FP32
@@ -83,37 +90,53 @@ def _attempt(rows: list[Row], engine: str, file: Path, reference: str,
     return True
 
 
-def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
-              outdir: str | Path = "build", soc_version: str | None = None,
-              atc: str | Path | None = None, calib_gt: str | Path | None = None,
-              overwrite: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Row]:
+def build_all(model_name: str | None = None, checkpoint: str | Path | None = None,
+              batch_size: int | None = None, outdir: str | Path = "build",
+              soc_version: str | None = None, atc: str | Path | None = None,
+              calib_gt: str | Path | None = None, overwrite: bool = False,
+              log: Callable[[str], None] = lambda s: None, onnx: str | Path | None = None,
+              calib_size: int | None = None) -> list[Row]:
     """Build every engine (see module doc); return the rows.
+
+    The source is a checkpoint (``model_name`` + ``checkpoint``: the ONNX rows first) or an
+    ONNX file that carries its spec (``onnx``: from ``crnn-convert import`` or ``onnx``; no
+    ONNX row, every engine built from it and named after its spec, M = the spec's name).
+    ``batch_size``: N (default: the given ONNX's static batch, else 16). A model whose width
+    follows the word has one ONNX (dynamic batch and width, ``M_dynamic.onnx``) that every
+    engine is built from; its ``M_bsN.onnx`` row is skipped. ``calib_size``: INT8 calibration
+    images (default :data:`converter.int8.DEFAULT_CALIB_SIZE`).
 
     Every output that will be attempted is checked before anything is built
     (:func:`converter.outputs.prepare_outputs`, with ``overwrite``).
 
     Raises:
-        UserError: a bad checkpoint, or an output that may not be written.
+        UserError: neither or both sources, a bad checkpoint or ONNX, or an output that may
+            not be written.
     """
-    from crnn_deploy.converter.int8 import ROUTES
-    from crnn_deploy.converter.om import build_om, find_atc
-    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.converter.common import read_onnx_info
+    from crnn_deploy.converter.int8 import DEFAULT_CALIB_SIZE, ROUTES
+    from crnn_deploy.converter.om import find_atc
     from crnn_deploy.converter.outputs import prepare_outputs
-    from crnn_deploy.models.checkpoint import load_model
     from crnn_deploy.models.specs import get_spec, sidecar_path
     from crnn_deploy.runtime.tensorrt_backend import unavailable_reason as trt_reason
 
-    spec = get_spec(model_name)
-    out = Path(outdir)
-    stem = f"{model_name}_bs{batch_size}"
-    dyn, static = out / f"{model_name}_dynamic.onnx", out / f"{stem}.onnx"
+    if (onnx is None) == (model_name is None or checkpoint is None) or (
+            onnx is not None and (model_name or checkpoint)):
+        raise UserError("give --model and --checkpoint (export first), or --onnx (an ONNX "
+                        "file with its spec, e.g. from crnn-convert import), not both")
+    info = read_onnx_info(onnx) if onnx is not None else None
+    spec = info.spec if info is not None else get_spec(model_name)
+    batch_size = batch_size or (info.batch if info is not None else None) or 16
+    name, out = spec.name if info is not None else model_name, Path(outdir)
+    stem = f"{name}_bs{batch_size}"
+    dyn, static = out / f"{name}_dynamic.onnx", out / f"{stem}.onnx"
     xml, plan, om = out / f"{stem}.xml", out / f"{stem}.engine", out / f"{stem}.om"
     int8 = [(f"{r.name.replace('onnxruntime', 'onnx')} int8", out / f"{stem}_int8{r.suffix}", r)
             for r in ROUTES.values()]
     have_ov = importlib.util.find_spec("openvino") is not None
     trt_why, atc_exe = trt_reason(), find_atc(atc)
-    inputs = {"--checkpoint": checkpoint, "--calib-gt": calib_gt}
-    planned = [(dyn, []), (static, [])]
+    inputs = {"--checkpoint": checkpoint, "--onnx": onnx, "--calib-gt": calib_gt}
+    planned = [] if info is not None else [(dyn, [])] + ([] if spec.dynamic_width else [(static, [])])
     planned += [(xml, [xml.with_suffix(".bin")])] if have_ov else []
     planned += [(plan, [sidecar_path(plan)])] if not trt_why else []
     planned += [(om, [sidecar_path(om)])] if atc_exe else []
@@ -121,19 +144,19 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
                 if calib_gt is not None and not r.missing_sdk()]
     for path, companions in planned:
         prepare_outputs([path], inputs, overwrite, companions)
-    model = load_model(spec, checkpoint)
     rows: list[Row] = []
-    dyn_ok = _attempt(rows, "onnx (dynamic)", dyn, "PyTorch", lambda: (
-        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite),
-        "dynamic batch"), log)
-    static_ok = _attempt(rows, f"onnx (bs{batch_size})", static, "PyTorch", lambda: (
-        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite),
-        f"batch {batch_size}"), log)
+    if info is not None:
+        log(f"engines from {info.path} (spec {spec.name}"
+            + (", width following the word" if spec.dynamic_width else "") + ")")
+        dyn_src = static_src = info.path
+    else:
+        dyn_src, static_src = _export_rows(rows, spec, model_name, checkpoint, dyn, static,
+                                           batch_size, overwrite, log)
 
     def result(r):
         return r.max_diff, r.note
 
-    if not static_ok:
+    if static_src is None:
         rows.append(Row("openvino", xml, "skipped: the static ONNX failed"))
     elif not have_ov:
         rows.append(Row("openvino", xml, "skipped: openvino not installed "
@@ -142,9 +165,9 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
         from crnn_deploy.converter.openvino_convert import convert_openvino
 
         _attempt(rows, "openvino", xml, "ONNX Runtime", lambda: result(convert_openvino(
-            static, xml, batch_size=batch_size, overwrite=overwrite)), log)
+            static_src, xml, batch_size=batch_size, overwrite=overwrite)), log)
 
-    if not dyn_ok:
+    if dyn_src is None:
         rows.append(Row("tensorrt", plan, "skipped: the dynamic ONNX failed"))
     elif trt_why:
         hint = " (pip install 'crnn-deploy[tensorrt]')" if "importable" in trt_why else ""
@@ -153,27 +176,54 @@ def build_all(model_name: str, checkpoint: str | Path, batch_size: int = 16,
         from crnn_deploy.converter.tensorrt_build import build_tensorrt
 
         _attempt(rows, "tensorrt", plan, "ONNX Runtime", lambda: result(build_tensorrt(
-            dyn, plan, batch_size, min_batch=1, opt_batch=batch_size, max_batch=batch_size,
-            overwrite=overwrite)), log)
+            dyn_src, plan, batch_size, min_batch=(info and info.batch) or 1,
+            opt_batch=batch_size, max_batch=batch_size, overwrite=overwrite)), log)
 
-    if not static_ok:
+    if static_src is None:
         rows.append(Row("ascend om", om, "skipped: the static ONNX failed"))
     elif atc_exe is None:
         rows.append(Row("ascend om", om, "skipped: atc (CANN toolkit) not on PATH"))
     else:
+        from crnn_deploy.converter.om import build_om
+
         _attempt(rows, "ascend om", om, "ONNX Runtime", lambda: result(build_om(
-            static, om, batch_size=batch_size, soc_version=soc_version, atc=atc,
+            static_src, om, batch_size=batch_size, soc_version=soc_version, atc=atc,
             overwrite=overwrite)), log)
-    _int8_rows(rows, static if static_ok else None, int8, batch_size, calib_gt, overwrite, log)
+    _int8_rows(rows, static_src, int8, batch_size, calib_gt, calib_size or DEFAULT_CALIB_SIZE,
+               overwrite, log)
     return rows
 
 
+def _export_rows(rows: list[Row], spec, model_name: str, checkpoint, dyn: Path, static: Path,
+                 batch_size: int, overwrite: bool, log: Callable[[str], None]
+                 ) -> tuple[Path | None, Path | None]:
+    """Export the checkpoint's ONNX rows; return the sources (dynamic, static) of the engines
+    (None where the export failed). A width that follows the word has one ONNX for both."""
+    from crnn_deploy.converter.onnx_export import export_onnx
+    from crnn_deploy.models.checkpoint import load_model
+
+    model = load_model(spec, checkpoint)
+    dyn_ok = _attempt(rows, "onnx (dynamic)", dyn, "PyTorch", lambda: (
+        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite),
+        "dynamic batch and width" if spec.dynamic_width else "dynamic batch"), log)
+    if spec.dynamic_width:
+        rows.append(Row(f"onnx (bs{batch_size})", static, f"skipped: {model_name}'s width follows "
+                        f"the word: every engine is built from {dyn.name}"))
+        return (dyn, dyn) if dyn_ok else (None, None)
+    static_ok = _attempt(rows, f"onnx (bs{batch_size})", static, "PyTorch", lambda: (
+        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite),
+        f"batch {batch_size}"), log)
+    return dyn if dyn_ok else None, static if static_ok else None
+
+
 def _int8_rows(rows: list[Row], onnx: Path | None, targets: list, batch_size: int,
-               calib_gt: str | Path | None, overwrite: bool, log: Callable[[str], None]) -> None:
+               calib_gt: str | Path | None, calib_size: int, overwrite: bool,
+               log: Callable[[str], None]) -> None:
     from crnn_deploy.converter.int8 import quantize
 
     def run(target: Path):
-        r = quantize(onnx, calib_gt, target, batch_size=batch_size, overwrite=overwrite)
+        r = quantize(onnx, calib_gt, target, calib_size=calib_size, batch_size=batch_size,
+                     overwrite=overwrite)
         return r.check.max_diff, f"agreement {r.check.agreement:.1%} on {r.calib_count} images"
 
     for engine, target, route in targets:

@@ -174,9 +174,15 @@ def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, devic
 
 
 @main.command("all")
-@click.option("--model", "model_name", required=True, type=click.Choice(sorted(SPECS)))
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path))
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--model", "model_name", type=click.Choice(sorted(SPECS)), default=None,
+              help="Model spec of --checkpoint.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="PyTorch checkpoint: the ONNX files are exported from it first.")
+@click.option("--onnx", "onnx_path", type=click.Path(path_type=Path), default=None,
+              help="Instead of --model/--checkpoint: an ONNX file carrying its spec (crnn-convert "
+                   "import or onnx); the engines are named after the spec.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Batch N [default: a static --onnx's batch, else 16].")
 @click.option("--outdir", type=click.Path(path_type=Path), default=Path("build"),
               show_default=True)
 @click.option("--soc-version", default=None, help="atc --soc_version (default: npu-smi).")
@@ -184,22 +190,32 @@ def om_cmd(onnx_path, output, batch_size, soc_version, dynamic_batch, atc, devic
               help="atc executable (default: atc on PATH).")
 @click.option("--calib-gt", type=click.Path(path_type=Path), default=None,
               help="gt.txt of INT8 calibration images (not the scored set); without it no INT8.")
+@click.option("--calib-size", type=click.IntRange(min=1), default=None,
+              help="INT8 calibration images, spread evenly over --calib-gt [default: 300].")
 @OVERWRITE_OPT
-def all_cmd(model_name, checkpoint, batch_size, outdir, soc_version, atc, calib_gt,
-            overwrite) -> None:
+def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, atc, calib_gt,
+            calib_size, overwrite) -> None:
     """Build ONNX (dynamic + static), OpenVINO IR, TensorRT plan and Ascend OM where possible.
 
+    \b
+    crnn-convert all --model nano-ocr --checkpoint build/weights/nano_ocr_ftr.pth
+    crnn-convert all --onnx build/ppocrv4-rec.onnx --calib-gt ../shared/assets/eval_ic03_860/gt.txt
+
     With --calib-gt also INT8 models: an OpenVINO IR (NNCF) and a QDQ ONNX (ONNX Runtime).
-    Every output is checked first (not an input, not a folder; existing ones need --overwrite
-    and must have been written by crnn-convert). Prints a table: engine, file, size, status (built / skipped: reason / failed) and the max
-    abs diff (ONNX rows against PyTorch, engines against ONNX Runtime). Exits 1 after the table
-    when an engine failed (a skipped one is not a failure).
+    With --onnx (a model imported with crnn-convert import) there is no ONNX row: every engine
+    is built from that file. A model whose width follows the word keeps it dynamic in every
+    engine (its static-batch ONNX row is skipped). Every output is checked first (not an
+    input, not a folder; existing ones need --overwrite and must have been written by
+    crnn-convert). Prints a table: engine, file, size, status (built / skipped: reason /
+    failed) and the max abs diff (ONNX rows against PyTorch, engines against ONNX Runtime).
+    Exits 1 after the table when an engine failed (a skipped one is not a failure).
     """
     from crnn_deploy.converter.build_all import build_all, format_table
 
     rows = build_all(model_name, checkpoint, batch_size=batch_size, outdir=outdir,
                      soc_version=soc_version, atc=atc, calib_gt=calib_gt, overwrite=overwrite,
-                     log=lambda s: click.echo(s, err=True))
+                     log=lambda s: click.echo(s, err=True), onnx=onnx_path,
+                     calib_size=calib_size)
     click.echo(format_table(rows))
     failed = [r for r in rows if r.status == "failed"]
     for r in failed:

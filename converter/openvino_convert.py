@@ -98,7 +98,8 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
                            reference, candidate, atol=atol, rtol=0.0 if fp16 else FP32_RTOL)
         publish(tmp_xml.with_suffix(".bin"), bin_final)  # the .bin first: the .xml is the entry
         publish(tmp_xml, output)
-    kind = f"batch {static}" if static else "dynamic batch"
+    kind = (f"batch {static}" if static else "dynamic batch") + (
+        ", dynamic width" if spec.dynamic_width else "")
     weights = "FP16 weights" if fp16 else "FP32 weights"
     return BuildResult(path=output, max_diff=diff, atol=atol, note=f"{kind}, {weights}",
                        files=[output, bin_final])

@@ -174,8 +174,12 @@ def greedy_agreement(spec: ModelSpec, reference: np.ndarray, candidate: np.ndarr
     from crnn_deploy.postprocess.ctc import greedy_decode
 
     diff = max_abs_diff(reference, candidate)
-    ref_txt = greedy_decode(reference, spec.alphabet)
-    got_txt = greedy_decode(candidate, spec.alphabet)
+    return _agreement(diff, greedy_decode(reference, spec.alphabet),
+                      greedy_decode(candidate, spec.alphabet), names)
+
+
+def _agreement(diff: float, ref_txt: Sequence[str], got_txt: Sequence[str],
+               names: Sequence[str | Path]) -> CheckResult:
     same = [a == b for a, b in zip(ref_txt, got_txt)]
     labels = [str(f) for f in names] or [f"#{i}" for i in range(len(same))]
     examples = [(labels[i], ref_txt[i], got_txt[i]) for i, ok in enumerate(same) if not ok][:5]
@@ -183,13 +187,36 @@ def greedy_agreement(spec: ModelSpec, reference: np.ndarray, candidate: np.ndarr
     return CheckResult(max_diff=diff, agreement=agreement, count=len(same), examples=examples)
 
 
-def compare_on_images(spec: ModelSpec, x: np.ndarray, reference: Runner, candidate: Runner,
-                      names: Sequence[str | Path] = (), reference_batch: int | None = None,
+def compare_on_images(spec: ModelSpec, x: np.ndarray | Sequence[np.ndarray], reference: Runner,
+                      candidate: Runner, names: Sequence[str | Path] = (),
+                      reference_batch: int | None = None,
                       candidate_batch: int | None = None) -> CheckResult:
-    """Run both runners over the images ``x`` (N, C, H, W) (:func:`run_batches`) and compare
-    them with :func:`greedy_agreement`."""
-    return greedy_agreement(spec, run_batches(reference, x, reference_batch),
-                            run_batches(candidate, x, candidate_batch), names)
+    """Run both runners over the images ``x`` (:func:`run_batches`) and compare them with
+    :func:`greedy_agreement`.
+
+    ``x``: float32 (N, C, H, W), or a sequence of (C, H, W_i) images (a width that follows the
+    word): those run grouped by width, each image at its own width as every inference path
+    runs it (:func:`runtime.widths.plan_widths`, ``bucket``), and are compared in their order.
+
+    Raises:
+        UserError: an output shape differs.
+    """
+    if isinstance(x, np.ndarray) or len({a.shape[-1] for a in x}) <= 1:
+        x = np.stack(list(x)) if not isinstance(x, np.ndarray) else x
+        return greedy_agreement(spec, run_batches(reference, x, reference_batch),
+                                run_batches(candidate, x, candidate_batch), names)
+    from crnn_deploy.postprocess.ctc import greedy_decode
+    from crnn_deploy.runtime.widths import plan_widths
+
+    ref_txt, got_txt, diffs = [""] * len(x), [""] * len(x), []
+    for pos, width in plan_widths([a.shape[-1] for a in x], CHECK_BATCH):
+        b = np.stack([x[k] for k in pos])
+        ref = run_batches(reference, b, reference_batch)
+        got = run_batches(candidate, b, candidate_batch)
+        diffs.append(max_abs_diff(ref, got, f"width {width}"))
+        for k, a, c in zip(pos, greedy_decode(ref, spec.alphabet), greedy_decode(got, spec.alphabet)):
+            ref_txt[k], got_txt[k] = a, c
+    return _agreement(float(np.max(diffs)), ref_txt, got_txt, names)
 
 
 def enforce_agreement(check: CheckResult, floor: float, what: str, reference: str) -> None:

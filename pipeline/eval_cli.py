@@ -36,6 +36,9 @@ from crnn_deploy.runtime.options import backend_options, engine_options
 @click.option("--root", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="With --gt: the folder its paths are relative to [default: the GT file's].")
 @engine_options
+@click.option("--spec", "spec_name", default=None,
+              help="Model spec name (e.g. english_g2): required for a .pth checkpoint (pytorch "
+                   "backend), which carries none; for an engine, checked against its own.")
 @feed_options
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Preprocess in N worker processes instead of threads (0 = inline).")
@@ -54,8 +57,8 @@ from crnn_deploy.runtime.options import backend_options, engine_options
                    "threshold; needs matplotlib) into --output.")
 @quiet_option
 @ray_options
-def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, batchsize,
-         prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, misreads,
+def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, spec_name,
+         batchsize, prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, misreads,
          quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
@@ -63,6 +66,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     \b
     crnn-eval --lmdb build/data/iiit5k.lmdb --engine build/nano-ocr_bs16.onnx --output out/
     crnn-eval --gt words/gt.txt --engine build/nano-ocr_bs16.onnx
+    crnn-eval --gt words/gt.txt --engine build/weights/english_g2.pth --spec english_g2   # PyTorch
 
     --gt FILE scores your own labels without an LMDB: 'relpath<TAB>label' lines, paths
     relative to the GT file's folder (or --root). A malformed line (a header, a third column,
@@ -83,6 +87,8 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions).
     """
     options = backend_options(threads, hint, precision)
+    if spec_name:
+        options["model"] = spec_name  # the pytorch backend builds this spec's architecture
     if misreads and (output is None or executor == "ray"):
         raise UserError("--misreads writes into --output (local executor): give --output")
     if bool(lmdb_paths) == (gt is not None):
@@ -116,13 +122,13 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
         # is a file, no permission) fails at once; it is removed on any error
         stage = stack.enter_context(staged) if staged is not None else None
         written = _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict,
-                       warmup, prep_threads, ahead, quiet, misreads)
+                       warmup, prep_threads, ahead, quiet, misreads, spec_name)
     if written:  # the stage is published now
         click.echo(f"wrote {output}/{written}")
 
 
 def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, warmup,
-         prep_threads, ahead, quiet=False, misreads=False) -> str | None:
+         prep_threads, ahead, quiet=False, misreads=False, spec_name=None) -> str | None:
     """Evaluate, print the outcome, write the reports into ``stage`` (if any); returns the
     names written."""
     from tqdm import tqdm
@@ -133,6 +139,8 @@ def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, wa
     total = len(lmdb_path) if isinstance(lmdb_path, GtSet) else None
     with engine_ as be, tqdm(total=total, unit="img", desc="eval", disable=quiet or None,
                              leave=False, file=sys.stderr) as bar:
+        if spec_name and be.spec.name != spec_name:
+            raise UserError(f"--spec {spec_name}, but {be.engine} holds model {be.spec.name!r}")
         result = evaluate_many(lmdbs, be, batchsize, limit=limit, warmup=warmup,
                                workers=workers, strict=strict, pipelined=pipelined,
                                progress=bar.update, threads=prep_threads, ahead=ahead)

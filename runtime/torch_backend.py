@@ -60,7 +60,7 @@ class TorchBackend(Backend):
         if sidecar_path(self.engine).is_file():
             return read_sidecar(self.engine)
         raise UserError(f"{self.engine}: a PyTorch checkpoint does not say which model it is; "
-                        f"give the spec name (crnn-infer --spec NAME; one of {', '.join(SPECS)})")
+                        f"give the spec name (--spec NAME of crnn-infer or crnn-eval; one of {', '.join(SPECS)})")
 
     def _load(self) -> None:
         if self.device.upper() != "CPU":

@@ -4,11 +4,16 @@
 preprocessed with :func:`preprocess.transform.preprocess_image` (the spec's resize and
 normalization). Calibrate on a dataset other than the one you score (e.g. IC03 or SVT when
 IIIT5K is the benchmark), or the accuracy you report is optimistic.
+
+A spec whose width follows the word (keep-ratio, or EasyOCR's height fit) gets each image at
+its own width, as every inference path runs it (its bucket width, padded with the spec's
+``pad``); :func:`calibration_batches` groups them by width, never padding one image to another's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -26,16 +31,34 @@ class Calibration:
     """Preprocessed calibration images.
 
     Attributes:
-        x: float32 (N, C, H, W) model inputs, the spec's transform (values in [-1, 1]).
-        files: the N image files, in the order of ``x``.
+        images: the N model inputs, float32 (C, H, W_i) each, the spec's transform (values in
+            [-1, 1]); W_i is the spec's width, or the image's own for a width that follows
+            the word.
+        files: the N image files, in the order of ``images``.
         gt: the ``gt.txt`` they were listed in.
         skipped: ``(relpath, reason)`` of listed images that could not be used.
     """
 
-    x: np.ndarray
+    images: list[np.ndarray]
     files: list[Path]
     gt: Path
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def widths(self) -> list[int]:
+        """W_i of every image."""
+        return [x.shape[-1] for x in self.images]
+
+    @property
+    def x(self) -> np.ndarray:
+        """The images as one float32 (N, C, H, W) array.
+
+        Raises:
+            ValueError: the widths differ (a width that follows the word; use ``images``).
+        """
+        if len(set(self.widths)) > 1:
+            raise ValueError("calibration images of different widths: use .images")
+        return np.stack(self.images)
 
 
 def read_calibration(gt: str | Path, spec: ModelSpec, size: int = DEFAULT_CALIB_SIZE,
@@ -52,7 +75,7 @@ def read_calibration(gt: str | Path, spec: ModelSpec, size: int = DEFAULT_CALIB_
         root: folder of the images; default: the folder of ``gt``.
 
     Returns:
-        :class:`Calibration` with ``x`` float32 (n, C, H, W), n = min(size, readable images).
+        :class:`Calibration` of n = min(size, readable images) float32 (C, H, W_i) images.
 
     Raises:
         UserError: ``gt`` is missing or empty, or none of its images can be read (the message
@@ -95,23 +118,27 @@ def read_calibration(gt: str | Path, spec: ModelSpec, size: int = DEFAULT_CALIB_
         first = "; ".join(f"{r}: {why}" for r, why in skipped[:3])
         raise UserError(f"no readable calibration image in {gt} (root {root}, "
                         f"{len(skipped)} listed): {first}")
-    if spec.dynamic_width:  # one batch shape: every image padded to the widest (spec's pad)
-        from crnn_deploy.preprocess.transform import pad_width
-
-        width = max(x.shape[-1] for x in xs)
-        xs = [pad_width(x, width, spec.pad) for x in xs]
-    return Calibration(x=np.stack(xs), files=files, gt=gt, skipped=skipped)
+    return Calibration(images=xs, files=files, gt=gt, skipped=skipped)
 
 
-def calibration_batches(x: np.ndarray, batch: int | None) -> list[np.ndarray]:
-    """Split (N, C, H, W) into model inputs: single images (1, C, H, W) for a dynamic batch, else
-    batches of exactly ``batch`` (the last one filled up cyclically from the first images)."""
+def calibration_batches(images: Sequence[np.ndarray], batch: int | None) -> list[np.ndarray]:
+    """Model inputs from (C, H, W_i) images (or one (N, C, H, W) array).
+
+    A dynamic batch (``batch`` None): single images (1, C, H, W_i), each at its own width.
+    A static ``batch``: the images grouped by width (in order, widths increasing), each group
+    cut into batches of exactly ``batch`` (N, C, H, W); a group's last batch is filled up
+    cyclically from that group's first images (same width, so nothing is padded).
+    """
     if not batch:
-        return [x[i:i + 1] for i in range(len(x))]
+        return [np.ascontiguousarray(x[None]) for x in images]
+    groups: dict[int, list[np.ndarray]] = {}
+    for x in images:
+        groups.setdefault(x.shape[-1], []).append(x)
     out = []
-    for start in range(0, len(x), batch):
-        b = x[start:start + batch]
-        if len(b) < batch:
-            b = np.concatenate([b, np.resize(x, (batch - len(b), *x.shape[1:]))])
-        out.append(np.ascontiguousarray(b))
+    for width in sorted(groups):
+        group = groups[width]
+        for start in range(0, len(group), batch):
+            b = group[start:start + batch]
+            b = b + [group[k % len(group)] for k in range(batch - len(b))]
+            out.append(np.ascontiguousarray(np.stack(b)))
     return out

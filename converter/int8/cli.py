@@ -32,13 +32,18 @@ from crnn_deploy.converter.int8.sequence import DEFAULT_MIN_AGREEMENT, quantize
 @click.option("--quantize-lstm", is_flag=True,
               help=".xml: quantize the LSTM too (default: float; INT8 LSTMSequence wrecks "
                    "nano-ocr on OpenVINO 2026.4).")
+@click.option("--activation-range", type=click.Choice(["minmax", "mean_minmax"]),
+              default="minmax", show_default=True,
+              help=".xml: NNCF activation ranges: over all images (minmax), or the mean of the "
+                   "per-image ranges (mean_minmax: clips outliers; PP-OCRv4 needs it, "
+                   "docs/PPOCRV4.md).")
 @click.option("--activation-type", type=click.Choice(["uint8", "int8"]), default="uint8",
               show_default=True, help=".onnx: activation type (weights are int8, per channel).")
 @click.option("--min-agreement", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MIN_AGREEMENT,
               show_default=True,
               help="Floor of the greedy-decode agreement with FP32 on the calibration images.")
 def quantize_cmd(onnx_path, calib_gt, calib_root, calib_size, output, overwrite, batch_size,
-                 preset, quantize_lstm, activation_type, min_agreement) -> None:
+                 preset, quantize_lstm, activation_range, activation_type, min_agreement) -> None:
     """INT8 post-training quantization of an FP32 ONNX, calibrated on real images.
 
     The images of --calib-gt are preprocessed with the model's training transform. The result
@@ -46,7 +51,8 @@ def quantize_cmd(onnx_path, calib_gt, calib_root, calib_size, output, overwrite,
     agreement) and written only if the agreement reaches --min-agreement.
     """
     route = route_for(output)
-    options = {"openvino": {"preset": preset, **({"ignored_types": ()} if quantize_lstm else {})},
+    options = {"openvino": {"preset": preset, "activation_range": activation_range,
+                            **({"ignored_types": ()} if quantize_lstm else {})},
                "onnxruntime": {"activation_type": activation_type}}[route.name]
     result = quantize(onnx_path, calib_gt, output, calib_root=calib_root, calib_size=calib_size,
                       batch_size=batch_size, min_agreement=min_agreement, overwrite=overwrite,

@@ -8,7 +8,8 @@ per_channel=True, ...)``: QuantizeLinear/DequantizeLinear pairs around the quant
 (Conv, Gemm, MatMul, ...) whose activation ranges come from running the calibration reader;
 ONNX Runtime's CPU provider fuses them into QLinearConv / integer matmuls at session creation.
 The LSTM op has no static QDQ quantizer and stays float. The ``metadata_props`` (the model spec)
-are copied from the source file.
+are copied from the source file. A model below opset 13 is converted to opset 13 first
+(per-channel DequantizeLinear needs its ``axis``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from crnn_deploy.converter.common import OnnxInfo, check_static_batch
 from crnn_deploy.converter.int8.calibration import Calibration, calibration_batches
 from crnn_deploy.converter.int8.routes import INT8_KEY, Quantized
 
+#: Smallest opset whose DequantizeLinear takes ``axis`` (per-channel weights). An older model
+#: (PaddleOCR's exports are opset 12) is converted up first with ``onnx.version_converter``;
+#: without it the quantizer writes per-channel nodes that ONNX Runtime refuses to load.
+PER_CHANNEL_OPSET = 13
 CALIBRATE_METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 ACTIVATION_TYPES = ("int8", "uint8")
 
@@ -69,9 +74,20 @@ def quantize_onnx(info: OnnxInfo, calib: Calibration, workdir: Path, *,
     batch = batch_size or info.batch
 
     source = onnx.load(str(info.path))
+    props = [(p.key, p.value) for p in source.metadata_props if p.key != INT8_KEY]
     fixed = workdir / "fixed.onnx"
     if batch_size is not None and info.batch is None:
         _fix_batch(source, batch_size)
+    opset = _opset(source)
+    if per_channel and opset < PER_CHANNEL_OPSET:  # DequantizeLinear's axis needs opset 13
+        from onnx import version_converter
+
+        try:
+            source = version_converter.convert_version(source, PER_CHANNEL_OPSET)
+        except Exception as exc:  # an op the converter cannot carry over
+            raise UserError(f"{info.path} has opset {opset}; per-channel INT8 needs opset "
+                            f"{PER_CHANNEL_OPSET} and onnx's version converter failed: "
+                            f"{type(exc).__name__}: {exc}") from None
     onnx.save(source, str(fixed))
     pre = workdir / "pre.onnx"
     try:
@@ -79,7 +95,7 @@ def quantize_onnx(info: OnnxInfo, calib: Calibration, workdir: Path, *,
     except Exception as exc:  # pragma: no cover - shape inference on odd graphs
         raise UserError(f"quant_pre_process of {info.path} failed: "
                         f"{type(exc).__name__}: {exc}") from None
-    items = calibration_batches(calib.x, batch)
+    items = calibration_batches(calib.images, batch)  # one image or one width per item
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -109,11 +125,11 @@ def quantize_onnx(info: OnnxInfo, calib: Calibration, workdir: Path, *,
                 "per_channel": per_channel, "activation_type": activation_type,
                 "weight_type": "int8", "calibrate_method": calibrate_method,
                 "ignored_types": list(ignored_types), "calib_gt": str(calib.gt),
-                "calib_count": len(calib.files), "source": info.path.name}
+                "calib_count": len(calib.files), "source": info.path.name,
+                "opset": max(opset, PER_CHANNEL_OPSET) if per_channel else opset}
     del qmodel.metadata_props[:]
-    for prop in source.metadata_props:
-        if prop.key != INT8_KEY:
-            qmodel.metadata_props.add(key=prop.key, value=prop.value)
+    for key, value in props:
+        qmodel.metadata_props.add(key=key, value=value)
     qmodel.metadata_props.add(key=INT8_KEY, value=json.dumps(settings, sort_keys=True))
     final = workdir / "final.onnx"
     onnx.save(qmodel, str(final))
@@ -129,3 +145,8 @@ def _fix_batch(model, batch: int) -> None:
         dims = value.type.tensor_type.shape.dim
         if len(dims) > axis and not dims[axis].HasField("dim_value"):
             dims[axis].dim_value = batch
+
+
+def _opset(model) -> int:
+    """The default-domain opset of ``model`` (``ai.onnx``)."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)

@@ -47,7 +47,9 @@ def quantize_openvino(info: OnnxInfo, calib: Calibration, workdir: Path, *,
         calib: the calibration images (all become NNCF's ``subset_size``).
         workdir: folder for the saved IR.
         batch_size: static batch N of the IR; None: the ONNX's static batch, else
-            :data:`DEFAULT_BATCH` (16). The IR is never written with a dynamic batch.
+            :data:`DEFAULT_BATCH` (16). The IR is never written with a dynamic batch; a width
+            that follows the word stays dynamic (input (N, C, H, -1), calibrated in batches
+            of N images of one width).
         preset: ``mixed`` (symmetric weights, asymmetric activations; NNCF's recommendation
             for models with non-ReLU activations) or ``performance`` (symmetric both).
         fast_bias_correction: NNCF's fast bias correction (False: the slower full one).
@@ -80,9 +82,11 @@ def quantize_openvino(info: OnnxInfo, calib: Calibration, workdir: Path, *,
     batch = batch_size or info.batch or DEFAULT_BATCH
 
     model = ov.Core().read_model(str(info.path))
-    if info.batch is None:
-        model.reshape({model.input(0): ov.PartialShape([batch, *spec.input_shape])})
-    items = calibration_batches(calib.x, batch)
+    if info.batch is None:  # a width that follows the word stays dynamic (-1)
+        c, h, w = spec.input_shape
+        model.reshape({model.input(0): ov.PartialShape([batch, c, h, -1 if spec.dynamic_width
+                                                        else w])})
+    items = calibration_batches(calib.images, batch)  # grouped by width
     scope = nncf.IgnoredScope(types=list(ignored_types), validate=False) if ignored_types else None
     advanced = AdvancedQuantizationParameters(
         activations_range_estimator_params=getattr(RangeEstimatorParametersSet,
@@ -106,7 +110,7 @@ def quantize_openvino(info: OnnxInfo, calib: Calibration, workdir: Path, *,
     qmodel.set_rt_info(json.dumps(settings, sort_keys=True), INT8_KEY.split("."))
     xml = workdir / "model.xml"
     ov.save_model(qmodel, str(xml), compress_to_fp16=False)
-    note = (f"static batch {batch}, NNCF PTQ preset {preset}, {activation_range} activation "
+    note = (f"static batch {batch}{', dynamic width' if spec.dynamic_width else ''}, NNCF PTQ preset {preset}, {activation_range} activation "
             f"ranges, fast_bias_correction={fast_bias_correction}"
             + (f", float ops: {', '.join(ignored_types)}" if ignored_types else ""))
     return Quantized(model=xml, files=[(xml.with_suffix(".bin"), ".bin"), (xml, ".xml")],

@@ -6,7 +6,8 @@
 3. let the route (:mod:`converter.int8.routes`) quantize into a hidden work folder beside the
    output (``.{name}.tmp-{pid}-{rand}``, common.outputs.temp_dir);
 4. check the saved INT8 model against the FP32 ONNX on the calibration images, each opened once
-   as a runtime backend (:func:`converter.parity.compare_on_images`): max abs diff of the
+   as a runtime backend (:func:`converter.parity.compare_on_images`; a width that follows the
+   word: each image at its own width, batches grouped by width): max abs diff of the
    (T, N, C) logits, and the greedy-decode agreement (share of images whose best-path CTC
    strings are identical). Below ``min_agreement`` nothing is written;
 5. rename the files into place (an IR's ``.bin`` before its ``.xml``).
@@ -91,7 +92,7 @@ def quantize(onnx_path: str | Path, calib_gt: str | Path, output: str | Path, *,
         from crnn_deploy.runtime.registry import open_backend
 
         with onnx_runner(info.path) as fp32, open_backend(made.model) as int8:
-            check = compare_on_images(info.spec, calib.x, fp32, int8, calib.files)
+            check = compare_on_images(info.spec, calib.images, fp32, int8, calib.files)
         enforce_agreement(check, min_agreement, f"{route.what} {output}", "FP32")
         files = []
         for tmp, suffix in made.files:

@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -96,3 +97,63 @@ def test_bad_checkpoint_is_a_user_error(tmp_path):
                                            str(tmp_path / "missing.pth"), "--outdir", str(tmp_path)])
     assert res.exit_code == 1 and "Error: checkpoint not found" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.fixture(scope="module")
+def ic03(assets) -> Path:
+    return assets / "eval_ic03_860" / "gt.txt"
+
+
+def test_all_from_an_imported_onnx(english_g2_onnx, ic03, tmp_path, monkeypatch):
+    """crnn-convert all --onnx: no ONNX row, engines named after the spec, the width kept
+    dynamic, TensorRT and OM skipped with their reasons, the INT8 rows calibrated here."""
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
+    out = tmp_path / "engines"
+    res = CliRunner().invoke(convert_cli, ["all", "--onnx", str(english_g2_onnx), "--outdir",
+                                           str(out), "--calib-gt", str(ic03), "--calib-size",
+                                           "24"])
+    assert res.exit_code == 0, res.output
+    names = ("onnx (dynamic)", "onnx (bs16)", "openvino", "tensorrt", "ascend om",
+             "openvino int8", "onnx int8")
+    lines = {n: line for line in res.stdout.splitlines() for n in names
+             if re.match(re.escape(n) + r"\s{2}", line)}
+    assert set(lines) == {"openvino", "tensorrt", "ascend om", "openvino int8", "onnx int8"}
+    assert " built " in lines["openvino"] and "english_g2_bs16.xml" in lines["openvino"]
+    assert "skipped: atc (CANN toolkit) not on PATH" in lines["ascend om"]
+    assert "skipped:" in lines["tensorrt"]
+    for name in ("openvino int8", "onnx int8"):
+        assert " built " in lines[name] and "on 24 images" in lines[name]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "english_g2_bs16.bin", "english_g2_bs16.xml", "english_g2_bs16_int8.bin",
+        "english_g2_bs16_int8.onnx", "english_g2_bs16_int8.xml"]
+
+
+def test_all_takes_one_source(english_g2_onnx, tmp_path):
+    for args in (["--onnx", str(english_g2_onnx), "--model", "nano-ocr"],
+                 ["--model", "nano-ocr"], []):
+        res = CliRunner().invoke(convert_cli, ["all", *args, "--outdir", str(tmp_path / "o")])
+        assert res.exit_code == 1 and "give --model and --checkpoint" in res.output, args
+        assert "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_all_from_the_english_g2_checkpoint(english_g2_weights, tmp_path, monkeypatch):
+    """crnn-convert all --model english_g2: one ONNX, dynamic in batch and width; the
+    static-batch ONNX row is skipped with the reason and the IR is built from the dynamic one
+    (static batch 16, width still dynamic)."""
+    import openvino as ov
+
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
+    res = CliRunner().invoke(convert_cli, ["all", "--model", "english_g2", "--checkpoint",
+                                           str(english_g2_weights), "--outdir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    table = res.stdout
+    assert re.search(r"onnx \(dynamic\)\s+english_g2_dynamic\.onnx .* built .* vs PyTorch\s+"
+                     r"dynamic batch and width", table)
+    assert re.search(r"onnx \(bs16\)\s+english_g2_bs16\.onnx .* skipped: english_g2's width "
+                     r"follows the word: every engine is built from english_g2_dynamic\.onnx", table)
+    assert re.search(r"openvino\s+english_g2_bs16\.xml .* built .* vs ONNX Runtime", table)
+    assert "skipped: no calibration images (--calib-gt)" in table
+    assert not (tmp_path / "english_g2_bs16.onnx").exists()
+    shape = ov.Core().read_model(str(tmp_path / "english_g2_bs16.xml")).input(0).get_partial_shape()
+    assert str(shape) == "[16,1,64,?]"

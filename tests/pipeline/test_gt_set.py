@@ -140,3 +140,16 @@ def test_a_run_that_recognized_nothing_exits_non_zero(tmp_path, nano_dynamic_onn
     assert not out.exists()
     res = invoke(recognize_cli, "--engine", nano_dynamic_onnx, tmp_path / "1.png")
     assert res.exit_code == 1 and "Traceback" not in res.output
+
+
+def test_limit_counts_images_not_groups(iiit, tmp_path):
+    """--limit N reads N images even when a feeder group is larger than N (a dynamic-width
+    model reads groups of batch x 16): GtSet.groups stops at n."""
+    from crnn_deploy.pipeline.gt_set import GtSet
+
+    root, _ = iiit
+    gt = GtSet.open(root / "gt.txt")
+    groups = list(gt.groups(N - 3, 256))
+    assert [len(g) for g in groups] == [N - 3]
+    assert [g[0] for g in groups[0]] == list(range(1, N - 2))
+    assert sum(len(g) for g in gt.groups(25, 10)) == 25

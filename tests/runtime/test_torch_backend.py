@@ -110,3 +110,44 @@ def test_crnn_infer_spec_is_checked_against_an_engine(nano_dynamic_onnx):
     res = CliRunner().invoke(infer, ["--engine", str(nano_dynamic_onnx), "--spec", "crnn",
                                      "--loop", "1"])
     assert res.exit_code == 1 and "--spec crnn, but" in res.output and "'nano-ocr'" in res.output
+
+
+G2_WORDS = 64
+
+
+def test_english_g2_checkpoint_reads_what_onnxruntime_reads(assets, english_g2_weights,
+                                                             english_g2_onnx, tmp_path):
+    """EasyOCR's english_g2 .pth through crnn-eval --spec english_g2 (PyTorch eager, width
+    following each word, second pass included) gives ONNX Runtime's texts on the first 64
+    IIIT5K words, at several widths, with the same confidences (<= 1e-4)."""
+    import csv
+
+    from crnn_deploy.pipeline.eval_cli import main as eval_cli
+
+    gt = assets / "eval_iiit5k_3000" / "gt.txt"
+    rows = {}
+    for name, engine, extra in (("pt", english_g2_weights, ["--spec", "english_g2"]),
+                                ("ort", english_g2_onnx, [])):
+        out = tmp_path / name
+        res = CliRunner().invoke(eval_cli, ["--gt", str(gt), "--engine", str(engine), *extra,
+                                            "--limit", str(G2_WORDS), "--threads", "2", "-q",
+                                            "--output", str(out)])
+        assert res.exit_code == 0, res.output
+        with (out / "predictions.tsv").open(encoding="utf-8") as f:
+            rows[name] = list(csv.reader(f, delimiter="\t"))[1:]
+        assert json.loads((out / "summary.json").read_text())["backend"] == \
+            {"pt": "pytorch", "ort": "onnxruntime"}[name]
+    assert len(rows["pt"]) == len(rows["ort"]) == G2_WORDS
+    assert [r[:3] for r in rows["pt"]] == [r[:3] for r in rows["ort"]]
+    assert max(abs(float(a[3]) - float(b[3])) for a, b in zip(rows["pt"], rows["ort"])) <= 1e-4
+    assert len({r[2] for r in rows["pt"]}) > G2_WORDS // 2  # real, varied readings
+
+
+def test_crnn_eval_spec_is_checked_against_an_engine(assets, nano_dynamic_onnx):
+    from crnn_deploy.pipeline.eval_cli import main as eval_cli
+
+    res = CliRunner().invoke(eval_cli, ["--gt", str(assets / "eval_iiit5k_3000" / "gt.txt"),
+                                        "--engine", str(nano_dynamic_onnx), "--spec", "english_g2",
+                                        "--limit", "4"])
+    assert res.exit_code == 1 and "--spec english_g2, but" in res.output
+    assert "'nano-ocr'" in res.output and "Traceback" not in res.output
