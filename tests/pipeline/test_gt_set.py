@@ -94,6 +94,13 @@ def test_eval_gt_in_worker_processes_counts_unreadable_images(own_set, nano_dyna
     assert "broken.png\tBROKEN\t\t\t" in errors and "gone.png\tGONE\t\t\t" in errors
 
 
+def test_limit_stops_the_gt_groups_at_n(own_set):
+    from crnn_deploy.pipeline.gt_set import GtSet
+
+    groups = list(GtSet.open(own_set).groups(20, 16))
+    assert [len(g) for g in groups] == [16, 4] and [g[-1][0] for g in groups] == [16, 20]
+
+
 def test_recognize_gt_scores_the_same(own_set, nano_dynamic_onnx, tmp_path):
     out = tmp_path / "preds.csv"
     res = invoke(recognize_cli, "--gt", own_set, "--engine", nano_dynamic_onnx, "-o", out)
