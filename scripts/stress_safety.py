@@ -170,9 +170,10 @@ def convert_races(engine: Path, root: Path, n: int) -> list[str]:
             ok = recorded and (len(won) == 1 and len(lost) == 1 and held == won if not extra
                                else len(won) >= 1 and len(won) + len(lost) == 2
                                and len(held) == 1 and held[0] in won)
+            why = "; ".join(outs[k][1].strip().splitlines()[-1][7:75] for k in lost)
             print(f"  race {r}{' --overwrite' if extra else ''}: exit {codes}, .xml + .bin =="
                   f" run{held} reference, record {'ok' if recorded else 'WRONG'}"
-                  f"{'' if ok else '  <- FAILED'}")
+                  f"{'' if ok else '  <- FAILED'}{f' (lost: {why})' if why else ''}")
             if not ok:
                 failures.append(f"convert race {r} {extra}: exit {codes}, held {held}, "
                                 f"stderr {[o[1].strip()[-200:] for o in outs]}")
