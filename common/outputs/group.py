@@ -162,9 +162,12 @@ def publish_group(entry: tuple[Path, Path], companions: Sequence[tuple[Path, Pat
                 if not (final.exists() or final.is_symlink()):
                     continue
                 if not overwrite:
-                    raise UserError(f"{what} {final} appeared while this run was working (pass "
-                                    "--overwrite to replace it); nothing replaced, this run's "
-                                    "output discarded")
+                    ours = group_problem(entry_final, list(dict.fromkeys((entry_final, final))),
+                                         legacy) is None
+                    raise UserError(f"{what} {final} appeared while this run was working ("
+                                    + ("pass --overwrite to replace it" if ours else
+                                       "it is not a file this tool wrote")
+                                    + "); nothing replaced, this run's output discarded")
                 old = temp_path(final, "old")
                 try:
                     os.rename(final, old)

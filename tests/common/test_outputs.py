@@ -294,7 +294,8 @@ def test_group_interrupted_before_the_entry_puts_the_old_pair_back(tmp_path, mon
 
 def test_group_refuses_a_file_that_appeared_or_is_not_ours(tmp_path):
     _write(tmp_path / "m.bin", "appeared meanwhile")
-    with pytest.raises(UserError, match=r"m\.bin appeared while this run was working"):
+    with pytest.raises(UserError, match=r"m\.bin appeared while this run was working \(it is "
+                                        r"not a file this tool wrote\)"):
         _publish(tmp_path, "xml", "bin", overwrite=False)
     assert _listing(tmp_path) == ["m.bin"] and (tmp_path / "m.bin").read_text() == "appeared meanwhile"
     (tmp_path / "m.bin").unlink()
@@ -340,3 +341,23 @@ def test_group_killed_between_companion_and_entry_leaves_no_valid_looking_pair(t
     assert (tmp_path / "m.xml").read_text() == "next xml" and (tmp_path / "m.bin").read_text() == "next bin"
     outputs.cleanup_stale(tmp_path / "m.bin")
     assert _listing(tmp_path) == [".m.xml.crnn-deploy.json", "m.bin", "m.xml"]
+
+
+def test_group_disk_full_while_publishing_leaves_the_old_pair(tmp_path, monkeypatch):
+    from crnn_deploy.common import fileio
+
+    _publish(tmp_path, "old xml", "old bin", overwrite=False)
+    record = outputs.record_path(tmp_path / "m.xml").read_bytes()
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(fileio, "atomic_write_json", full)  # the new record cannot be written
+    with pytest.raises(OSError, match="No space left"):
+        _publish(tmp_path, "new xml", "new bin")
+    assert (tmp_path / "m.xml").read_text() == "old xml" and (tmp_path / "m.bin").read_text() == "old bin"
+    assert outputs.record_path(tmp_path / "m.xml").read_bytes() == record
+    assert _listing(tmp_path) == [".m.xml.crnn-deploy.json", "m.bin", "m.xml"]
+    monkeypatch.undo()
+    with pytest.raises(UserError, match=r"m\.xml appeared while this run was working \(pass "
+                                        r"--overwrite to replace it\)"):
+        _publish(tmp_path, "new xml", "new bin", overwrite=False)
