@@ -192,7 +192,7 @@ def test_an_onnx_that_appears_mid_run_is_not_replaced(tmp_path, ckpt, monkeypatc
     monkeypatch.setattr(onnx_export, "compare", user_writes_meanwhile)
     res = _run("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out,
                "--batch-size", "2", *(["--overwrite"] if overwrite else []))
-    assert res.exit_code == 1 and "wrote" not in res.output
+    assert res.exit_code == 1 and f"wrote {out}" not in res.output
     assert (f"refusing to replace output {out}: it is not a readable ONNX" if overwrite else
             f"output {out} appeared while this run was working") in res.output
     assert out.read_text() == "a user's file, written meanwhile\n"
