@@ -14,6 +14,8 @@ The SoC is read from ``npu-smi info`` when not given: the ``Name`` column of an 
 The OM is checked against ONNX Runtime with ais_bench when it is importable (an NPU machine);
 atc's default ``precision_mode`` computes convolutions in FP16, hence :data:`OM_ATOL` (stated,
 not measured here). Where ais_bench is absent the OM is written unchecked and the result says so.
+atc writes into a hidden work folder beside the output; the OM and its sidecar are published
+from there sidecar first, OM last (:func:`converter.outputs.publish_outputs`).
 """
 from __future__ import annotations
 
@@ -26,10 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs import publish_file as publish
 from crnn_deploy.common.outputs import temp_dir
 from crnn_deploy.converter.common import BuildResult, check_static_batch, read_onnx_info
-from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import compare, onnx_runner
 from crnn_deploy.models.specs import ModelSpec, sidecar_path, write_sidecar
 from crnn_deploy.runtime.widths import default_widths
@@ -240,11 +241,13 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
         batch_info = {"dynamic_batch": gears} if gears else {"batch_size": batch_size}
         if steps:
             batch_info["widths"] = steps
-        write_sidecar(final, spec, soc_version=soc, onnx=str(info.path), max_abs_diff=diff,
-                      check=note, **batch_info,
+        side = Path(work) / "sidecar.json"
+        write_sidecar(final, spec, path=side, soc_version=soc, onnx=str(info.path),
+                      max_abs_diff=diff, check=note, **batch_info,
                       atc_command=shlex.join(atc_args(info.path.absolute(), prefix, spec,
                                                       batch_size, soc, gears, widths=widths)))
-        publish(made[0], final)
+        publish_outputs(final, [(side, sidecar_path(final)), (made[0], final)],  # sidecar first
+                        overwrite)
     kind = f"dynamic batch {gears}" if gears else f"batch {batch_size}"
     return BuildResult(path=final, max_diff=diff, atol=OM_ATOL if diff is not None else None,
                        note=f"{soc}, {kind}, {note}",

@@ -24,9 +24,8 @@ from typing import Mapping
 import onnx
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs import publish_file as publish
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import TorchRunner, compare, onnx_runner
 from crnn_deploy.models.specs import METADATA_KEY, ModelSpec
 
@@ -167,5 +166,5 @@ def export_onnx(torch_model, spec: ModelSpec, output: str | Path, batch_size: in
         with onnx_runner(tmp) as ort_model:
             diff = compare(f"ONNX Runtime vs PyTorch for {output}", spec, check_batches,
                            TorchRunner(torch_model), ort_model)
-        publish(tmp, output)
+        publish_outputs(output, [(tmp, output)], overwrite)
     return diff

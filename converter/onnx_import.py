@@ -24,9 +24,9 @@ import numpy as np
 import onnx
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs import publish_file, temp_file
+from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.common import MAX_ONNX_BYTES
-from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.models.presets import PRESETS
 from crnn_deploy.models.spec_record import METADATA_KEY, ModelSpec
 from crnn_deploy.models.spec_schema import load_spec_file, spec_from_schema
@@ -224,7 +224,7 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
         if not diff <= IMPORT_ATOL:
             raise UserError(f"import of {source}: the written model differs from the source by "
                             f"{diff:.3g} (> {IMPORT_ATOL:g}); nothing was written")
-        publish_file(tmp, output)
+        publish_outputs(output, [(tmp, output)], overwrite)
     return ImportResult(final, simplified, diff, note)
 
 

@@ -11,14 +11,14 @@ weights are decompressed and bf16/fp16 CPU kernels are not used) and compares it
 Runtime on the same inputs (``converter.parity``). Tolerances, max abs diff of the (T, N, C)
 output: 1e-4 + 1e-5 * max|output| for FP32 weights (:data:`FP32_RTOL`); :data:`FP16_ATOL`
 (5e-2) for FP16 weights, whose rounding (relative 2**-11 per weight) goes through 7 convs and
-2 LSTM layers.
+2 LSTM layers. The checked IR is published ``.bin`` first, ``.xml`` last, with an ownership
+record listing both (:func:`converter.outputs.publish_outputs`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs import publish_file as publish
 from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.common import (
     BuildResult,
@@ -26,7 +26,7 @@ from crnn_deploy.converter.common import (
     import_hint,
     read_onnx_info,
 )
-from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import FP32_ATOL, compare, onnx_runner
 
 #: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).
@@ -96,8 +96,9 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
                 OpenVINOBackend(tmp_xml, precision="f32") as candidate:
             diff = compare(f"OpenVINO IR vs ONNX Runtime for {output}", spec, batches,
                            reference, candidate, atol=atol, rtol=0.0 if fp16 else FP32_RTOL)
-        publish(tmp_xml.with_suffix(".bin"), bin_final)  # the .bin first: the .xml is the entry
-        publish(tmp_xml, output)
+        # the .bin before the .xml, the entry (converter.outputs: never a mismatched pair)
+        publish_outputs(output, [(tmp_xml.with_suffix(".bin"), bin_final), (tmp_xml, output)],
+                        overwrite)
     kind = (f"batch {static}" if static else "dynamic batch") + (
         ", dynamic width" if spec.dynamic_width else "")
     weights = "FP16 weights" if fp16 else "FP32 weights"

@@ -1,22 +1,31 @@
-"""Where the converters may write: never over an input, over a foreign file, or a folder.
+"""Where the converters may write, and how their outputs are published.
 
-Rules (DESIGN.md, "Errors and files"), applied by every ``crnn-convert`` subcommand before any
-work is done (:func:`prepare_outputs`):
+Rules (DESIGN.md, "Errors and files"; docs/SAFETY.md), applied by every ``crnn-convert``
+subcommand before any work is done (:func:`prepare_outputs`) and again when publishing
+(:func:`publish_outputs`):
 
 * an output is never one of the command's inputs: same resolved path (symlinks, ``..``) or
   the same inode (hard links) is refused, and so is one inside an input folder (``--calib``);
-* an output that exists is replaced only with ``--overwrite``, and only when it is a file of
-  the kind this tool writes (:func:`ownership_problem`): an ``.onnx`` whose ``metadata_props``
-  hold :data:`models.specs.METADATA_KEY`, an OpenVINO IR ``.xml`` whose ``rt_info`` holds
-  ``crnn_deploy/spec``, a TensorRT plan / OM with our sidecar ``X.json`` (holding ``"spec"``);
-* an existing folder is never an output.
+* an output that exists is replaced only with ``--overwrite``, and only when this tool wrote it
+  (:func:`ownership_problem`): its ownership record ``.NAME.crnn-deploy.json`` lists its exact
+  bytes (and those of the files written with it: an IR's ``.bin``, a plan's or OM's sidecar
+  ``X.json``). A file with no record at all was written before records existed: it is ours when
+  it carries our spec (an ``.onnx`` whose ``metadata_props`` hold
+  :data:`models.specs.METADATA_KEY`, an IR ``.xml`` whose ``rt_info`` holds ``crnn_deploy/spec``,
+  a plan / OM with our sidecar holding ``"spec"``), and its companions are ours beside it;
+* an existing folder is never an output;
+* the files are written to hidden temporaries beside the output and published by
+  :func:`common.outputs.group.publish_group`: checked again at that instant (a file that
+  appeared during the run is never replaced), the old entry moved out of view first, the
+  companions linked in before the entry (``.bin`` before ``.xml``, sidecar before plan), each
+  without clobbering, so a crash never leaves an entry beside a companion of another run.
 
 Everything generic comes from :mod:`common.outputs`: the input comparison
 (:func:`common.outputs.input_overlap`), the hidden PID-named temporaries beside the final file
-(``temp_file``, ``temp_dir``; same folder, so the rename is atomic), their publishing
-(``publish_file``), and the removal of temporaries left by killed runs (``cleanup_stale``, run
-here for every output before any work). This module keeps only what is the converter's own: which
-existing ``.onnx`` / ``.xml`` / ``.engine`` / ``.plan`` / ``.om`` files are ours.
+(``temp_file``, ``temp_dir``), the group publish and the ownership records, and the removal of
+temporaries left by killed runs (``cleanup_stale``, run here for every output before any work).
+This module keeps only what is the converter's own: which record-less ``.onnx`` / ``.xml`` /
+``.engine`` / ``.plan`` / ``.om`` files are ours.
 """
 from __future__ import annotations
 
@@ -26,7 +35,16 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs import SAME, cleanup_stale, input_overlap, read_small
+from crnn_deploy.common.outputs import (
+    SAME,
+    cleanup_stale,
+    group_problem,
+    input_overlap,
+    ownership,
+    publish_group,
+    read_record,
+    read_small,
+)
 from crnn_deploy.converter.common import MAX_ONNX_BYTES
 from crnn_deploy.models.specs import METADATA_KEY
 
@@ -84,10 +102,10 @@ def _xml_problem(path: Path) -> str | None:
     return None
 
 
-def _sidecar_problem(path: Path) -> str | None:
+def _sidecar_problem(engine: Path) -> str | None:
     from crnn_deploy.models.specs import sidecar_path
 
-    side = sidecar_path(path)
+    side = sidecar_path(engine)
     if not side.is_file():
         return f"it has no sidecar {side.name} (crnn-convert writes one beside every engine)"
     raw = read_small(side, MAX_SIDECAR_BYTES)
@@ -102,26 +120,40 @@ def _sidecar_problem(path: Path) -> str | None:
     return None
 
 
-def ownership_problem(path: str | Path) -> str | None:
-    """Why the existing file ``path`` is not one this tool wrote (None: it is ours).
+def content_problem(final: Path, path: Path | None = None) -> str | None:
+    """Why the record-less file ``path`` (default ``final``; possibly moved aside from
+    ``final``, whose name gives the kind) is not a model file of crnn-convert, judged by its
+    content: the rule of files written before ownership records existed (module docstring).
 
     Reads are bounded (:data:`MAX_XML_BYTES`, :data:`MAX_SIDECAR_BYTES`, :data:`MAX_ONNX_BYTES`).
     """
-    path = Path(path)
-    if path.is_dir():
-        return "it is a folder"
+    path = final if path is None else path
     if path.is_symlink():
         return "it is a symbolic link (to " + os.readlink(path) + ")"
+    if path.is_dir():
+        return "it is a folder"
     if not path.is_file():
         return "it is not a regular file"
-    suffix = path.suffix.lower()
+    suffix = final.suffix.lower()
     if suffix == ".onnx":
         return _onnx_problem(path)
     if suffix == ".xml":
         return _xml_problem(path)
     if suffix in (".engine", ".plan", ".om"):
-        return _sidecar_problem(path)
+        return _sidecar_problem(final)
     return f"crnn-convert writes no {suffix or 'suffix-less'} file"
+
+
+def ownership_problem(path: str | Path) -> str | None:
+    """Why the existing model file ``path`` is not one this tool wrote (None: it is ours): its
+    ownership record does not list its exact bytes, or, with no record at all, its content is
+    not ours (:func:`content_problem`)."""
+    path = Path(path)
+    if path.is_symlink():
+        return "it is a symbolic link (to " + os.readlink(path) + ")"
+    if path.is_dir():
+        return "it is a folder"
+    return ownership(path, path, record=read_record(path), legacy=content_problem)
 
 
 def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Path | None],
@@ -132,15 +164,17 @@ def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Pa
         outputs: the main files the command writes (a model file each).
         inputs: option name -> path of everything the command reads.
         overwrite: allow replacing an existing output this tool wrote.
-        companions: files written with the outputs whose ownership the main file proves (the
-            ``.bin`` of an IR, the ``.json`` sidecar of a plan): checked against the inputs and
-            for folders; an existing one is replaced only with an existing, owned main file.
+        companions: files written with the outputs and read through them (the ``.bin`` of an
+            IR, the ``.json`` sidecar of a plan): checked against the inputs and for folders;
+            an existing one is replaced only with ``overwrite`` and when the record of its
+            output lists its bytes (or, with no record, beside an output found ours).
 
     Raises:
         UserError: an output is an input, a folder, exists without ``overwrite``, or exists
             and is not a file of this tool (the message names the path and why).
     """
     outputs = [Path(p) for p in outputs]
+    companions = [Path(p) for p in companions]
     for out in outputs:
         check_not_input(out, inputs)
         if out.is_dir():
@@ -153,14 +187,30 @@ def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Pa
             if why:
                 raise UserError(f"refusing to overwrite {out}: {why}")
         cleanup_stale(out)
-    for extra in (Path(p) for p in companions):
+    for extra in companions:
         check_not_input(extra, inputs)
         if extra.is_dir():
             raise UserError(f"{extra} (written with the output) is an existing folder")
-        if extra.exists() and not overwrite:
+        if (extra.exists() or extra.is_symlink()) and not overwrite:
             raise UserError(f"{extra} (written with the output) exists; pass --overwrite "
                             "to replace it")
-        if extra.exists() and not any(o.exists() for o in outputs):
-            raise UserError(f"refusing to overwrite {extra}: it is not beside a model file "
-                            "written by crnn-convert")
         cleanup_stale(extra)
+    for out in outputs:
+        hit = group_problem(out, [out, *companions], content_problem) if overwrite else None
+        if hit:
+            raise UserError(f"refusing to overwrite {hit[0]} (written with the output): {hit[1]}")
+
+
+def publish_outputs(output: Path, files: Iterable[tuple[Path, Path]], overwrite: bool) -> None:
+    """Publish the finished temporaries ``files`` = ``(tmp, final)`` of one output (``output``
+    is the final of the entry; the others are its companions) by
+    :func:`common.outputs.group.publish_group`, with this tool's ownership rule.
+
+    Raises:
+        UserError: a final name was taken during the run by a file that may not be replaced
+            (nothing is replaced then; the temporaries are left for the caller to remove).
+    """
+    files = list(files)
+    entry = next(f for f in files if f[1] == output)
+    publish_group(entry, [f for f in files if f is not entry], overwrite, "crnn-convert",
+                  legacy=content_problem)

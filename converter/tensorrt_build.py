@@ -6,8 +6,9 @@ Flow (as ``trtexec --onnx=X --saveEngine=Y --minShapes/--optShapes/--maxShapes``
 (every parser error reported) -> builder config with one optimization profile on the batch
 axis, ``set_memory_pool_limit(WORKSPACE, MiB << 20)``, FP16/INT8 flags (INT8 with an entropy
 calibrator over ``input_bin/``) -> ``build_serialized_network``. The plan is checked against
-ONNX Runtime, then written to a temporary name and renamed, after its sidecar ``Y.engine.json``
-(spec, profile, precision, TensorRT version, GPU).
+ONNX Runtime, then written with its sidecar ``Y.engine.json`` (spec, profile, precision,
+TensorRT version, GPU) to hidden temporaries and published sidecar first, plan last, neither
+over a file it may not replace (:func:`converter.outputs.publish_outputs`).
 
 Checks (stated, not tuned; FP16/INT8 are not measured on a GPU in this repository's CI):
   * FP32: max abs diff of the (T, N, C) output <= 1e-4 at batches min, opt and max;
@@ -24,10 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs import publish_file as publish
 from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.common import BuildResult, read_onnx_info
-from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import (
     FP32_ATOL,
     compare,
@@ -241,11 +241,13 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
     import tensorrt as trt
 
     profile = {k: v[0] for k, v in shapes.items()}
-    with temp_file(output) as tmp:
+    side = sidecar_path(output)
+    with temp_file(output) as tmp, temp_file(side) as tmp_side:
         tmp.write_bytes(plan)
-        write_sidecar(output, spec, profile=profile, precision=prec, tensorrt=trt.__version__,
-                      gpu=_gpu_name(), onnx=str(info.path), max_abs_diff=diff, **extra)
-        publish(tmp, output)
+        write_sidecar(output, spec, path=tmp_side, profile=profile, precision=prec,
+                      tensorrt=trt.__version__, gpu=_gpu_name(), onnx=str(info.path),
+                      max_abs_diff=diff, **extra)
+        publish_outputs(output, [(tmp_side, side), (tmp, output)], overwrite)  # sidecar first
     note = f"profile {profile['min']}/{profile['opt']}/{profile['max']}, {prec}"
     if "int8_decode_agreement" in extra:
         note += f", decode agreement {extra['int8_decode_agreement']:.1%}"

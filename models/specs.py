@@ -94,11 +94,14 @@ def sidecar_path(engine) -> Path:
     return engine.with_name(engine.name + ".json")
 
 
-def write_sidecar(engine, spec: ModelSpec, **extra) -> None:
-    """Write the sidecar JSON (``{"spec": ..., **extra}``) atomically."""
+def write_sidecar(engine, spec: ModelSpec, *, path=None, **extra) -> None:
+    """Write the sidecar JSON (``{"spec": ..., **extra}``) of ``engine`` atomically to ``path``
+    (default :func:`sidecar_path`; the converters write a temporary and publish it with the
+    engine, :func:`converter.outputs.publish_outputs`)."""
     from crnn_deploy.common.fileio import atomic_write_json
 
-    atomic_write_json(sidecar_path(engine), {"spec": spec.to_dict(), **extra})
+    atomic_write_json(sidecar_path(engine) if path is None else path,
+                      {"spec": spec.to_dict(), **extra})
 
 
 def read_sidecar(engine) -> ModelSpec:

@@ -84,7 +84,9 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     --output follows the output rules of common.outputs: it must not exist, be empty, or
     (with --overwrite) be an earlier crnn-eval output; it may not be, hold or lie in the LMDB
     or the engine. It is built in a hidden folder beside it and renamed when complete.
-    --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions).
+    --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions),
+    over LMDB shards or a --gt file (parsed on the driver by the same rules; the images must be
+    at paths every node can read).
     """
     options = backend_options(threads, hint, precision)
     if spec_name:
@@ -95,14 +97,12 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
         raise UserError("give exactly one of --lmdb and --gt")
     if root is not None and gt is None:
         raise UserError("--root goes with --gt (the folder its paths are relative to)")
-    if gt is not None:
-        if executor == "ray":
-            raise UserError("--executor ray reads LMDB shards: build them with crnn-preprocess "
-                            "build-lmdb --gt (--shard-size N), or run --gt locally")
-        lmdbs = [GtSet.open(gt, root)]  # parsed whole: a malformed line fails before any work
-    if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards (expanded there)
+    if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards (expanded there) or --gt
         return eval_on_ray(list(lmdb_paths), engine, backend, device, options, batchsize, limit,
-                           strict, output, overwrite=overwrite, quiet=quiet, **ray_opts)
+                           strict, output, overwrite=overwrite, quiet=quiet, gt=gt, root=root,
+                           **ray_opts)
+    if gt is not None:
+        lmdbs = [GtSet.open(gt, root)]  # parsed whole: a malformed line fails before any work
     if gt is None:
         lmdbs = expand_inputs(list(lmdb_paths))  # paths and globs; a repeated one taken once
         if misreads and len(lmdbs) > 1:

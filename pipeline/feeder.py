@@ -8,8 +8,10 @@ Two feeders, both yielding batches in input order:
   prepared while the engine runs (``ahead=0``: the next batch is prepared on all threads only
   between two inference calls, so preprocessing never competes with inference threads).
 * :func:`preprocess_chunks`: worker processes over LMDB index ranges (the original
-  ``crnn-eval --workers N`` path), through :class:`preprocess.parallel.SampleTransformer`,
-  at most ``2 * workers`` chunks in flight; ``workers=0`` works in the calling thread.
+  ``crnn-eval --workers N`` path), through :class:`preprocess.parallel.SampleTransformer`, or
+  over a GT file's items (``crnn-eval --gt FILE --workers N``), at most ``2 * workers`` chunks
+  in flight; ``workers=0`` works in the calling thread. Both feeders report a bad sample
+  with its label, so an unreadable labeled image counts against the score either way.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.pipeline.sample_source import load_item
 from crnn_deploy.preprocess.lmdb_io import read_source
 from crnn_deploy.preprocess.parallel import SampleTransformer, ordered_map
 from crnn_deploy.preprocess.transform import ImageError, preprocess_image
@@ -31,51 +34,81 @@ from crnn_deploy.preprocess.transform import ImageError, preprocess_image
 
 @dataclass
 class Chunk:
-    """Preprocessed samples of one index range (process feeder).
+    """Preprocessed samples of one task (process feeder).
 
     ``images``: float32 (n, C, H, W) of the good samples; ``indices``, ``labels`` and
-    ``sources``: theirs (1-based LMDB index, label as stored or None when the LMDB is
-    unlabeled, ``path-%09d`` or the image key); ``bad``: (key, reason) of skipped samples.
+    ``sources``: theirs (1-based LMDB index or GT sample number, label as stored or None when
+    the LMDB is unlabeled, ``path-%09d`` or the image key, or the GT file's relpath); ``bad``:
+    ``(key, reason, label, source)`` of the samples that failed (``label`` None when it was not
+    read or the input is unlabeled; a labeled one counts against the score).
     """
 
     indices: list[int]
     labels: list[str | None]
     images: np.ndarray
-    bad: list[tuple[str, str]] = field(default_factory=list)
+    bad: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
 
 _STATE: dict = {}
 
 
-def _init(lmdb_path: str, spec: ModelSpec) -> None:
+def _init(lmdb_path: str | None, spec: ModelSpec) -> None:
     _STATE.update(path=lmdb_path, spec=spec, samples=None)
 
 
-def _task(bounds: tuple[int, int]) -> Chunk:
+def _gt_task(items: list, chunk: Chunk) -> list:
+    """A GT file's items (:meth:`pipeline.gt_set.GtSet.groups`): the files read and
+    preprocessed here, as the thread feeder does (same reasons for a bad one)."""
+    images = []
+    for item, (x, why) in zip(items, _transform_slice(items, load_item, _STATE["spec"])):
+        if x is None:
+            chunk.bad.append((item[2], why, item[1], item[2]))
+        else:
+            chunk.indices.append(item[0])
+            chunk.labels.append(item[1])
+            chunk.sources.append(item[2])
+            images.append(x)
+    return images
+
+
+def _lmdb_task(bounds: tuple[int, int], chunk: Chunk) -> list:
     if _STATE["samples"] is None:  # opened lazily: an initializer must not raise
         _STATE["samples"] = SampleTransformer(_STATE["path"], _STATE["spec"])
-    chunk = Chunk([], [], np.zeros((0, *_STATE["spec"].input_shape), np.float32))
-    images = []
+    images, bad = [], []
     for i, label, x, reason in _STATE["samples"].transform(*bounds):
         if reason is not None:
-            chunk.bad.append((x, reason))
+            bad.append((i, x, reason, label))
         else:
             chunk.indices.append(i)
             chunk.labels.append(label)
             images.append(x)
+    with _STATE["samples"].env.begin(buffers=False) as txn:
+        chunk.sources = [read_source(txn, i) for i in chunk.indices]
+        chunk.bad = [(key, reason, label, read_source(txn, i) if label is not None else None)
+                     for i, key, reason, label in bad]
+    return images
+
+
+def _task(task: tuple[int, int] | list) -> Chunk:
+    chunk = Chunk([], [], np.zeros((0, *_STATE["spec"].input_shape), np.float32))
+    images = _gt_task(task, chunk) if isinstance(task, list) else _lmdb_task(task, chunk)
     if images:
         chunk.images = images if _STATE["spec"].dynamic_width else np.stack(images)
-        with _STATE["samples"].env.begin(buffers=False) as txn:
-            chunk.sources = [read_source(txn, i) for i in chunk.indices]
     return chunk
 
 
-def preprocess_chunks(lmdb_path: str, spec: ModelSpec, tasks: Iterable[tuple[int, int]],
+def preprocess_chunks(lmdb_path: str | None, spec: ModelSpec, tasks: Iterable[tuple[int, int] | list],
                       workers: int) -> Iterator[Chunk]:
-    """Yield one :class:`Chunk` per task, in task order; ``2 * workers`` tasks in flight."""
+    """Yield one :class:`Chunk` per task, in task order; ``2 * workers`` tasks in flight.
+
+    A task is an index range ``(start, stop)`` of the LMDB ``lmdb_path``, or a list of a GT
+    file's items (``lmdb_path`` None; :meth:`pipeline.gt_set.GtSet.groups`), whose files the
+    workers read.
+    """
     try:
-        yield from ordered_map(_task, tasks, workers, workers <= 0, _init, (str(lmdb_path), spec),
+        yield from ordered_map(_task, tasks, workers, workers <= 0, _init,
+                               (None if lmdb_path is None else str(lmdb_path), spec),
                                preload="crnn_deploy.pipeline.feeder")
     finally:
         if _STATE.get("samples") is not None:  # inline run

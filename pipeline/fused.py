@@ -142,7 +142,8 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
     Args:
         lmdb_path: LMDB with ``num-samples``, ``image-%09d`` and optionally ``label-%09d``
             (none at all: unlabeled, no metrics) and ``path-%09d`` (the source column); or a
-            :class:`pipeline.gt_set.GtSet` (a GT file's images, labeled; thread feeder only).
+            :class:`pipeline.gt_set.GtSet` (a GT file's images, labeled). Either feeder
+            counts a labeled sample whose image cannot be read or decoded as wrong.
         backend: an engine runner (loaded here if needed); its spec gives the transform.
         batch: batch size (a static engine's own batch; default 16 for a dynamic one).
         workers: None (default): preprocess with a thread pool of ``threads`` threads in this
@@ -164,9 +165,6 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
     batch = resolve_batch(backend, batch)
     spec = backend.spec
     gt = lmdb_path if isinstance(lmdb_path, GtSet) else None
-    if gt is not None and workers is not None:
-        raise UserError("--workers (preprocessing processes) reads LMDBs only; with --gt the "
-                        "images are read in threads (--prep-threads)")
     n, labeled = (len(gt), True) if gt is not None else lmdb_info(lmdb_path)
     if limit is not None:
         n = min(n, limit)
@@ -206,19 +204,28 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
 
     def process_batches() -> Iterator[tuple[list, np.ndarray]]:
         step = group_size(spec, batch)
-        tasks = ((s, min(s + step, n + 1)) for s in range(1, n + 1, step))
-        for chunk in preprocess_chunks(str(lmdb_path), spec, tasks, workers):
-            for key, reason in chunk.bad:
+        tasks = (gt.groups(n, step) if gt is not None else
+                 ((s, min(s + step, n + 1)) for s in range(1, n + 1, step)))
+        for chunk in preprocess_chunks(None if gt is not None else str(lmdb_path), spec, tasks,
+                                       workers):
+            for key, reason, label, src in chunk.bad:
                 bad(key, reason)
-            if chunk.indices:
-                yield list(zip(chunk.indices, chunk.labels, chunk.sources)), chunk.images
+                if label is not None:  # labeled: counts against the score
+                    unreadable.append((src, label, reason))
+            rows = list(zip(chunk.indices, chunk.labels, chunk.sources))
+            if gt is not None:  # the item last, as in thread_batches: the second pass reads it
+                rows = [(i, lab, src, (i, lab, src, Path(gt.root, src), None, None))
+                        for i, lab, src in rows]
+            if rows:
+                yield rows, chunk.images
 
     source = thread_batches() if workers is None else process_batches()
     start = time.perf_counter()
     try:
         decoded = reread_low_confidence(  # the spec's second pass, if it has one
             infer_decoded(backend, source, batch, pipelined), spec,
-            lambda meta, rows: ([load_item(meta[k][3]) for k in rows] if workers is None else
+            lambda meta, rows: ([load_item(meta[k][3]) for k in rows]
+                                if workers is None or gt is not None else
                                 sample_bytes(lmdb_path, [meta[k][0] for k in rows])),
             reread_with(infer_decoded, backend, batch))
         for meta, texts, confs in decoded:

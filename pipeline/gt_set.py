@@ -48,4 +48,5 @@ class GtSet:
         :func:`pipeline.sample_source.load_item` in a preprocessing thread)."""
         for start in range(0, n, batch):
             yield [(k + 1, label, rel, Path(self.root, rel), None, None)
-                   for k, (_, rel, label) in enumerate(self.samples[start:min(start + batch, n)], start)]
+                   for k, (_, rel, label) in enumerate(self.samples[start:min(start + batch, n)],
+                                                       start)]

@@ -69,18 +69,22 @@ def parse_resources(items) -> dict[str, float]:
 
 def eval_on_ray(lmdb_path: list, engine, backend, device, options, batchsize, limit, strict, output,
                 ray_address, actors, cpus_per_actor, gpus_per_actor, ray_resources, overwrite,
-                cpus_per_reader=None, first_result_timeout=None, quiet=False):
-    """``crnn-eval --executor ray``: :func:`pipeline.ray_exec.run`, then the metrics lines.
+                cpus_per_reader=None, first_result_timeout=None, quiet=False, gt=None, root=None):
+    """``crnn-eval --executor ray``: :func:`pipeline.ray_exec.run` on the LMDB shards
+    ``lmdb_path``, or on the GT file ``gt`` (images relative to ``root``, default its folder),
+    then the metrics lines.
 
-    Prints the metrics of crnn-eval (when the shards carry labels), the skipped samples by
-    shard and key, and end-to-end images/s (wall clock of the Ray job, Ray's start-up apart).
+    Prints the metrics of crnn-eval (when the shards carry labels, or for a GT file: every
+    labeled line, an unreadable image counted as wrong), the skipped samples by shard and key,
+    and end-to-end images/s (wall clock of the Ray job, Ray's start-up apart).
     """
     from crnn_deploy.pipeline.ray_exec import run
 
     if output is None:
         raise UserError("--executor ray needs --output: a folder (on storage every node can "
                         "write) for the predictions Parquet files and the reports")
-    res = run(engine, output, lmdb=[str(p) for p in lmdb_path], backend=backend, device=device,
+    res = run(engine, output, lmdb=[str(p) for p in lmdb_path] if gt is None else None, gt=gt,
+              root=root, backend=backend, device=device,
               options=options, batch=batchsize, address=ray_address, actors=actors,
               cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
               resources=parse_resources(ray_resources), limit=limit, strict=strict,

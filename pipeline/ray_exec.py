@@ -1,4 +1,5 @@
-"""The recognition pipeline on Ray Data: LMDB shards or image lists -> predictions Parquet + metrics.
+"""The recognition pipeline on Ray Data: LMDB shards, image lists or a GT file -> predictions
+Parquet + metrics.
 
 Stages (Ray Data streams blocks between them with backpressure)::
 
@@ -44,6 +45,7 @@ from crnn_deploy.pipeline.ray_plan import CALL_ROWS, balance_ranges, build_datas
 from crnn_deploy.pipeline.ray_read import (
     DEFAULT_RANGE,
     expand_inputs,
+    plan_gt_ranges,
     plan_list_ranges,
     plan_lmdb_ranges,
 )
@@ -138,8 +140,22 @@ def _user_error(exc: BaseException) -> UserError | None:
     return UserError(match.group(1).strip()) if match else None
 
 
+def _plan(lmdb, image_list, gt, root, range_size: int, limit: int | None):
+    """(inputs, read ranges, image root of a GT file or None) of the one input given."""
+    if sum(x is not None for x in (lmdb, image_list, gt)) != 1:
+        raise UserError("give one of: LMDB shard(s), an image list, a GT file")
+    if lmdb is not None:
+        shards = expand_inputs(lmdb)
+        return shards, plan_lmdb_ranges(shards, range_size, limit), None
+    if image_list is not None:
+        return [Path(image_list)], plan_list_ranges(image_list, range_size, limit), None
+    ranges = plan_gt_ranges(gt, root, range_size, limit)
+    return [Path(gt)], ranges, Path(root) if root is not None else Path(gt).parent
+
+
 def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None = None,
-        image_list: str | Path | None = None, *, backend: str | None = None,
+        image_list: str | Path | None = None, *, gt: str | Path | None = None,
+        root: str | Path | None = None, backend: str | None = None,
         device: str = "CPU", options: dict | None = None, batch: int | None = None,
         address: str | None = None, actors: int | None = None,
         cpus_per_actor: float | None = None, gpus_per_actor: float = 0.0,
@@ -157,6 +173,9 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
             ``overwrite`` and written by this function before.
         lmdb: LMDB shard path(s) or glob pattern(s) (clovaai layout; ``label-`` keys optional).
         image_list: instead of ``lmdb``, a text file of image paths (one per line).
+        gt, root: instead of ``lmdb``, a GT file (``relpath<TAB>label``, paths relative to
+            ``root``, default its folder; the rules of the local ``crnn-eval --gt``): every
+            labeled line is scored, an image that cannot be read or decoded as wrong.
         backend, device, options, batch: as ``crnn-eval`` (``runtime.registry.open_backend``).
         address: None (local Ray in this process), ``"auto"`` or a cluster address.
         actors, cpus_per_actor: engine actors and the CPUs of each (None: derived from the
@@ -169,9 +188,10 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         first_result_timeout: seconds to wait for the first predictions file (None or 0: no
             limit; main thread only), :class:`pipeline.ray_resources.FirstResult`.
         range_size: samples per read task (None: :data:`~pipeline.ray_read.DEFAULT_RANGE`,
-            split further for small runs by :func:`pipeline.ray_plan.balance_ranges`); call_rows: rows per engine actor call (split
-            there into engine batches); limit: first N samples only; strict: fail on the
-            first bad sample instead of skipping it (reported by shard and key).
+            split further for small runs by :func:`pipeline.ray_plan.balance_ranges`);
+            call_rows: rows per engine actor call (split there into engine batches);
+            limit: first N samples only; strict: fail on the first bad sample instead of
+            skipping it (reported by shard and key).
         progress: Ray Data's progress bars and execution log lines on stderr.
         quiet: Ray's and Ray Data's log lines at ERROR only (no progress bars either).
         log: callable for progress lines (default: nothing).
@@ -187,19 +207,14 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
     """
     log = log or (lambda msg: None)
     engine, output = Path(engine), Path(output)
-    if (lmdb is None) == (image_list is None):
-        raise UserError("give either LMDB shard(s) or an image list")
     check_engine_file(engine)
-    if lmdb is not None:
-        shards = expand_inputs(lmdb)
-        ranges = plan_lmdb_ranges(shards, range_size or DEFAULT_RANGE, limit)
-    else:
-        shards = [Path(image_list)]
-        ranges = plan_list_ranges(image_list, range_size or DEFAULT_RANGE, limit)
+    shards, ranges, image_root = _plan(lmdb, image_list, gt, root, range_size or DEFAULT_RANGE, limit)
     if not ranges:
         raise UserError(f"no sample in {', '.join(map(str, shards))}")
     spec = _engine_spec(engine, backend)
     outputs.check_not_input(output, [("engine", engine), *(("input", x) for x in shards)])
+    if image_root is not None:  # only the listed images are read: a folder beside them is fine
+        outputs.check_not_input(output, [("image root", image_root)], allow_inside=True)
     staged = outputs.StagedDir(output, outputs.RAY_PREDICTIONS, overwrite, "crnn-eval --executor ray")
     tmp = staged.open()
     started, startup_s = False, 0.0

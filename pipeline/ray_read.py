@@ -1,7 +1,7 @@
 """Inputs of the Ray path: planning index ranges of LMDB shards / image lists, and reading them.
 
-Nothing here imports Ray: :func:`plan_lmdb_ranges` / :func:`plan_list_ranges` run on the driver
-and return plain dicts (one per read task); :func:`read_range` runs inside a Ray Data task on
+Nothing here imports Ray: :func:`plan_lmdb_ranges` / :func:`plan_list_ranges` /
+:func:`plan_gt_ranges` run on the driver and return plain dicts (one per read task); :func:`read_range` runs inside a Ray Data task on
 whichever node gets it, opens its shard read-only there (the shards must be on storage every node
 can read: NFS, a shared volume, the same path on every node), and returns one block.
 
@@ -11,16 +11,18 @@ A block is a dict of equal-length numpy columns (the Ray Data "numpy" batch form
 | --- | --- | --- |
 | ``shard`` | str | the LMDB path, or the image-list file |
 | ``kind`` | str | ``lmdb`` or ``list``: how :func:`raw_samples` reads a row again |
-| ``index`` | int64 | 1-based LMDB index, or 1-based line number of the list |
-| ``source`` | str | ``path-%09d`` value when the LMDB has it, else the ``image-%09d`` key; the image path for a list (escaped: :mod:`common.names`) |
-| ``label`` | str or None | ``label-%09d`` (None when the shard has no ``label-`` keys, or for a list) |
+| ``index`` | int64 | 1-based LMDB index, 1-based line number of the list, or 1-based sample number of a GT file |
+| ``source`` | str | ``path-%09d`` value when the LMDB has it, else the ``image-%09d`` key; the image path for a list; the relpath for a GT file (escaped: :mod:`common.names`) |
+| ``label`` | str or None | ``label-%09d`` (None when the shard has no ``label-`` keys, or for a list); a GT file's label |
 | ``error`` | str or None | ``key: reason`` of a bad sample (then ``image`` is zeros and it is not inferred) |
 | ``image`` | float32 (n, C, H, W) | :func:`preprocess.transform.preprocess_image` of the spec |
 | ``image_bytes``, ``width`` | bytes, int64 | instead of ``image`` for a dynamic-width spec: each row's (C, H, W_i) float32 bytes and W_i |
 
 The bad-sample policy is the local path's (:mod:`pipeline.fused`): a bad sample (missing key,
 bad label, undecodable image) is kept as a row with ``error`` set and reported by shard and
-key, or, with ``strict``, raises :class:`common.errors.UserError` naming shard and key.
+key, or, with ``strict``, raises :class:`common.errors.UserError` naming shard and key. A
+labeled row with ``error`` (a GT file's image that cannot be read or decoded) counts against the
+score (:mod:`pipeline.ray_metrics`), as in the local path.
 """
 from __future__ import annotations
 
@@ -141,6 +143,35 @@ def plan_list_ranges(list_file: str | Path, range_size: int = DEFAULT_RANGE,
     return ranges
 
 
+def plan_gt_ranges(gt: str | Path, root: str | Path | None = None,
+                   range_size: int = DEFAULT_RANGE, limit: int | None = None) -> list[dict]:
+    """A GT file (``relpath<TAB>label`` lines, paths relative to its folder or ``root``) as
+    ``{"kind": "list", ...}`` ranges whose entries carry each image's path, label and relpath
+    (the ``source``, as the local ``crnn-eval --gt``), numbered 1.. in file order.
+
+    Parsed whole on the driver by :meth:`pipeline.gt_set.GtSet.open`, so the parsing and error
+    rules are the local path's: a malformed line is an error naming it, before any task starts.
+
+    Raises:
+        UserError: as :func:`preprocess.sources.read_gt` (unreadable file or root, malformed
+            lines, no sample, no listed image under the root).
+    """
+    from crnn_deploy.pipeline.gt_set import GtSet
+
+    if range_size < 1:
+        raise UserError(f"range size must be >= 1, got {range_size}")
+    gt_set = GtSet.open(gt, root)
+    samples = gt_set.samples[:limit] if limit is not None else gt_set.samples
+    ranges = []
+    for start in range(0, len(samples), range_size):
+        part = samples[start:start + range_size]
+        entries = [(k, os.path.join(gt_set.root, rel), label, rel)
+                   for k, (_, rel, label) in enumerate(part, start + 1)]
+        ranges.append({"kind": "list", "shard": str(gt), "start": start + 1,
+                       "stop": start + len(part) + 1, "paths": json.dumps(entries)})
+    return ranges
+
+
 def _scan_list(f, list_file: Path, base: Path, current: list, flush, range_size: int,
                limit: int | None) -> None:
     """Read the list's lines (bounded: :data:`MAX_LIST_LINE` bytes, :data:`MAX_LIST_LINES`)."""
@@ -185,13 +216,16 @@ def _lmdb_samples(task: dict):
 
 
 def _list_samples(task: dict):
-    for lineno, path in json.loads(task["paths"]):
+    """Yield (index, source, label, image bytes or None, error or None) of a list range: an
+    entry is ``(line, path)`` (an image list) or ``(k, path, label, relpath)`` (a GT file)."""
+    for index, path, *gt in json.loads(task["paths"]):
+        label, source = gt if gt else (None, path)
         try:
-            yield lineno, path, None, read_image_file(path), None
+            yield index, source, label, read_image_file(path), None
         except OSError as exc:
-            yield lineno, path, None, None, f"{path}: cannot read: {exc.strerror or exc}"
+            yield index, source, label, None, f"{source}: cannot read: {exc.strerror or exc}"
         except ImageError as exc:  # not a regular file, or too large (names the path)
-            yield lineno, path, None, None, str(exc)
+            yield index, source, label, None, str(exc)
 
 
 def read_range(task: dict, spec: ModelSpec, strict: bool = False) -> dict[str, np.ndarray]:

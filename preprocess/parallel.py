@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 #: A worker reopens the LMDB after reading this many image bytes.
 REMAP_BYTES = 64 << 20
 
-# (index, label, tensor (C, H, W) float32) of a good sample, or (index, None, key, reason)
+# (index, label, tensor (C, H, W) float32, None) of a good sample, or (index, label or None,
+# key, reason) of a bad one (the label when it was read: an undecodable image of a labeled LMDB)
 Sample = tuple[int, "str | None", "np.ndarray | str", "str | None"]
 
 
@@ -39,7 +40,8 @@ class SampleTransformer:
 
     def transform(self, start: int, stop: int) -> Iterator[Sample]:
         """Yield ``(i, label, x, None)`` for good samples (x float32 (C, H, W)) and
-        ``(i, None, key, reason)`` for bad ones (missing key, bad label, undecodable image)."""
+        ``(i, label, key, reason)`` for bad ones (missing key, bad label: ``label`` None;
+        undecodable image: the sample's label, None in an unlabeled LMDB)."""
         return self.transform_at(range(start, stop))
 
     def transform_at(self, indices: Iterable[int]) -> Iterator[Sample]:
@@ -51,12 +53,16 @@ class SampleTransformer:
             for i in indices:
                 try:
                     data, label = read_sample(txn, i)
-                    self.read += len(data)
-                    yield i, label, preprocess_image(data, self.spec, contrast=self.contrast), None
                 except SampleError as err:
                     yield i, None, err.key, err.reason
+                    continue
+                self.read += len(data)
+                try:
+                    x = preprocess_image(data, self.spec, contrast=self.contrast)
                 except ImageError as err:
-                    yield i, None, image_key(i), str(err)
+                    yield i, label, image_key(i), str(err)
+                    continue
+                yield i, label, x, None
 
     def close(self) -> None:
         self.env.close()

@@ -1,5 +1,6 @@
 """Stress the output rules: N concurrent crnn-infer + crnn-postprocess pairs on one output root,
-and races of two ``crnn-recognize -o`` runs to one file.
+races of two ``crnn-recognize -o`` runs to one file, and of two ``crnn-convert openvino`` runs
+to one IR (an ``.xml`` + ``.bin`` pair).
 
 Two input sets have the SAME file names (test_1..n.bin) but different words (IIIT5K samples
 1..n and n+1..2n), so a result folder mixing two runs scores a value that neither run gives.
@@ -17,7 +18,13 @@ Checks (the script exits 1 if one fails):
   once: exactly one says "wrote" (exit 0) and the other fails with ``Error:`` (exit 1); the file
   is byte for byte the winner's reference output. Then the same pair with ``--overwrite`` on
   that file: the file ends as one run's whole output and every run that did not win failed
-  with ``Error:``; no temporary is left.
+  with ``Error:``; no temporary is left;
+* ``--races`` times, two ``crnn-convert openvino --onnx ENGINE --output ROOT/race/ir_k.xml``
+  runs start at once, one with FP32 weights and one with ``--fp16`` (so the two runs' files
+  differ): exactly one says "wrote" and the other fails with ``Error:``; the ``.xml`` and the
+  ``.bin`` are both the winner's (never one run's ``.xml`` beside the other's ``.bin``), and
+  its ownership record lists them. Then the same pair with ``--overwrite``: the pair ends as
+  one run's whole output; no temporary is left.
 
 Not a timed test: run it by hand::
 
@@ -129,6 +136,53 @@ def races(engine: Path, sets_images: list[list[str]], root: Path, n: int) -> lis
     return failures
 
 
+def convert(engine: Path, out: Path, fp16: bool, *extra) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "crnn-convert"), "openvino", "--onnx", str(engine),
+                             "--output", str(out), *(["--fp16"] if fp16 else []), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def convert_races(engine: Path, root: Path, n: int) -> list[str]:
+    """Two crnn-convert openvino runs (FP32, FP16 weights) to one IR, ``n`` times."""
+    from crnn_deploy.common.outputs import group_problem
+
+    folder = root / "race"
+    folder.mkdir(exist_ok=True)
+    refs = []
+    for k in range(2):
+        xml = folder / f"ir_ref{k}.xml"
+        convert(engine, xml, fp16=k == 1).communicate()
+        refs.append((xml.read_bytes(), xml.with_suffix(".bin").read_bytes()))
+    failures = []
+    print(f"\n{n} races of two crnn-convert openvino runs (FP32 / FP16 weights) to one IR:")
+    for r in range(n):
+        xml = folder / f"ir_{r}.xml"
+        for extra in ((), ("--overwrite",)):
+            procs = [convert(engine, xml, k == 1, *extra) for k in range(2)]
+            outs = [p.communicate() for p in procs]
+            codes = [p.returncode for p in procs]
+            won = [k for k in range(2) if codes[k] == 0 and "wrote" in outs[k][0]]
+            lost = [k for k in range(2) if codes[k] == 1 and "Error:" in outs[k][1]]
+            pair = tuple(p.read_bytes() if p.exists() else b""
+                         for p in (xml, xml.with_suffix(".bin")))
+            held = [k for k in range(2) if pair == refs[k]]
+            recorded = group_problem(xml, [xml, xml.with_suffix(".bin")]) is None
+            ok = recorded and (len(won) == 1 and len(lost) == 1 and held == won if not extra
+                               else len(won) >= 1 and len(won) + len(lost) == 2
+                               and len(held) == 1 and held[0] in won)
+            why = "; ".join(outs[k][1].strip().splitlines()[-1][7:75] for k in lost)
+            print(f"  race {r}{' --overwrite' if extra else ''}: exit {codes}, .xml + .bin =="
+                  f" run{held} reference, record {'ok' if recorded else 'WRONG'}"
+                  f"{'' if ok else '  <- FAILED'}{f' (lost: {why})' if why else ''}")
+            if not ok:
+                failures.append(f"convert race {r} {extra}: exit {codes}, held {held}, "
+                                f"stderr {[o[1].strip()[-200:] for o in outs]}")
+    left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    if left:
+        failures.append(f"temporaries left: {left}")
+    return failures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--engine", type=Path, required=True, help="dynamic-batch nano-ocr ONNX")
@@ -136,7 +190,8 @@ def main() -> int:
     ap.add_argument("--root", type=Path, default=Path("/tmp/crnn_stress_safety"))
     ap.add_argument("--pairs", type=int, default=8)
     ap.add_argument("--count", type=int, default=200, help="samples per input set")
-    ap.add_argument("--races", type=int, default=4, help="crnn-recognize -o races")
+    ap.add_argument("--races", type=int, default=4,
+                    help="crnn-recognize -o races, and as many crnn-convert openvino races")
     a = ap.parse_args()
     shutil.rmtree(a.root, ignore_errors=True)
     sets = make_sets(a.assets, a.root, a.count)
@@ -198,11 +253,12 @@ def main() -> int:
     sets_images = [[str(a.assets / "eval_iiit5k_3000" / ln.split("\t")[0])
                     for ln in lines[k * a.count:(k + 1) * a.count]] for k in range(2)]
     failures += races(a.engine, sets_images, a.root, a.races)
+    failures += convert_races(a.engine, a.root, a.races)
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures))
         return 1
-    print("\nOK: every accuracy exact, no folder mixed, each race had one whole winner, "
-          "no temporary left")
+    print("\nOK: every accuracy exact, no folder mixed, each race had one whole winner (a whole "
+          "IR pair for crnn-convert), no temporary left")
     return 0
 
 

@@ -10,19 +10,19 @@
    word: each image at its own width, batches grouped by width): max abs diff of the
    (T, N, C) logits, and the greedy-decode agreement (share of images whose best-path CTC
    strings are identical). Below ``min_agreement`` nothing is written;
-5. rename the files into place (an IR's ``.bin`` before its ``.xml``).
+5. publish the files (:func:`converter.outputs.publish_outputs`: an IR's ``.bin`` before its
+   ``.xml``, checked again, never over a file that appeared meanwhile).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from crnn_deploy.common.outputs import publish_file as publish
 from crnn_deploy.common.outputs import temp_dir
 from crnn_deploy.converter.common import read_onnx_info
 from crnn_deploy.converter.int8.calibration import DEFAULT_CALIB_SIZE, read_calibration
 from crnn_deploy.converter.int8.routes import route_for
-from crnn_deploy.converter.outputs import prepare_outputs
+from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import (
     CheckResult,
     compare_on_images,
@@ -94,11 +94,9 @@ def quantize(onnx_path: str | Path, calib_gt: str | Path, output: str | Path, *,
         with onnx_runner(info.path) as fp32, open_backend(made.model) as int8:
             check = compare_on_images(info.spec, calib.images, fp32, int8, calib.files)
         enforce_agreement(check, min_agreement, f"{route.what} {output}", "FP32")
-        files = []
-        for tmp, suffix in made.files:
-            final = output.with_suffix(suffix)
-            publish(tmp, final)
-            files.append(final)
+        staged = [(tmp, output.with_suffix(suffix)) for tmp, suffix in made.files]
+        publish_outputs(output, staged, overwrite)  # companions before the entry, no clobber
+        files = [final for _, final in staged]
     return QuantizeResult(path=output, files=files, check=check, calib_gt=calib.gt,
                           calib_count=len(calib.files), calib_skipped=len(calib.skipped),
                           note=made.note)

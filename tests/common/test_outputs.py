@@ -229,3 +229,135 @@ def test_no_clobber_step_without_hard_links(tmp_path):
     assert err.value.errno == 17 and b.read_text() == "B" and a.exists()
     _renameat2_noreplace(a, tmp_path / "c")
     assert (tmp_path / "c").read_text() == "A" and not a.exists()
+
+
+# --- outputs of several files (common/outputs/group.py) -------------------------------------
+
+def _pair(folder, xml: str, bin_: str):
+    """Temporaries of an 'IR' (entry m.xml, companion m.bin) ready to publish."""
+    tx, tb = outputs.temp_path(folder / "m.xml"), outputs.temp_path(folder / "m.bin")
+    _write(tx, xml), _write(tb, bin_)
+    return (tx, folder / "m.xml"), [(tb, folder / "m.bin")]
+
+
+def _publish(folder, xml, bin_, overwrite=True):
+    entry, comps = _pair(folder, xml, bin_)
+    try:
+        outputs.publish_group(entry, comps, overwrite, "t")
+    finally:
+        for tmp, _ in (entry, *comps):
+            tmp.unlink(missing_ok=True)
+
+
+def _listing(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_group_takes_the_old_entry_out_first_and_links_it_last(tmp_path, monkeypatch):
+    from crnn_deploy.common.outputs import group
+
+    _publish(tmp_path, "old xml", "old bin", overwrite=False)
+    record = outputs.read_record(tmp_path / "m.xml")
+    assert record["file"] == "m.xml" and set(record["companions"]) == {"m.bin"}
+    steps, rename, link = [], os.rename, group.link_new
+    monkeypatch.setattr(os, "rename", lambda a, b: (steps.append(("aside", os.path.basename(a))),
+                                                    rename(a, b))[1])
+    monkeypatch.setattr(group, "link_new", lambda a, b: (steps.append(("link", b.name)),
+                                                         link(a, b))[1])
+    _publish(tmp_path, "new xml", "new bin")
+    # no instant shows the new .bin beside the old .xml, or the new .xml beside the old .bin
+    assert steps == [("aside", "m.xml"), ("aside", "m.bin"), ("link", "m.bin"), ("link", "m.xml")]
+    assert (tmp_path / "m.xml").read_text() == "new xml" and (tmp_path / "m.bin").read_text() == "new bin"
+    assert outputs.group_problem(tmp_path / "m.xml", [tmp_path / "m.xml", tmp_path / "m.bin"]) is None
+    assert _listing(tmp_path) == [".m.xml.crnn-deploy.json", "m.bin", "m.xml"]
+
+
+def test_group_interrupted_before_the_entry_puts_the_old_pair_back(tmp_path, monkeypatch):
+    from crnn_deploy.common.outputs import group
+
+    _publish(tmp_path, "old xml", "old bin", overwrite=False)
+    record = outputs.record_path(tmp_path / "m.xml").read_bytes()
+    link, calls = group.link_new, []
+
+    def ctrl_c_at_the_entry(a, b):
+        calls.append(b.name)
+        if calls == ["m.bin", "m.xml"]:  # the new .bin is in, the new .xml not yet
+            raise KeyboardInterrupt
+        link(a, b)
+    monkeypatch.setattr(group, "link_new", ctrl_c_at_the_entry)
+    with pytest.raises(KeyboardInterrupt):
+        _publish(tmp_path, "new xml", "new bin")
+    assert (tmp_path / "m.xml").read_text() == "old xml" and (tmp_path / "m.bin").read_text() == "old bin"
+    assert outputs.record_path(tmp_path / "m.xml").read_bytes() == record
+    assert _listing(tmp_path) == [".m.xml.crnn-deploy.json", "m.bin", "m.xml"]
+
+
+def test_group_refuses_a_file_that_appeared_or_is_not_ours(tmp_path):
+    _write(tmp_path / "m.bin", "appeared meanwhile")
+    with pytest.raises(UserError, match=r"m\.bin appeared while this run was working \(it is "
+                                        r"not a file this tool wrote\)"):
+        _publish(tmp_path, "xml", "bin", overwrite=False)
+    assert _listing(tmp_path) == ["m.bin"] and (tmp_path / "m.bin").read_text() == "appeared meanwhile"
+    (tmp_path / "m.bin").unlink()
+    _write(tmp_path / "m.xml", "a user's file")  # no record: not ours (no legacy rule given)
+    with pytest.raises(UserError, match=r"refusing to replace output .*m\.xml: it has no "
+                                        r"ownership record \.m\.xml\.crnn-deploy\.json"):
+        _publish(tmp_path, "xml", "bin")
+    assert _listing(tmp_path) == ["m.xml"] and (tmp_path / "m.xml").read_text() == "a user's file"
+    (tmp_path / "m.xml").unlink()
+    _publish(tmp_path, "ours xml", "ours bin", overwrite=False)
+    with open(tmp_path / "m.bin", "a") as f:  # our .bin edited by hand: not ours any more
+        f.write(" edited")
+    with pytest.raises(UserError, match=r"m\.bin: its bytes are not those recorded"):
+        _publish(tmp_path, "new xml", "new bin")
+    # the .xml, moved aside before the .bin was found foreign, is back: both untouched
+    assert (tmp_path / "m.xml").read_text() == "ours xml"
+    assert (tmp_path / "m.bin").read_text() == "ours bin edited"
+    assert _listing(tmp_path) == [".m.xml.crnn-deploy.json", "m.bin", "m.xml"]
+
+
+def test_group_killed_between_companion_and_entry_leaves_no_valid_looking_pair(tmp_path):
+    _publish(tmp_path, "old xml", "old bin", overwrite=False)
+    code = (  # SIGKILL right after the new .bin is linked, before the .xml
+        "import os, signal, sys; from pathlib import Path\n"
+        "from crnn_deploy.common import outputs\nfrom crnn_deploy.common.outputs import group\n"
+        "link = group.link_new\n"
+        "def kill(a, b):\n"
+        "    if b.name == 'm.xml': os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    link(a, b)\n"
+        "group.link_new = kill\nd = Path(sys.argv[1])\n"
+        "tx, tb = outputs.temp_path(d / 'm.xml'), outputs.temp_path(d / 'm.bin')\n"
+        "tx.write_text('new xml'); tb.write_text('new bin')\n"
+        "outputs.publish_group((tx, d / 'm.xml'), [(tb, d / 'm.bin')], True, 't')\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)])
+    assert proc.returncode == -9
+    assert not (tmp_path / "m.xml").exists()  # no entry: nothing looks like a model
+    assert (tmp_path / "m.bin").read_text() == "new bin"
+    assert outputs.group_problem(tmp_path / "m.xml", [tmp_path / "m.xml", tmp_path / "m.bin"]) is None
+    assert len(outputs.cleanup_stale(tmp_path / "m.xml")) == 2  # the old .xml, the new temporary
+    with pytest.raises(UserError, match="appeared while this run was working"):
+        _publish(tmp_path, "next xml", "next bin", overwrite=False)
+    _publish(tmp_path, "next xml", "next bin")  # the lone .bin is ours by the record: replaced
+    assert (tmp_path / "m.xml").read_text() == "next xml" and (tmp_path / "m.bin").read_text() == "next bin"
+    outputs.cleanup_stale(tmp_path / "m.bin")
+    assert _listing(tmp_path) == [".m.xml.crnn-deploy.json", "m.bin", "m.xml"]
+
+
+def test_group_disk_full_while_publishing_leaves_the_old_pair(tmp_path, monkeypatch):
+    from crnn_deploy.common import fileio
+
+    _publish(tmp_path, "old xml", "old bin", overwrite=False)
+    record = outputs.record_path(tmp_path / "m.xml").read_bytes()
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(fileio, "atomic_write_json", full)  # the new record cannot be written
+    with pytest.raises(OSError, match="No space left"):
+        _publish(tmp_path, "new xml", "new bin")
+    assert (tmp_path / "m.xml").read_text() == "old xml" and (tmp_path / "m.bin").read_text() == "old bin"
+    assert outputs.record_path(tmp_path / "m.xml").read_bytes() == record
+    assert _listing(tmp_path) == [".m.xml.crnn-deploy.json", "m.bin", "m.xml"]
+    monkeypatch.undo()
+    with pytest.raises(UserError, match=r"m\.xml appeared while this run was working \(pass "
+                                        r"--overwrite to replace it\)"):
+        _publish(tmp_path, "new xml", "new bin", overwrite=False)

@@ -157,3 +157,32 @@ def test_all_from_the_english_g2_checkpoint(english_g2_weights, tmp_path, monkey
     assert not (tmp_path / "english_g2_bs16.onnx").exists()
     shape = ov.Core().read_model(str(tmp_path / "english_g2_bs16.xml")).input(0).get_partial_shape()
     assert str(shape) == "[16,1,64,?]"
+
+
+def test_all_overwrite_replaces_its_own_engines_with_or_without_records(tmp_path, monkeypatch):
+    """`make convert` runs `all --overwrite` on the engines an earlier run built: with their
+    ownership records, and without (engines built before the records existed)."""
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
+    torch.manual_seed(0)
+    ckpt = tmp_path / "crnn_random.pth"
+    torch.save(build_model("crnn").state_dict(), ckpt)
+    out = tmp_path / "build"
+    args = ["all", "--model", "crnn", "--checkpoint", str(ckpt), "--batch-size", "4",
+            "--outdir", str(out)]
+    assert CliRunner().invoke(convert_cli, args).exit_code == 0
+    models = sorted(p.name for p in out.iterdir() if p.suffix in (".onnx", ".xml"))
+    assert models == sorted(["crnn_bs4.onnx", "crnn_dynamic.onnx"] + (["crnn_bs4.xml"] if HAVE_OV else []))
+    records = sorted(out.glob(".*.crnn-deploy.json"))
+    assert sorted(p.name for p in records) == sorted(f".{m}.crnn-deploy.json" for m in models)
+    for run in ("records", "no records"):
+        if run == "no records":
+            for p in records:
+                p.unlink()
+        before = {p.name: p.stat().st_ino for p in out.iterdir()}
+        res = CliRunner().invoke(convert_cli, [*args, "--overwrite"])
+        assert res.exit_code == 0, (run, res.output)
+        rows = _rows(res.stdout.replace("bs4", "bs16"))
+        assert " built " in rows["onnx (dynamic)"] and " built " in rows["onnx (bs16)"]
+        assert all(p.stat().st_ino != before.get(p.name) for p in out.iterdir()
+                   if p.suffix in (".onnx", ".xml", ".bin")), run  # every file replaced
+        assert sorted(p.name for p in out.glob(".*.crnn-deploy.json")) == [p.name for p in records]

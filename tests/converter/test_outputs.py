@@ -10,6 +10,7 @@ are named as such.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,13 @@ import torch
 from click.testing import CliRunner
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs import cleanup_stale, publish_file, temp_file, temp_path
+from crnn_deploy.common.outputs import (
+    cleanup_stale,
+    publish_file,
+    record_path,
+    temp_file,
+    temp_path,
+)
 from crnn_deploy.converter.cli import main as convert_cli
 from crnn_deploy.converter.outputs import ownership_problem, prepare_outputs
 from crnn_deploy.models.arch import build_model
@@ -119,19 +126,46 @@ def test_an_output_inside_an_input_folder_is_refused(tmp_path):
     prepare_outputs([tmp_path / "m.engine"], {"--calib": calib})  # beside it is fine
 
 
-def test_existing_output_needs_overwrite_and_must_be_ours(tmp_path, ckpt):
+def test_existing_output_needs_overwrite_and_must_be_ours(tmp_path, ckpt, crnn_onnx):
     out = tmp_path / "crnn.onnx"
     args = ("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out, "--batch-size", "2")
     assert _run(*args).exit_code == 0
     first = _sha(out)
+    record = json.loads(record_path(out).read_text())
+    assert (record["file"], record["sha256"], record["size"]) == ("crnn.onnx", first,
+                                                                 out.stat().st_size)
     res = _run(*args)
     assert res.exit_code == 1 and f"output {out} exists; pass --overwrite" in res.output
     assert _sha(out) == first
     os.utime(out, (0, 0))
     assert _run(*args, "--overwrite").exit_code == 0  # ours: replaced
     assert out.stat().st_mtime > 0 and ownership_problem(out) is None
+    assert json.loads(record_path(out).read_text())["sha256"] == _sha(out)
 
-    # foreign files of the same name are never replaced, --overwrite or not
+    # foreign files of the same name are never replaced, --overwrite or not; nor is a model
+    # that carries our spec but is not the file recorded (another run's, copied here)
+    model = onnx.load(str(out))
+    del model.metadata_props[:]
+    onnx.save(model, str(out))
+    shutil.copy(crnn_onnx["bs16"], tmp_path / "copy.onnx")
+    for foreign in (out.read_bytes(), (tmp_path / "copy.onnx").read_bytes(), b"my notes\n"):
+        out.write_bytes(foreign)
+        res = _run(*args, "--overwrite")
+        assert res.exit_code == 1
+        assert (f"refusing to overwrite {out}: its bytes are not those recorded in "
+                ".crnn.onnx.crnn-deploy.json") in res.output
+        assert out.read_bytes() == foreign
+
+
+def test_a_model_without_ownership_record_is_judged_by_its_content(tmp_path, ckpt):
+    """Files of crnn-convert versions before the records: `make demo`'s --overwrite keeps
+    replacing its own engines; anything else is refused as before."""
+    out = tmp_path / "crnn.onnx"
+    args = ("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out, "--batch-size", "2")
+    assert _run(*args).exit_code == 0
+    record_path(out).unlink()
+    assert _run(*args, "--overwrite").exit_code == 0 and record_path(out).is_file()
+    record_path(out).unlink()
     model = onnx.load(str(out))
     del model.metadata_props[:]
     onnx.save(model, str(out))
@@ -143,6 +177,42 @@ def test_existing_output_needs_overwrite_and_must_be_ours(tmp_path, ckpt):
     res = _run(*args, "--overwrite")
     assert res.exit_code == 1 and "not a readable ONNX file" in res.output
     assert out.read_text() == "my notes\n"
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_onnx_that_appears_mid_run_is_not_replaced(tmp_path, ckpt, monkeypatch, overwrite):
+    from crnn_deploy.converter import onnx_export
+
+    out = tmp_path / "crnn.onnx"
+    compare = onnx_export.compare
+
+    def user_writes_meanwhile(*a, **k):  # during the parity check, after the start checks
+        out.write_text("a user's file, written meanwhile\n")
+        return compare(*a, **k)
+    monkeypatch.setattr(onnx_export, "compare", user_writes_meanwhile)
+    res = _run("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", out,
+               "--batch-size", "2", *(["--overwrite"] if overwrite else []))
+    assert res.exit_code == 1 and f"wrote {out}" not in res.output
+    assert (f"refusing to replace output {out}: it is not a readable ONNX" if overwrite else
+            f"output {out} appeared while this run was working") in res.output
+    assert out.read_text() == "a user's file, written meanwhile\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crnn.onnx"]  # no temporary, no record
+
+
+def test_two_concurrent_onnx_runs_to_one_path_one_wins(tmp_path, ckpt):
+    out = tmp_path / "crnn.onnx"
+    cmd = [str(Path(sys.executable).parent / "crnn-convert"), "onnx", "--model", "crnn",
+           "--checkpoint", str(ckpt), "--output", str(out), "--batch-size", "2"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(), *p.communicate()) for p in procs]
+    assert sorted(code for code, _, _ in results) == [0, 1], results
+    (_, won, _), (_, _, lost) = sorted(results)
+    assert won.startswith(f"wrote {out}") and lost.startswith("Error: ") and "Traceback" not in lost
+    assert ("appeared while this run was working" in lost or "exists; pass --overwrite" in lost)
+    assert ownership_problem(out) is None  # the record holds the winner's bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".crnn.onnx.crnn-deploy.json",
+                                                          "crnn.onnx"]
 
 
 def test_foreign_ir_and_engine_are_refused(tmp_path, crnn_onnx):
@@ -170,6 +240,37 @@ def test_foreign_ir_and_engine_are_refused(tmp_path, crnn_onnx):
                "--overwrite")
     assert res.exit_code == 1 and "it has no sidecar m.engine.json" in res.output
     assert plan.read_bytes() == b"somebody's plan"
+
+
+def test_an_ir_pair_is_replaced_only_whole_and_only_when_ours(tmp_path, crnn_onnx, monkeypatch):
+    pytest.importorskip("openvino")
+    from crnn_deploy.converter import openvino_convert
+
+    xml, bin_ = tmp_path / "m.xml", tmp_path / "m.bin"
+    args = ("openvino", "--onnx", crnn_onnx["bs16"], "--output", xml)
+    assert _run(*args).exit_code == 0
+    record = json.loads(record_path(xml).read_text())
+    assert record["companions"] == {"m.bin": [bin_.stat().st_size, _sha(bin_)]}
+    assert _run(*args, "--overwrite").exit_code == 0  # our pair: replaced
+    with open(bin_, "ab") as f:  # our .bin edited by hand: not ours any more
+        f.write(b"\0")
+    before = (_sha(xml), _sha(bin_))
+    res = _run(*args, "--overwrite")
+    assert res.exit_code == 1 and (f"refusing to overwrite {bin_} (written with the output): "
+                                   "its bytes are not those recorded") in res.output
+    assert (_sha(xml), _sha(bin_)) == before
+    for p in (xml, bin_, record_path(xml)):
+        p.unlink()
+    compare = openvino_convert.compare
+
+    def user_writes_meanwhile(*a, **k):  # after the start checks
+        bin_.write_bytes(b"a user's weights")
+        return compare(*a, **k)
+    monkeypatch.setattr(openvino_convert, "compare", user_writes_meanwhile)
+    res = _run(*args)
+    assert res.exit_code == 1 and f"output {bin_} appeared while this run was working" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin"]  # no .xml, record, temporary
+    assert bin_.read_bytes() == b"a user's weights"
 
 
 @pytest.mark.parametrize("cmd", ["onnx", "openvino", "tensorrt", "om", "int8"])
@@ -206,7 +307,7 @@ def test_temporaries_of_dead_runs_are_removed_live_ones_kept(tmp_path, ckpt):
     assert res.exit_code == 0, res.output
     assert not dead.exists() and live.exists() and other.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [out.name, live.name, other.name])
+        [out.name, record_path(out).name, live.name, other.name])
     assert cleanup_stale(out) == []
     assert re.fullmatch(rf"\.crnn\.onnx\.tmp-{os.getpid()}-[0-9a-f]{{8}}", temp_path(out).name)
 

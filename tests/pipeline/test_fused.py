@@ -97,6 +97,11 @@ def test_bad_samples_are_skipped_and_named_or_fail_with_strict(tmp_path, iiit5k_
         threaded = evaluate(db, be, batch=16, threads=3)
     assert threaded.skipped_keys == result.skipped_keys
     assert threaded.predictions == result.predictions
+    # the corrupt image is labeled: both feeders score it as wrong (issue 21); the sample
+    # without a label is not scored
+    assert [u[:2] for u in result.unreadable] == [("image-000000007", result.unreadable[0][1])]
+    assert result.unreadable[0][1] and result.unreadable == threaded.unreadable
+    assert result.metrics == threaded.metrics and result.metrics["total"] == 39
 
     out = tmp_path / "out"
     res = CliRunner().invoke(eval_cli, ["--lmdb", str(db), "--engine", str(nano_dynamic_onnx),
@@ -104,8 +109,9 @@ def test_bad_samples_are_skipped_and_named_or_fail_with_strict(tmp_path, iiit5k_
     assert res.exit_code == 0, res.output
     assert "skipped 2 bad samples: image-000000007, label-000000021" in res.output
     assert "end-to-end:" in res.output and "engine only:" in res.output
+    assert "unreadable: 1 labeled image(s) could not be read or decoded" in res.output
     acc = json.loads((out / "accuracy.json").read_text())
-    assert acc["total"] == 38 and acc["skipped"] == 2
+    assert (acc["total"], acc["unreadable"], acc["skipped"]) == (39, 1, 2)
 
     res = CliRunner().invoke(eval_cli, ["--lmdb", str(db), "--engine", str(nano_dynamic_onnx),
                                         "--strict", "--workers", "0"])

@@ -74,6 +74,33 @@ def test_eval_gt_equals_the_lmdb_path_and_counts_unreadable_images(
     assert misread and all(0 <= float(e[3]) <= 1 for e in misread)
 
 
+def test_eval_gt_in_worker_processes_counts_unreadable_images(own_set, nano_dynamic_onnx,
+                                                              tmp_path):
+    """Issue 21: --workers N (preprocessing in processes) scores as the threads do."""
+    runs = {}
+    for name, extra in (("threads", []), ("processes", ["--workers", "2"])):
+        res = invoke(eval_cli, "--gt", own_set, "--engine", nano_dynamic_onnx, *extra,
+                     "--output", tmp_path / name)
+        assert res.exit_code == 0, res.output
+        assert "unreadable: 2 labeled image(s) could not be read or decoded" in res.output
+        runs[name] = res.output
+    assert "(42 images" not in runs["processes"] and "2 processes)" in runs["processes"]
+    acc = json.loads((tmp_path / "processes" / "accuracy.json").read_text())
+    assert (acc["total"], acc["unreadable"]) == (N + 2, 2)  # the denominator: every labeled line
+    assert acc == json.loads((tmp_path / "threads" / "accuracy.json").read_text())
+    for name in ("errors.tsv", "predictions.tsv"):
+        assert (tmp_path / "processes" / name).read_bytes() == (tmp_path / "threads" / name).read_bytes()
+    errors = (tmp_path / "processes" / "errors.tsv").read_text("utf-8")
+    assert "broken.png\tBROKEN\t\t\t" in errors and "gone.png\tGONE\t\t\t" in errors
+
+
+def test_limit_stops_the_gt_groups_at_n(own_set):
+    from crnn_deploy.pipeline.gt_set import GtSet
+
+    groups = list(GtSet.open(own_set).groups(20, 16))
+    assert [len(g) for g in groups] == [16, 4] and [g[-1][0] for g in groups] == [16, 20]
+
+
 def test_recognize_gt_scores_the_same(own_set, nano_dynamic_onnx, tmp_path):
     out = tmp_path / "preds.csv"
     res = invoke(recognize_cli, "--gt", own_set, "--engine", nano_dynamic_onnx, "-o", out)

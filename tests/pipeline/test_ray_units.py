@@ -11,6 +11,7 @@ from crnn_deploy.models.specs import get_spec
 from crnn_deploy.pipeline.ray_metrics import merge_metrics
 from crnn_deploy.pipeline.ray_read import (
     expand_inputs,
+    plan_gt_ranges,
     plan_list_ranges,
     plan_lmdb_ranges,
     read_range,
@@ -70,6 +71,30 @@ def test_read_range_of_an_image_list_reports_unreadable_files(tmp_path, assets):
     assert block["error"][0] is None and "missing.png: cannot read" in block["error"][1]
     with pytest.raises(UserError, match="missing.png"):
         read_range(task, get_spec("nano-ocr"), strict=True)
+
+
+def test_a_gt_file_plans_labeled_ranges_by_the_local_rules(tmp_path, assets):
+    gt = _gt(tmp_path, assets, 5)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    with open(gt, "a") as f:
+        f.write("broken.png\tBROKEN\ngone.png\tGONE\n")
+    ranges = plan_gt_ranges(gt, range_size=4)
+    assert [(r["kind"], r["start"], r["stop"]) for r in ranges] == [("list", 1, 5), ("list", 5, 8)]
+    blocks = [read_range(r, get_spec("nano-ocr")) for r in ranges]
+    source = [s for b in blocks for s in b["source"]]
+    label = [x for b in blocks for x in b["label"]]
+    error = [e for b in blocks for e in b["error"]]
+    lines = gt.read_text().splitlines()
+    assert source == [line.split("\t")[0] for line in lines]  # relpaths, as the local --gt
+    assert label == [line.split("\t")[1] for line in lines]  # kept on the unreadable rows too
+    assert error[:5] == [None] * 5
+    assert "broken.png: cannot identify image" in error[5] and "gone.png: cannot read" in error[6]
+    assert [r["stop"] - r["start"] for r in plan_gt_ranges(gt, limit=6)] == [6]
+    with pytest.raises(UserError, match=r"gt\.txt: broken\.png: cannot identify image .*--strict"):
+        read_range(ranges[1], get_spec("nano-ocr"), strict=True)
+    gt.write_text("path\tlabel\textra\n" + gt.read_text())  # a header line: an error, by line
+    with pytest.raises(UserError, match=r"line 1: "):
+        plan_gt_ranges(gt)
 
 
 def test_merged_metrics_equal_metrics_of_the_union():

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import os
+import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -14,6 +17,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from crnn_deploy.postprocess.review import TARGET, review_curve
+
+#: Headless browsers the page is rendered with, where one is installed (not in .ci/run).
+BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+BROWSER = next((b for b in BROWSERS if os.access(b, os.X_OK)), None)
 
 
 class Rows(HTMLParser):
@@ -147,3 +154,41 @@ def test_crnn_postprocess_misreads(iiit5k_lmdb, nano_dynamic_onnx, tmp_path):
     assert all(r[0].startswith("test/") for r in _errors(result))  # the source paths
     res = CliRunner().invoke(postprocess, [str(result), str(labels), "--misreads"])
     assert res.exit_code == 0, res.output  # its own reports are replaced
+
+
+def _screenshot(page, shot, profile) -> Image.Image:
+    """``page`` rendered by the headless browser at 1000x1400 CSS pixels, as greyscale."""
+    proc = subprocess.run(
+        [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1000,1400",
+         page.as_uri()], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shot.is_file(), proc.stderr[-2000:]
+    return Image.open(shot).convert("L")
+
+
+def _ink(img: Image.Image) -> float:
+    """Share of pixels that are not (near) white."""
+    return sum(img.histogram()[:240]) / (img.width * img.height)
+
+
+@pytest.mark.skipif(BROWSER is None, reason=f"no headless browser here ({', '.join(BROWSERS)})")
+def test_misreads_page_renders_in_a_headless_browser(hostile_set, nano_dynamic_onnx, tmp_path):
+    """misreads.html as a person sees it: a browser screenshot that is not blank, whose
+    embedded word images are drawn (the page without its <img> tags has less ink)."""
+    from crnn_deploy.pipeline.eval_cli import main
+
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(main, ["--gt", str(hostile_set), "--engine", str(nano_dynamic_onnx),
+                                    "--output", str(out), "--misreads"])
+    assert res.exit_code == 0, res.output
+    page = out / "misreads.html"
+    shot = _screenshot(page, tmp_path / "page.png", tmp_path / "profile")
+    assert shot.size == (1000, 1400)
+    assert _ink(shot) > 0.01  # heading, table text, rules and the word images
+    bare = tmp_path / "bare.html"
+    html, n = re.subn(r"<img [^>]*>", "", page.read_text("utf-8"))
+    assert n >= 1
+    bare.write_text(html, "utf-8")
+    without = _screenshot(bare, tmp_path / "bare.png", tmp_path / "profile")
+    assert _ink(shot) > _ink(without) + 0.005, (_ink(shot), _ink(without))
