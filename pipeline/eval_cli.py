@@ -54,7 +54,7 @@ from crnn_deploy.runtime.options import backend_options, engine_options
                    "threshold; needs matplotlib) into --output.")
 @quiet_option
 @ray_options
-def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, batchsize,
+def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, widths, batchsize,
          prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, misreads,
          quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
@@ -82,7 +82,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     or the engine. It is built in a hidden folder beside it and renamed when complete.
     --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions).
     """
-    options = backend_options(threads, hint, precision)
+    options = backend_options(threads, hint, precision, widths)
     if misreads and (output is None or executor == "ray"):
         raise UserError("--misreads writes into --output (local executor): give --output")
     if bool(lmdb_paths) == (gt is not None):
