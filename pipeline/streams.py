@@ -54,12 +54,15 @@ class Streams(Backend):
             m.load()
         self.spec, self.batch_size = self.members[0].spec, self.members[0].batch_size
         self.widths = self.members[0].widths  # static widths: batches come at one of them
-        self.full_batches = self.members[0].full_batches
         self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"crnn-stream{k}")
                        for k in range(len(self.members))]
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         return self.members[0].infer(x)
+
+    def batch_rows(self, n: int, batch: int) -> int:
+        """The members' :meth:`runtime.base.Backend.batch_rows`."""
+        return self.members[0].batch_rows(n, batch)
 
     def _run(self, member: Backend, x: np.ndarray) -> tuple[np.ndarray, float]:
         with self._lock:
@@ -142,8 +145,8 @@ def open_engine(engine: str | Path, backend: str | None = None, device: str = "C
     ``hint`` is given (else 1); 1 = one engine with its own threads (pipelined only with
     OpenVINO's ``hint="THROUGHPUT"``); n > 1 = :class:`Streams` (each stream ``threads``
     threads, default 1; always pipelined). ONNX Runtime gets ``spinning=False`` unless given:
-    its idle threads would spin-wait on the cores the preprocessing threads need (PP-OCRv4,
-    ``threads=2``: 1.5x to 2.4x faster end to end, docs/PPOCRV4.md).
+    its idle threads would spin-wait on the cores the preprocessing threads need
+    (docs/PPOCRV4.md, "Why ONNX Runtime f32 was slower than RapidOCR").
 
     Raises:
         UserError: ``streams`` < 1, or as :func:`runtime.registry.open_backend`.

@@ -24,7 +24,8 @@ Options:
 The spec is read from ``rt_info["crnn_deploy"]["spec"]`` (IR written by crnn-convert), else
 from the ONNX ``metadata_props`` (``.onnx``), else from a sidecar JSON. A model with a dynamic
 batch axis is reshaped to each batch size actually used and compiled once per size (cached);
-with ``widths``, once per (batch size, width).
+with ``widths``, once per (batch size, width). Short batches of the fused and staged paths run
+at power-of-two batch gears (:meth:`OpenVINOBackend.batch_rows`: 5 images -> 8 rows, not 16).
 """
 from __future__ import annotations
 
@@ -122,6 +123,14 @@ class OpenVINOBackend(Backend):
             if not weights.is_file():
                 raise UserError(f"OpenVINO IR {self.engine} needs its weights file {weights}")
         return None
+
+    def batch_rows(self, n: int, batch: int) -> int:
+        """Rows for ``n`` images: the static batch, else the smallest power of two >= ``n``
+        (at most ``batch``): a few batch sizes, each compiled once, and few zero rows (a lone
+        wide word of a width that follows the word runs as 1 row, not ``batch``)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return min(batch, 1 << (max(1, n) - 1).bit_length())
 
     def _key(self, shape: tuple) -> tuple[int, int | None]:
         """(batch, width) of an input ``shape`` (N, C, H, W): the compiled model it runs on
