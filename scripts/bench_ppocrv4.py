@@ -18,8 +18,9 @@ With ``--rounds R`` every runner is timed R times, the runners interleaved round
 change of the machine's load hits them alike), and the median is reported. ``--ort-before``
 adds the ONNX Runtime engine as it ran before the change that records it in docs/PPOCRV4.md
 (every batch padded with zero rows to the full batch, intra-op threads spin-waiting). The two last
-columns count the texts equal to the first crnn-deploy row's and to the row above; the load
-average is printed before and after.
+columns count the texts equal to the first crnn-deploy row's and to the row of the same
+precision and policy with ``widths dynamic`` (the default); ``--diffs`` lists the words behind
+the latter (up to 20 per row). The load average is printed before and after.
 
 Usage: python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.xml --precision bf16 \\
            --gt ../shared/assets/eval_iiit5k_3000/gt.txt [--limit N] [--batch 16]
@@ -91,8 +92,9 @@ def warm_up(backend, batch: int, paths: list[Path], policies: list[str]) -> None
         list(recognize_stream(backend, [str(p) for p in paths[:128]], batch, width_policy=policy))
 
 
-def runners(args, stack) -> list[tuple[str, object, int]]:
-    """(name, loaded backend, batch) of every crnn-deploy runner asked for."""
+def runners(args, stack) -> list[tuple[str, object, int, tuple]]:
+    """(name, loaded backend, batch, (precision, widths)) of every crnn-deploy runner asked for
+    (widths None: the ``--ort-before`` runner)."""
     from crnn_deploy import Recognizer
     from crnn_deploy.pipeline.streams import open_engine
 
@@ -102,7 +104,7 @@ def runners(args, stack) -> list[tuple[str, object, int]]:
         stack.enter_context(be)
         be.full_batches = True
         out.append((f"crnn-deploy {args.engine.name} before (zero rows to {args.batch}, "
-                    "spinning threads)", be, args.batch))
+                    "spinning threads)", be, args.batch, (None, None)))
     for precision in (args.precision.split(",") if args.precision else [None]):
         for widths in args.widths or ["dynamic"]:
             r = stack.enter_context(Recognizer(args.engine, args.batch, threads=args.threads,
@@ -110,7 +112,7 @@ def runners(args, stack) -> list[tuple[str, object, int]]:
                                                widths=None if widths == "dynamic" else widths))
             ws = f" {list(r.backend.widths)}" if r.backend.widths else ""
             out.append((f"crnn-deploy Recognizer {args.engine.name} {precision or ''}, widths "
-                        f"{widths}{ws}", r.backend, r.batch_size))
+                        f"{widths}{ws}", r.backend, r.batch_size, (precision, widths)))
     return out
 
 
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ort-before", action="store_true",
                     help="add ONNX Runtime as it ran before (zero rows, spinning threads)")
     ap.add_argument("--no-rapidocr", action="store_true", help="leave RapidOCR's row out")
+    ap.add_argument("--diffs", action="store_true",
+                    help="list the words whose text differs from the widths-dynamic row")
     args = ap.parse_args(argv)
     import contextlib
     import statistics
@@ -140,11 +144,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     cmp = _compare()
-    paths = [p for p, _ in cmp.read_gt(args.gt, args.limit)]
+    rows = cmp.read_gt(args.gt, args.limit)
+    paths = [p for p, _ in rows]
     files = [str(p) for p in paths]
     policies = args.policies.split(",")
     theirs: list = []
-    jobs = []  # (name, run() -> texts, padding share)
+    jobs = []  # (name, run() -> texts, padding share, (precision, widths, policy))
     if not args.no_rapidocr:
         rec = cmp.rapidocr_recognizer(args.threads)
         rec([cv2.imread(files[0])])  # warm-up
@@ -154,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             return [t for t, _ in theirs]
 
         jobs.append(("RapidOCR TextRecognizer (defaults: batch 6, sorted, pad to widest)", rapid,
-                     None))
+                     None, None))
     with contextlib.ExitStack() as stack:
-        for name, be, batch in runners(args, stack):
+        for name, be, batch, (precision, widths) in runners(args, stack):
             warm_up(be, batch, paths, policies)
             for policy in policies:
                 jobs.append((f"{name}, batch {batch}, {policy}",
@@ -164,33 +169,41 @@ def main(argv: list[str] | None = None) -> int:
                                  row[2] for row in recognize_stream(be, files, batch,
                                                                     width_policy=policy)],
                              padding(be.spec, paths, batch, policy, widths=be.widths,
-                                     rows=be.batch_rows)))
+                                     rows=be.batch_rows), (precision, widths, policy)))
         spec = be.spec
-        times: dict[str, list[float]] = {name: [] for name, _, _ in jobs}
+        times: dict[str, list[float]] = {job[0]: [] for job in jobs}
         texts: dict[str, list[str]] = {}
         for _ in range(args.rounds):
-            for name, run, _ in jobs:
+            for name, run, _, _ in jobs:
                 start = time.perf_counter()
                 texts[name] = run()
                 times[name].append(time.perf_counter() - start)
-    first = next((texts[name] for name, _, _ in jobs if not name.startswith("RapidOCR")), None)
+    first = next((texts[job[0]] for job in jobs if job[3] is not None), None)
+    dynamic = {(k[0], k[2]): texts[name] for name, _, _, k in jobs if k and k[1] == "dynamic"}
+    diffs = []
     print(f"{len(paths)} files, {args.threads} inference threads each, file decode included; "
           f"median of {args.rounds} interleaved round(s)")
     print("| runner | images/s | wall s | padding share | same text as RapidOCR (batched) "
-          "| same text as the first crnn-deploy row | same text as the row above |")
+          "| same text as the first crnn-deploy row | same text as widths dynamic |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    above = None
-    for name, _, share in jobs:
+    for name, _, share, key in jobs:
         wall = statistics.median(times[name])
         if share is None:  # RapidOCR's batches: 6, sorted, each padded to its widest image
             share = padding(spec, paths, 6, "widest", len(paths))
         rapid = "" if name.startswith("RapidOCR") or not theirs else \
             sum(a == b for a, (b, _) in zip(texts[name], theirs))
         same = "" if name.startswith("RapidOCR") else sum(a == b for a, b in zip(texts[name], first))
-        prev = "" if above is None else sum(a == b for a, b in zip(texts[name], above))
-        above = texts[name]
+        ref = None if key is None or key[1] == "dynamic" else \
+            dynamic.get((key[0], key[2]) if key[1] else (args.precision, key[2]))
+        prev = "" if ref is None else sum(a == b for a, b in zip(texts[name], ref))
+        if ref is not None and len(paths) - prev <= 20:
+            diffs += [f"{name}: {p.relative_to(args.gt.parent)} (label {lab}): {b!r} "
+                      f"(widths dynamic) -> {a!r}"
+                      for (p, lab), a, b in zip(rows, texts[name], ref) if a != b]
         print(f"| {name} | {len(paths) / wall:.1f} | {wall:.1f} | {share:.1%} | {rapid} | {same} "
               f"| {prev} |")
+    if args.diffs:
+        print("\n".join(diffs) or "no differing word listed")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
