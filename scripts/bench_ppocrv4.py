@@ -15,9 +15,9 @@ One run, same files, file decode included, 2 inference threads each:
   128 files and a zero batch at each of its widths (compiled once) before it is timed.
 
 With ``--rounds R`` every runner is timed R times, the runners interleaved round by round (so a
-change of the machine's load hits them alike), and the median is reported. ``--ort-before``
-adds the ONNX Runtime engine as it ran before the change that records it in docs/PPOCRV4.md
-(every batch padded with zero rows to the full batch, intra-op threads spin-waiting). The two last
+change of the machine's load hits them alike), and the median is reported. ``--before`` adds
+the engine as it ran before the change that records it in docs/PPOCRV4.md (every batch padded
+with zero rows to the full batch; ONNX Runtime's intra-op threads spin-waiting), per precision. The two last
 columns count the texts equal to the first crnn-deploy row's and to the row of the same
 precision and policy with ``widths dynamic`` (the default); ``--diffs`` lists the words behind
 the latter (up to 20 per row). The load average is printed before and after.
@@ -89,28 +89,34 @@ def warm_up(backend, batch: int, paths: list[Path], policies: list[str]) -> None
     for w in backend.widths or ():
         list(backend.infer_many([np.zeros((batch, c, h, w), np.float32)]))
     for policy in policies:
-        list(recognize_stream(backend, [str(p) for p in paths[:128]], batch, width_policy=policy))
+        list(recognize_stream(backend, [str(p) for p in paths[:128]], batch, width_policy=policy,
+                              pipelined=backend.pipelined))
 
 
 def runners(args, stack) -> list[tuple[str, object, int, tuple]]:
     """(name, loaded backend, batch, (precision, widths)) of every crnn-deploy runner asked for
-    (widths None: the ``--ort-before`` runner)."""
+    (widths None: the ``--before`` runner)."""
     from crnn_deploy import Recognizer
     from crnn_deploy.pipeline.streams import open_engine
 
     out = []
-    if args.ort_before:  # as before: zero rows up to the batch, ONNX Runtime's spinning threads
-        be, _ = open_engine(args.engine, streams=1, threads=args.threads, spinning=None)
-        stack.enter_context(be)
-        be.full_batches = True
-        out.append((f"crnn-deploy {args.engine.name} before (zero rows to {args.batch}, "
-                    "spinning threads)", be, args.batch, (None, None)))
     for precision in (args.precision.split(",") if args.precision else [None]):
+        if args.before:  # zero rows up to the batch; ONNX Runtime: its threads spinning
+            ort = args.engine.suffix.lower() == ".onnx"
+            opts = {"spinning": None} if ort else {"precision": precision}
+            be, _ = open_engine(args.engine, streams=1, threads=args.threads or None, **opts)
+            stack.enter_context(be)
+            be.pipelined = False
+            be.batch_rows = lambda n, batch: batch
+            out.append((f"crnn-deploy {args.engine.name} {precision or ''} before (zero rows to "
+                        f"{args.batch}{', spinning threads' if ort else ''})", be, args.batch,
+                        (precision, None)))
         for widths in args.widths or ["dynamic"]:
-            r = stack.enter_context(Recognizer(args.engine, args.batch, threads=args.threads,
+            r = stack.enter_context(Recognizer(args.engine, args.batch, threads=args.threads or None,
                                                precision=precision,
                                                widths=None if widths == "dynamic" else widths))
             ws = f" {list(r.backend.widths)}" if r.backend.widths else ""
+            r.backend.pipelined = r.pipelined  # 2 streams (threads 0) run batches at once
             out.append((f"crnn-deploy Recognizer {args.engine.name} {precision or ''}, widths "
                         f"{widths}{ws}", r.backend, r.batch_size, (precision, widths)))
     return out
@@ -122,15 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gt", type=Path, required=True)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="inference threads of each runner; 0: each at its defaults")
     ap.add_argument("--precision", default=None,
                     help="OpenVINO precision hint(s), comma-separated (f32, bf16)")
     ap.add_argument("--widths", action="append", default=None,
                     help="dynamic (default), auto or W1,W2,...; repeatable: one row each")
     ap.add_argument("--policies", default="bucket,widest", help="bucket, widest or both")
     ap.add_argument("--rounds", type=int, default=1, help="timed runs of each runner (median)")
-    ap.add_argument("--ort-before", action="store_true",
-                    help="add ONNX Runtime as it ran before (zero rows, spinning threads)")
+    ap.add_argument("--before", action="store_true",
+                    help="add the engine as it ran before (zero rows; ORT: spinning threads)")
     ap.add_argument("--no-rapidocr", action="store_true", help="leave RapidOCR's row out")
     ap.add_argument("--diffs", action="store_true",
                     help="list the words whose text differs from the widths-dynamic row")
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     theirs: list = []
     jobs = []  # (name, run() -> texts, padding share, (precision, widths, policy))
     if not args.no_rapidocr:
-        rec = cmp.rapidocr_recognizer(args.threads)
+        rec = cmp.rapidocr_recognizer(args.threads or None)
         rec([cv2.imread(files[0])])  # warm-up
 
         def rapid():
@@ -167,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 jobs.append((f"{name}, batch {batch}, {policy}",
                              lambda be=be, batch=batch, policy=policy: [
                                  row[2] for row in recognize_stream(be, files, batch,
-                                                                    width_policy=policy)],
+                                                                    width_policy=policy,
+                                                                    pipelined=be.pipelined)],
                              padding(be.spec, paths, batch, policy, widths=be.widths,
                                      rows=be.batch_rows), (precision, widths, policy)))
         spec = be.spec
@@ -181,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     first = next((texts[job[0]] for job in jobs if job[3] is not None), None)
     dynamic = {(k[0], k[2]): texts[name] for name, _, _, k in jobs if k and k[1] == "dynamic"}
     diffs = []
-    print(f"{len(paths)} files, {args.threads} inference threads each, file decode included; "
+    threads = f"{args.threads} inference threads" if args.threads else "default threads (ours: 2 streams)"
+    print(f"{len(paths)} files, {threads} each, file decode included; "
           f"median of {args.rounds} interleaved round(s)")
     print("| runner | images/s | wall s | padding share | same text as RapidOCR (batched) "
           "| same text as the first crnn-deploy row | same text as widths dynamic |")
@@ -193,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         rapid = "" if name.startswith("RapidOCR") or not theirs else \
             sum(a == b for a, (b, _) in zip(texts[name], theirs))
         same = "" if name.startswith("RapidOCR") else sum(a == b for a, b in zip(texts[name], first))
-        ref = None if key is None or key[1] == "dynamic" else \
-            dynamic.get((key[0], key[2]) if key[1] else (args.precision, key[2]))
+        ref = None if key is None or key[1] == "dynamic" else dynamic.get((key[0], key[2]))
         prev = "" if ref is None else sum(a == b for a, b in zip(texts[name], ref))
         if ref is not None and len(paths) - prev <= 20:
             diffs += [f"{name}: {p.relative_to(args.gt.parent)} (label {lab}): {b!r} "
