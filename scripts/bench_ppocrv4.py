@@ -5,7 +5,8 @@ One run, same files, file decode included, 2 inference threads each:
 * RapidOCR 1.4.4 ``TextRecognizer`` at its defaults (``rec_batch_num`` 6, sorted by aspect ratio,
   each batch padded to its widest image), ``intra_op_num_threads`` 2: ``cv2.imread`` of every
   file, then one call with the whole list;
-* crnn-deploy :class:`crnn_deploy.Recognizer` on ENGINE (``threads=2``), batches grouped by
+* crnn-deploy, the engine as :class:`crnn_deploy.Recognizer` opens it (``threads=2``), through
+  its :func:`pipeline.recognizer.recognize_stream`, batches grouped by
   width: ``bucket`` (same bucket width, the default) and ``widest`` (sorted, padded to the
   widest image of the batch, RapidOCR's way), with the padding share of each (padded columns /
   all columns run, zero rows included, from the images' sizes: :func:`runtime.widths.padding_share`);
@@ -19,8 +20,9 @@ change of the machine's load hits them alike), and the median is reported. ``--b
 the engine as it ran before the change that records it in docs/PPOCRV4.md (every batch padded
 with zero rows to the full batch; ONNX Runtime's intra-op threads spin-waiting), per precision. The two last
 columns count the texts equal to the first crnn-deploy row's and to the row of the same
-precision and policy with ``widths dynamic`` (the default); ``--diffs`` lists the words behind
-the latter (up to 20 per row). The load average is printed before and after.
+precision, batch and policy with ``widths dynamic`` and the product's settings (the defaults);
+``--diffs`` lists the words behind the latter (up to 20 per row). ``--batch 2,16`` and
+``--also-spinning`` (ONNX Runtime's intra-op threads spinning, as before this change) add rows. The load average is printed before and after.
 
 Usage: python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.xml --precision bf16 \\
            --gt ../shared/assets/eval_iiit5k_3000/gt.txt [--limit N] [--batch 16]
@@ -94,31 +96,38 @@ def warm_up(backend, batch: int, paths: list[Path], policies: list[str]) -> None
 
 
 def runners(args, stack) -> list[tuple[str, object, int, tuple]]:
-    """(name, loaded backend, batch, (precision, widths)) of every crnn-deploy runner asked for
-    (widths None: the ``--before`` runner)."""
-    from crnn_deploy import Recognizer
+    """(name, loaded backend, batch, (precision, widths, spinning)) of every crnn-deploy runner
+    asked for (widths None: the ``--before`` runner; spinning "default": the product's)."""
     from crnn_deploy.pipeline.streams import open_engine
+    from crnn_deploy.runtime.options import backend_options
+    from crnn_deploy.runtime.runner import resolve_batch
 
+    ort = args.engine.suffix.lower() == ".onnx"
+    threads = args.threads or None
     out = []
     for precision in (args.precision.split(",") if args.precision else [None]):
-        if args.before:  # zero rows up to the batch; ONNX Runtime: its threads spinning
-            ort = args.engine.suffix.lower() == ".onnx"
-            opts = {"spinning": None} if ort else {"precision": precision}
-            be, _ = open_engine(args.engine, streams=1, threads=args.threads or None, **opts)
-            stack.enter_context(be)
-            be.pipelined = False
-            be.batch_rows = lambda n, batch: batch
-            out.append((f"crnn-deploy {args.engine.name} {precision or ''} before (zero rows to "
-                        f"{args.batch}{', spinning threads' if ort else ''})", be, args.batch,
-                        (precision, None)))
-        for widths in args.widths or ["dynamic"]:
-            r = stack.enter_context(Recognizer(args.engine, args.batch, threads=args.threads or None,
-                                               precision=precision,
-                                               widths=None if widths == "dynamic" else widths))
-            ws = f" {list(r.backend.widths)}" if r.backend.widths else ""
-            r.backend.pipelined = r.pipelined  # 2 streams (threads 0) run batches at once
-            out.append((f"crnn-deploy Recognizer {args.engine.name} {precision or ''}, widths "
-                        f"{widths}{ws}", r.backend, r.batch_size, (precision, widths)))
+        for batch in (int(b) for b in str(args.batch).split(",")):
+            if args.before:  # zero rows up to the batch; ONNX Runtime: its threads spinning
+                opts = {"spinning": None} if ort else {"precision": precision}
+                be, _ = open_engine(args.engine, streams=1, threads=threads, **opts)
+                stack.enter_context(be)
+                be.pipelined = False
+                be.batch_rows = lambda n, b: b
+                out.append((f"crnn-deploy {args.engine.name} {precision or ''} before (zero rows "
+                            f"to {batch}{', spinning threads' if ort else ''})", be, batch,
+                            (precision, None, "default")))
+            for widths in args.widths or ["dynamic"]:
+                for spin in ["default"] + (["on"] if ort and args.also_spinning else []):
+                    options = backend_options(threads, None, precision,
+                                              None if widths == "dynamic" else widths)
+                    if spin == "on":
+                        options["spinning"] = True
+                    be, be.pipelined = open_engine(args.engine, **options)  # as the Recognizer
+                    stack.enter_context(be)
+                    ws = f" {list(be.widths)}" if be.widths else ""
+                    out.append((f"crnn-deploy {args.engine.name} {precision or ''}, widths "
+                                f"{widths}{ws}{', spinning threads' if spin == 'on' else ''}", be,
+                                resolve_batch(be, batch), (precision, widths, spin)))
     return out
 
 
@@ -127,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", type=Path, required=True)
     ap.add_argument("--gt", type=Path, required=True)
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", default="16", help="batch size(s), comma-separated")
     ap.add_argument("--threads", type=int, default=2,
                     help="inference threads of each runner; 0: each at its defaults")
     ap.add_argument("--precision", default=None,
@@ -136,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="dynamic (default), auto or W1,W2,...; repeatable: one row each")
     ap.add_argument("--policies", default="bucket,widest", help="bucket, widest or both")
     ap.add_argument("--rounds", type=int, default=1, help="timed runs of each runner (median)")
+    ap.add_argument("--also-spinning", action="store_true",
+                    help="ONNX Runtime: add each runner with its intra-op threads spinning")
     ap.add_argument("--before", action="store_true",
                     help="add the engine as it ran before (zero rows; ORT: spinning threads)")
     ap.add_argument("--no-rapidocr", action="store_true", help="leave RapidOCR's row out")
@@ -168,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append(("RapidOCR TextRecognizer (defaults: batch 6, sorted, pad to widest)", rapid,
                      None, None))
     with contextlib.ExitStack() as stack:
-        for name, be, batch, (precision, widths) in runners(args, stack):
+        for name, be, batch, (precision, widths, spin) in runners(args, stack):
             warm_up(be, batch, paths, policies)
             for policy in policies:
                 jobs.append((f"{name}, batch {batch}, {policy}",
@@ -177,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                     width_policy=policy,
                                                                     pipelined=be.pipelined)],
                              padding(be.spec, paths, batch, policy, widths=be.widths,
-                                     rows=be.batch_rows), (precision, widths, policy)))
+                                     rows=be.batch_rows), (precision, widths, policy, batch, spin)))
         spec = be.spec
         times: dict[str, list[float]] = {job[0]: [] for job in jobs}
         texts: dict[str, list[str]] = {}
@@ -187,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 texts[name] = run()
                 times[name].append(time.perf_counter() - start)
     first = next((texts[job[0]] for job in jobs if job[3] is not None), None)
-    dynamic = {(k[0], k[2]): texts[name] for name, _, _, k in jobs if k and k[1] == "dynamic"}
+    dynamic = {(k[0], k[2], k[3]): texts[name] for name, _, _, k in jobs
+               if k and k[1] == "dynamic" and k[4] == "default"}
     diffs = []
     threads = f"{args.threads} inference threads" if args.threads else "default threads (ours: 2 streams)"
     print(f"{len(paths)} files, {threads} each, file decode included; "
@@ -202,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         rapid = "" if name.startswith("RapidOCR") or not theirs else \
             sum(a == b for a, (b, _) in zip(texts[name], theirs))
         same = "" if name.startswith("RapidOCR") else sum(a == b for a, b in zip(texts[name], first))
-        ref = None if key is None or key[1] == "dynamic" else dynamic.get((key[0], key[2]))
+        ref = None if key is None or (key[1], key[4]) == ("dynamic", "default") else \
+            dynamic.get((key[0], key[2], key[3]))
         prev = "" if ref is None else sum(a == b for a, b in zip(texts[name], ref))
         if ref is not None and len(paths) - prev <= 20:
             diffs += [f"{name}: {p.relative_to(args.gt.parent)} (label {lab}): {b!r} "
