@@ -1,31 +1,34 @@
 """PP-OCRv4 speed: crnn-recognize's Recognizer against RapidOCR's TextRecognizer, side by side.
 
-One run, same files, file decode included, 2 inference threads each:
+One run, same files, file decode included, 2 inference threads each (``--threads 0``: each at
+its defaults, ours 2 engine streams):
 
 * RapidOCR 1.4.4 ``TextRecognizer`` at its defaults (``rec_batch_num`` 6, sorted by aspect ratio,
   each batch padded to its widest image), ``intra_op_num_threads`` 2: ``cv2.imread`` of every
   file, then one call with the whole list;
-* crnn-deploy, the engine as :class:`crnn_deploy.Recognizer` opens it (``threads=2``), through
-  its :func:`pipeline.recognizer.recognize_stream`, batches grouped by
-  width: ``bucket`` (same bucket width, the default) and ``widest`` (sorted, padded to the
-  widest image of the batch, RapidOCR's way), with the padding share of each (padded columns /
-  all columns run, zero rows included, from the images' sizes: :func:`runtime.widths.padding_share`);
-  for every ``--precision`` (comma-separated) and every ``--widths`` given (repeatable:
-  ``dynamic``, one model of dynamic width; ``auto`` or ``320,480,...``, OpenVINO static-shape
-  models, one per width), one Recognizer each, in that order. Each is warmed up on the first
-  128 files and a zero batch at each of its widths (compiled once) before it is timed.
+* crnn-deploy: the engine as :class:`crnn_deploy.Recognizer` opens it
+  (:func:`pipeline.streams.open_engine`), run by :func:`pipeline.recognizer.recognize_stream`,
+  batches grouped by width: ``bucket`` (same bucket width, the default) and ``widest`` (sorted,
+  padded to the widest image of the batch, RapidOCR's way), with the padding share of each
+  (padded columns / all columns run, zero rows included, from the images' sizes:
+  :func:`runtime.widths.padding_share`); one runner for every ``--precision`` (comma-separated),
+  ``--batch`` (comma-separated) and ``--widths`` (repeatable: ``dynamic``, one model of dynamic
+  width; ``auto`` or ``320,480,...``, OpenVINO static-shape models, one per width), in that
+  order. Each is warmed up on the first 128 files and a zero batch at each of its widths
+  (compiled once) before it is timed.
 
 With ``--rounds R`` every runner is timed R times, the runners interleaved round by round (so a
 change of the machine's load hits them alike), and the median is reported. ``--before`` adds
 the engine as it ran before the change that records it in docs/PPOCRV4.md (every batch padded
-with zero rows to the full batch; ONNX Runtime's intra-op threads spin-waiting), per precision. The two last
-columns count the texts equal to the first crnn-deploy row's and to the row of the same
+with zero rows to the full batch; ONNX Runtime's intra-op threads spin-waiting), per precision
+and batch; ``--also-spinning`` adds each ONNX Runtime runner with its threads spinning. The two
+last columns count the texts equal to the first crnn-deploy row's and to the row of the same
 precision, batch and policy with ``widths dynamic`` and the product's settings (the defaults);
-``--diffs`` lists the words behind the latter (up to 20 per row). ``--batch 2,16`` and
-``--also-spinning`` (ONNX Runtime's intra-op threads spinning, as before this change) add rows. The load average is printed before and after.
+``--diffs`` lists the words behind the latter (up to 20 per row). The load average is printed
+before and after.
 
 Usage: python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.xml --precision bf16 \\
-           --gt ../shared/assets/eval_iiit5k_3000/gt.txt [--limit N] [--batch 16]
+           --gt ../shared/assets/eval_iiit5k_3000/gt.txt [--limit N] [--batch 16] [--before]
        python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.xml --precision f32,bf16 \\
            --widths dynamic --widths auto --policies bucket --no-rapidocr --gt ...
 """

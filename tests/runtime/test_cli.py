@@ -104,3 +104,22 @@ def test_runtime_never_imports_torch(nano_dynamic_onnx):
             "assert 'torch' not in sys.modules, 'torch imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino not installed")
+def test_widths_on_the_staged_path(ppocrv4_onnx, tmp_path):
+    """--widths auto: each .npy input runs padded to the smallest static width that fits, so its
+    (T, 1, C) output has T = that width / 8; ONNX Runtime refuses the option."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(0)
+    for i, w in enumerate((320, 338, 500), 1):
+        np.save(inputs / f"test_{i}.npy", rng.uniform(-1, 1, (1, 3, 48, w)).astype(np.float32))
+    run("--engine", ppocrv4_onnx, "--backend", "openvino", "--widths", "auto", "--input", inputs,
+        "--output", tmp_path / "res", "--outfmt", "NPY")
+    steps = [np.load(tmp_path / "res" / f"test_{i}_0.npy").shape for i in (1, 2, 3)]
+    assert steps == [(40, 1, 6625), (60, 1, 6625), (90, 1, 6625)]  # widths 320, 480, 720
+    res = CliRunner().invoke(main, ["--engine", str(ppocrv4_onnx), "--widths", "auto", "--input",
+                                    str(inputs), "--output", str(tmp_path / "ort")])
+    assert res.exit_code == 1 and "Error: --widths compiles static-shape OpenVINO" in res.output
+    assert "Traceback" not in res.output
