@@ -57,9 +57,9 @@ from crnn_deploy.runtime.options import backend_options, engine_options
                    "threshold; needs matplotlib) into --output.")
 @quiet_option
 @ray_options
-def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, spec_name,
-         batchsize, prep_threads, ahead, streams, workers, limit, strict, warmup, output, overwrite, misreads,
-         quiet, executor, **ray_opts):
+def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, widths,
+         spec_name, batchsize, prep_threads, ahead, streams, workers, limit, strict, warmup, output,
+         overwrite, misreads, quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
 
@@ -88,7 +88,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     over LMDB shards or a --gt file (parsed on the driver by the same rules; the images must be
     at paths every node can read).
     """
-    options = backend_options(threads, hint, precision)
+    options = backend_options(threads, hint, precision, widths)
     if spec_name:
         options["model"] = spec_name  # the pytorch backend builds this spec's architecture
     if misreads and (output is None or executor == "ray"):

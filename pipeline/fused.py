@@ -75,17 +75,20 @@ class EvalResult:
         return len(self.predictions) / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def _sub_batches(images, batch: int, policy: str, pad: str, widths=None
+def _sub_batches(images, batch: int, policy: str, pad: str, widths=None, rows=None
                  ) -> list[tuple[list[int], np.ndarray]]:
-    """``(positions, float32 (batch, C, H, W))`` engine batches of one feeder group: the group
+    """``(positions, float32 (R, C, H, W))`` engine batches of one feeder group: the group
     as is (fixed width), or grouped by width (:func:`runtime.widths.plan_widths`), each row
     padded on the right with the spec's ``pad`` to its batch's width (to the smallest of the
-    engine's ``widths`` that fits, for an engine of static widths)."""
+    engine's ``widths`` that fits, for an engine of static widths). R = ``rows(n, batch)`` for
+    n images (:meth:`runtime.base.Backend.batch_rows`; default ``batch``): zero rows below them."""
+    rows = rows or (lambda n, b: b)
     if not isinstance(images, list):
-        return [(list(range(len(images))), pad_batch(images, batch))] if len(images) else []
+        return ([(list(range(len(images))), pad_batch(images, rows(len(images), batch)))]
+                if len(images) else [])
     out = []
     for pos, width in plan_widths([fit_width(x.shape[-1], widths) for x in images], batch, policy):
-        x = np.zeros((batch, *images[pos[0]].shape[:-1], width), np.float32)
+        x = np.zeros((rows(len(pos), batch), *images[pos[0]].shape[:-1], width), np.float32)
         for row, k in enumerate(pos):
             x[row] = pad_width(images[k], width, pad)
         out.append((pos, x))
@@ -98,7 +101,8 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray |
     """Run ``(meta, images)`` pairs through ``backend`` and greedy-decode them.
 
     ``images``: float32 (n, C, H, W) with 0 <= n <= ``batch`` (zero-padded to ``batch``
-    here, padding outputs dropped; n = 0 is not run and yields empty lists), or, for a
+    here unless the engine runs any batch as it is: :meth:`runtime.base.Backend.batch_rows`;
+    padding outputs dropped; n = 0 is not run and yields empty lists), or, for a
     dynamic-width spec, a list of (C, H, W_i) arrays of any length, run in engine batches of
     ``batch`` grouped by width (``policy``: :func:`runtime.widths.plan_widths`). Yields
     ``(meta, texts, confidences)`` per pair, rows in the pair's order
@@ -110,7 +114,7 @@ def infer_decoded(backend: Backend, batches: Iterable[tuple[object, np.ndarray |
 
     def padded() -> Iterator[np.ndarray]:
         for meta, images in batches:
-            subs = _sub_batches(images, batch, policy, spec.pad, backend.widths)
+            subs = _sub_batches(images, batch, policy, spec.pad, backend.widths, backend.batch_rows)
             pending.append((meta, [pos for pos, _ in subs], [[""] * len(images), [0.0] * len(images), 0]))
             for _, x in subs:
                 yield x

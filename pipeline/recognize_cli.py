@@ -107,7 +107,7 @@ def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] |
                    "Ray Data's progress bars (only when asked for).")
 @quiet_option
 @ray_options
-def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, precision, output,
+def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, precision, widths, output,
          batchsize, prep_threads, ahead, streams, strict, overwrite, progress, quiet, executor,
          **ray_opts):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
@@ -142,7 +142,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
     fmt = None if output is None else check_output(output, given, engine, overwrite)
     src = gather_inputs(inputs, list_file, gt, root)
     paths = src.paths
-    options = backend_options(threads, hint, precision)
+    options = backend_options(threads, hint, precision, widths)
     if quiet:
         progress = False
     if executor == "ray":

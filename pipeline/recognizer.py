@@ -180,7 +180,7 @@ def check_options(batch_size, threads, prep_threads, ahead, streams, hint, preci
 
 #: The keyword options of :class:`Recognizer`: the names of the crnn-recognize options.
 RECOGNIZER_OPTIONS = ("batch_size", "threads", "prep_threads", "ahead", "streams", "hint",
-                      "precision", "backend", "device", "channel_order")
+                      "precision", "widths", "backend", "device", "channel_order")
 
 
 class Recognizer:
@@ -199,8 +199,8 @@ class Recognizer:
         streams: n > 1: n engine copies, one thread each, run consecutive batches at once
             (:func:`pipeline.streams.open_engine`; default: 2 on CPU unless ``threads`` or
             ``hint`` is given; 1: one engine with its own threads).
-        hint, precision: OpenVINO ``PERFORMANCE_HINT`` (LATENCY, THROUGHPUT) and
-            ``INFERENCE_PRECISION_HINT`` (f32, bf16, f16).
+        hint, precision: OpenVINO ``PERFORMANCE_HINT`` (LATENCY, THROUGHPUT), precision (f32, bf16, f16).
+        widths: OpenVINO static-shape widths (:func:`runtime.widths.engine_widths`).
         backend, device: as for ``crnn-infer --backend/--device``.
         channel_order: ``"rgb"`` (default, PIL's order) or ``"bgr"`` (OpenCV's: what
             ``cv2.imread`` returns): how the channels of (H, W, 3) and (H, W, 4) arrays are read.
@@ -223,11 +223,11 @@ class Recognizer:
     def __init__(self, engine: str | os.PathLike, batch_size: int | None = None, *,
                  threads: int | None = None, prep_threads: int | None = None, ahead: int = 1,
                  streams: int | None = None, hint: str | None = None,
-                 precision: str | None = None, backend: str | None = None, device: str = "CPU",
-                 channel_order: str = "rgb", **unknown):
+                 precision: str | None = None, widths=None, backend: str | None = None,
+                 device: str = "CPU", channel_order: str = "rgb", **unknown):
         check_options(batch_size, threads, prep_threads, ahead, streams, hint, precision,
                       channel_order, unknown)
-        options = backend_options(threads, hint, precision)
+        options = backend_options(threads, hint, precision, widths)
         be, self.pipelined = open_engine(Path(engine), backend, device, streams, **options)
         self.backend = be.load()
         self.spec = self.backend.spec

@@ -23,7 +23,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.runtime.base import Backend
-from crnn_deploy.runtime.registry import open_backend
+from crnn_deploy.runtime.registry import backend_for, open_backend
 
 
 class Streams(Backend):
@@ -53,11 +53,16 @@ class Streams(Backend):
                 m.options.setdefault("pinning", False)
             m.load()
         self.spec, self.batch_size = self.members[0].spec, self.members[0].batch_size
+        self.widths = self.members[0].widths  # static widths: batches come at one of them
         self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"crnn-stream{k}")
                        for k in range(len(self.members))]
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         return self.members[0].infer(x)
+
+    def batch_rows(self, n: int, batch: int) -> int:
+        """The members' :meth:`runtime.base.Backend.batch_rows`."""
+        return self.members[0].batch_rows(n, batch)
 
     def _run(self, member: Backend, x: np.ndarray) -> tuple[np.ndarray, float]:
         with self._lock:
@@ -139,7 +144,9 @@ def open_engine(engine: str | Path, backend: str | None = None, device: str = "C
     ``streams``: None = :data:`DEFAULT_STREAMS` on a CPU device when neither ``threads`` nor
     ``hint`` is given (else 1); 1 = one engine with its own threads (pipelined only with
     OpenVINO's ``hint="THROUGHPUT"``); n > 1 = :class:`Streams` (each stream ``threads``
-    threads, default 1; always pipelined).
+    threads, default 1; always pipelined). ONNX Runtime gets ``spinning=False`` unless given:
+    its idle threads would spin-wait on the cores the preprocessing threads need
+    (docs/PPOCRV4.md, "Why ONNX Runtime f32 was slower than RapidOCR").
 
     Raises:
         UserError: ``streams`` < 1, or as :func:`runtime.registry.open_backend`.
@@ -150,6 +157,8 @@ def open_engine(engine: str | Path, backend: str | None = None, device: str = "C
         streams = 1 if plain else DEFAULT_STREAMS
     if streams < 1:
         raise UserError(f"--streams must be at least 1, got {streams}")
+    if backend_for(engine, backend) == "onnxruntime":
+        options.setdefault("spinning", False)
     if streams == 1:
         return open_backend(Path(engine), backend, device=device, **options), hint == "THROUGHPUT"
     return Streams(engine, streams, backend, device, **options), True

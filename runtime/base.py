@@ -37,6 +37,11 @@ class Backend(abc.ABC):
     extra: str = ""
     #: the SDK modules :meth:`unavailable_reason` imports (the first one gives :meth:`version`)
     sdk: tuple[str, ...] = ()
+    #: a dynamic-batch engine's short batches are padded with zero rows to the full batch size
+    #: (one shape); False where a smaller batch runs as it is at no extra cost (ONNX Runtime), so
+    #: that a batch of one wide word is not run as 16 rows (:meth:`batch_rows`; OpenVINO
+    #: overrides it with power-of-two batch gears)
+    full_batches: bool = True
 
     def __init__(self, engine: str | Path, device: str = "CPU", **options):
         self.engine = Path(engine)
@@ -154,6 +159,12 @@ class Backend(abc.ABC):
         if self.batch_size is not None and x.shape[0] != self.batch_size:
             raise UserError(f"engine {self.engine} has a static batch of {self.batch_size}, "
                             f"got a batch of {x.shape[0]}")
+
+    def batch_rows(self, n: int, batch: int) -> int:
+        """Rows to run for 1 <= ``n`` <= ``batch`` images (the rest zero rows, their outputs
+        dropped): ``batch`` for a static-batch engine or one with :attr:`full_batches`, else
+        ``n``."""
+        return batch if self.full_batches or self.batch_size is not None else n
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Run one batch: float32 (N, C, H, W) -> float32 (T, N, C); sets ``last_latency_ms``."""

@@ -61,7 +61,7 @@ def _meta(backend, batch: int, **extra) -> dict:
               help="Model spec name (e.g. nano-ocr): required for a .pth checkpoint (pytorch "
                    "backend), which carries none; for an engine, checked against its own.")
 def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend, device, threads,
-         hint, precision, loop, warmup, data, spec_name):
+         hint, precision, widths, loop, warmup, data, spec_name):
     """Run ENGINE on input files in batches, or in a loop, and report latency and throughput.
 
     \b
@@ -70,7 +70,8 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     crnn-infer --engine build/weights/nano_ocr_ftr.pth --spec nano-ocr --loop 20   # PyTorch eager
 
     Latency is per batch in ms (min/max/mean/median/p99); throughput is images/s over the time
-    the bare inference calls took. The last batch is zero-padded and its padding dropped.
+    the bare inference calls took. The last batch is zero-padded (except on ONNX Runtime, which
+    runs any batch as it is) and its padding dropped.
     --batchsize is at most 1024 (runtime.batching.MAX_BATCH, a memory bound).
 
     Errors (exit 1, "Error: ..."): an --output that exists and is not an earlier result of
@@ -85,7 +86,7 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     if input_dir is not None and output is None:
         raise UserError("--output is required with --input")
     staged = _staged_output(output, overwrite, input_dir, engine)
-    options = backend_options(threads, hint, precision)
+    options = backend_options(threads, hint, precision, widths)
     if spec_name:
         options["model"] = spec_name
     pipelined = options.get("hint") == "THROUGHPUT"

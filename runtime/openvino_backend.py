@@ -14,10 +14,18 @@ Options:
   default (on for Linux). ``False`` when several processes share one machine's cores (the Ray
   engine actors): pinned, each process's threads would be bound to the same first cores.
   Applied only when the device is the CPU (other plugins do not know the property).
+* ``widths``: a width that follows the word (dynamic-width spec): ``None`` (default) compiles
+  one model of dynamic width; ``"auto"``, ``"320,480,720"`` or a list of ints compiles one
+  static-shape model per width instead (the read model reshaped to (N, C, H, w), compiled on
+  first use, cached), and every batch must come at one of them (``self.widths``; the fused and
+  staged paths pad each batch to the smallest that fits: :func:`runtime.widths.fit_width`).
+  Parsed by :func:`runtime.widths.engine_widths`.
 
 The spec is read from ``rt_info["crnn_deploy"]["spec"]`` (IR written by crnn-convert), else
 from the ONNX ``metadata_props`` (``.onnx``), else from a sidecar JSON. A model with a dynamic
-batch axis is reshaped to each batch size actually used and compiled once per size (cached).
+batch axis is reshaped to each batch size actually used and compiled once per size (cached);
+with ``widths``, once per (batch size, width). Short batches of the fused and staged paths run
+at power-of-two batch gears (:meth:`OpenVINOBackend.batch_rows`: 5 images -> 8 rows, not 16).
 """
 from __future__ import annotations
 
@@ -32,6 +40,7 @@ from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import METADATA_KEY
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
+from crnn_deploy.runtime.widths import engine_widths
 
 #: Where an IR written by crnn-convert keeps the spec JSON in its rt_info: the ONNX metadata key
 #: ``crnn_deploy.spec`` split at the dot, i.e. ``rt_info["crnn_deploy"]["spec"]`` (the one
@@ -87,9 +96,14 @@ class OpenVINOBackend(Backend):
         pshape = self.model.input(0).get_partial_shape()
         dims = [d.get_length() if d.is_static else "?" for d in pshape]
         self.batch_size = check_dims(self.spec, dims, self.engine)
-        self._compiled: dict[int, object] = {}   # batch size -> CompiledModel
-        self._requests: dict[int, object] = {}   # batch size -> InferRequest
-        self._queues: dict[int, object] = {}     # batch size -> AsyncInferQueue
+        self._dims = list(pshape)                # the read model's (N, C, H, W), before reshapes
+        self.widths = engine_widths(self.spec, self.options.get("widths"))
+        if self.widths and dims[3] != "?":
+            raise UserError(f"openvino: widths {list(self.widths)} need an engine of dynamic "
+                            f"width; {self.engine} has a static width of {dims[3]}")
+        self._compiled: dict[tuple, object] = {}   # (batch size, width or None) -> CompiledModel
+        self._requests: dict[tuple, object] = {}   # same keys -> InferRequest
+        self._queues: dict[tuple, object] = {}     # same keys -> AsyncInferQueue
         self.jobs = 0                            # requests of the last AsyncInferQueue used
 
     def _precheck(self) -> str | None:
@@ -110,43 +124,59 @@ class OpenVINOBackend(Backend):
                 raise UserError(f"OpenVINO IR {self.engine} needs its weights file {weights}")
         return None
 
-    def compiled(self, n: int):
-        """The model compiled for batch ``n`` (reshaped first when the batch axis is dynamic)."""
-        if n not in self._compiled:
+    def batch_rows(self, n: int, batch: int) -> int:
+        """Rows for ``n`` images: the static batch, else the smallest power of two >= ``n``
+        (at most ``batch``): a few batch sizes, each compiled once, and few zero rows (a lone
+        wide word of a width that follows the word runs as 1 row, not ``batch``)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return min(batch, 1 << (max(1, n) - 1).bit_length())
+
+    def _key(self, shape: tuple) -> tuple[int, int | None]:
+        """(batch, width) of an input ``shape`` (N, C, H, W): the compiled model it runs on
+        (width None: the dynamic-width model)."""
+        return shape[0], (shape[3] if self.widths else None)
+
+    def compiled(self, n: int, width: int | None = None):
+        """The model compiled for batch ``n`` and (``width`` given) that static width; the read
+        model is reshaped first when its batch axis is dynamic or a width is given."""
+        key = (n, width)
+        if key not in self._compiled:
             import openvino as ov
 
             model = self.model
-            if self.batch_size is None:
-                pshape = self.model.input(0).get_partial_shape()
-                model.reshape({0: ov.PartialShape([n, *list(pshape)[1:]])})
+            if self.batch_size is None or width is not None:
+                dims = [n, *self._dims[1:3], width if width is not None else self._dims[3]]
+                model.reshape({0: ov.PartialShape(dims)})
             try:
-                self._compiled[n] = self.core.compile_model(model, self.device, self.config)
+                self._compiled[key] = self.core.compile_model(model, self.device, self.config)
             except Exception as exc:
                 raise UserError(f"openvino cannot compile {self.engine} for device {self.device!r} "
                                 f"with {self.config}: {first_line(exc)}") from None
-        return self._compiled[n]
+        return self._compiled[key]
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
-        n = x.shape[0]
-        if n not in self._requests:
-            self._requests[n] = self.compiled(n).create_infer_request()
-        request = self._requests[n]
+        key = self._key(x.shape)
+        if key not in self._requests:
+            self._requests[key] = self.compiled(*key).create_infer_request()
+        request = self._requests[key]
         request.infer({0: x}, share_inputs=True)
         return request.get_output_tensor(0).data.copy()
 
-    def _queue(self, n: int):
-        if n not in self._queues:
+    def _queue(self, key: tuple[int, int | None]):
+        if key not in self._queues:
             import openvino as ov
 
-            compiled = self.compiled(n)
+            compiled = self.compiled(*key)
             jobs = int(self.options.get("nireq") or
                        compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-            self._queues[n] = ov.AsyncInferQueue(compiled, max(1, jobs))
-            self.jobs = len(self._queues[n])
-        return self._queues[n]
+            self._queues[key] = ov.AsyncInferQueue(compiled, max(1, jobs))
+            self.jobs = len(self._queues[key])
+        return self._queues[key]
 
     def infer_many(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Pipelined :meth:`Backend.infer_many` with an ``AsyncInferQueue`` per batch size.
+        """Pipelined :meth:`Backend.infer_many` with an ``AsyncInferQueue`` per batch size
+        (and width, with ``widths``).
 
         Outputs come back in input order. ``last_latency_ms`` after each yield is that batch's
         submit-to-completion time (ms, includes waiting for a free request when all are busy);
@@ -177,10 +207,10 @@ class OpenVINOBackend(Backend):
             for index, x in enumerate(batches):
                 self.check_input(x)
                 x = np.ascontiguousarray(x)
-                nxt = self._queue(x.shape[0])
+                nxt = self._queue(self._key(x.shape))
                 if nxt is not queue:
                     if queue is not None:
-                        queue.wait_all()  # finish one batch size before switching
+                        queue.wait_all()  # finish one batch shape before switching
                     nxt.set_callback(callback)
                     queue = nxt
                 now = time.perf_counter()

@@ -22,18 +22,26 @@ _OPTIONS = [
                  help="OpenVINO PERFORMANCE_HINT; THROUGHPUT also pipelines batches (async requests)."),
     click.option("--precision", type=click.Choice(["f32", "bf16", "f16"], case_sensitive=False),
                  default=None, help="OpenVINO INFERENCE_PRECISION_HINT (default f32)."),
+    click.option("--widths", default=None, metavar="W1,W2,...|auto",
+                 help="OpenVINO, a width that follows the word: compile one static-shape model "
+                      "per width (e.g. 320,480,720; 'auto': the spec's small geometric set) and "
+                      "pad each batch to the smallest that fits [default: one model of dynamic "
+                      "width]."),
 ]
 
 
 def engine_options(func):
-    """Add --engine/--model, --backend, --device, --threads, --hint, --precision to a command."""
+    """Add --engine/--model, --backend, --device, --threads, --hint, --precision, --widths to a
+    command."""
     for option in reversed(_OPTIONS):
         func = option(func)
     return func
 
 
-def backend_options(threads: int | None, hint: str | None, precision: str | None) -> dict:
-    """The backend keyword options given on the command line (unset ones left out)."""
+def backend_options(threads: int | None, hint: str | None, precision: str | None,
+                    widths: str | None = None) -> dict:
+    """The backend keyword options given on the command line (unset ones left out; ``widths``
+    is checked when the backend loads: :func:`runtime.widths.engine_widths`)."""
     given = (("threads", threads), ("hint", hint and hint.upper()),
-             ("precision", precision and precision.lower()))
+             ("precision", precision and precision.lower()), ("widths", widths))
     return {k: v for k, v in given if v is not None}

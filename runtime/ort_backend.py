@@ -4,9 +4,14 @@ Device ``CPU`` uses the CPU execution provider; ``GPU`` uses CUDA (with TensorRT
 the option ``tensorrt=True`` is given) where onnxruntime-gpu provides them. Options:
 
 * ``threads`` (int): ``intra_op_num_threads``; default: ONNX Runtime's (one per physical core).
+* ``spinning`` (bool): ``session.intra_op.allow_spinning``; False: idle intra-op threads sleep
+  at once instead of spin-waiting for the next operator, leaving the cores to other threads
+  (the fused paths' preprocessing: :func:`pipeline.streams.open_engine` sets it); None (default)
+  keeps ONNX Runtime's (spin).
 * ``providers`` (list of str): explicit execution providers, overriding ``device``.
 * ``tensorrt`` (bool): with device GPU, put ``TensorrtExecutionProvider`` first.
-* ``hint``: accepted and ignored (an OpenVINO option); ``precision`` other than ``f32`` is an error.
+* ``hint``: accepted and ignored (an OpenVINO option); ``precision`` other than ``f32`` and
+  ``widths`` (OpenVINO's static-shape widths; ONNX Runtime runs any width) are errors.
 
 The graph optimization level is ``ORT_ENABLE_ALL``. The spec comes from the model's
 ``metadata_props`` (key ``crnn_deploy.spec``), the batch size from the input's dim 0
@@ -51,6 +56,7 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     extra = ""  # a core dependency of crnn-deploy
     sdk = ("onnxruntime",)
+    full_batches = False  # any batch size runs without a new plan: no zero rows
 
     def _providers(self, available: list[str]) -> list[str]:
         """The execution providers to request for ``self.device`` / the ``providers`` option."""
@@ -78,6 +84,9 @@ class OnnxRuntimeBackend(Backend):
         if precision not in (None, "f32"):
             raise UserError(f"onnxruntime runs the ONNX file in its own precision; "
                             f"--precision {precision} needs --backend openvino")
+        if self.options.get("widths") not in (None, "", "dynamic"):
+            raise UserError("--widths compiles static-shape OpenVINO models (--backend openvino); "
+                            "onnxruntime runs every width of the spec as it comes")
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3  # errors only
@@ -85,6 +94,11 @@ class OnnxRuntimeBackend(Backend):
         if threads:
             so.intra_op_num_threads = int(threads)
             so.inter_op_num_threads = 1
+        spinning = self.options.get("spinning")
+        if spinning is not None:
+            if not isinstance(spinning, bool):
+                raise UserError(f"onnxruntime: spinning must be True or False, got {spinning!r}")
+            so.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         providers = self._providers(ort.get_available_providers())
         try:
             self.session = ort.InferenceSession(str(self.engine), so, providers=providers)

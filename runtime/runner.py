@@ -124,7 +124,9 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
     (:func:`runtime.widths.plan_widths`, ``bucket``); their outputs are (T_i, 1, C).
 
     Writes ``outdir/{stem}_0.bin|.npy`` per file (float32 (T, 1, C) for ``axis=1``,
-    (1, T, C) for ``axis=0``); the last batch is zero-padded and its padding outputs dropped.
+    (1, T, C) for ``axis=0``); a short batch is zero-padded to ``batch`` rows (unless the
+    engine runs any batch as it is: :meth:`runtime.base.Backend.batch_rows`) and its padding
+    outputs dropped.
     ``progress(n)`` is called with the number of images done per batch. Reading (one batch
     ahead) and writing (a writer thread) overlap with inference.
 
@@ -133,14 +135,16 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
         inference time; per-batch latency in ms; ``wall_s`` covers reading, inference, writing).
     """
     spec = backend.spec
+    rows = backend.batch_rows  # zero rows up to the batch only where the engine needs them
     if files and files[0].suffix == ".npy":  # dynamic width: batches of one width each
         fitted = [widths.fit_width(w, backend.widths) for w in widths.check_npy(files, spec)]
         plans = widths.plan_widths(fitted, batch, "bucket")
         groups = [[files[k] for k in pos] for pos, _ in plans]
-        batches = (widths.read_npy_batch(g, w, batch, spec) for g, (_, w) in zip(groups, plans))
+        batches = (widths.read_npy_batch(g, w, rows(len(g), batch), spec)
+                   for g, (_, w) in zip(groups, plans))
     else:
         groups = batching.chunk(list(files), batch)
-        batches = (batching.read_batch(g, spec, batch) for g in groups)
+        batches = (batching.read_batch(g, spec, rows(len(g), batch)) for g in groups)
     outdir.mkdir(parents=True, exist_ok=True)
     warm_up(backend, batch, warmup, pipelined)
     latencies: list[float] = []
@@ -159,7 +163,7 @@ def run_files(backend: Backend, files: Sequence[Path], batch: int, outdir: Path,
         for w in writes:
             w.result()
     wall = time.perf_counter() - start
-    padded = len(groups) * batch - len(files)
+    padded = sum(rows(len(g), batch) for g in groups) - len(files)
     return _summary(backend, batch, len(files), latencies, wall, mode="files", warmup=warmup,
                     padded=padded, pipelined=pipelined)
 

@@ -130,6 +130,39 @@ def default_widths(spec: ModelSpec, count: int = 6) -> list[int]:
     return out
 
 
+#: ``widths`` option values that ask for :func:`default_widths` of the engine's spec.
+AUTO_WIDTHS = "auto"
+
+
+def engine_widths(spec: ModelSpec, option: str | Sequence[int] | None) -> tuple[int, ...] | None:
+    """The static widths an engine compiles for a dynamic-width ``spec``, from the ``widths``
+    option: None (or ``""``, ``"dynamic"``) -> None, one model of dynamic width;
+    ``"auto"`` -> :func:`default_widths`; ``"320,480,720"`` or a sequence of ints -> those
+    widths, sorted, each within the spec's range (columns, before padding to it).
+
+    Raises:
+        UserError: a fixed-width spec, a value that is not a positive int, a width outside
+            ``input_shape[2]..width_max`` of the spec.
+    """
+    if option is None or (isinstance(option, str) and option.strip().lower() in ("", "dynamic")):
+        return None
+    if not spec.dynamic_width:
+        raise UserError(f"widths: {spec.name} has a fixed width of {spec.input_shape[2]}; a "
+                        "width set is for a width that follows the word")
+    if isinstance(option, str) and option.strip().lower() == AUTO_WIDTHS:
+        return tuple(default_widths(spec))
+    items = option.replace(" ", "").split(",") if isinstance(option, str) else list(option)
+    try:
+        ws = sorted({int(w) for w in items if w != ""})
+    except (TypeError, ValueError):
+        raise UserError(f"widths {option!r}: expected comma-separated integers (e.g. 320,480,720) "
+                        f"or '{AUTO_WIDTHS}'") from None
+    low, top = spec.input_shape[2], spec.width_max
+    if not ws or ws[0] < low or ws[-1] > top:
+        raise UserError(f"widths {option!r}: each must be within {low}..{top} of {spec.name}")
+    return tuple(ws)
+
+
 def fit_width(width: int, widths: Sequence[int] | None) -> int:
     """The smallest of ``widths`` that holds ``width`` columns (``width`` itself when the
     engine takes any width: ``widths`` None).

@@ -166,3 +166,25 @@ def test_atc_args_give_width_gears_for_a_width_that_follows_the_word():
     args = atc_args("p.onnx", "p", spec, 8, "Ascend310P3", widths=[320, 480, 960])
     assert "--input_shape=x:8,3,-1,-1" in args
     assert "--dynamic_image_size=48,320;48,480;48,960" in args
+
+
+def test_a_width_that_follows_the_word_gets_width_gears_in_the_atc_command(monkeypatch, tmp_path,
+                                                                          ppocrv4_onnx):
+    """PP-OCRv4 (W 320..3200): atc's --dynamic_image_size over the spec's small width set
+    (runtime.widths.default_widths), static batch; shown when atc is absent."""
+    from crnn_deploy.converter.om import width_steps
+    from crnn_deploy.runtime.widths import default_widths
+
+    _no_atc_on_path(monkeypatch, tmp_path)
+    with pytest.raises(UserError, match="atc .* not found") as err:
+        build_om(ppocrv4_onnx, tmp_path / "p.om", batch_size=16, soc_version="Ascend310P3")
+    assert "--input_shape=x:16,3,-1,-1" in str(err.value)
+    assert "--dynamic_image_size=48,320;48,480;48,720;48,1080;48,1620;48,3200" in str(err.value)
+    with pytest.raises(UserError, match="does not combine with --dynamic-batch"):
+        build_om(ppocrv4_onnx, tmp_path / "p.om", dynamic_batch="1,4", soc_version="Ascend310P3")
+    # the sidecar's width -> T map (the OM's output buffer is sized for its largest gear)
+    from crnn_deploy.converter.common import read_onnx_info
+
+    spec = read_onnx_info(ppocrv4_onnx).spec
+    assert default_widths(spec) == [320, 480, 720, 1080, 1620, 3200]
+    assert width_steps(ppocrv4_onnx, spec, [320, 480, 1080]) == {320: 40, 480: 60, 1080: 135}

@@ -93,6 +93,21 @@ def test_cli_without_tensorrt_says_why_and_how_to_install(crnn_onnx, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_the_width_profile_of_a_real_width_that_follows_the_word(ppocrv4_onnx, tmp_path):
+    """PP-OCRv4 (W 320..3200): the profile spans the width, opt at the smallest (most words);
+    --max-width narrows it and is checked before TensorRT is needed."""
+    from crnn_deploy.converter.common import read_onnx_info
+
+    spec = read_onnx_info(ppocrv4_onnx).spec
+    assert profile_shapes(spec, 16, max_width=1280) == {
+        "min": (1, 3, 48, 320), "opt": (16, 3, 48, 320), "max": (16, 3, 48, 1280)}
+    res = CliRunner().invoke(convert_cli, ["tensorrt", "--onnx", str(ppocrv4_onnx), "--output",
+                                           str(tmp_path / "p.engine"), "--batch-size", "16",
+                                           "--max-width", "100"])
+    assert res.exit_code == 1 and "Error: --max-width 100 is outside 320..3200" in res.output
+    assert "Traceback" not in res.output and not list(tmp_path.iterdir())
+
+
 # -- the real build, where TensorRT and a GPU exist --------------------------------------------
 @pytest.mark.skipif(unavailable_reason() is not None,
                     reason=f"TensorRT build+infer: {unavailable_reason()}")

@@ -1,5 +1,6 @@
 """PP-OCRv4 (RapidOCR's bundled recognizer, imported with the ppocrv4-rec preset) against
-RapidOCR's own TextRecognizer as the oracle, and the same texts on every local path."""
+RapidOCR's own TextRecognizer as the oracle, and the same texts on every path (issue 18): the
+Recognizer, crnn-eval, crnn-recognize, the staged path and Ray, on the first N IIIT5K words."""
 from __future__ import annotations
 
 import csv
@@ -84,3 +85,56 @@ def test_the_staged_path_gives_the_recognizer_texts(ppocrv4_onnx, iiit5k_lmdb, o
     rows = list(csv.reader((tmp_path / "res" / "predictions.tsv").open(encoding="utf-8"), delimiter="\t"))
     assert [r[2] for r in rows[1:]] == [t for t, _ in ours]
     assert max(abs(float(r[3]) - c) for r, (_, c) in zip(rows[1:], ours)) < 1e-5
+
+
+def test_crnn_recognize_gives_the_recognizer_texts(ppocrv4_onnx, words, ours, tmp_path):
+    from crnn_deploy.pipeline.recognize_cli import main as recognize_cli
+
+    out = tmp_path / "preds.tsv"
+    res = CliRunner().invoke(recognize_cli, ["--engine", str(ppocrv4_onnx), *[str(p) for p, _ in words],
+                                             "-o", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()[1:]]
+    assert [r[0] for r in rows] == [str(p) for p, _ in words]
+    assert [r[1] for r in rows] == [t for t, _ in ours]
+
+
+def test_ray_gives_the_recognizer_texts(ppocrv4_onnx, iiit5k_lmdb, ours, tmp_path):
+    """pipeline.ray_exec.run on a local Ray instance (started and stopped by run)."""
+    ray = pytest.importorskip("ray", reason="needs the [ray] extra")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from crnn_deploy.pipeline.ray_exec import run
+
+    ray.shutdown()  # run starts its own local instance; a test may have left one initialized
+    res = run(ppocrv4_onnx, tmp_path / "ray", lmdb=iiit5k_lmdb, limit=N, quiet=True)
+    assert res.aggregate.predicted == N
+    table = pq.read_table(tmp_path / "ray" / "predictions").to_pydict()
+    texts = dict(zip(table["index"], table["text"]))
+    assert sorted(texts) == list(range(1, N + 1))
+    assert [texts[i] for i in range(1, N + 1)] == [t for t, _ in ours]
+
+
+def test_openvino_static_widths_run_each_bucket_at_the_smallest_width_that_fits(ppocrv4_onnx, words,
+                                                                             ours):
+    """--widths auto: the Recognizer's width buckets line up with the engine's static widths
+    (one compiled model per width the words need and batch gear), and on these 200 words the
+    texts stay the dynamic-width ONNX Runtime's (on all 3000 IIIT5K words 3 raw texts of the 37
+    words wider than 320 change, none of them scored differently: docs/PPOCRV4.md)."""
+    pytest.importorskip("openvino")
+    from PIL import Image
+
+    from crnn_deploy.preprocess.transform import keep_ratio_widths
+    from crnn_deploy.runtime.widths import fit_width
+
+    with Recognizer(ppocrv4_onnx, backend="openvino", threads=2, widths="auto") as r:
+        got = r.recognize([str(p) for p, _ in words])
+        ws = r.backend.widths
+        compiled = sorted(r.backend._compiled)
+    needed = set()
+    for p, _ in words:
+        with Image.open(p) as im:
+            needed.add(fit_width(keep_ratio_widths(im.size, r.spec)[1], ws))
+    assert needed == {320, 480, 720}  # words 72..112 of IIIT5K are 325 to 564 columns wide
+    assert {w for _, w in compiled} == needed  # one static model per (batch gear, width)
+    assert {n for n, _ in compiled} <= {1, 2, 4, 8, 16} and (16, 320) in compiled
+    assert [t for t, _ in got] == [t for t, _ in ours]

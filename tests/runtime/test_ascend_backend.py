@@ -65,3 +65,74 @@ def test_om_matches_onnx_runtime(tmp_path, nano_dynamic_onnx):
             assert np.max(np.abs(y - ort_run(nano_dynamic_onnx, x, spec))) <= 0.1
         with pytest.raises(UserError, match="largest batch gear"):
             b.infer(check_inputs(spec, 17))
+
+
+class _FakeInferSession:
+    """ais_bench's InferSession as the runtime uses it, for a width-gear OM of batch 16 (input
+    (16, 3, -1, -1), as atc --dynamic_image_size writes it): records each call's mode and shape
+    and returns one flat buffer sized for the largest gear, filled with T * 1000 + step."""
+
+    calls: list = []
+
+    def __init__(self, device_id, path):
+        self.classes = 7
+
+    def get_inputs(self):
+        return [type("Desc", (), {"shape": [16, 3, -1, -1]})()]
+
+    def infer(self, inputs, mode="static"):
+        x = inputs[0]
+        _FakeInferSession.calls.append((mode, x.shape))
+        t = x.shape[3] // 8
+        y = np.zeros((3200 // 8, x.shape[0], self.classes), np.float32)  # the largest gear's buffer
+        y[:t] = (t * 1000 + np.arange(t, dtype=np.float32))[:, None, None]
+        y[:t, :, 0] += 1e6  # the blank wins every step
+        return [np.concatenate([y[:t].reshape(-1), np.full(y[t:].size, np.nan, np.float32)])]
+
+    def free_resource(self):
+        pass
+
+
+@pytest.fixture
+def fake_ais_bench(monkeypatch):
+    import sys
+    import types
+
+    for name in ("ais_bench", "ais_bench.infer"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    interface = types.ModuleType("ais_bench.infer.interface")
+    interface.InferSession = _FakeInferSession
+    monkeypatch.setitem(sys.modules, "ais_bench.infer.interface", interface)
+    _FakeInferSession.calls = []
+    unavailable_reason.cache_clear()
+    yield _FakeInferSession
+    unavailable_reason.cache_clear()
+
+
+def test_width_gears_run_each_batch_at_the_smallest_gear_that_fits(fake_ais_bench, tmp_path):
+    """The runtime side of atc's width gears (no NPU: ais_bench faked): the sidecar's width -> T
+    map gives the backend its widths, the fused path pads every batch to the smallest gear that
+    fits, the OM runs in ais_bench's 'dymhw' mode and its (T_gear, 16, C) output is cut from the
+    buffer of the largest gear."""
+    from crnn_deploy.pipeline.fused import infer_decoded
+
+    spec = get_spec("nano-ocr").with_changes(
+        name="dyn", input_shape=(3, 48, 320), channels="BGR", resize_mode="keep-ratio",
+        width_max=3200, seq_len=40, alphabet="abcdef", input_name="x")
+    om = tmp_path / "p.om"
+    om.write_bytes(b"fake om")
+    write_sidecar(om, spec, batch_size=16, widths={"320": 40, "480": 60, "3200": 400})
+    with open_backend(om) as be:
+        assert be.widths == (320, 480, 3200) and be.batch_size == 16
+        images = [np.zeros((3, 48, w), np.float32) for w in (320, 400, 320, 480, 1000)]
+        (meta, texts, confs), = list(infer_decoded(be, [("group", images)], 16))
+        assert meta == "group" and texts == [""] * 5
+        assert sorted(fake_ais_bench.calls) == [("dymhw", (16, 3, 48, 320)),
+                                                ("dymhw", (16, 3, 48, 480)),
+                                                ("dymhw", (16, 3, 48, 3200))]
+        y = be.infer(np.zeros((16, 3, 48, 480), np.float32))
+        assert y.shape == (60, 16, 7) and np.isfinite(y).all() and y[5, 3, 1] == 60 * 1000 + 5
+        with pytest.raises(UserError, match="not one of the engine's widths"):
+            be.infer(np.zeros((16, 3, 48, 400), np.float32))
+        with pytest.raises(UserError, match="static batch of 16"):
+            be.infer(np.zeros((8, 3, 48, 480), np.float32))

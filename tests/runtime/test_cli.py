@@ -39,7 +39,8 @@ def test_files_mode_writes_outputs_and_summary(nano_dynamic_onnx, iiit_bins, ort
     summary = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= summary.keys() and LATENCY_KEYS == summary["latency_ms"].keys()
     assert summary["backend"] == "onnxruntime" and summary["batch_size"] == 32
-    assert summary["count"] == n and summary["batches"] == 7 and summary["padded"] == 24
+    # ONNX Runtime runs the last 8 files as a batch of 8: no zero rows (Backend.batch_rows)
+    assert summary["count"] == n and summary["batches"] == 7 and summary["padded"] == 0
     assert summary["throughput"] > 0 and summary["latency_ms"]["min"] <= summary["latency_ms"]["p99"]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["spec"]["name"] == "nano-ocr" and meta["backend"] == "onnxruntime"
@@ -103,3 +104,22 @@ def test_runtime_never_imports_torch(nano_dynamic_onnx):
             "assert 'torch' not in sys.modules, 'torch imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino not installed")
+def test_widths_on_the_staged_path(ppocrv4_onnx, tmp_path):
+    """--widths auto: each .npy input runs padded to the smallest static width that fits, so its
+    (T, 1, C) output has T = that width / 8; ONNX Runtime refuses the option."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(0)
+    for i, w in enumerate((320, 338, 500), 1):
+        np.save(inputs / f"test_{i}.npy", rng.uniform(-1, 1, (1, 3, 48, w)).astype(np.float32))
+    run("--engine", ppocrv4_onnx, "--backend", "openvino", "--widths", "auto", "--input", inputs,
+        "--output", tmp_path / "res", "--outfmt", "NPY")
+    steps = [np.load(tmp_path / "res" / f"test_{i}_0.npy").shape for i in (1, 2, 3)]
+    assert steps == [(40, 1, 6625), (60, 1, 6625), (90, 1, 6625)]  # widths 320, 480, 720
+    res = CliRunner().invoke(main, ["--engine", str(ppocrv4_onnx), "--widths", "auto", "--input",
+                                    str(inputs), "--output", str(tmp_path / "ort")])
+    assert res.exit_code == 1 and "Error: --widths compiles static-shape OpenVINO" in res.output
+    assert "Traceback" not in res.output

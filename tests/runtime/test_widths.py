@@ -10,6 +10,7 @@ from crnn_deploy.models.specs import get_spec
 from crnn_deploy.runtime.widths import (
     check_npy,
     default_widths,
+    engine_widths,
     fit_width,
     padding_share,
     plan_widths,
@@ -42,6 +43,20 @@ def test_static_engines_get_a_small_width_set_and_the_smallest_that_fits():
     assert fit_width(321, ws) == ws[1] and fit_width(320, ws) == 320 and fit_width(999, None) == 999
     with pytest.raises(UserError, match="above the engine's widths"):
         fit_width(4000, ws)
+
+
+def test_the_widths_option_gives_the_static_widths_of_an_engine():
+    assert engine_widths(SPEC, None) is None and engine_widths(SPEC, "dynamic") is None
+    assert engine_widths(SPEC, "auto") == tuple(default_widths(SPEC))
+    assert engine_widths(SPEC, " 640, 320,640") == (320, 640)
+    assert engine_widths(SPEC, [480, 320]) == (320, 480)
+    for bad, why in (("abc", "comma-separated integers"), ("320,x", "comma-separated integers"),
+                     ("100,320", "within 320..3200"), ("3201", "within 320..3200"),
+                     (",", "within 320..3200")):
+        with pytest.raises(UserError, match=why):
+            engine_widths(SPEC, bad)
+    with pytest.raises(UserError, match="fixed width of 100"):
+        engine_widths(get_spec("crnn"), "auto")
 
 
 def test_npy_inputs_carry_their_width(tmp_path):
