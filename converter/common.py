@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.models.specs import METADATA_KEY, ModelSpec
+from crnn_deploy.models.specs import METADATA_KEY, ModelSpec, load_onnx_spec
 
 #: Largest ONNX file read (protobuf's limit; weights above it need external data).
 MAX_ONNX_BYTES = 2 << 30
@@ -58,8 +58,6 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
         UserError: the file is missing or unreadable, carries no spec (not exported by
             crnn-convert), or its input does not match the spec's (N, C, H, W).
     """
-    import onnx
-
     from crnn_deploy.runtime.engine_spec import check_dims, spec_from_text
 
     path = Path(path)
@@ -68,11 +66,7 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
     if path.stat().st_size > MAX_ONNX_BYTES:
         raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit "
                         "of an ONNX file")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # DecodeError, OSError
-        raise UserError(f"cannot read ONNX model {path}: {type(exc).__name__}: {exc}") from None
-    text = next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
+    model, text = load_onnx_spec(path)
     if text is None:
         raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
                         "export it with `crnn-convert onnx`")

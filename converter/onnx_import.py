@@ -30,6 +30,7 @@ from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.models.presets import PRESETS
 from crnn_deploy.models.spec_record import METADATA_KEY, ModelSpec
 from crnn_deploy.models.spec_schema import load_spec_file, spec_from_schema
+from crnn_deploy.models.specs import load_onnx_spec
 
 #: max abs diff allowed between the source model and the written one (same runtime)
 IMPORT_ATOL = 1e-5
@@ -53,10 +54,7 @@ def load_model(path: Path) -> onnx.ModelProto:
         raise UserError(f"ONNX file not found: {path}")
     if path.stat().st_size > MAX_ONNX_BYTES:
         raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit")
-    try:
-        return onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # DecodeError, OSError
-        raise UserError(f"cannot read ONNX model {path}: {type(exc).__name__}: {exc}") from None
+    return load_onnx_spec(path)[0]
 
 
 def read_spec_arg(spec: str | Path) -> tuple[dict, Path | None]:

@@ -130,17 +130,41 @@ def spec_from_arg(value: str | Path) -> ModelSpec:
     if path.suffix.lower() != ".onnx" or not path.is_file():
         raise UserError(f"model {value!r}: neither a preset ({', '.join(SPECS)}) nor an .onnx "
                         "file written by crnn-convert")
+    _, text = load_onnx_spec(path)
+    if text is None:
+        raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
+                        "write it with crnn-convert onnx or crnn-convert import")
+    return spec_from_json(text, str(path))
+
+
+def load_onnx_spec(path: str | Path):
+    """``(model, text)``: the ONNX ``ModelProto`` read without external weight data, and the
+    spec JSON in its ``metadata_props`` under :data:`METADATA_KEY` (None when absent).
+
+    Raises:
+        UserError: the file is not a readable ONNX model (protobuf decode or OS error).
+    """
     import onnx
 
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # DecodeError, OSError
-        raise UserError(f"cannot read ONNX model {path}: {type(exc).__name__}: {exc}") from None
-    text = next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
-    if text is None:
-        raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
-                        "write it with crnn-convert onnx or crnn-convert import")
+    except Exception as exc:  # DecodeError, OSError, ...
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        raise UserError(f"cannot read ONNX model {path}: {msg}") from None
+    return model, next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
+
+
+def spec_from_json(text: str, where: str) -> ModelSpec:
+    """The spec an engine carries as JSON text: a spec object, or ``{"spec": {...}}`` (a
+    sidecar's layout). ``where`` starts the error messages (e.g. ``engine build/x.onnx``).
+
+    Raises:
+        UserError: invalid JSON, not a JSON object, or an invalid spec.
+    """
     try:
-        return ModelSpec.from_dict(json.loads(text))
+        data = json.loads(text)
     except ValueError as exc:
-        raise UserError(f"{path}: invalid spec JSON: {exc}") from None
+        raise UserError(f"{where}: invalid spec JSON in {METADATA_KEY!r}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: spec {METADATA_KEY!r} is not a JSON object")
+    return ModelSpec.from_dict(data.get("spec", data))

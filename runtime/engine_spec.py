@@ -6,13 +6,19 @@ OpenVINO IR in ``rt_info`` at ``["crnn_deploy", "spec"]``; engines that cannot h
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Sequence
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.models.specs import METADATA_KEY, ModelSpec, read_sidecar, sidecar_path
+from crnn_deploy.models.specs import (
+    METADATA_KEY,
+    ModelSpec,
+    load_onnx_spec,
+    read_sidecar,
+    sidecar_path,
+    spec_from_json,
+)
 
 
 def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:
@@ -27,13 +33,7 @@ def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:
         raise UserError(f"engine {engine} carries no model spec (ONNX metadata_props {METADATA_KEY!r} "
                         f"or OpenVINO rt_info crnn_deploy/spec) "
                         f"and has no sidecar {sidecar_path(engine)}; export it with crnn-convert")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UserError(f"engine {engine}: invalid spec JSON in {METADATA_KEY!r}: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"engine {engine}: spec {METADATA_KEY!r} is not a JSON object")
-    return ModelSpec.from_dict(data.get("spec", data))
+    return spec_from_json(text, f"engine {engine}")
 
 
 def onnx_spec_text(path: str | Path) -> str | None:
@@ -44,16 +44,7 @@ def onnx_spec_text(path: str | Path) -> str | None:
     Raises:
         UserError: the file is not a readable ONNX model.
     """
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # DecodeError, OSError, ...
-        raise UserError(f"cannot read ONNX model {path}: {first_line(exc)}") from None
-    for prop in model.metadata_props:
-        if prop.key == METADATA_KEY:
-            return prop.value
-    return None
+    return load_onnx_spec(path)[1]
 
 
 def check_dims(spec: ModelSpec, dims: Sequence, engine: str | Path) -> int | None:

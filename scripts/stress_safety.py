@@ -101,6 +101,32 @@ def recognize(engine: Path, images: list[str], out: Path, *extra) -> subprocess.
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def temporaries_left(folder: Path) -> list[str]:
+    """A failure line when a temporary (``.tmp-``) or an old copy (``.old-``) is left."""
+    left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    return [f"temporaries left: {left}"] if left else []
+
+
+def race_outcome(procs: list, said_on: int, held_of, overwrite: bool):
+    """Wait for two racing runs; returns (exit codes, (stdout, stderr) of each, runs whose
+    reference output the target holds, runs that lost, whether the outcome is allowed).
+
+    ``said_on``: 0 when a run says "wrote" on stdout, 1 on stderr; ``held_of()``: the runs
+    whose reference output the target now holds. Without ``--overwrite`` exactly one run wins
+    and the other fails with ``Error:``; with it, one or both win and the target holds one
+    winner's output, whole."""
+    outs = [p.communicate() for p in procs]
+    codes = [p.returncode for p in procs]
+    won = [k for k in range(2) if codes[k] == 0 and "wrote" in outs[k][said_on]]
+    lost = [k for k in range(2) if codes[k] == 1 and "Error:" in outs[k][1]]
+    held = held_of()
+    if overwrite:
+        ok = len(won) >= 1 and len(won) + len(lost) == 2 and len(held) == 1 and held[0] in won
+    else:
+        ok = len(won) == 1 and len(lost) == 1 and held == won
+    return codes, outs, held, lost, ok
+
+
 def races(engine: Path, sets_images: list[list[str]], root: Path, n: int) -> list[str]:
     """Two crnn-recognize -o runs to one path, ``n`` times; returns the failures."""
     folder = root / "race"
@@ -116,24 +142,15 @@ def races(engine: Path, sets_images: list[list[str]], root: Path, n: int) -> lis
         target = folder / f"r_{r}.tsv"
         for extra in ((), ("--overwrite",)):
             procs = [recognize(engine, sets_images[k], target, *extra) for k in range(2)]
-            outs = [p.communicate() for p in procs]
-            codes = [p.returncode for p in procs]
-            won = [k for k in range(2) if codes[k] == 0 and "wrote" in outs[k][1]]
-            lost = [k for k in range(2) if codes[k] == 1 and "Error:" in outs[k][1]]
-            data = target.read_bytes() if target.exists() else b""
-            held = [k for k in range(2) if data == refs[k]]
-            ok = (len(won) == 1 and len(lost) == 1 and held == won) if not extra else \
-                (len(won) >= 1 and len(won) + len(lost) == 2 and len(held) == 1
-                 and held[0] in won)
+            data = lambda: target.read_bytes() if target.exists() else b""  # noqa: E731
+            codes, outs, held, _, ok = race_outcome(
+                procs, 1, lambda: [k for k in range(2) if data() == refs[k]], bool(extra))
             print(f"  race {r}{' --overwrite' if extra else ''}: exit {codes}, file == set"
                   f"{held} reference{'' if ok else '  <- FAILED'}")
             if not ok:
                 failures.append(f"race {r} {extra}: exit {codes}, held {held}, "
                                 f"stderr {[o[1].strip()[-200:] for o in outs]}")
-    left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
-    if left:
-        failures.append(f"temporaries left: {left}")
-    return failures
+    return failures + temporaries_left(folder)
 
 
 def convert(engine: Path, out: Path, fp16: bool, *extra) -> subprocess.Popen:
@@ -159,17 +176,12 @@ def convert_races(engine: Path, root: Path, n: int) -> list[str]:
         xml = folder / f"ir_{r}.xml"
         for extra in ((), ("--overwrite",)):
             procs = [convert(engine, xml, k == 1, *extra) for k in range(2)]
-            outs = [p.communicate() for p in procs]
-            codes = [p.returncode for p in procs]
-            won = [k for k in range(2) if codes[k] == 0 and "wrote" in outs[k][0]]
-            lost = [k for k in range(2) if codes[k] == 1 and "Error:" in outs[k][1]]
-            pair = tuple(p.read_bytes() if p.exists() else b""
-                         for p in (xml, xml.with_suffix(".bin")))
-            held = [k for k in range(2) if pair == refs[k]]
+            pair = lambda: tuple(p.read_bytes() if p.exists() else b""  # noqa: E731
+                                 for p in (xml, xml.with_suffix(".bin")))
+            codes, outs, held, lost, ok = race_outcome(
+                procs, 0, lambda: [k for k in range(2) if pair() == refs[k]], bool(extra))
             recorded = group_problem(xml, [xml, xml.with_suffix(".bin")]) is None
-            ok = recorded and (len(won) == 1 and len(lost) == 1 and held == won if not extra
-                               else len(won) >= 1 and len(won) + len(lost) == 2
-                               and len(held) == 1 and held[0] in won)
+            ok = ok and recorded
             why = "; ".join(outs[k][1].strip().splitlines()[-1][7:75] for k in lost)
             print(f"  race {r}{' --overwrite' if extra else ''}: exit {codes}, .xml + .bin =="
                   f" run{held} reference, record {'ok' if recorded else 'WRONG'}"
@@ -177,10 +189,7 @@ def convert_races(engine: Path, root: Path, n: int) -> list[str]:
             if not ok:
                 failures.append(f"convert race {r} {extra}: exit {codes}, held {held}, "
                                 f"stderr {[o[1].strip()[-200:] for o in outs]}")
-    left = [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
-    if left:
-        failures.append(f"temporaries left: {left}")
-    return failures
+    return failures + temporaries_left(folder)
 
 
 def main() -> int:
