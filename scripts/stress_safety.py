@@ -202,6 +202,7 @@ def main() -> int:
     ap.add_argument("--races", type=int, default=4,
                     help="crnn-recognize -o races, and as many crnn-convert openvino races")
     a = ap.parse_args()
+    a.assets, a.engine = a.assets.resolve(), a.engine.resolve()  # gt.txt lists absolute paths
     shutil.rmtree(a.root, ignore_errors=True)
     sets = make_sets(a.assets, a.root, a.count)
 
