@@ -39,7 +39,8 @@ class BuildResult:
         path: the engine file written (``.xml``, ``.engine``, ``.om``).
         max_diff: max abs diff of its (T, N, C) output against ONNX Runtime on the same inputs,
             or None when it could not be run here (``note`` says why).
-        atol: the tolerance the diff was held to (None: not checked).
+        atol: the tolerance the diff was held to (None: not checked); ``rtol``: plus this
+            times the largest magnitude of the reference output (0: atol alone).
         note: extra facts for the user (precision, profile, why unchecked, ...).
         files: every file written (e.g. ``.xml`` and ``.bin``; the engine and its sidecar).
     """
@@ -49,6 +50,7 @@ class BuildResult:
     atol: float | None = None
     note: str = ""
     files: list[Path] = field(default_factory=list)
+    rtol: float = 0.0
 
 
 def read_onnx_info(path: str | Path) -> OnnxInfo:

@@ -103,4 +103,4 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         ", dynamic width" if spec.dynamic_width else "")
     weights = "FP16 weights" if fp16 else "FP32 weights"
     return BuildResult(path=output, max_diff=diff, atol=atol, note=f"{kind}, {weights}",
-                       files=[output, bin_final])
+                       files=[output, bin_final], rtol=0.0 if fp16 else FP32_RTOL)
