@@ -79,7 +79,7 @@ def _report(result, reference: str = "ONNX Runtime") -> None:
     if result.max_diff is None:
         click.echo(f"{result.note}; {reference} parity not checked")
     else:
-        rel = f" + {result.rtol:g} x max |output|" if getattr(result, "rtol", 0.0) else ""
+        rel = f" + {result.rtol:g} x max |output|" if result.rtol else ""
         bound = f" (tolerance {result.atol:g}{rel})" if result.atol is not None else ""
         click.echo(f"{result.note}; max abs diff vs {reference} {result.max_diff:.2e}{bound}")
 

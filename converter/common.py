@@ -12,9 +12,6 @@ from pathlib import Path
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import METADATA_KEY, ModelSpec, load_onnx_spec
 
-#: Largest ONNX file read (protobuf's limit; weights above it need external data).
-MAX_ONNX_BYTES = 2 << 30
-
 
 @dataclass
 class OnnxInfo:
@@ -65,10 +62,7 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"ONNX file not found: {path}")
-    if path.stat().st_size > MAX_ONNX_BYTES:
-        raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit "
-                        "of an ONNX file")
-    model, text = load_onnx_spec(path)
+    model, text = load_onnx_spec(path)  # bounded: models.specs.MAX_ONNX_BYTES
     if text is None:
         raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
                         "export it with `crnn-convert onnx`")

@@ -25,7 +25,6 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.common import MAX_ONNX_BYTES
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.models.presets import PRESETS
 from crnn_deploy.models.spec_record import METADATA_KEY, ModelSpec
@@ -48,12 +47,10 @@ class ImportResult:
 
 
 def load_model(path: Path) -> onnx.ModelProto:
-    """Read an ONNX file (bounded by :data:`converter.common.MAX_ONNX_BYTES`, no external
+    """Read an ONNX file (bounded by :data:`models.specs.MAX_ONNX_BYTES`, no external
     data). Raises UserError naming the file when it is missing, too large or unreadable."""
     if not path.is_file():
         raise UserError(f"ONNX file not found: {path}")
-    if path.stat().st_size > MAX_ONNX_BYTES:
-        raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit")
     return load_onnx_spec(path)[0]
 
 

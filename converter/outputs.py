@@ -45,8 +45,7 @@ from crnn_deploy.common.outputs import (
     read_record,
     read_small,
 )
-from crnn_deploy.converter.common import MAX_ONNX_BYTES
-from crnn_deploy.models.specs import METADATA_KEY
+from crnn_deploy.models.specs import METADATA_KEY, load_onnx_spec
 
 #: Largest IR ``.xml`` read to look for our rt_info (this project's IRs are ~100 kB).
 MAX_XML_BYTES = 64 << 20
@@ -70,15 +69,11 @@ def check_not_input(output: Path, inputs: Mapping[str, str | Path | None]) -> No
 
 
 def _onnx_problem(path: Path) -> str | None:
-    import onnx
-
-    if path.stat().st_size > MAX_ONNX_BYTES:
-        return "it is larger than an ONNX file can be"
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # DecodeError, OSError
-        return f"it is not a readable ONNX file ({type(exc).__name__})"
-    if not any(p.key == METADATA_KEY for p in model.metadata_props):
+        _, text = load_onnx_spec(path)  # bounded: models.specs.MAX_ONNX_BYTES
+    except UserError as exc:
+        return f"it is not a readable ONNX file ({exc})"
+    if text is None:
         return f"its metadata_props carry no {METADATA_KEY!r} (not written by crnn-convert)"
     return None
 
@@ -125,7 +120,8 @@ def content_problem(final: Path, path: Path | None = None) -> str | None:
     ``final``, whose name gives the kind) is not a model file of crnn-convert, judged by its
     content: the rule of files written before ownership records existed (module docstring).
 
-    Reads are bounded (:data:`MAX_XML_BYTES`, :data:`MAX_SIDECAR_BYTES`, :data:`MAX_ONNX_BYTES`).
+    Reads are bounded (:data:`MAX_XML_BYTES`, :data:`MAX_SIDECAR_BYTES`,
+    :data:`models.specs.MAX_ONNX_BYTES`).
     """
     path = final if path is None else path
     if path.is_symlink():

@@ -137,15 +137,27 @@ def spec_from_arg(value: str | Path) -> ModelSpec:
     return spec_from_json(text, str(path))
 
 
+#: Largest ONNX file read (protobuf's limit; weights above it need external data).
+MAX_ONNX_BYTES = 2 << 30
+
+
 def load_onnx_spec(path: str | Path):
     """``(model, text)``: the ONNX ``ModelProto`` read without external weight data, and the
     spec JSON in its ``metadata_props`` under :data:`METADATA_KEY` (None when absent).
 
     Raises:
-        UserError: the file is not a readable ONNX model (protobuf decode or OS error).
+        UserError: the file is larger than :data:`MAX_ONNX_BYTES`, or is not a readable ONNX
+            model (protobuf decode or OS error).
     """
     import onnx
 
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        size = 0  # missing or unreadable: onnx.load says why, below
+    if size > MAX_ONNX_BYTES:
+        raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit "
+                        "of an ONNX file")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # DecodeError, OSError, ...

@@ -37,11 +37,6 @@ class Backend(abc.ABC):
     extra: str = ""
     #: the SDK modules :meth:`unavailable_reason` imports (the first one gives :meth:`version`)
     sdk: tuple[str, ...] = ()
-    #: a dynamic-batch engine's short batches are padded with zero rows to the full batch size
-    #: (one shape); False where a smaller batch runs as it is at no extra cost (ONNX Runtime), so
-    #: that a batch of one wide word is not run as 16 rows (:meth:`batch_rows`; OpenVINO
-    #: overrides it with power-of-two batch gears)
-    full_batches: bool = True
 
     def __init__(self, engine: str | Path, device: str = "CPU", **options):
         self.engine = Path(engine)
@@ -162,9 +157,10 @@ class Backend(abc.ABC):
 
     def batch_rows(self, n: int, batch: int) -> int:
         """Rows to run for 1 <= ``n`` <= ``batch`` images (the rest zero rows, their outputs
-        dropped): ``batch`` for a static-batch engine or one with :attr:`full_batches`, else
-        ``n``."""
-        return batch if self.full_batches or self.batch_size is not None else n
+        dropped): here ``batch``, one shape. Backends where a smaller batch costs no new plan
+        override it (ONNX Runtime: ``n``; OpenVINO: power-of-two batch gears), so that a batch
+        of one wide word is not run as 16 rows."""
+        return batch
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Run one batch: float32 (N, C, H, W) -> float32 (T, N, C); sets ``last_latency_ms``."""

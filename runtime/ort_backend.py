@@ -56,7 +56,11 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     extra = ""  # a core dependency of crnn-deploy
     sdk = ("onnxruntime",)
-    full_batches = False  # any batch size runs without a new plan: no zero rows
+
+    def batch_rows(self, n: int, batch: int) -> int:
+        """``n`` on a dynamic-batch model: any batch size runs without a new plan, so no zero
+        rows; a static batch's own size otherwise."""
+        return batch if self.batch_size is not None else n
 
     def _providers(self, available: list[str]) -> list[str]:
         """The execution providers to request for ``self.device`` / the ``providers`` option."""

@@ -34,24 +34,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs.rules import TOOL, read_json, read_small
-from crnn_deploy.common.outputs.single import content_id, link_new, record_path
+from crnn_deploy.common.outputs.rules import read_small
+from crnn_deploy.common.outputs.single import (
+    content_id,
+    link_new,
+    read_record,
+    record_data,
+    record_path,
+)
 from crnn_deploy.common.outputs.staging import temp_path
 
 #: ``legacy(final, path)``: why the file ``path`` (now at, or moved from, ``final``) that has no
 #: ownership record is not ours (None: it is), for files written before records existed.
 Legacy = Callable[[Path, Path], "str | None"]
-
-
-def read_record(entry: str | os.PathLike) -> dict | None:
-    """The ownership record of ``entry`` (a dict with ``tool == crnn-deploy``), or None."""
-    record = read_json(record_path(entry))
-    return record if record is not None and record.get("tool") == TOOL else None
 
 
 def _recorded(record: dict, name: str) -> list | None:
@@ -126,15 +125,6 @@ def folder_lock(folder: Path) -> Iterator[None]:
             os.close(fd)  # releases the lock
 
 
-def _record(entry_tmp: Path, entry: Path, companions: Sequence[tuple[Path, Path]],
-            command: str) -> dict:
-    size, sha = content_id(entry_tmp) or (None, None)
-    return {"tool": TOOL, "command": command, "file": entry.name, "size": size, "sha256": sha,
-            "companions": {final.name: list(content_id(tmp) or (None, None))
-                           for tmp, final in companions},
-            "pid": os.getpid(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-
 def publish_group(entry: tuple[Path, Path], companions: Sequence[tuple[Path, Path]],
                   overwrite: bool, command: str, legacy: Legacy | None = None,
                   what: str = "output", mode: int = 0o644) -> None:
@@ -183,7 +173,8 @@ def publish_group(entry: tuple[Path, Path], companions: Sequence[tuple[Path, Pat
             from crnn_deploy.common.fileio import atomic_write_json
 
             wrote_record = True
-            atomic_write_json(rpath, _record(entry_tmp, entry_final, companions, command))
+            atomic_write_json(rpath, record_data(entry_tmp, entry_final.name, command,
+                                                  companions))
             for tmp, final in (*companions, entry):  # the entry last
                 ino = os.stat(tmp).st_ino
                 try:

@@ -69,23 +69,38 @@ def content_id(path: str | os.PathLike) -> tuple[int, str] | None:
     return _sha256(Path(path))
 
 
+def read_record(target: str | os.PathLike) -> dict | None:
+    """The ownership record of ``target`` (a dict with ``tool == crnn-deploy``), or None."""
+    record = read_json(record_path(target))
+    return record if record is not None and record.get("tool") == TOOL else None
+
+
+def record_data(path: str | os.PathLike, name: str, command: str,
+                companions: list | tuple | None = None) -> dict:
+    """The ownership record of the file ``path`` published as ``name``: its size and SHA-256,
+    and (``companions``: ``(path, final)`` pairs) those of the files published with it, by
+    final name (:mod:`common.outputs.group`)."""
+    size, sha = _sha256(Path(path)) or (None, None)
+    data = {"tool": TOOL, "command": command, "file": name, "size": size, "sha256": sha}
+    if companions is not None:
+        data["companions"] = {final.name: list(_sha256(Path(tmp)) or (None, None))
+                              for tmp, final in companions}
+    return {**data, "pid": os.getpid(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
 def is_ours(target: str | os.PathLike, path: str | os.PathLike | None = None) -> bool:
     """True when file ``path`` (default: ``target``) holds exactly the bytes recorded by the
     ownership record of ``target`` (tool, size and SHA-256; :func:`record_path`)."""
-    record = read_json(record_path(target))
-    if record is None or record.get("tool") != TOOL:
-        return False
+    record = read_record(target)
     got = _sha256(Path(path if path is not None else target))
-    return got is not None and [got[0], got[1]] == [record.get("size"), record.get("sha256")]
+    return (record is not None and got is not None
+            and [got[0], got[1]] == [record.get("size"), record.get("sha256")])
 
 
 def _write_record(target: Path, command: str) -> None:
     from crnn_deploy.common.fileio import atomic_write_json
 
-    size, sha = _sha256(target) or (None, None)
-    atomic_write_json(record_path(target), {
-        "tool": TOOL, "command": command, "file": target.name, "size": size, "sha256": sha,
-        "pid": os.getpid(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    atomic_write_json(record_path(target), record_data(target, target.name, command))
 
 
 def _renameat2_noreplace(src: Path, dst: Path) -> None:
