@@ -58,3 +58,17 @@ def test_import_hint():
     assert str(err) == ("openvino is not installed; install it with: "
                         "pip install 'crnn-deploy[openvino]' (needed for .xml)")
     assert str(import_hint("nncf", "quant")).endswith("'crnn-deploy[quant]'")
+
+
+def test_an_onnx_file_above_the_protobuf_limit_is_refused_before_it_is_read(tmp_path):
+    """One bound (models.specs.MAX_ONNX_BYTES) for every ONNX read: the converter's, the
+    runtime's spec reader and a spec argument, each naming the file (a sparse file: no disk)."""
+    from crnn_deploy.models.specs import MAX_ONNX_BYTES, spec_from_arg
+    from crnn_deploy.runtime.engine_spec import onnx_spec_text
+
+    big = tmp_path / "big.onnx"
+    with open(big, "wb") as f:
+        f.truncate(MAX_ONNX_BYTES + 1)
+    for read in (read_onnx_info, onnx_spec_text, spec_from_arg):
+        with pytest.raises(UserError, match=f"{big} is larger than 2 GiB, the protobuf limit"):
+            read(big)
