@@ -7,13 +7,13 @@ ASSETS ?= ../shared/assets
 # the card's contract: 1x32x100 in, 26xBx37 out (the nano-ocr weights, classes folded; README)
 MODEL ?= nano-ocr-37
 BS ?= 16
-CKPT ?= build/weights/nano_ocr_ftr.pth
+CKPT ?= weights/nano_ocr_ftr.pth
 # INT8 calibration images: IC03, never the scored IIIT5K
 CALIB_GT ?= $(ASSETS)/eval_ic03_860/gt.txt
 DATA := build/data
 export CRNN_ASSETS := $(abspath $(ASSETS))
 
-.PHONY: setup weights oracle ppocrv4 convert demo test bench bench-classic clean
+.PHONY: setup weights oracle ppocrv4 convert demo test bench bench-classic clean clean-weights
 
 ## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras (Ray Data included)
 setup: $(VENV)/.installed
@@ -21,16 +21,16 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,report,test,ray]'
+	$(PY) -m pip install -q -e '.[export,openvino,quant,bench,report,test,ray,pages]'
 	touch $@
 
-## weights: nano-ocr's pretrained CRNN, EasyOCR's english_g2 and RapidOCR's PP-OCRv4 recognizer (sha256-checked) -> build/weights/
+## weights: nano-ocr's CRNN, EasyOCR's english_g2, RapidOCR's PP-OCRv4 recognizer, detector and angle classifier (sha256-checked) -> weights/
 weights: setup
-	$(PY) scripts/fetch_weights.py build/weights
+	$(PY) scripts/fetch_weights.py weights
 
 ## ppocrv4: RapidOCR's PP-OCRv4 recognizer (from `make weights`) imported with its preset, and its IR
 ppocrv4: weights
-	$(BIN)/crnn-convert import build/weights/ch_PP-OCRv4_rec_infer.onnx --spec ppocrv4-rec --output build/ppocrv4-rec.onnx --overwrite
+	$(BIN)/crnn-convert import weights/ch_PP-OCRv4_rec_infer.onnx --spec ppocrv4-rec --output build/ppocrv4-rec.onnx --overwrite
 	$(BIN)/crnn-convert openvino --onnx build/ppocrv4-rec.onnx --output build/ppocrv4-rec.xml --overwrite
 
 ## convert: every engine this machine can build for MODEL at batch BS, with a parity table;
@@ -44,14 +44,14 @@ $(ENGINES) &: $(CKPT) $(CONVERT_SRC) | $(VENV)/.installed
 	$(BIN)/crnn-convert all --model $(MODEL) --checkpoint $(CKPT) --batch-size $(BS) --outdir build --overwrite \
 	  $(if $(wildcard $(CALIB_GT)),--calib-gt $(CALIB_GT))
 
-build/weights/nano_ocr_ftr.pth: | $(VENV)/.installed
-	$(PY) scripts/fetch_weights.py build/weights
+weights/nano_ocr_ftr.pth: | $(VENV)/.installed
+	$(PY) scripts/fetch_weights.py weights
 
 ## demo: IIIT5K (3000 words) through ONNX Runtime and OpenVINO with nano-ocr-37 (the classic
 ## 1x32x100 -> 26x1x37 contract), then the native nano-ocr (1x32x128) through ONNX Runtime
 demo: setup weights
-	$(MAKE) --no-print-directory convert MODEL=nano-ocr-37 BS=16 CKPT=build/weights/nano_ocr_ftr.pth
-	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth CALIB_GT=
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr-37 BS=16 CKPT=weights/nano_ocr_ftr.pth
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=weights/nano_ocr_ftr.pth CALIB_GT=
 	@test -f $(ASSETS)/eval_iiit5k_3000/gt.txt || { echo "IIIT5K not found under ASSETS=$(ASSETS)"; exit 1; }
 	test -d $(DATA)/iiit5k.lmdb || $(BIN)/crnn-preprocess build-lmdb --gt $(ASSETS)/eval_iiit5k_3000/gt.txt --output $(DATA)/iiit5k.lmdb
 	$(BIN)/crnn-preprocess lmdb-to-bin --lmdb $(DATA)/iiit5k.lmdb --model nano-ocr-37 --output $(DATA)/iiit5k_bin --labels $(DATA)/iiit5k_label.txt --overwrite
@@ -77,13 +77,18 @@ test: setup weights oracle
 
 ## bench: every variant side by side in one run -> docs/BENCHMARKS.md + docs/throughput.png (~10 min on 2 cores)
 bench: setup weights
-	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=build/weights/nano_ocr_ftr.pth
-	$(BIN)/crnn-bench --model nano-ocr --checkpoint build/weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench --output docs/BENCHMARKS.md --plot docs/throughput.png
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=weights/nano_ocr_ftr.pth
+	$(BIN)/crnn-bench --model nano-ocr --checkpoint weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench --output docs/BENCHMARKS.md --plot docs/throughput.png
 
 ## bench-classic: the same for nano-ocr-37 (1x32x100 -> 26xBx37) -> docs/BENCHMARKS-nano-ocr-37.md
 bench-classic: setup weights
-	$(MAKE) --no-print-directory convert MODEL=nano-ocr-37 BS=16 CKPT=build/weights/nano_ocr_ftr.pth
-	$(BIN)/crnn-bench --model nano-ocr-37 --checkpoint build/weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench37 --output docs/BENCHMARKS-nano-ocr-37.md --plot docs/throughput-nano-ocr-37.png
+	$(MAKE) --no-print-directory convert MODEL=nano-ocr-37 BS=16 CKPT=weights/nano_ocr_ftr.pth
+	$(BIN)/crnn-bench --model nano-ocr-37 --checkpoint weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench37 --output docs/BENCHMARKS-nano-ocr-37.md --plot docs/throughput-nano-ocr-37.png
 
+## clean: remove built engines and data (build/); the downloaded weights (weights/) stay
 clean:
 	rm -rf build
+
+## clean-weights: remove the downloaded weights (weights/); `make weights` fetches them again
+clean-weights:
+	rm -rf weights

@@ -145,7 +145,7 @@ def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) 
 @command()
 @click.option("--model", default="nano-ocr", show_default=True, help="Model spec name.")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
-              default=Path("build/weights/nano_ocr_ftr.pth"), show_default=True,
+              default=Path("weights/nano_ocr_ftr.pth"), show_default=True,
               help="PyTorch checkpoint (the PyTorch eager variant; engines are built from it if missing).")
 @click.option("--assets", type=click.Path(path_type=Path), default=DEFAULT_ASSETS,
               show_default="$CRNN_ASSETS or ../shared/assets",

@@ -199,7 +199,7 @@ def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, 
     """Build ONNX (dynamic + static), OpenVINO IR, TensorRT plan and Ascend OM where possible.
 
     \b
-    crnn-convert all --model nano-ocr --checkpoint build/weights/nano_ocr_ftr.pth
+    crnn-convert all --model nano-ocr --checkpoint weights/nano_ocr_ftr.pth
     crnn-convert all --onnx build/ppocrv4-rec.onnx --calib-gt ../shared/assets/eval_ic03_860/gt.txt
 
     With --calib-gt also INT8 models: an OpenVINO IR (NNCF) and a QDQ ONNX (ONNX Runtime).

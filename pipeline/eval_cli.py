@@ -14,8 +14,8 @@ from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_json
 from crnn_deploy.pipeline.gt_set import GtSet
 from crnn_deploy.pipeline.options import feed_options, outcome_lines, quiet_option
-from crnn_deploy.pipeline.ray_cli import eval_on_ray, ray_options
-from crnn_deploy.pipeline.ray_read import expand_inputs
+from crnn_deploy.pipeline.ray.cli import eval_on_ray, ray_options
+from crnn_deploy.pipeline.ray.read import expand_inputs
 from crnn_deploy.pipeline.sample_source import image_reader
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.postprocess.metrics import write_report
@@ -66,7 +66,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     \b
     crnn-eval --lmdb build/data/iiit5k.lmdb --engine build/nano-ocr_bs16.onnx --output out/
     crnn-eval --gt words/gt.txt --engine build/nano-ocr_bs16.onnx
-    crnn-eval --gt words/gt.txt --engine build/weights/english_g2.pth --spec english_g2   # PyTorch
+    crnn-eval --gt words/gt.txt --engine weights/english_g2.pth --spec english_g2   # PyTorch
 
     --gt FILE scores your own labels without an LMDB: 'relpath<TAB>label' lines, paths
     relative to the GT file's folder (or --root). A malformed line (a header, a third column,
@@ -84,7 +84,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     --output follows the output rules of common.outputs: it must not exist, be empty, or
     (with --overwrite) be an earlier crnn-eval output; it may not be, hold or lie in the LMDB
     or the engine. It is built in a hidden folder beside it and renamed when complete.
-    --executor ray runs the same stages on Ray Data (pipeline.ray_exec; Parquet predictions),
+    --executor ray runs the same stages on Ray Data (pipeline.ray.executor; Parquet predictions),
     over LMDB shards or a --gt file (parsed on the driver by the same rules; the images must be
     at paths every node can read).
     """
@@ -97,7 +97,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
         raise UserError("give exactly one of --lmdb and --gt")
     if root is not None and gt is None:
         raise UserError("--root goes with --gt (the folder its paths are relative to)")
-    if executor == "ray":  # pipeline.ray_cli: Ray Data over LMDB shards (expanded there) or --gt
+    if executor == "ray":  # pipeline.ray.cli: Ray Data over LMDB shards (expanded there) or --gt
         return eval_on_ray(list(lmdb_paths), engine, backend, device, options, batchsize, limit,
                            strict, output, overwrite=overwrite, quiet=quiet, gt=gt, root=root,
                            **ray_opts)

@@ -12,7 +12,7 @@ from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.options import feed_options, quiet_option
-from crnn_deploy.pipeline.ray_cli import ray_options, recognize_on_ray
+from crnn_deploy.pipeline.ray.cli import ray_options, recognize_on_ray
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
 from crnn_deploy.pipeline.row_formats import FORMATS, RowWriter
 from crnn_deploy.postprocess.metrics import format_metrics, score_samples
@@ -132,7 +132,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
     --gt, the metrics of crnn-eval too. Rows of --list and --gt images are named by the path
     as listed.
 
-    --executor ray runs the same stages on Ray Data (pipeline.ray_exec.run over an image list;
+    --executor ray runs the same stages on Ray Data (pipeline.ray.executor.run over an image list;
     --ray-address, --actors, --cpus-per-actor, --gpus-per-actor, --resources as in crnn-eval;
     --prep-threads and --ahead are local only) and writes the same TSV/JSONL rows in input
     order, once the whole job is done. The list and Ray's Parquet pass through a hidden folder

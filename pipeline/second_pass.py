@@ -11,7 +11,7 @@ and needs two callables from the path: how to get the raw inputs of some rows of
 (file bytes, LMDB bytes, an array), and how to run a list of prepared images (the same engine,
 batched by width). It is generic in both, so every path that runs an engine shares it: the
 local ones (Recognizer, crnn-recognize, crnn-eval) and the Ray engine actor
-(:mod:`pipeline.ray_engine`). The staged path, whose stages only pass files, does the same
+(:mod:`pipeline.ray.engine`). The staged path, whose stages only pass files, does the same
 in three more commands (:mod:`postprocess.second_pass`).
 """
 from __future__ import annotations

@@ -67,7 +67,7 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     \b
     crnn-infer --engine build/nano-ocr_dynamic.onnx --input input_bin --output result --batchsize 16
     crnn-infer --engine build/nano-ocr_bs16.xml --loop 200 --warmup 20 --hint THROUGHPUT
-    crnn-infer --engine build/weights/nano_ocr_ftr.pth --spec nano-ocr --loop 20   # PyTorch eager
+    crnn-infer --engine weights/nano_ocr_ftr.pth --spec nano-ocr --loop 20   # PyTorch eager
 
     Latency is per batch in ms (min/max/mean/median/p99); throughput is images/s over the time
     the bare inference calls took. The last batch is zero-padded (except on ONNX Runtime, which

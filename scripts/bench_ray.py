@@ -5,7 +5,7 @@
 
 For each size N it writes N samples (IIIT5K images repeated, raw LMDB copy) as shards of
 ``--shard-size``, then runs (1) the local fused path (``pipeline.fused.evaluate``, one shard
-after another, default workers and threads) and (2) ``pipeline.ray_exec.run`` on a local
+after another, default workers and threads) and (2) ``pipeline.ray.executor.run`` on a local
 in-process Ray, and prints images/s of both (end-to-end wall clock; Ray's start-up reported
 apart) and the peak memory of all Ray processes: the sum of PSS (``/proc/PID/smaps_rollup``,
 shared pages split between processes, so the object store is counted once) over this process
@@ -13,7 +13,7 @@ and its descendants (raylet, GCS, workers), sampled every 0.25 s.
 
 Variants of the Ray run, measured in the same rounds (local, then each variant, ``--rounds``
 times, medians printed), to choose the CPU split and the block settings. ``default`` is what
-``crnn-eval --executor ray`` does without options (``pipeline.ray_resources.plan_resources``:
+``crnn-eval --executor ray`` does without options (``pipeline.ray.resources.plan_resources``:
 actors, CPUs per actor, engine threads and read-task CPUs derived from the cluster; the plan is
 printed); ``old`` is the defaults before issue 20 (1 actor of 1 CPU, read tasks of 1 CPU)::
 
@@ -21,7 +21,7 @@ printed); ``old`` is the defaults before issue 20 (1 actor of 1 CPU, read tasks 
     --variant "1actor:actors=1" --variant "range256:range_size=256" \
     --variant "order:preserve_order=1" --variant "block1m:target_max_block_size=1048576"
 
-``KEY=VALUE`` pairs are ``ray_exec.run`` arguments (``cpus_per_reader``, ``cpus_per_actor``,
+``KEY=VALUE`` pairs are ``pipeline.ray.executor.run`` arguments (``cpus_per_reader``, ``cpus_per_actor``,
 ``actors``, ``range_size``) or Ray Data ``DataContext`` settings (``preserve_order`` of
 ``execution_options``, ``target_max_block_size``).
 """
@@ -148,7 +148,7 @@ def run_local(engine: str, shards: list[Path]) -> float:
 
 def run_ray(engine: str, shards: list[Path], out: Path, kwargs: dict, ctx: dict):
     """One Ray run: (images/s without start-up, start-up s, peak PSS bytes)."""
-    from crnn_deploy.pipeline.ray_exec import run
+    from crnn_deploy.pipeline.ray.executor import run
 
     shutil.rmtree(out, ignore_errors=True)
     old = set_context(ctx)

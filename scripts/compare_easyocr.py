@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", action="append", required=True,
                     help="same: the engine file; speed: NAME=ENGINE[:precision], repeatable")
     ap.add_argument("--oracle", type=Path, help="same: TSV of scripts/easyocr_oracle.py")
-    ap.add_argument("--weights-dir", default="build/weights", help="speed: english_g2.pth here")
+    ap.add_argument("--weights-dir", default="weights", help="speed: english_g2.pth here")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--output", type=Path, default=None, help="same: write the report (Markdown)")
     args = ap.parse_args(argv)

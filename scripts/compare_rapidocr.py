@@ -3,7 +3,7 @@
 RapidOCR (``rapidocr-onnxruntime==1.4.4``, a test-only dependency: ``pip install
 'crnn-deploy[test]'``) runs one image per call (``TextRecognizer(cv2.imread(path))``, so the
 width is the image's own); crnn-deploy runs :class:`crnn_deploy.Recognizer` on the imported
-engine (``crnn-convert import build/weights/ch_PP-OCRv4_rec_infer.onnx --spec ppocrv4-rec``)
+engine (``crnn-convert import weights/ch_PP-OCRv4_rec_infer.onnx --spec ppocrv4-rec``)
 over the same files in batches grouped by width. Prints the agreement, the largest confidence
 difference and every differing word; ``--output`` writes that report as Markdown.
 

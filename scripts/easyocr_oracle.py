@@ -105,7 +105,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gt", required=True, help="relpath<TAB>label file; images beside it")
     ap.add_argument("--output", required=True, help="TSV to write: relpath, text, confidence")
-    ap.add_argument("--weights-dir", default="build/weights", help="folder of english_g2.pth")
+    ap.add_argument("--weights-dir", default="weights", help="folder of english_g2.pth")
     ap.add_argument("--quantize", action="store_true",
                     help="EasyOCR's CPU default (torch dynamic INT8); the oracle runs without")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")

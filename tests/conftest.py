@@ -2,7 +2,7 @@
 
 Environment variables:
     CRNN_ASSETS   folder of the real data (default ``../shared/assets`` from the project root)
-    CRNN_WEIGHTS  nano-ocr state_dict (default ``build/weights/nano_ocr_ftr.pth``, ``make weights``)
+    CRNN_WEIGHTS  nano-ocr state_dict (default ``weights/nano_ocr_ftr.pth``, ``make weights``)
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = Path(os.environ.get("CRNN_ASSETS", ROOT.parent / "shared" / "assets"))
-WEIGHTS = Path(os.environ.get("CRNN_WEIGHTS", ROOT / "build" / "weights" / "nano_ocr_ftr.pth"))
+WEIGHTS = Path(os.environ.get("CRNN_WEIGHTS", ROOT / "weights" / "nano_ocr_ftr.pth"))
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +86,7 @@ def iiit5k_bin_nano(iiit5k_lmdb: Path) -> tuple[Path, Path]:
     return out / "input_bin", out / "label.txt"
 
 
-ENGLISH_G2 = ROOT / "build" / "weights" / "english_g2.pth"
+ENGLISH_G2 = ROOT / "weights" / "english_g2.pth"
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +113,7 @@ def easyocr_oracle():
     return module
 
 
-PPOCR_SOURCE = ROOT / "build" / "weights" / "ch_PP-OCRv4_rec_infer.onnx"
+PPOCR_SOURCE = ROOT / "weights" / "ch_PP-OCRv4_rec_infer.onnx"
 
 
 @pytest.fixture(scope="session")

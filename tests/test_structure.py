@@ -68,8 +68,6 @@ TEST_TOPICS: dict[str, str] = {
     "tests/preprocess/test_real_data.py": "build-lmdb and lmdb-to-bin on the real evaluation sets",
     "tests/preprocess/test_safety.py": "the output rules (issue 11) of both crnn-preprocess "
                                        "subcommands",
-    "tests/pipeline/test_ray_units.py": "the parts of the Ray path that need no Ray (ray_read, "
-                                        "ray_metrics, ray_exec planning)",
     "tests/pipeline/test_recognize.py": "crnn-recognize (recognize_cli) with the Recognizer API "
                                         "(recognizer)",
     "tests/pipeline/test_ppocrv4.py": "PP-OCRv4 imported with the ppocrv4-rec preset against "

@@ -115,8 +115,8 @@ def test_fused_paths_refuse_a_bad_output(monkeypatch, nano_dynamic_onnx, iiit5k_
 
 def test_ray_engine_actor_refuses_a_bad_output(monkeypatch, nano_dynamic_onnx, iiit5k_lmdb):
     from crnn_deploy.models.specs import get_spec
-    from crnn_deploy.pipeline.ray_engine import EngineActor
-    from crnn_deploy.pipeline.ray_read import plan_lmdb_ranges, read_range
+    from crnn_deploy.pipeline.ray.engine import EngineActor
+    from crnn_deploy.pipeline.ray.read import plan_lmdb_ranges, read_range
 
     block = read_range(plan_lmdb_ranges([iiit5k_lmdb], 20, limit=20)[0], get_spec("nano-ocr"))
     actor = EngineActor(str(nano_dynamic_onnx), cpus=1)

@@ -77,7 +77,7 @@ def test_crnn_infer_progress_bar_on_a_terminal(iiit5k_bin_nano, nano_dynamic_onn
 
 def test_quiet_starts_ray_with_errors_only(monkeypatch):
     ray = pytest.importorskip("ray")
-    from crnn_deploy.pipeline.ray_exec import connect
+    from crnn_deploy.pipeline.ray.executor import connect
 
     seen = {}
     monkeypatch.setattr(ray, "is_initialized", lambda: False)

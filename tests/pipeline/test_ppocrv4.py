@@ -100,10 +100,10 @@ def test_crnn_recognize_gives_the_recognizer_texts(ppocrv4_onnx, words, ours, tm
 
 
 def test_ray_gives_the_recognizer_texts(ppocrv4_onnx, iiit5k_lmdb, ours, tmp_path):
-    """pipeline.ray_exec.run on a local Ray instance (started and stopped by run)."""
+    """pipeline.ray.executor.run on a local Ray instance (started and stopped by run)."""
     ray = pytest.importorskip("ray", reason="needs the [ray] extra")
     pq = pytest.importorskip("pyarrow.parquet")
-    from crnn_deploy.pipeline.ray_exec import run
+    from crnn_deploy.pipeline.ray.executor import run
 
     ray.shutdown()  # run starts its own local instance; a test may have left one initialized
     res = run(ppocrv4_onnx, tmp_path / "ray", lmdb=iiit5k_lmdb, limit=N, quiet=True)

@@ -16,7 +16,7 @@ import pytest
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.fused import evaluate
-from crnn_deploy.pipeline.ray_exec import run
+from crnn_deploy.pipeline.ray.executor import run
 from crnn_deploy.postprocess.ctc import greedy_decode_with_confidence
 from crnn_deploy.preprocess.lmdb_io import iter_samples
 from crnn_deploy.preprocess.shards import build_shards
@@ -196,8 +196,8 @@ def test_sigint_leaves_no_complete_looking_predictions(cluster, shards, nano_bs1
 def test_read_tasks_are_not_fused_into_the_engine_actors(cluster, shards, nano_bs16_onnx,
                                                          capsys):
     from crnn_deploy.models.specs import get_spec
-    from crnn_deploy.pipeline.ray_plan import build_dataset
-    from crnn_deploy.pipeline.ray_read import plan_lmdb_ranges
+    from crnn_deploy.pipeline.ray.plan import build_dataset
+    from crnn_deploy.pipeline.ray.read import plan_lmdb_ranges
 
     ds = build_dataset(plan_lmdb_ranges(shards[:1], 512), get_spec("nano-ocr"), nano_bs16_onnx,
                        backend=None, device="CPU", options={}, batch=None, actors=1,

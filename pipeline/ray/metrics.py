@@ -1,6 +1,6 @@
 """Metrics of a Ray run, aggregated from its written predictions (no second pass over images).
 
-The predictions folder (Parquet, :func:`pipeline.ray_engine.schema`) is read column by column in
+The predictions folder (Parquet, :func:`pipeline.ray.engine.schema`) is read column by column in
 record batches of :data:`BATCH_ROWS` rows, so the driver's memory does not grow with the number
 of samples; each batch is scored with :func:`postprocess.metrics.compute_metrics` and the sums
 are merged. Rows are ordered by (shard, index) only where an order is reported (the first bad

@@ -8,8 +8,8 @@ import pytest
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import get_spec
-from crnn_deploy.pipeline.ray_metrics import merge_metrics
-from crnn_deploy.pipeline.ray_read import (
+from crnn_deploy.pipeline.ray.metrics import merge_metrics
+from crnn_deploy.pipeline.ray.read import (
     expand_inputs,
     plan_gt_ranges,
     plan_list_ranges,
@@ -110,7 +110,7 @@ def test_eval_cli_ray_needs_an_output_and_valid_resources(tmp_path):
     from click.testing import CliRunner
 
     from crnn_deploy.pipeline.eval_cli import main
-    from crnn_deploy.pipeline.ray_cli import parse_resources
+    from crnn_deploy.pipeline.ray.cli import parse_resources
 
     engine = tmp_path / "m.onnx"
     engine.write_bytes(b"x")
@@ -123,7 +123,7 @@ def test_eval_cli_ray_needs_an_output_and_valid_resources(tmp_path):
 
 
 def test_actor_options_unpin_openvino_only_and_the_backend_applies_it(nano_bs16_onnx):
-    from crnn_deploy.pipeline.ray_engine import actor_options
+    from crnn_deploy.pipeline.ray.engine import actor_options
     from crnn_deploy.runtime.registry import open_backend
 
     assert actor_options("m.xml", None, {}, 1.5) == {"threads": 2, "pinning": False}
@@ -142,7 +142,7 @@ def test_actor_options_unpin_openvino_only_and_the_backend_applies_it(nano_bs16_
 def test_recognize_ray_list_and_option_errors(tmp_path):
     from click.testing import CliRunner
 
-    from crnn_deploy.pipeline.ray_cli import write_list
+    from crnn_deploy.pipeline.ray.cli import write_list
     from crnn_deploy.pipeline.recognize_cli import main
 
     img = tmp_path / "a.png"
@@ -152,7 +152,7 @@ def test_recognize_ray_list_and_option_errors(tmp_path):
                                                                 str(Path.cwd() / "b.png")]
     write_list(["/w/bad\nname\udce9.png"], tmp_path / "l2.txt")  # any name: escaped
     assert (tmp_path / "l2.txt").read_text() == "/w/bad\\nname\\xe9.png\n"
-    from crnn_deploy.pipeline.ray_read import plan_list_ranges
+    from crnn_deploy.pipeline.ray.read import plan_list_ranges
 
     ranges = plan_list_ranges(tmp_path / "l2.txt")
     assert json.loads(ranges[0]["paths"]) == [[1, "/w/bad\nname\udce9.png"]]
@@ -174,7 +174,7 @@ def test_merged_metrics_count_unreadable_images():
 
 
 def test_small_runs_are_split_into_ranges_every_actor_gets_and_large_ones_are_kept(tmp_path):
-    from crnn_deploy.pipeline.ray_plan import MIN_RANGE, balance_ranges, range_rows
+    from crnn_deploy.pipeline.ray.plan import MIN_RANGE, balance_ranges, range_rows
 
     lmdb = [{"kind": "lmdb", "shard": "a", "start": 1, "stop": 513, "paths": ""},
             {"kind": "lmdb", "shard": "a", "start": 513, "stop": 751, "paths": ""}]

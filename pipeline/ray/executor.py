@@ -3,11 +3,11 @@ Parquet + metrics.
 
 Stages (Ray Data streams blocks between them with backpressure)::
 
-    ranges (driver)  ->  read + decode + preprocess   (CPU tasks, pipeline.ray_read.read_range)
-                     ->  engine + greedy CTC + conf.  (actors, pipeline.ray_engine.EngineActor;
+    ranges (driver)  ->  read + decode + preprocess   (CPU tasks, pipeline.ray.read.read_range)
+                     ->  engine + greedy CTC + conf.  (actors, pipeline.ray.engine.EngineActor;
                                                        + the spec's second pass, if any)
                      ->  write Parquet                (tasks, Dataset.write_parquet)
-    metrics          <-  the written predictions      (driver, pipeline.ray_metrics.aggregate)
+    metrics          <-  the written predictions      (driver, pipeline.ray.metrics.aggregate)
 
 Ray is joined or started by :func:`connect`: ``address=None`` starts a new local instance inside
 this process (stopped at the end; never a cluster that happens to run on this machine, which
@@ -39,17 +39,17 @@ from pathlib import Path
 from crnn_deploy.common import outputs
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_json
-from crnn_deploy.pipeline.ray_engine import check_engine_file, schema
-from crnn_deploy.pipeline.ray_metrics import Aggregate, aggregate
-from crnn_deploy.pipeline.ray_plan import CALL_ROWS, balance_ranges, build_dataset, configure
-from crnn_deploy.pipeline.ray_read import (
+from crnn_deploy.pipeline.ray.engine import check_engine_file, schema
+from crnn_deploy.pipeline.ray.metrics import Aggregate, aggregate
+from crnn_deploy.pipeline.ray.plan import CALL_ROWS, balance_ranges, build_dataset, configure
+from crnn_deploy.pipeline.ray.read import (
     DEFAULT_RANGE,
     expand_inputs,
     plan_gt_ranges,
     plan_list_ranges,
     plan_lmdb_ranges,
 )
-from crnn_deploy.pipeline.ray_resources import (
+from crnn_deploy.pipeline.ray.resources import (
     FIRST_RESULT_TIMEOUT_S,
     FirstResult,
     cluster_nodes,
@@ -179,16 +179,16 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         backend, device, options, batch: as ``crnn-eval`` (``runtime.registry.open_backend``).
         address: None (local Ray in this process), ``"auto"`` or a cluster address.
         actors, cpus_per_actor: engine actors and the CPUs of each (None: derived from the
-            cluster, :func:`pipeline.ray_resources.plan_resources`); the engine threads are
+            cluster, :func:`pipeline.ray.resources.plan_resources`); the engine threads are
             ``options["threads"]``, else ``ceil(cpus_per_actor)``, set explicitly.
         gpus_per_actor, resources: other Ray resources of one engine actor (e.g.
             ``{"NPU": 1}`` for Ascend).
         cpus_per_reader: CPUs of one read/preprocess task and of a write task (None:
-            :data:`pipeline.ray_resources.READER_CPUS`; fractional allowed).
+            :data:`pipeline.ray.resources.READER_CPUS`; fractional allowed).
         first_result_timeout: seconds to wait for the first predictions file (None or 0: no
-            limit; main thread only), :class:`pipeline.ray_resources.FirstResult`.
-        range_size: samples per read task (None: :data:`~pipeline.ray_read.DEFAULT_RANGE`,
-            split further for small runs by :func:`pipeline.ray_plan.balance_ranges`);
+            limit; main thread only), :class:`pipeline.ray.resources.FirstResult`.
+        range_size: samples per read task (None: :data:`~pipeline.ray.read.DEFAULT_RANGE`,
+            split further for small runs by :func:`pipeline.ray.plan.balance_ranges`);
             call_rows: rows per engine actor call (split there into engine batches);
             limit: first N samples only; strict: fail on the first bad sample instead of
             skipping it (reported by shard and key).

@@ -4,8 +4,8 @@
 the Parquet write). Two operators, kept apart on purpose:
 
 * ``MapBatches(_read_block)``: CPU tasks (``cpus_per_reader`` each) reading, decoding and
-  preprocessing one planned range (:func:`pipeline.ray_read.read_range`) into one block;
-* ``MapBatches(EngineActor)``: the actor pool (:class:`pipeline.ray_engine.EngineActor`).
+  preprocessing one planned range (:func:`pipeline.ray.read.read_range`) into one block;
+* ``MapBatches(EngineActor)``: the actor pool (:class:`pipeline.ray.engine.EngineActor`).
 
 Ray Data fuses a task map into the actor map that follows it when their remote arguments are
 the same, and the actors would then read and decode as well, one block after the other, between
@@ -13,7 +13,7 @@ their inference calls (measured: 0.46x of the local path with one actor). The re
 the memory they need (:func:`read_memory`: Ray's ``memory`` resource, which also keeps a node
 from running more read tasks than its memory holds), the actors do not, and operators with
 different remote arguments are never fused, so reading runs in its own tasks beside the actors.
-``tests/pipeline/test_ray_exec.py`` checks the physical plan, should a Ray release change that
+``tests/pipeline/ray/test_executor.py`` checks the physical plan, should a Ray release change that
 rule. (Ray Data's own ``ray_remote_args_fn``, which also prevents fusion, is deprecated.)
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import math
 
-from crnn_deploy.pipeline.ray_engine import EngineActor
-from crnn_deploy.pipeline.ray_read import read_range
+from crnn_deploy.pipeline.ray.engine import EngineActor
+from crnn_deploy.pipeline.ray.read import read_range
 
 #: Rows handed to one engine actor call (split there into engine batches): small, so that the
 #: last calls of a run spread over every actor (measured with ``scripts/bench_ray.py``).
@@ -37,7 +37,7 @@ MIN_RANGE = 64
 
 
 def range_rows(task: dict) -> int:
-    """Samples of one planned range (:mod:`pipeline.ray_read`)."""
+    """Samples of one planned range (:mod:`pipeline.ray.read`)."""
     if task["kind"] == "lmdb":
         return int(task["stop"]) - int(task["start"])
     return len(json.loads(task["paths"]))
@@ -75,8 +75,8 @@ def build_dataset(ranges: list[dict], spec, engine: str, *, backend: str | None,
                   options: dict | None, batch: int | None, actors: int, cpus_per_actor: float,
                   gpus_per_actor: float, resources: dict | None, cpus_per_reader: float,
                   strict: bool, call_rows: int = CALL_ROWS):
-    """The lazy ``ray.data.Dataset`` of prediction rows (schema: :func:`ray_engine.schema`)
-    for the planned ``ranges`` (:mod:`pipeline.ray_read`); arguments as :func:`ray_exec.run`.
+    """The lazy ``ray.data.Dataset`` of prediction rows (schema: :func:`pipeline.ray.engine.schema`)
+    for the planned ``ranges`` (:mod:`pipeline.ray.read`); arguments as :func:`pipeline.ray.executor.run`.
     Needs an initialized Ray. Nothing runs until the dataset is consumed."""
     import ray
     import ray.data
@@ -95,7 +95,7 @@ def build_dataset(ranges: list[dict], spec, engine: str, *, backend: str | None,
 
 
 def _read_block(batch: dict, spec, strict: bool) -> dict:
-    """Read task: one planned range (a 1-row batch of :mod:`pipeline.ray_read` plans) -> a block."""
+    """Read task: one planned range (a 1-row batch of :mod:`pipeline.ray.read` plans) -> a block."""
     task = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in batch.items()}
     return read_range(task, spec, strict)
 

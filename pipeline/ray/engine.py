@@ -1,7 +1,7 @@
 """The engine stage of the Ray path: a callable class for ``Dataset.map_batches``.
 
 Ray Data constructs :class:`EngineActor` once per actor (the backend is loaded once there, not
-per batch) and calls it with blocks of preprocessed rows (:mod:`pipeline.ray_read`). Each call
+per batch) and calls it with blocks of preprocessed rows (:mod:`pipeline.ray.read`). Each call
 runs the good rows through the engine in batches of the engine's batch size (the last one
 zero-padded, padding outputs dropped), decodes them with greedy CTC plus confidence
 (:func:`postprocess.ctc.decode_batch`, the spec's confidence formula) right there, so
@@ -12,7 +12,7 @@ A spec with a second pass (``decoding.second_pass_below``: EasyOCR's english_g2)
 the local paths read it (:func:`pipeline.second_pass.reread_low_confidence`): the rows below the
 threshold run again in the actor, contrast-stretched, on the same engine, and the more
 confident reading is kept. Their images are read again from the shard (by index) or the file
-(by path) (:func:`pipeline.ray_read.raw_samples`) rather than carried in every block: only
+(by path) (:func:`pipeline.ray.read.raw_samples`) rather than carried in every block: only
 the low rows need them (107 of the 3000 IIIT5K words with english_g2), while carrying them
 would add each row's encoded image to every block sent through the object store (IIIT5K: about
 10.6 KB per word beside its 49 KB english_g2 input, +22 %), and the inputs are already on
@@ -35,7 +35,7 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.feeder import group_size
 from crnn_deploy.pipeline.fused import infer_decoded
-from crnn_deploy.pipeline.ray_read import raw_samples
+from crnn_deploy.pipeline.ray.read import raw_samples
 from crnn_deploy.pipeline.second_pass import reread_low_confidence, reread_with
 from crnn_deploy.runtime.registry import backend_for, open_backend
 from crnn_deploy.runtime.runner import resolve_batch, warm_up

@@ -27,7 +27,7 @@ _OPTIONS = [
                       "host:6379 or ray://host:10001 [default: start Ray inside this process]."),
     click.option("--actors", type=click.IntRange(min=1), default=None,
                  help="Engine actors [default: what fits the cluster beside one read task; "
-                      "pipeline.ray_resources]."),
+                      "pipeline.ray.resources]."),
     click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="CPUs per engine actor (fractional allowed); its engine threads are "
                       "--threads, else this rounded up [default: each node's CPUs minus "
@@ -70,7 +70,7 @@ def parse_resources(items) -> dict[str, float]:
 def eval_on_ray(lmdb_path: list, engine, backend, device, options, batchsize, limit, strict, output,
                 ray_address, actors, cpus_per_actor, gpus_per_actor, ray_resources, overwrite,
                 cpus_per_reader=None, first_result_timeout=None, quiet=False, gt=None, root=None):
-    """``crnn-eval --executor ray``: :func:`pipeline.ray_exec.run` on the LMDB shards
+    """``crnn-eval --executor ray``: :func:`pipeline.ray.executor.run` on the LMDB shards
     ``lmdb_path``, or on the GT file ``gt`` (images relative to ``root``, default its folder),
     then the metrics lines.
 
@@ -78,7 +78,7 @@ def eval_on_ray(lmdb_path: list, engine, backend, device, options, batchsize, li
     labeled line, an unreadable image counted as wrong), the skipped samples by shard and key,
     and end-to-end images/s (wall clock of the Ray job, Ray's start-up apart).
     """
-    from crnn_deploy.pipeline.ray_exec import run
+    from crnn_deploy.pipeline.ray.executor import run
 
     if output is None:
         raise UserError("--executor ray needs --output: a folder (on storage every node can "
@@ -105,7 +105,7 @@ def eval_on_ray(lmdb_path: list, engine, backend, device, options, batchsize, li
 class RayRows:
     """What :func:`recognize_on_ray` yields: ``rows``, an iterator of ``(path, text, confidence,
     error)`` in input order (``error`` set and ``text``/``confidence`` None for a bad image),
-    and ``result``, the :class:`pipeline.ray_exec.RayRunResult` (timings, actors)."""
+    and ``result``, the :class:`pipeline.ray.executor.RayRunResult` (timings, actors)."""
 
     def __init__(self, rows, result):
         self.rows, self.result = rows, result
@@ -118,7 +118,7 @@ class RayRows:
 def write_list(paths: list[str], list_file: Path) -> None:
     """Write ``paths`` as absolute paths, one per line, escaped by
     :func:`common.names.escape_name` (any file name: tabs, line breaks, bytes that are not
-    UTF-8), for ``ray_exec.run(image_list=)``: line k is ``paths[k - 1]``, so a row's
+    UTF-8), for ``pipeline.ray.executor.run(image_list=)``: line k is ``paths[k - 1]``, so a row's
     ``index`` gives its input position."""
     from crnn_deploy.common.names import escape_name
 
@@ -132,7 +132,7 @@ def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, 
                      batchsize, strict, progress, ray_address, actors, cpus_per_actor,
                      gpus_per_actor, ray_resources, log, cpus_per_reader=None,
                      first_result_timeout=None, quiet=False):
-    """``crnn-recognize --executor ray``: run ``paths`` through :func:`pipeline.ray_exec.run`
+    """``crnn-recognize --executor ray``: run ``paths`` through :func:`pipeline.ray.executor.run`
     and yield a :class:`RayRows` (rows in input order), as the local recognizer would.
 
     The image list and Ray's Parquet output go to a hidden work folder, removed at the end:
@@ -144,10 +144,10 @@ def recognize_on_ray(paths: list[str], engine, output: Path | None, *, backend, 
     Raises:
         UserError: ``ray_address`` without ``output`` (the nodes need a shared folder), a path
             the list cannot carry, a bad image with ``strict`` (named by its path), and the
-            errors of :func:`pipeline.ray_exec.run`.
+            errors of :func:`pipeline.ray.executor.run`.
     """
     from crnn_deploy.common import outputs
-    from crnn_deploy.pipeline.ray_exec import run
+    from crnn_deploy.pipeline.ray.executor import run
 
     if output is None and ray_address:
         raise UserError("--executor ray with --ray-address needs --output (preds.tsv or "

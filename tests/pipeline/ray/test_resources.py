@@ -1,4 +1,4 @@
-"""pipeline/ray_resources.py without Ray: defaults derived from the nodes, requests that cannot
+"""pipeline/ray/resources.py without Ray: defaults derived from the nodes, requests that cannot
 fit refused with what was asked and what the cluster has (the probe's case: ``--actors 2
 --cpus-per-actor 1`` on a 2-CPU machine left nothing for the read tasks and hung)."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 import pytest
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.pipeline.ray_resources import FirstResult, plan_resources
+from crnn_deploy.pipeline.ray.resources import FirstResult, plan_resources
 
 ONE_2CPU = [{"CPU": 2.0, "memory": 8e9}]
 

@@ -22,7 +22,7 @@ The bad-sample policy is the local path's (:mod:`pipeline.fused`): a bad sample 
 bad label, undecodable image) is kept as a row with ``error`` set and reported by shard and
 key, or, with ``strict``, raises :class:`common.errors.UserError` naming shard and key. A
 labeled row with ``error`` (a GT file's image that cannot be read or decoded) counts against the
-score (:mod:`pipeline.ray_metrics`), as in the local path.
+score (:mod:`pipeline.ray.metrics`), as in the local path.
 """
 from __future__ import annotations
 
@@ -271,7 +271,7 @@ def raw_samples(block: dict[str, np.ndarray], rows) -> list[bytes]:
     from where :func:`read_range` read them: an LMDB row from its shard by index (the shard
     opened once per call), a list row from its path (the ``source`` column, unescaped).
 
-    For the second pass of the engine actor (:mod:`pipeline.ray_engine`), which needs the
+    For the second pass of the engine actor (:mod:`pipeline.ray.engine`), which needs the
     image of a low-confidence row again. A sample that can no longer be read gives ``b""``:
     the second pass then keeps its first reading (it read the first time, so only a changed
     or removed input does this).
