@@ -76,6 +76,23 @@ def unescape_name(text: str) -> bytes:
     return bytes(out)
 
 
+#: Longest name :func:`display_name` prints whole (characters, after escaping).
+DISPLAY_LIMIT = 200
+
+
+def display_name(name: str | bytes | os.PathLike, limit: int = DISPLAY_LIMIT) -> str:
+    """A file name (or any untrusted text) safe to print on a terminal or in a message.
+
+    Escaped as in files (:func:`escape_name`: ESC and every other control character become
+    ``\\xNN``, so an escape sequence in a name never reaches the terminal raw), and cut to
+    ``limit`` characters with the full length said (a 1 MB name is not printed whole).
+    """
+    text = escape_name(name)
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    return text
+
+
 def tsv_line(fields) -> str:
     """One TSV row: every field escaped with :func:`escape_name` (non-strings through ``str``),
     joined by tabs, ending in ``\\n``. Read it back with ``line.rstrip("\\n").split("\\t")`` and

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.outputs.paths import check_output_path, resolved  # noqa: F401
 from crnn_deploy.common.second_pass_list import NAME as _SECOND_PASS_LIST
 from crnn_deploy.common.second_pass_list import is_list as _is_list
 
@@ -68,11 +69,6 @@ RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.
                                 *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
 REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
 RAY_PREDICTIONS = Kind("a Ray predictions folder", (r"predictions", r"summary\.json", *REPORT_NAMES))
-
-
-def resolved(path: str | os.PathLike) -> Path:
-    """``path`` made absolute with symlinks and ``..`` resolved (non-existing tails kept)."""
-    return Path(path).expanduser().resolve()  # "link/.." follows the link, as the OS does
 
 
 def read_small(path: Path, limit: int = MAX_SMALL_FILE) -> bytes | None:
@@ -151,7 +147,8 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[tuple[str, str |
         allow_inside: accept an output inside an input folder (for a folder that is only
             where inputs are looked up, like build-lmdb's image root).
 
-    Returns the resolved output path. Paths are compared after resolving symlinks and ``..``
+    Returns the resolved output path (a symlink at ``output`` is refused:
+    :func:`check_output_path`). Paths are compared after resolving symlinks and ``..``
     and by (device, inode), so hard links and bind mounts of an input are caught too; an
     existing output file with several links is compared with every file of an input folder
     (:func:`input_overlap`).
@@ -164,7 +161,7 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[tuple[str, str |
         why, desc, path = hit
         raise UserError(f"{what} {output} {why} the {desc} {path}; this command never "
                         f"writes over or around its own input: choose another {what}")
-    return resolved(output)
+    return check_output_path(output, what)
 
 
 # --- 1. only what we wrote is replaced ----------------------------------------------------
@@ -199,10 +196,8 @@ def check_dir_output(output: str | os.PathLike, kind: Kind, overwrite: bool,
     Free: it does not exist or is an empty folder. Replaceable: ``overwrite`` and
     :func:`why_not_ours` finds it ours. Anything else raises UserError naming the path and why.
     """
-    out = resolved(output)
+    out = check_output_path(output, what)
     if not out.exists():
-        if out.is_symlink():
-            raise UserError(f"{what} {output} is a dangling symlink; give a real path")
         return out
     if not out.is_dir():
         raise UserError(f"{what} {output} exists and is not a folder; refusing to replace it")
@@ -227,7 +222,7 @@ def check_file_output(output: str | os.PathLike, overwrite: bool, ours: bool,
     the meta.json of the folder it replaces, or a report header). Raises UserError when it
     exists and is not a regular file, is not ours, or ``overwrite`` is not given.
     """
-    out = resolved(output)
+    out = check_output_path(output, what)
     if not out.exists() and not out.is_symlink():
         return out
     if not out.is_file():

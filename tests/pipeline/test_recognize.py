@@ -169,3 +169,13 @@ def test_python_api_on_every_input_type(assets, nano_dynamic_onnx):
         with pytest.raises(TypeError):
             r.recognize([42])
         assert r.recognize(str(path)) == got[0]  # one image, one result
+
+
+def test_a_dangling_symlinked_output_is_refused(mixed, nano_dynamic_onnx, tmp_path):
+    folder, _ = mixed
+    link = tmp_path / "preds.tsv"
+    link.symlink_to(tmp_path / "elsewhere" / "deep" / "preds.tsv")
+    res = run("--engine", nano_dynamic_onnx, folder, "-o", link)
+    assert res.exit_code == 1 and res.output.startswith("Error: --output ")
+    assert "dangling symbolic link" in res.output
+    assert not (tmp_path / "elsewhere").exists() and link.is_symlink()

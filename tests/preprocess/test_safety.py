@@ -231,3 +231,22 @@ def test_killed_run_leaves_hidden_temporaries_that_the_next_run_removes(built, t
     res = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in out.parent.iterdir()) == ["input_bin", "label.txt"]
+
+
+@pytest.mark.parametrize("option", ["build-lmdb --output", "lmdb-to-bin --output",
+                                    "lmdb-to-bin --labels"])
+def test_a_dangling_symlinked_output_is_refused(src, built, tmp_path, cli, option):
+    """A dangling symlink at an output is never followed: nothing is created where it points."""
+    link, elsewhere = tmp_path / "link", tmp_path / "elsewhere"
+    link.symlink_to(elsewhere / "deep" / "out")
+    if option == "build-lmdb --output":
+        res = cli("build-lmdb", "--gt", src / "gt.txt", "--output", link)
+    else:
+        out, labels = (link, tmp_path / "l.txt") if option.endswith("output") else (
+            tmp_path / "bins", link)
+        res = cli("lmdb-to-bin", "--lmdb", built, "--model", "nano-ocr", "--workers", "1",
+                  "--output", out, "--labels", labels)
+    assert res.exit_code == 1, res.output
+    assert res.output.startswith(f"Error: {option.split()[1]} ") and "dangling" in res.output
+    assert not elsewhere.exists() and link.is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["link", "src", "work"]

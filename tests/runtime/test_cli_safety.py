@@ -182,3 +182,37 @@ def test_eval_output_follows_the_rules(iiit5k_lmdb, nano_dynamic_onnx, tmp_path)
     assert res.exit_code == 1 and "pass --overwrite" in res.output
     assert invoke(evaluate, *args, "--output", out, "--overwrite").exit_code == 0
     assert os.listdir(tmp_path) == ["eval"]
+
+
+@pytest.mark.parametrize("target", ["dangling", "folder"])
+def test_infer_and_eval_refuse_a_symlinked_output(iiit5k_lmdb, nano_dynamic_onnx, iiit_bins_37,
+                                                  tmp_path, target):
+    """A symlink at --output (dangling: its folders would be created and written where it
+    points; or to an empty folder elsewhere) is refused, nothing created at the target."""
+    from crnn_deploy.pipeline.eval_cli import main as evaluate
+
+    elsewhere = tmp_path / "elsewhere"
+    if target == "folder":
+        elsewhere.mkdir()
+    runs = {"infer": (infer, "--engine", nano_dynamic_onnx, "--input", iiit_bins_37),
+            "eval": (evaluate, "--lmdb", iiit5k_lmdb, "--engine", nano_dynamic_onnx,
+                     "--workers", 0, "--limit", 8)}
+    for name, (cmd, *args) in runs.items():
+        link = tmp_path / f"{name}-link"
+        link.symlink_to(elsewhere / "deep" / "result" if target == "dangling" else elsewhere)
+        res = invoke(cmd, *args, "--output", link)
+        assert res.exit_code == 1, res.output
+        assert res.output.startswith("Error: --output ") and "symbolic link" in res.output
+        assert link.is_symlink()
+        assert (sorted(os.listdir(elsewhere)) == [] if target == "folder"
+                else not elsewhere.exists())
+
+
+def test_postprocess_refuses_a_dangling_report_link(two_sets, nano_dynamic_onnx, tmp_path):
+    (in0, lab0), _ = two_sets
+    out = tmp_path / "result"
+    assert invoke(infer, "--engine", nano_dynamic_onnx, "--input", in0, "--output", out).exit_code == 0
+    (out / "errors.tsv").symlink_to(tmp_path / "elsewhere" / "errors.tsv")
+    res = invoke(postprocess, out, lab0)
+    assert res.exit_code == 1 and "dangling symbolic link" in res.output
+    assert not (tmp_path / "elsewhere").exists()
