@@ -19,6 +19,9 @@ from pathlib import Path
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.inputs import read_regular_file
 
+#: Largest meta.json / marker-like JSON file of a result or input folder read (bytes): ours
+#: hold a spec (PP-OCRv4's 6,623-character alphabet: ~30 kB); 16 MiB leaves room.
+MAX_META_BYTES = 16 << 20
 #: Deepest nesting of arrays/objects accepted in a JSON file (ours nest 3 deep).
 MAX_JSON_DEPTH = 64
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)

@@ -30,12 +30,13 @@ def feed_options(func):
 
 
 def quiet_option(func):
-    """Add ``--quiet/-q``: no progress bar, no per-sample lines on stderr, and Ray's own log
-    lines silenced (``ray.init(logging_level="ERROR")``, the ``ray``/``ray.data`` loggers at
-    ERROR); the result lines and errors are still printed."""
+    """Add ``--quiet/-q``: no progress bar, no summary line, and Ray's own log lines silenced
+    (``ray.init(logging_level="ERROR")``, the ``ray``/``ray.data`` loggers at ERROR); the
+    results, errors and every skipped input (a line on stderr each, up to a count) are still
+    printed: quiet is never silence about an input that was dropped."""
     return click.option("--quiet", "-q", is_flag=True,
-                        help="No progress bar, no per-image lines on stderr, no Ray log lines; "
-                             "only the results and errors.")(func)
+                        help="No progress bar, no summary or Ray log lines; results, errors "
+                             "and skipped inputs are still reported.")(func)
 
 
 def outcome_lines(metrics: dict | None, unscored: str, skipped: int,

@@ -11,6 +11,7 @@ import click
 from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.names import display_name
 from crnn_deploy.pipeline.options import feed_options, quiet_option
 from crnn_deploy.pipeline.ray.cli import ray_options, recognize_on_ray
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
@@ -68,8 +69,8 @@ def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] |
                 first_bad = first_bad or f"{name}: {why}"
                 if labels is not None:
                     unreadable.append((name, labels[k], why))
-                if bad <= MAX_REPORTED and not quiet:
-                    src.report(f"skipped {name}: {why}")
+                if bad <= MAX_REPORTED:  # --quiet too: quiet is never silence about a skip
+                    src.report(f"skipped {display_name(name)}: {why}")
                 continue
             writer.write(name, text, conf)
             if labels is not None:
@@ -163,7 +164,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
         writer = RowWriter(out, fmt or "tsv", header=fmt is not None)
         done, bad, wall, ray_res, metrics = _write_rows(source, writer, src.names, src.labels,
                                                          strict, quiet)
-    if bad > MAX_REPORTED and not quiet:
+    if bad > MAX_REPORTED:
         click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
     for line in format_metrics(metrics) if metrics is not None else []:
         click.echo(line, err=True)

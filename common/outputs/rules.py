@@ -22,7 +22,6 @@ Every refusal is a :class:`common.errors.UserError` naming the path and the reas
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import loads_json
 from crnn_deploy.common.outputs.paths import check_output_path, resolved  # noqa: F401
 from crnn_deploy.common.second_pass_list import NAME as _SECOND_PASS_LIST
 from crnn_deploy.common.second_pass_list import is_list as _is_list
@@ -42,7 +42,7 @@ TOOL = "crnn-deploy"
 MAX_SMALL_FILE = 1 << 20
 #: Hidden temporary names (NAME: the target's name; an optional suffix such as ``.xml`` for
 #: writers that pick the format by name, and the files they write beside it, like X.bin).
-_TEMP_RE = r"\.{name}\.(partial|old|tmp)-(\d+)-[0-9a-f]{{8}}(\..+)?"
+_TEMP_RE = r"\.{name}\.(partial|old|tmp)-([0-9]+)-[0-9a-f]{{8}}(\..+)?"
 #: :func:`input_overlap`'s ``why`` for an output that is an input (path or inode).
 SAME = "is the same path as"
 
@@ -64,7 +64,7 @@ class Kind:
 REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv", r"misreads\.html",
                 r"review\.png", r"second_pass\.json")
 LMDB = Kind("an LMDB", (r"data\.mdb", r"lock\.mdb"))
-INPUT_BIN = Kind("an input folder", (r"test_\d+\.(bin|npy)", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
+INPUT_BIN = Kind("an input folder", (r"test_[0-9]+\.(bin|npy)", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
 RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
                                 *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
 REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
@@ -86,11 +86,13 @@ def read_small(path: Path, limit: int = MAX_SMALL_FILE) -> bytes | None:
 
 
 def read_json(path: Path) -> dict | None:
-    """A small JSON object file, or None (missing, too large, not JSON, not an object)."""
+    """A small JSON object file, or None (missing, too large, not a regular file, not JSON,
+    nested too deep or with a duplicate key: :func:`common.fileio.loads_json`; not an object).
+    """
     data = read_small(path)
     try:
-        obj = json.loads(data) if data is not None else None
-    except ValueError:
+        obj = loads_json(data, str(path)) if data is not None else None
+    except UserError:
         return None
     return obj if isinstance(obj, dict) else None
 
