@@ -93,6 +93,17 @@ def display_name(name: str | bytes | os.PathLike, limit: int = DISPLAY_LIMIT) ->
     return text
 
 
+_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` (a whole message) with every control character but tab and line feed escaped
+    as :func:`escape_name` does (ESC ``\\x1b``, CR ``\\r``, C1 controls, bytes that were not
+    UTF-8): a file name inside a message cannot move the cursor, recolour or retitle the
+    terminal. Used by the ``Error:`` path of every command (:mod:`common.cli`)."""
+    return _TERMINAL.sub(_one, text) if _TERMINAL.search(text) else text
+
+
 def tsv_line(fields) -> str:
     """One TSV row: every field escaped with :func:`escape_name` (non-strings through ``str``),
     joined by tabs, ending in ``\\n``. Read it back with ``line.rstrip("\\n").split("\\t")`` and
