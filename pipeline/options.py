@@ -29,6 +29,14 @@ def feed_options(func):
     return func
 
 
+def outside_root_option(func):
+    """Add ``--allow-outside-root`` (``outside_ok``): GT paths may be absolute or climb out of
+    the root with ``..`` (:func:`preprocess.sources.path_problem`); refused by default."""
+    return click.option("--allow-outside-root", "outside_ok", is_flag=True,
+                        help="With --gt: accept image paths that are absolute or climb out of "
+                             "the root with '..' (refused by default).")(func)
+
+
 def quiet_option(func):
     """Add ``--quiet/-q``: no progress bar, no summary line, and Ray's own log lines silenced
     (``ray.init(logging_level="ERROR")``, the ``ray``/``ray.data`` loggers at ERROR); the
