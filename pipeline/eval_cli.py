@@ -103,6 +103,9 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
         raise UserError("give exactly one of --lmdb and --gt")
     if root is not None and gt is None:
         raise UserError("--root goes with --gt (the folder its paths are relative to)")
+    if outside_ok and executor == "ray":
+        raise UserError("--allow-outside-root is for the local executor (Ray's readers take "
+                        "the GT file's paths inside its root only)")
     if executor == "ray":  # pipeline.ray.cli: Ray Data over LMDB shards (expanded there) or --gt
         return eval_on_ray(list(lmdb_paths), engine, backend, device, options, batchsize, limit,
                            strict, output, overwrite=overwrite, quiet=quiet, gt=gt, root=root,
