@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from crnn_deploy.common.names import display_name
 from crnn_deploy.postprocess.metrics import format_metrics
 
 _FEED_OPTIONS = [
@@ -54,5 +55,6 @@ def outcome_lines(metrics: dict | None, unscored: str, skipped: int,
     skipped, named by key (the first ones: ``skipped_keys``)."""
     lines = format_metrics(metrics) if metrics is not None else [unscored]
     if skipped:
-        lines.append(f"skipped {skipped} bad samples: {', '.join(skipped_keys)}")
+        names = ", ".join(display_name(k) for k in skipped_keys)  # no raw escape sequence
+        lines.append(f"skipped {skipped} bad samples: {names}")
     return lines
