@@ -83,7 +83,8 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     engine; an input folder replaced by another run while being read; unreadable inputs; a
     full disk. An input that names.txt / meta.json lists but that is missing or not a regular
     file (a folder, a FIFO) is named on stderr and skipped; the others are run and written,
-    and the command then exits 1 saying how many could not be read. On failure --output is unchanged and no temporary folder is left.
+    and the command then exits 1 saying how many could not be read. On failure --output is
+    unchanged and no temporary folder is left.
     """
     if loop is None and input_dir is None:
         raise UserError("give --input (a folder of .bin files) or --loop N")
