@@ -117,9 +117,11 @@ class DetectorSpec(_PageSpec):
             if not isinstance(getattr(self, key), cls):
                 _set(self, key, section(cls, getattr(self, key), key))
 
-    @property
-    def channels(self) -> int:
-        return 3
+    def describe(self) -> str:
+        """One line for the user: the input and output tensors."""
+        m, top = self.input.multiple, self.input.max_side
+        return (f"detector {self.name}: input {self.input.name} N x 3 x H x W (multiples of {m} "
+                f"up to {top}), output {self.output.name} N x 1 x H x W")
 
     def check_dims(self, dims: Sequence, engine) -> int | None:
         """Check an engine's input dims (N, C, H, W; ints or symbols); return its static batch
@@ -174,6 +176,12 @@ class ClassifierSpec(_PageSpec):
         _set(self, "labels", tuple(labels))
         _set(self, "threshold", number("threshold", self.threshold, 0, 1))
         integer("batch_size", self.batch_size, 1, 4096)
+
+    def describe(self) -> str:
+        """One line for the user: the input and output tensors."""
+        return (f"classifier {self.name}: input {self.input.name} N x "
+                f"{' x '.join(map(str, self.input_shape))}, output {self.output.name} N x "
+                f"{len(self.labels)} (labels {', '.join(self.labels)})")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
