@@ -59,3 +59,19 @@ def test_engine_dims_are_checked_by_kind():
     assert nano.kind == "recognizer" and check_dims(nano, [16, 1, 32, 128], "n.onnx") == 16
     with pytest.raises(UserError, match="does not match"):
         check_dims(nano, [16, 1, 32, 100], "n.onnx")
+
+
+def test_a_recognizer_command_refuses_a_page_engine(ppocr_det_onnx, ppocr_cls_onnx):
+    from click.testing import CliRunner
+
+    from crnn_deploy.models.specs import spec_from_arg
+    from crnn_deploy.runtime.cli import main as infer_cli
+
+    res = CliRunner().invoke(infer_cli, ["--engine", str(ppocr_det_onnx), "--loop", "1"])
+    assert res.exit_code == 1 and "holds a detector ('ppocrv4-det'); a recognizer is needed" in res.output
+    with pytest.raises(UserError, match="holds a classifier"):
+        open_backend(ppocr_cls_onnx, kind="detector").load()
+    with open_backend(ppocr_cls_onnx, kind="classifier") as b:
+        assert b.spec.kind == "classifier"
+    with pytest.raises(UserError, match="is a detector .* not a recognizer"):
+        spec_from_arg(ppocr_det_onnx)
