@@ -108,3 +108,11 @@ def test_cls_resized_width_is_rapidocr_resize_norm_img(h, w):
     x = oracle.resize_norm_img(img)
     filled = int((np.abs(x).sum(axis=(0, 1)) > 0).sum())  # 200 -> 0.57; the pad is 0
     assert spec.input.resized_width(h, w) == filled
+
+
+def test_det_input_size_bounds():
+    inp = get_page_spec("ppocrv4-det").input
+    assert inp.input_size(10, 10) == (736, 736) and inp.input_size(5000, 5000) == (4096, 4096)
+    assert inp.input_size(2, 20000) == (0, 4096)  # too thin: RapidOCR finds nothing either
+    with pytest.raises(ValueError):
+        inp.input_size(0, 100)
