@@ -73,5 +73,7 @@ def test_a_recognizer_command_refuses_a_page_engine(ppocr_det_onnx, ppocr_cls_on
         open_backend(ppocr_cls_onnx, kind="detector").load()
     with open_backend(ppocr_cls_onnx, kind="classifier") as b:
         assert b.spec.kind == "classifier"
+    with pytest.raises(UserError, match="is a detector; a width set is for a recognizer"):
+        open_backend(ppocr_det_onnx, backend="openvino", widths="auto").load()
     with pytest.raises(UserError, match="is a detector .* not a recognizer"):
         spec_from_arg(ppocr_det_onnx)
