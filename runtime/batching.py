@@ -23,7 +23,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import MAX_META_BYTES, atomic_write_bytes, read_json
-from crnn_deploy.common.inputs import MAX_TEXT_BYTES, open_regular, read_text_file
+from crnn_deploy.common.inputs import open_regular
 from crnn_deploy.models.specs import ModelSpec
 from crnn_deploy.runtime.widths import check_npy
 
@@ -64,31 +64,19 @@ def list_inputs(source: str | Path) -> list[Path]:
 
 def unreadable_inputs(source: str | Path, files: Sequence[Path]) -> list[tuple[str, str]]:
     """``(name, why)`` of every input of folder ``source`` that :func:`list_inputs` left out:
-    a ``*.bin`` / ``*.npy`` entry that is not a regular file (a folder, FIFO, device), and a
-    sample its ``names.txt`` (else ``meta.json``'s ``count``: ``test_1 .. test_count``)
-    lists that is not there. Empty for a single file or a folder without either record.
+    a ``*.bin`` / ``*.npy`` entry (the kind of ``files``) that is not a regular file (a
+    folder, a FIFO, a device, a dangling symlink), in natural order. Empty for one file.
+
+    A sample deleted from the folder is not an input (running a subset is allowed); its
+    missing result is reported by crnn-postprocess against label.txt.
     """
     source = Path(source)
     if not source.is_dir():
         return []
     have = {p.name for p in files}
     suffix = files[0].suffix if files else ".bin"
-    bad = [(p.name, "not a regular file (a folder, FIFO, device or socket)")
-           for p in sorted(source.glob(f"*{suffix}"), key=natural_key) if p.name not in have]
-    listed: list[str] = []
-    names, meta = source / "names.txt", source / "meta.json"
-    if names.is_file():
-        text = read_text_file(names, MAX_TEXT_BYTES, "names file")
-        listed = [line.split("\t", 1)[0] for line in text.splitlines() if line]
-    elif meta.is_file():
-        count = read_json(meta, max_bytes=MAX_META_BYTES, what="input meta")
-        count = count.get("count") if isinstance(count, dict) else None
-        if isinstance(count, int) and 0 < count <= 10_000_000:
-            listed = [f"test_{i}{suffix}" for i in range(1, count + 1)]
-    seen = {name for name, _ in bad}
-    bad += [(n, "listed in names.txt / meta.json but missing") for n in listed
-            if n not in have and n not in seen]
-    return bad
+    return [(p.name, "not a regular file (a folder, FIFO, device, socket or dangling link)")
+            for p in sorted(source.glob(f"*{suffix}"), key=natural_key) if p.name not in have]
 
 
 def check_sizes(files: Sequence[Path], spec: ModelSpec) -> None:

@@ -81,8 +81,8 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     Errors (exit 1, "Error: ..."): an --output that exists and is not an earlier result of
     ours (or is ours but no --overwrite), that is, contains or lies inside --input or the
     engine; an input folder replaced by another run while being read; unreadable inputs; a
-    full disk. An input that names.txt / meta.json lists but that is missing or not a regular
-    file (a folder, a FIFO) is named on stderr and skipped; the others are run and written,
+    full disk. An input (a *.bin / *.npy entry of --input) that is not a regular file (a
+    folder, a FIFO) is named on stderr and skipped; the others are run and written,
     and the command then exits 1 saying how many could not be read. On failure --output is
     unchanged and no temporary folder is left.
     """
@@ -120,7 +120,7 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
         click.echo(f"wrote {output}/summary.json" + (f" and {summary['count']} outputs"
                                                       if files is not None else ""))
     if skipped:  # the results of the readable inputs are written; the exit status says so
-        raise UserError(f"{len(skipped)} of {len(skipped) + len(files)} listed inputs of "
+        raise UserError(f"{len(skipped)} of {len(skipped) + len(files)} inputs of "
                         f"{display_name(input_dir)} could not be read (named above); the other "
                         f"{len(files)} were run" + (f" and written to {output}" if output else ""))
     return summary
