@@ -152,3 +152,22 @@ def format_page_metrics(scores: dict) -> list[str]:
         f"end to end ({s['metric']}): {100 * s['e2e_accuracy']:.2f} % of GT boxes read right "
         f"({s['read_right']}/{s['gt_boxes']})",
     ]
+
+
+def misread_lines(scores: dict, pred_pages: list[dict], gt_pages: list[dict]) -> list[str]:
+    """One line per box that is not right, from :func:`score_pages`' ``per_page``: a GT box
+    missed (no prediction at the IoU threshold), an extra prediction, or a matched box read
+    wrong (``GT 'x' read 'y'``); each with its page and its points, rounded to pixels."""
+    def at(box):
+        return "[" + " ".join(f"{x:.0f},{y:.0f}" for x, y in box["points"]) + "]"
+
+    lines = []
+    for k, page in enumerate(scores["per_page"]):
+        gt, pred = gt_pages[k]["boxes"], pred_pages[k]["boxes"]
+        lines += [f"{page['page']}: missed GT {gt[i]['text']!r} at {at(gt[i])}"
+                  for i in page["missed"]]
+        lines += [f"{page['page']}: extra {pred[j].get('text', '')!r} at {at(pred[j])}"
+                  for j in page["extra"]]
+        lines += [f"{page['page']}: GT {m['gt_text']!r} read {m['text']!r} at "
+                  f"{at(gt[m['gt']])} (IoU {m['iou']:.2f})" for m in page["misread"]]
+    return lines

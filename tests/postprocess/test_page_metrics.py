@@ -11,6 +11,7 @@ from crnn_deploy.postprocess.page_metrics import (  # noqa: E402
     format_page_metrics,
     iou_matrix,
     match_boxes,
+    misread_lines,
     score_pages,
 )
 
@@ -85,6 +86,11 @@ def test_totals_over_pages_and_misreads_under_each_metric():
     assert {m["text"] for m in exact["per_page"][0]["misread"]} == {"dont", "stop"}
     lines = format_page_metrics(s)
     assert "hmean 66.67 %" in lines[0] and "2/3" in lines[1]
+    assert misread_lines(exact, pred, gt) == [
+        "a.png: extra 'x' at [200,200 220,200 220,220 200,220]",
+        "a.png: GT \"Don't\" read 'dont' at [0,0 100,0 100,20 0,20] (IoU 0.94)",
+        "a.png: GT 'STOP' read 'stop' at [0,40 100,40 100,60 0,60] (IoU 0.95)",
+        "b.png: missed GT 'café' at [10,10 60,10 60,30 10,30]"]
 
 
 def test_empty_pages_and_iou_threshold():
