@@ -14,7 +14,7 @@ from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.options import quiet_option
 from crnn_deploy.pipeline.pages.draw import DRAWINGS, save_drawing
-from crnn_deploy.pipeline.pages.scoring import gt_options, score_run
+from crnn_deploy.pipeline.pages.scoring import gt_inputs, gt_options, score_run
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
 
 #: Bad pages printed one by one on stderr (the rest are counted).
@@ -82,7 +82,7 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
 @quiet_option
 @gt_options
 def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, threads, group_pages,
-         output, draw, overwrite, progress, quiet, gt, misreads):
+         output, draw, overwrite, progress, quiet, gt, metric, misreads):
     """Find and read the text on pages: PAGES_OR_DIRS are image files, folders (searched for
     image files) or - (paths on stdin).
 
@@ -104,13 +104,21 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
     (unreadable, undecodable, > 50 Mpixel) are named on stderr and skipped; a run where no
     page could be read exits with status 1 (and writes no --output). --output and --draw are
     published whole when complete, never over an input or a file this tool did not write.
+
+    --gt PAGES.jsonl reads the pages that file lists (same format, boxes with texts) and prints
+    detection precision, recall and hmean (IoU >= 0.5, one-to-one) and end-to-end word
+    accuracy; --misreads adds one line per missed, extra and misread box. Unreadable pages count
+    as pages with no box.
     """
-    given = tuple(a for a in (*inputs, list_file) if a is not None and a != "-")
+    given = tuple(a for a in (*inputs, list_file, gt) if a is not None and a != "-")
     engines = [default_engine("det", det), None if no_cls else default_engine("cls", cls),
                default_engine("rec", rec)]
     if output is not None:
         check_output(output, given, [e for e in engines if e is not None], overwrite)
-    src = gather_inputs(inputs, list_file, None, root)
+    if gt is not None:
+        src, gt_pages = gt_inputs(gt, bool(inputs or list_file or root))
+    else:
+        src = gather_inputs(inputs, list_file, None, root)
     if quiet:
         progress = False
     with contextlib.ExitStack() as stack:
@@ -128,7 +136,7 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
     if bad > MAX_REPORTED and not quiet:
         click.echo(f"... and {bad - MAX_REPORTED} more bad page(s)", err=True)
     if gt is not None:
-        for line in score_run(records, src.names, gt, misreads):
+        for line in score_run(records, gt_pages, metric, misreads):
             click.echo(line, err=True)
     if not quiet:
         rate = f"{done / wall:.2f} pages/s, {boxes / wall:.1f} boxes/s" if wall > 0 else ""

@@ -68,3 +68,32 @@ def test_output_rules_and_missing_engines(page_engines, composed_pages, tmp_path
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(main, [str(composed_pages[0])])
     assert res.exit_code == 1 and "make pages" in res.stderr and "Traceback" not in res.output
+
+
+def test_gt_scores_the_pages_it_lists(page_engines, assets, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from conftest import compose_page  # the tests' page composer
+
+    lines = []
+    for i, start in enumerate((400, 460)):
+        image, placed = compose_page(assets, start, size=(800, 400), flip_every=0)
+        image.save(tmp_path / f"p{i}.png")
+        boxes = [{"points": [[x, y], [x + w, y], [x + w, y + h], [x, y + h]], "text": label}
+                 for label, (x, y, w, h), _ in placed]
+        boxes[0]["text"] = "XQXQXQ"  # a GT text nobody reads: one misread at least
+        lines.append(json.dumps({"page": f"p{i}.png", "boxes": boxes}))
+    (tmp_path / "gt.jsonl").write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(main, ["--gt", str(tmp_path / "gt.jsonl"), *_engines(page_engines),
+                                    "--misreads", "--no-cls", "-o", str(tmp_path / "out.jsonl")])
+    assert res.exit_code == 0, res.output
+    hmean = float(res.stderr.split("hmean ")[1].split(" %")[0])
+    assert hmean > 80
+    assert "end to end (latin)" in res.stderr and "p0.png: GT 'XQXQXQ' read" in res.stderr
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["page"] for r in rows] == ["p0.png", "p1.png"]
+    res = CliRunner().invoke(main, ["--gt", str(tmp_path / "gt.jsonl"), str(tmp_path / "p0.png"),
+                                    *_engines(page_engines)])
+    assert res.exit_code == 1 and "no other input" in res.stderr
