@@ -81,8 +81,19 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
               help="Progress bar on stderr [default: only on a terminal].")
 @quiet_option
 @gt_options
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process; ray: Ray Data actors holding the three engines "
+                   "(the same rows, written once the job is done).")
+@click.option("--ray-address", default=None,
+              help="With --executor ray: the cluster to join ('auto', host:6379) [default: "
+                   "a new local instance].")
+@click.option("--actors", type=click.IntRange(min=1), default=None,
+              help="With --executor ray: page actors [default: one per 2 CPUs].")
+@click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --executor ray: CPUs per actor [default: 1].")
 def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, threads, group_pages,
-         output, draw, overwrite, progress, quiet, gt, metric, misreads):
+         output, draw, overwrite, progress, quiet, gt, metric, misreads, executor, ray_address,
+         actors, cpus_per_actor):
     """Find and read the text on pages: PAGES_OR_DIRS are image files, folders (searched for
     image files) or - (paths on stdin).
 
@@ -130,9 +141,11 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
         if draw is not None:
             stage = stack.enter_context(outputs.StagedDir(draw, DRAWINGS, overwrite, "crnn-ocr",
                                                           what="--draw"))
+        ray = None if executor == "local" else {"ray_address": ray_address, "actors": actors,
+                                                "cpus_per_actor": cpus_per_actor}
         done, bad, boxes, wall, times, records = _run(src, engines, backend, device, threads,
                                                       group_pages, out, stage, progress, quiet,
-                                                      keep=gt is not None)
+                                                      keep=gt is not None, ray=ray)
     if bad > MAX_REPORTED and not quiet:
         click.echo(f"... and {bad - MAX_REPORTED} more bad page(s)", err=True)
     if gt is not None:
@@ -145,8 +158,28 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
                    err=True)
 
 
+@contextlib.contextmanager
+def _rows(paths, engines, backend, device, threads, group_pages, ray, quiet):
+    """``(rows, times)``: the page rows ``(k, item, record, error)`` in input order, locally
+    (:meth:`OCR.iter`) or on Ray (:func:`pipeline.pages.on_ray.ocr_on_ray`)."""
+    from crnn_deploy.pipeline.pages.ocr import OCR
+    from crnn_deploy.pipeline.pages.stages import StageTimes
+
+    det, cls, rec = engines
+    args = {"det": det, "cls": cls, "rec": rec, "threads": threads, "backend": backend,
+            "device": device}
+    if ray is not None:
+        from crnn_deploy.pipeline.pages.on_ray import ocr_on_ray
+
+        times = StageTimes()
+        yield ocr_on_ray(paths, args, group_pages=group_pages, quiet=quiet, times=times, **ray), times
+        return
+    with OCR(group_pages=group_pages, **args) as ocr:
+        yield ocr.iter(paths), ocr.times
+
+
 def _run(src, engines, backend, device, threads, group_pages, out, stage, progress, quiet,
-         keep=False):
+         keep=False, ray=None):
     """Run the pages; write each record to ``out`` and its drawing into ``stage``. Returns
     ``(done, bad, boxes, wall_s, times, records or None)``.
 
@@ -155,18 +188,15 @@ def _run(src, engines, backend, device, threads, group_pages, out, stage, progre
     """
     from tqdm import tqdm
 
-    from crnn_deploy.pipeline.pages.ocr import OCR
     from crnn_deploy.pipeline.pages.run import load_page
 
     done = bad = boxes = 0
     first_bad, records = None, [] if keep else None
-    det, cls, rec = engines
-    with OCR(det, cls, rec, threads=threads, group_pages=group_pages, backend=backend,
-             device=device) as ocr, \
+    with _rows(src.paths, engines, backend, device, threads, group_pages, ray, quiet) as (rows, times), \
             tqdm(total=len(src.paths), unit="page", desc="pages", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
         start = time.perf_counter()
-        for k, _, record, why in ocr.iter(src.paths):
+        for k, _, record, why in rows:
             bar.update(1)
             name = src.names[k]
             if why is not None:
@@ -189,7 +219,7 @@ def _run(src, engines, backend, device, threads, group_pages, out, stage, progre
         if done == 0:
             raise UserError(f"no page could be read ({bad} bad; first: {first_bad})")
         out.flush()
-    return done, bad, boxes, wall, ocr.times, records
+    return done, bad, boxes, wall, times, records
 
 
 if __name__ == "__main__":  # pragma: no cover
