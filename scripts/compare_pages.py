@@ -37,12 +37,14 @@ from crnn_deploy.postprocess.pages_jsonl import page_line, read_pages
 SAME_BOX_IOU = 0.9
 
 
-def rapidocr_pages(gt_pages: list[dict]) -> tuple[list[dict], float]:
+def rapidocr_pages(gt_pages: list[dict], **options) -> tuple[list[dict], float]:
     """RapidOCR's result for each page (page JSONL dicts named as in the GT, no angle: RapidOCR
-    does not return it) and the wall seconds of the loop (decode included, engine load not)."""
+    does not return it) and the wall seconds of the loop (decode included, engine load not).
+    ``options``: RapidOCR's keyword overrides (none: its defaults; ``rec_batch_num=1`` reads
+    each crop at its own width instead of padding it to the widest of a batch of 6)."""
     from rapidocr_onnxruntime import RapidOCR
 
-    engine = RapidOCR()
+    engine = RapidOCR(**options)
     out, start = [], time.perf_counter()
     for page in gt_pages:
         result, _ = engine(str(page["path"]))
@@ -125,17 +127,21 @@ def _write_jsonl(path: Path, pages: list[dict]) -> None:
 @click.option("--write-oracle", type=click.Path(path_type=Path, dir_okay=False),
               help="Write RapidOCR's results to this new JSONL file.")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N pages.")
-def main(gt_path, engines, ours_files, oracle, write_oracle, limit):
+@click.option("--rec-batch-num", type=click.IntRange(1), default=None,
+              help="RapidOCR's rec_batch_num [default: its own, 6]; 1 reads each crop alone.")
+def main(gt_path, engines, ours_files, oracle, write_oracle, limit, rec_batch_num):
     """Compare crnn-deploy's pages with RapidOCR's (same boxes, same texts, hmean vs the GT)."""
     gt = read_pages(gt_path)[:limit]
     if oracle:
         rapid, rapid_s = read_pages(oracle, require_text=True, allow_outside=True)[:len(gt)], 0.0
     else:
-        rapid, rapid_s = rapidocr_pages(gt)
+        rapid, rapid_s = rapidocr_pages(gt, **({"rec_batch_num": rec_batch_num}
+                                               if rec_batch_num else {}))
         if write_oracle:
             _write_jsonl(write_oracle, rapid)
     vs_gt = score_pages(rapid, gt)
-    click.echo(f"== RapidOCR 1.4.4: {len(rapid)} pages" + (f" in {rapid_s:.2f} s" if rapid_s else ""))
+    name = f"RapidOCR 1.4.4 (rec_batch_num {rec_batch_num})" if rec_batch_num else "RapidOCR 1.4.4"
+    click.echo(f"== {name}: {len(rapid)} pages" + (f" in {rapid_s:.2f} s" if rapid_s else ""))
     click.echo("against the generator's GT: " + "; ".join(format_page_metrics(vs_gt)))
     runs = []
     for spec in engines:
