@@ -71,6 +71,9 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
                    "(default: CPU count).")
 @click.option("--group-pages", type=click.IntRange(min=1), default=4, show_default=True,
               help="Pages whose crops are classified and recognized together.")
+@click.option("--text-score", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Boxes whose recognition confidence is below it are left out (RapidOCR's "
+                   "text_score).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="out.jsonl, one line per page in input order [default: stdout].")
 @click.option("--draw", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -92,7 +95,7 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
 @click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
               help="With --executor ray: CPUs per actor [default: 1].")
 def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, threads, group_pages,
-         output, draw, overwrite, progress, quiet, gt, metric, misreads, executor, ray_address,
+         text_score, output, draw, overwrite, progress, quiet, gt, metric, misreads, executor, ray_address,
          actors, cpus_per_actor):
     """Find and read the text on pages: PAGES_OR_DIRS are image files, folders (searched for
     image files) or - (paths on stdin).
@@ -111,7 +114,7 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
 
     One JSON line per page, in input order: {"page": PATH, "boxes": [{"points": [[x, y] x 4],
     "text", "confidence", "angle": 0 | 180}]}: points in pixels of the original image,
-    clockwise from the top-left; boxes whose confidence is below 0.5 are left out. Bad pages
+    clockwise from the top-left; boxes whose confidence is below --text-score are left out. Bad pages
     (unreadable, undecodable, > 50 Mpixel) are named on stderr and skipped; a run where no
     page could be read exits with status 1 (and writes no --output). --output and --draw are
     published whole when complete, never over an input or a file this tool did not write.
@@ -143,9 +146,10 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
                                                           what="--draw"))
         ray = None if executor == "local" else {"ray_address": ray_address, "actors": actors,
                                                 "cpus_per_actor": cpus_per_actor}
-        done, bad, boxes, wall, times, records = _run(src, engines, backend, device, threads,
-                                                      group_pages, out, stage, progress, quiet,
-                                                      keep=gt is not None, ray=ray)
+        args = {"det": engines[0], "cls": engines[1], "rec": engines[2], "threads": threads,
+                "backend": backend, "device": device, "text_score": text_score}
+        done, bad, boxes, wall, times, records = _run(src, args, group_pages, out, stage,
+                                                      progress, quiet, gt is not None, ray)
     if bad > MAX_REPORTED and not quiet:
         click.echo(f"... and {bad - MAX_REPORTED} more bad page(s)", err=True)
     if gt is not None:
@@ -159,15 +163,12 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
 
 
 @contextlib.contextmanager
-def _rows(paths, engines, backend, device, threads, group_pages, ray, quiet):
+def _rows(paths, args, group_pages, ray, quiet):
     """``(rows, times)``: the page rows ``(k, item, record, error)`` in input order, locally
     (:meth:`OCR.iter`) or on Ray (:func:`pipeline.pages.on_ray.ocr_on_ray`)."""
     from crnn_deploy.pipeline.pages.ocr import OCR
     from crnn_deploy.pipeline.pages.stages import StageTimes
 
-    det, cls, rec = engines
-    args = {"det": det, "cls": cls, "rec": rec, "threads": threads, "backend": backend,
-            "device": device}
     if ray is not None:
         from crnn_deploy.pipeline.pages.on_ray import ocr_on_ray
 
@@ -178,8 +179,7 @@ def _rows(paths, engines, backend, device, threads, group_pages, ray, quiet):
         yield ocr.iter(paths), ocr.times
 
 
-def _run(src, engines, backend, device, threads, group_pages, out, stage, progress, quiet,
-         keep=False, ray=None):
+def _run(src, args, group_pages, out, stage, progress, quiet, keep=False, ray=None):
     """Run the pages; write each record to ``out`` and its drawing into ``stage``. Returns
     ``(done, bad, boxes, wall_s, times, records or None)``.
 
@@ -192,7 +192,7 @@ def _run(src, engines, backend, device, threads, group_pages, out, stage, progre
 
     done = bad = boxes = 0
     first_bad, records = None, [] if keep else None
-    with _rows(src.paths, engines, backend, device, threads, group_pages, ray, quiet) as (rows, times), \
+    with _rows(src.paths, args, group_pages, ray, quiet) as (rows, times), \
             tqdm(total=len(src.paths), unit="page", desc="pages", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
         start = time.perf_counter()
