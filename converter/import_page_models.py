@@ -13,11 +13,11 @@ What the spec claims is checked against what the model does, with ONNX Runtime o
 inputs (:mod:`converter.page_inputs`): a detector's output is (N, 1, H, W) at the input's H and W
 with values in [0, 1], at two page sizes and a batch of 2; a classifier's is (N, len(labels))
 with rows of probabilities summing to 1 (within :data:`PROB_SUM_ATOL`). The written model is run
-on the same inputs and must equal the source within :data:`converter.onnx_import.IMPORT_ATOL`.
+on the same inputs and must equal the source within :data:`IMPORT_ATOL` (1e-5).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +29,26 @@ from crnn_deploy.converter.outputs import publish_outputs
 from crnn_deploy.converter.page_inputs import check_inputs_of
 from crnn_deploy.models.page_specs import page_spec_from_dict
 from crnn_deploy.models.spec_record import METADATA_KEY
+from crnn_deploy.models.specs import load_onnx_spec
 
+#: max abs diff allowed between the source model and the written one (same runtime, as
+#: ``converter.onnx_import.IMPORT_ATOL``)
+IMPORT_ATOL = 1e-5
 #: |sum of a classifier row - 1| allowed (float32 softmax)
 PROB_SUM_ATOL = 1e-3
 #: detector map values allowed outside [0, 1] by float rounding
 MAP_EPS = 1e-6
+
+
+@dataclass
+class PageImportResult:
+    """What :func:`import_page_model` wrote (the fields of ``converter.onnx_import.ImportResult``):
+    the spec, whether onnxsim's graph was kept (and why not), the max abs diff to the source."""
+
+    spec: object
+    simplified: bool
+    max_diff: float
+    note: str = ""
 
 
 def _dims(v) -> list:
@@ -64,11 +79,20 @@ def _set_dims(value_info, dims: list) -> None:
             dim.dim_param = v
 
 
-def _run(model, inputs: list[np.ndarray], name: str) -> list[np.ndarray]:
+def _run(model, inputs: list[np.ndarray], name: str, where="the model", kind="") -> list[np.ndarray]:
+    from crnn_deploy.runtime.engine_spec import first_line
     from crnn_deploy.runtime.ort_backend import open_session
 
     sess = open_session(model)
-    return [sess.run(None, {name: x})[0] for x in inputs]
+    outs = []
+    for x in inputs:
+        try:
+            outs.append(sess.run(None, {name: x})[0])
+        except Exception as exc:  # onnxruntime's Fail/InvalidArgument on a shape it cannot run
+            raise UserError(f"{where}: ONNX Runtime cannot run input {tuple(x.shape)} of the "
+                            f"{kind or 'spec'} ({first_line(exc)}); is it a {kind or 'model'} "
+                            "of this spec?") from None
+    return outs
 
 
 def check_outputs(spec, inputs: list[np.ndarray], outputs: list[np.ndarray], where) -> None:
@@ -104,18 +128,18 @@ def import_page_model(source: Path, spec_dict: dict, output: Path, simplify: boo
     the output was already checked writable by the caller (``prepare_outputs``).
 
     Returns:
-        :class:`converter.onnx_import.ImportResult` (the spec written, onnxsim kept or why not,
-        the max abs diff against the source).
+        :class:`PageImportResult` (the spec written, onnxsim kept or why not, the max abs diff
+        against the source).
 
     Raises:
         UserError: an invalid spec (naming the key), the model's input is not rank 4 or has a
             static C other than 3 / a classifier's static H or W other than the spec's, the
             outputs contradict the spec, or the written model differs from the source.
     """
-    from crnn_deploy.converter.onnx_import import IMPORT_ATOL, ImportResult, load_model
-
     spec = page_spec_from_dict(spec_dict)
-    model = load_model(source)
+    if not source.is_file():
+        raise UserError(f"ONNX file not found: {source}")
+    model = load_onnx_spec(source)[0]
     inp, out = _pick(model, source, spec)
     spec = spec.with_changes(input=replace(spec.input, name=inp.name),
                              output=replace(spec.output, name=out.name))
@@ -129,7 +153,7 @@ def import_page_model(source: Path, spec_dict: dict, output: Path, simplify: boo
         raise UserError(f"{source}: the model's input {inp.name!r} is {dims}: a detector needs a "
                         "dynamic height and width (the page decides them)")
     inputs = check_inputs_of(spec)
-    reference = _run(str(source), inputs, inp.name)
+    reference = _run(str(source), inputs, inp.name, source, spec.kind)
     check_outputs(spec, inputs, reference, source)
     _set_dims(inp, ["batch", *fixed])
     out_dims = ["batch", 1, "height", "width"] if spec.kind == "detector" else ["batch", len(spec.labels)]
@@ -155,7 +179,7 @@ def import_page_model(source: Path, spec_dict: dict, output: Path, simplify: boo
             raise UserError(f"import of {source}: the written model differs from the source by "
                             f"{diff:.3g} (> {IMPORT_ATOL:g}); nothing was written")
         publish_outputs(output, [(tmp, output)], overwrite)
-    return ImportResult(spec, simplified, diff, note)
+    return PageImportResult(spec, simplified, diff, note)
 
 
 def _simplified_if_equal(model: onnx.ModelProto, inputs: list[np.ndarray], name: str):

@@ -85,12 +85,20 @@ def cls_tensor(spec: ClassifierSpec, crops: list[np.ndarray]) -> np.ndarray:
 
 
 def cls_check_inputs(spec: ClassifierSpec) -> list[np.ndarray]:
-    """The classifier's check inputs: 6 text-line crops of :func:`render_page` (3 upright, the
-    same 3 turned 180 degrees), and one crop alone."""
-    page = render_page(900, 700, seed=3)
-    crops = [page[y:y + 48, 10:10 + w] for y, w in ((10, 300), (100, 420), (200, 160))]
+    """The classifier's check inputs: 6 text-line crops drawn with ``cv2.putText`` (3 upright,
+    the same 3 turned 180 degrees), one crop alone, and 6 of uniform noise in [-1, 1] (its
+    probabilities are far from 0 and 1, where a rounding difference shows)."""
+    import cv2
+
+    crops = []
+    for word, width in (("Invoice 2024", 300), ("crnn-deploy pages", 420), ("TOTAL", 160)):
+        strip = np.full((48, width, 3), 245, np.uint8)
+        cv2.putText(strip, word, (6, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (20, 20, 20), 2,
+                    cv2.LINE_AA)
+        crops.append(strip)
     crops += [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
-    return [cls_tensor(spec, crops), cls_tensor(spec, crops[1:2])]
+    noise = np.random.default_rng(0).uniform(-1, 1, (6, *spec.input_shape)).astype(np.float32)
+    return [cls_tensor(spec, crops), cls_tensor(spec, crops[1:2]), noise]
 
 
 def check_inputs_of(spec) -> list[np.ndarray]:

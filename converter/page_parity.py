@@ -49,3 +49,26 @@ def compare_page(what: str, spec, reference: Runner, candidate: Runner, atol: fl
                             f"{atol:.3g}; nothing was written")
         worst = max(worst, diff)
     return worst
+
+
+def page_profile(spec, lo: int, opt: int, hi: int, max_side: int | None = None
+                 ) -> dict[str, tuple[int, int, int, int]]:
+    """A TensorRT optimization profile (``{"min", "opt", "max"}`` -> (N, C, H, W)) of a page
+    model for batches ``lo`` <= ``opt`` <= ``hi``.
+
+    A detector's profile spans H and W: min ``multiple`` x ``multiple`` (32 x 32), opt
+    ``limit_side_len`` rounded to the multiple, square (736 x 736: the short side of most pages
+    under ``limit_type`` min), max ``max_side`` (default the spec's ``input.max_side``, 4096)
+    square. A classifier's (3, height, width) is fixed.
+
+    Raises:
+        UserError: ``max_side`` outside multiple..``input.max_side`` or not a multiple.
+    """
+    if spec.kind != "detector":
+        return {k: (int(n), *spec.input_shape) for k, n in (("min", lo), ("opt", opt), ("max", hi))}
+    m, top = spec.input.multiple, max_side or spec.input.max_side
+    if not (m <= top <= spec.input.max_side and top % m == 0):
+        raise UserError(f"--max-width {top} (the detector's largest side) must be a multiple of "
+                        f"{m} in {m}..{spec.input.max_side} of {spec.name}")
+    side = min(top, max(m, int(round(spec.input.limit_side_len / m)) * m))
+    return {"min": (int(lo), 3, m, m), "opt": (int(opt), 3, side, side), "max": (int(hi), 3, top, top)}

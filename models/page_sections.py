@@ -69,7 +69,12 @@ class DetInput:
         exceed ``max_side``, the ratio is lowered so the longer side is ``max_side`` (rounded
         down to the multiple): crnn-deploy's bound, not RapidOCR's. A (0, ...) result means the
         image is too small to detect anything (RapidOCR returns no boxes then).
+
+        Raises:
+            ValueError: ``h`` or ``w`` is not a positive int (a caller's bug, not user input).
         """
+        if not (isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0):
+            raise ValueError(f"image size must be positive integers, got {h} x {w}")
         short, long_ = min(h, w), max(h, w)
         ratio = 1.0
         if self.limit_type == "min" and short < self.limit_side_len:

@@ -41,6 +41,9 @@ class Backend(abc.ABC):
     def __init__(self, engine: str | Path, device: str = "CPU", **options):
         self.engine = Path(engine)
         self.device = device
+        #: the spec kind the engine must hold (option ``kind``: "recognizer", "detector",
+        #: "classifier"; None: any), checked by :meth:`load`
+        self.expect_kind: str | None = options.pop("kind", None)
         self.options = options
         self.spec: ModelSpec | None = None
         self.batch_size: int | None = None
@@ -118,7 +121,8 @@ class Backend(abc.ABC):
 
         Raises:
             UserError: the engine file is missing (checked first), the backend cannot run here
-                (the reason and :meth:`install_hint`), or the engine is unreadable.
+                (the reason and :meth:`install_hint`), the engine is unreadable, or it holds
+                a spec of another kind than ``expect_kind``.
         """
         if not self._loaded:
             if not self.engine.is_file():
@@ -130,6 +134,10 @@ class Backend(abc.ABC):
                 raise UserError(f"backend {self.name!r} cannot run here: {reason}; "
                                 f"{self.install_hint()}")
             self._load()
+            if self.expect_kind not in (None, self.spec.kind):
+                self._close()
+                raise UserError(f"engine {self.engine} holds a {self.spec.kind} "
+                                f"({self.spec.name!r}); a {self.expect_kind} is needed here")
             self._loaded = True
         return self
 
