@@ -47,16 +47,21 @@ def crop_boxes(image: np.ndarray, boxes) -> list[np.ndarray]:
 
 
 def cls_input(crop: np.ndarray, shape: tuple[int, int, int] = (3, 48, 192),
-              mean: float = 0.5, std: float = 0.5) -> np.ndarray:
-    """One crop (uint8 (h, w, 3)) -> the angle classifier's float32 ``shape`` (C, H, W) input
-    (module docstring). ``shape`` default: RapidOCR's ``cls_image_shape`` [3, 48, 192]."""
+              mean=0.5, std=0.5, channels: str = "BGR") -> np.ndarray:
+    """One crop (BGR uint8 (h, w, 3)) -> the angle classifier's float32 ``shape`` (C, H, W)
+    input (module docstring), channels in ``channels`` order, ``mean``/``std`` a number or one
+    per channel. ``shape`` default: RapidOCR's ``cls_image_shape`` [3, 48, 192]."""
     import cv2
 
     c, h, w = shape
     ratio = crop.shape[1] / float(crop.shape[0])
     rw = min(w, int(math.ceil(h * ratio)))
     x = cv2.resize(crop, (rw, h)).astype(np.float32)
+    if x.ndim == 3 and channels.upper() == "RGB":
+        x = x[:, :, ::-1]
     x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
+    m = np.asarray(mean, np.float32).reshape(-1, 1, 1)
+    s = np.asarray(std, np.float32).reshape(-1, 1, 1)
     out = np.zeros((c, h, w), np.float32)
-    out[:, :, :rw] = (x / 255 - mean) / std
+    out[:, :, :rw] = (x / 255 - m) / s
     return out

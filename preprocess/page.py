@@ -25,6 +25,8 @@ from PIL import Image
 from crnn_deploy.preprocess.transform import to_rgb
 
 LIMIT_TYPES = ("min", "max")
+#: OpenCV interpolation flags by spec name
+CV2_INTER = {"nearest": 0, "bilinear": 1, "bicubic": 2, "area": 3, "lanczos": 4}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class DetInputParams:
     min_side_len: int = 30
     min_height: int = 30
     width_height_ratio: float = 8.0  # -1: never letterbox a wide page
+    channels: str = "BGR"  # the detector's channel order
+    scale: float = 1 / 255.0
+    multiple: int = 32
+    max_side: int = 4096  # crnn-deploy's bound on either input side (not RapidOCR's)
+    interpolation: str = "bilinear"  # of cv2.resize (step 3)
 
     def __post_init__(self):
         if self.limit_type not in LIMIT_TYPES:
@@ -87,10 +94,10 @@ def _fit32(img: np.ndarray, ratio: float) -> np.ndarray:
 def limit_sides(img: np.ndarray, p: DetInputParams) -> tuple[np.ndarray, tuple[float, float]]:
     """Step 1 of the module docstring: the working image and its ``(ratio_h, ratio_w)``."""
     ratio_hw = (1.0, 1.0)
-    for too_big, side, limit in ((max(img.shape[:2]) > p.max_side_len, max, p.max_side_len),
-                                 (min(img.shape[:2]) < p.min_side_len, min, p.min_side_len)):
-        if too_big:
-            h, w = img.shape[:2]
+    for side, limit, off in ((max, p.max_side_len, lambda v, lim: v > lim),
+                             (min, p.min_side_len, lambda v, lim: v < lim)):
+        h, w = img.shape[:2]  # the second test sees the first resize, as RapidOCR's does
+        if off(side(h, w), limit):
             img = _fit32(img, limit / side(h, w))
             ratio_hw = (h / img.shape[0], w / img.shape[1])
     return img, ratio_hw
@@ -104,15 +111,34 @@ def letterbox_rows(h: int, w: int, p: DetInputParams) -> int:
     return int(abs(max(int(w / p.width_height_ratio), p.min_height) * 2 - h) / 2)
 
 
-def det_input(img: np.ndarray, p: DetInputParams) -> np.ndarray:
-    """Step 3: BGR uint8 (H, W, 3) -> float32 (1, 3, H', W'), H' and W' multiples of 32."""
-    h, w = img.shape[:2]
+def det_size(h: int, w: int, p: DetInputParams) -> tuple[int, int]:
+    """Step 3's input (height, width) for a working image of ``h`` x ``w``: ``int(side *
+    ratio)`` rounded to the nearest ``multiple``; when a side would exceed ``max_side`` the
+    longer side is brought to ``max_side`` (rounded down to the multiple) instead."""
     if p.limit_type == "max":
         ratio = p.limit_side_len / max(h, w) if max(h, w) > p.limit_side_len else 1.0
     else:
         ratio = p.limit_side_len / min(h, w) if min(h, w) < p.limit_side_len else 1.0
-    x = _fit32(img, ratio).astype(np.float32)
-    x = (x * (1 / 255.0) - np.array(p.mean)) / np.array(p.std)
+    m, top = p.multiple, p.max_side // p.multiple * p.multiple
+    rh, rw = (int(round(int(s * ratio) / m) * m) for s in (h, w))
+    if max(rh, rw) > top:
+        ratio = top / max(h, w)
+        rh, rw = (min(top, int(round(int(s * ratio) / m) * m)) for s in (h, w))
+    if rh <= 0 or rw <= 0:
+        raise ValueError(f"a {w}x{h} page is too small for the detector (input {rw}x{rh})")
+    return rh, rw
+
+
+def det_input(img: np.ndarray, p: DetInputParams) -> np.ndarray:
+    """Step 3: BGR uint8 (H, W, 3) -> float32 (1, 3, H', W') (:func:`det_size`), channels in
+    ``p.channels`` order, ``(x * scale - mean) / std``."""
+    import cv2
+
+    rh, rw = det_size(*img.shape[:2], p)
+    x = cv2.resize(img, (rw, rh), interpolation=CV2_INTER[p.interpolation]).astype(np.float32)
+    if p.channels.upper() == "RGB":
+        x = x[:, :, ::-1]
+    x = (x * p.scale - np.array(p.mean)) / np.array(p.std)
     return x.transpose(2, 0, 1)[None].astype(np.float32)
 
 

@@ -14,7 +14,7 @@ from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.options import quiet_option
 from crnn_deploy.pipeline.pages.draw import DRAWINGS, save_drawing
-from crnn_deploy.pipeline.pages.scoring import gt_options, score_run
+from crnn_deploy.pipeline.pages.scoring import gt_inputs, gt_options, score_run
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
 
 #: Bad pages printed one by one on stderr (the rest are counted).
@@ -81,8 +81,19 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
               help="Progress bar on stderr [default: only on a terminal].")
 @quiet_option
 @gt_options
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process; ray: Ray Data actors holding the three engines "
+                   "(the same rows, written once the job is done).")
+@click.option("--ray-address", default=None,
+              help="With --executor ray: the cluster to join ('auto', host:6379) [default: "
+                   "a new local instance].")
+@click.option("--actors", type=click.IntRange(min=1), default=None,
+              help="With --executor ray: page actors [default: one per 2 CPUs].")
+@click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --executor ray: CPUs per actor [default: 1].")
 def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, threads, group_pages,
-         output, draw, overwrite, progress, quiet, gt, misreads):
+         output, draw, overwrite, progress, quiet, gt, metric, misreads, executor, ray_address,
+         actors, cpus_per_actor):
     """Find and read the text on pages: PAGES_OR_DIRS are image files, folders (searched for
     image files) or - (paths on stdin).
 
@@ -104,13 +115,21 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
     (unreadable, undecodable, > 50 Mpixel) are named on stderr and skipped; a run where no
     page could be read exits with status 1 (and writes no --output). --output and --draw are
     published whole when complete, never over an input or a file this tool did not write.
+
+    --gt PAGES.jsonl reads the pages that file lists (same format, boxes with texts) and prints
+    detection precision, recall and hmean (IoU >= 0.5, one-to-one) and end-to-end word
+    accuracy; --misreads adds one line per missed, extra and misread box. Unreadable pages count
+    as pages with no box.
     """
-    given = tuple(a for a in (*inputs, list_file) if a is not None and a != "-")
+    given = tuple(a for a in (*inputs, list_file, gt) if a is not None and a != "-")
     engines = [default_engine("det", det), None if no_cls else default_engine("cls", cls),
                default_engine("rec", rec)]
     if output is not None:
         check_output(output, given, [e for e in engines if e is not None], overwrite)
-    src = gather_inputs(inputs, list_file, None, root)
+    if gt is not None:
+        src, gt_pages = gt_inputs(gt, bool(inputs or list_file or root))
+    else:
+        src = gather_inputs(inputs, list_file, None, root)
     if quiet:
         progress = False
     with contextlib.ExitStack() as stack:
@@ -122,13 +141,15 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
         if draw is not None:
             stage = stack.enter_context(outputs.StagedDir(draw, DRAWINGS, overwrite, "crnn-ocr",
                                                           what="--draw"))
+        ray = None if executor == "local" else {"ray_address": ray_address, "actors": actors,
+                                                "cpus_per_actor": cpus_per_actor}
         done, bad, boxes, wall, times, records = _run(src, engines, backend, device, threads,
                                                       group_pages, out, stage, progress, quiet,
-                                                      keep=gt is not None)
+                                                      keep=gt is not None, ray=ray)
     if bad > MAX_REPORTED and not quiet:
         click.echo(f"... and {bad - MAX_REPORTED} more bad page(s)", err=True)
     if gt is not None:
-        for line in score_run(records, src.names, gt, misreads):
+        for line in score_run(records, gt_pages, metric, misreads):
             click.echo(line, err=True)
     if not quiet:
         rate = f"{done / wall:.2f} pages/s, {boxes / wall:.1f} boxes/s" if wall > 0 else ""
@@ -137,8 +158,28 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
                    err=True)
 
 
+@contextlib.contextmanager
+def _rows(paths, engines, backend, device, threads, group_pages, ray, quiet):
+    """``(rows, times)``: the page rows ``(k, item, record, error)`` in input order, locally
+    (:meth:`OCR.iter`) or on Ray (:func:`pipeline.pages.on_ray.ocr_on_ray`)."""
+    from crnn_deploy.pipeline.pages.ocr import OCR
+    from crnn_deploy.pipeline.pages.stages import StageTimes
+
+    det, cls, rec = engines
+    args = {"det": det, "cls": cls, "rec": rec, "threads": threads, "backend": backend,
+            "device": device}
+    if ray is not None:
+        from crnn_deploy.pipeline.pages.on_ray import ocr_on_ray
+
+        times = StageTimes()
+        yield ocr_on_ray(paths, args, group_pages=group_pages, quiet=quiet, times=times, **ray), times
+        return
+    with OCR(group_pages=group_pages, **args) as ocr:
+        yield ocr.iter(paths), ocr.times
+
+
 def _run(src, engines, backend, device, threads, group_pages, out, stage, progress, quiet,
-         keep=False):
+         keep=False, ray=None):
     """Run the pages; write each record to ``out`` and its drawing into ``stage``. Returns
     ``(done, bad, boxes, wall_s, times, records or None)``.
 
@@ -147,18 +188,15 @@ def _run(src, engines, backend, device, threads, group_pages, out, stage, progre
     """
     from tqdm import tqdm
 
-    from crnn_deploy.pipeline.pages.ocr import OCR
     from crnn_deploy.pipeline.pages.run import load_page
 
     done = bad = boxes = 0
     first_bad, records = None, [] if keep else None
-    det, cls, rec = engines
-    with OCR(det, cls, rec, threads=threads, group_pages=group_pages, backend=backend,
-             device=device) as ocr, \
+    with _rows(src.paths, engines, backend, device, threads, group_pages, ray, quiet) as (rows, times), \
             tqdm(total=len(src.paths), unit="page", desc="pages", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
         start = time.perf_counter()
-        for k, _, record, why in ocr.iter(src.paths):
+        for k, _, record, why in rows:
             bar.update(1)
             name = src.names[k]
             if why is not None:
@@ -181,7 +219,7 @@ def _run(src, engines, backend, device, threads, group_pages, out, stage, progre
         if done == 0:
             raise UserError(f"no page could be read ({bad} bad; first: {first_bad})")
         out.flush()
-    return done, bad, boxes, wall, ocr.times, records
+    return done, bad, boxes, wall, times, records
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,12 +25,12 @@ def _open(path: Path, kind: str, role: str, backend: str | None, device: str):
 def det_params_of(spec) -> DetInputParams:
     """A detector spec's ``input`` section -> :class:`preprocess.page.DetInputParams`."""
     i = spec.input
-    mean = i.mean if isinstance(i.mean, (list, tuple)) else (i.mean,) * 3
-    std = i.std if isinstance(i.std, (list, tuple)) else (i.std,) * 3
     return DetInputParams(limit_side_len=i.limit_side_len, limit_type=i.limit_type,
-                          mean=tuple(mean), std=tuple(std), max_side_len=i.max_side_len,
+                          mean=tuple(i.mean), std=tuple(i.std), max_side_len=i.max_side_len,
                           min_side_len=i.min_side_len, min_height=i.min_height,
-                          width_height_ratio=i.width_height_ratio)
+                          width_height_ratio=i.width_height_ratio, channels=i.channels,
+                          scale=i.scale, multiple=i.multiple, max_side=i.max_side,
+                          interpolation=i.interpolation)
 
 
 def db_params_of(spec) -> DBParams:
@@ -43,8 +43,10 @@ def db_params_of(spec) -> DBParams:
 
 def cls_params_of(spec) -> ClsParams:
     """A classifier spec -> :class:`stages.ClsParams`."""
+    i = spec.input
     return ClsParams(shape=tuple(spec.input_shape), labels=tuple(spec.labels),
-                     thresh=spec.threshold, batch=spec.batch_size)
+                     thresh=spec.threshold, batch=spec.batch_size, mean=tuple(i.mean),
+                     std=tuple(i.std), channels=i.channels)
 
 
 def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | None = None,

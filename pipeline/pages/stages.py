@@ -30,6 +30,9 @@ class ClsParams:
     labels: tuple[str, ...] = ("0", "180")
     thresh: float = 0.9
     batch: int = 6
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    channels: str = "BGR"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def classify(crops: list[np.ndarray], infer: Callable[[np.ndarray], np.ndarray],
     order = np.argsort(np.array([c.shape[1] / float(c.shape[0]) for c in crops]), kind="stable")
     for s in range(0, len(order), params.batch):
         ks = order[s:s + params.batch]
-        x = np.stack([cls_input(crops[k], params.shape) for k in ks])
+        x = np.stack([cls_input(crops[k], params.shape, params.mean, params.std, params.channels)
+                      for k in ks])
         probs = np.asarray(infer(x), np.float32).reshape(len(ks), -1)
         for k, row in zip(ks, probs):
             best = int(row.argmax())
