@@ -16,8 +16,6 @@ pytest.importorskip("pyclipper")
 pytest.importorskip("rapidocr_onnxruntime", reason="the test extra: rapidocr-onnxruntime==1.4.4")
 
 PAGES, SEED, MAX_SIDE = 6, 27, 640
-DET = ROOT / "weights" / "ch_PP-OCRv4_det_infer.onnx"
-CLS = ROOT / "weights" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
 
 
 def _script(name):
@@ -53,16 +51,9 @@ def rapid_alone(gt):
 
 
 @pytest.fixture(scope="module")
-def onnx_engines(ppocrv4_onnx, tmp_path_factory):
-    from crnn_deploy.converter.onnx_import import import_onnx
-
-    for path in (DET, CLS):
-        if not path.is_file():
-            pytest.skip(f"{path} not found (run `make weights`)")
-    folder = tmp_path_factory.mktemp("page_engines")
-    import_onnx(DET, "ppocrv4-det", folder / "det.onnx")
-    import_onnx(CLS, "ppocr-cls", folder / "cls.onnx")
-    return folder / "det.onnx", folder / "cls.onnx", ppocrv4_onnx
+def onnx_engines(ppocr_det_onnx, ppocr_cls_onnx, ppocrv4_onnx):
+    """The imported f32 detector, classifier and recognizer (session fixtures of conftest)."""
+    return ppocr_det_onnx, ppocr_cls_onnx, ppocrv4_onnx
 
 
 @pytest.fixture(scope="module", params=["onnxruntime", "openvino"])
