@@ -26,6 +26,9 @@ Checks (the script exits 1 if one fails):
   its ownership record lists them. Then the same pair with ``--overwrite``: the pair ends as
   one run's whole output; no temporary is left.
 
+The hostile-input cases of issue 26 (paths and JSON from inside files, bounded reads, widths,
+messages) are in ``scripts/stress_hostile.py`` (cases as data in ``scripts/hostile_cases*.py``).
+
 Not a timed test: run it by hand::
 
     .venv/bin/python scripts/stress_safety.py --engine build/nano-ocr_dynamic.onnx \\
