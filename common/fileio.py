@@ -43,7 +43,9 @@ def json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> int:
     return deepest
 
 
-def _no_duplicates(pairs: list) -> dict:
+def no_duplicate_keys(pairs: list) -> dict:
+    """``object_pairs_hook`` of ``json.loads``: the object, or ValueError on a key given twice
+    (``{"blank": 0, "blank": 5}``: which one was meant?)."""
     obj = {}
     for key, value in pairs:
         if key in obj:
@@ -66,7 +68,7 @@ def loads_json(text: str | bytes, what: str) -> object:
             text = text.decode("utf-8-sig")
         if json_depth(text) > MAX_JSON_DEPTH:
             raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        return json.loads(text, object_pairs_hook=no_duplicate_keys)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError too
         raise UserError(f"{display_name(what)} is not usable JSON: {exc}") from None
 

@@ -59,7 +59,11 @@ def test_a_bad_box_names_file_line_page_box_and_field(tmp_path, box, field):
     ('{"page": "../a.png", "boxes": []}', "leaves the folder"),
     ('{"page": "", "boxes": []}', "expected a non-empty image path"),
     ('{"page": 3, "boxes": []}', "expected a non-empty image path"),
-    ("[" * 100000 + "]" * 100000, "not a JSON object"),
+    ("[" * 100000 + "]" * 100000, "not a JSON object .nested deeper than 64"),
+    # the hostile re-run's example (scripts/stress_hostile.py page_gt_dupkeys): which boxes?
+    ('{"page": "a.png", "boxes": [], "boxes": []}', "not a JSON object .duplicate key 'boxes'"),
+    ('{"page": "a.png", "boxes": [{"points": [[0, 0], [1, 0], [1, 1], [0, 1]], "text": "a", '
+     '"text": "b"}]}', "duplicate key 'text'"),
 ])
 def test_a_bad_line_is_an_error_naming_the_line(tmp_path, line, why):
     path = write(tmp_path, line)
