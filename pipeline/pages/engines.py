@@ -50,17 +50,24 @@ def cls_params_of(spec) -> ClsParams:
 
 
 def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | None = None,
-                      device: str = "CPU", **rec_options):
+                      device: str = "CPU", rec_batching: str = "width", **rec_options):
     """Open the detector, the classifier (None: none) and the recognizer.
 
     Returns ``(engines, params, det_params, close)``: :class:`run.PageEngines`,
     :class:`stages.PageParams` and :class:`preprocess.page.DetInputParams` from the specs,
-    and a function closing all three.
+    and a function closing all three. ``rec_batching``: how crops are batched for the
+    recognizer (:mod:`pipeline.pages.rec_batching`: ``width`` or ``rapidocr``).
 
     Raises:
-        UserError: a missing engine, an engine whose spec is of another kind than its role.
+        UserError: a missing engine, an engine whose spec is of another kind than its role,
+            an unknown ``rec_batching`` or one the recognizer's spec cannot follow.
     """
+    from crnn_deploy.pipeline.pages.rec_batching import REC_BATCHINGS, rapidocr_reader
     from crnn_deploy.pipeline.recognizer import Recognizer
+
+    if rec_batching not in REC_BATCHINGS:
+        raise UserError(f"rec_batching must be one of {', '.join(REC_BATCHINGS)}, "
+                        f"got {rec_batching!r}")
 
     opened = []
     try:
@@ -73,14 +80,16 @@ def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | Non
         recognizer = Recognizer(rec, backend=backend, device=device, channel_order="bgr",
                                 **rec_options)
         opened.append(recognizer)
+        read = (rapidocr_reader(recognizer) if rec_batching == "rapidocr"
+                else lambda crops: recognizer.recognize(crops, errors="ignore"))
     except BaseException:
         for o in opened:
             o.close()
         raise
     params = PageParams(db=db_params_of(det_be.spec),
                         cls=cls_params_of(cls_be.spec) if cls_be is not None else ClsParams())
-    engines = PageEngines(det_be.infer, None if cls_be is None else cls_be.infer,
-                          lambda crops: recognizer.recognize(crops, errors="ignore"))
+    engines = PageEngines(det_be.infer, None if cls_be is None else cls_be.infer, read,
+                          rec_per_page=rec_batching == "rapidocr")
 
     def close() -> None:
         for o in opened:
