@@ -12,8 +12,9 @@ from crnn_deploy.preprocess.page import DetInputParams
 from crnn_deploy.runtime.registry import open_backend
 
 
-def _open(path: Path, kind: str, role: str, backend: str | None, device: str):
-    be = open_backend(path, backend, device=device).load()
+def _open(path: Path, kind: str, role: str, backend: str | None, device: str, threads=None):
+    be = open_backend(path, backend, device=device,
+                      **({"threads": threads} if threads else {})).load()
     got = getattr(be.spec, "kind", "recognizer")
     if got != kind:
         be.close()
@@ -50,13 +51,17 @@ def cls_params_of(spec) -> ClsParams:
 
 
 def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | None = None,
-                      device: str = "CPU", rec_batching: str = "width", **rec_options):
+                      device: str = "CPU", rec_batching: str = "width",
+                      engine_threads: int | None = None, **rec_options):
     """Open the detector, the classifier (None: none) and the recognizer.
 
     Returns ``(engines, params, det_params, close)``: :class:`run.PageEngines`,
     :class:`stages.PageParams` and :class:`preprocess.page.DetInputParams` from the specs,
     and a function closing all three. ``rec_batching``: how crops are batched for the
     recognizer (:mod:`pipeline.pages.rec_batching`: ``width`` or ``rapidocr``).
+    ``engine_threads``: inference threads of each engine (OpenVINO ``INFERENCE_NUM_THREADS``,
+    ONNX Runtime ``intra_op_num_threads``; the recognizer then runs one engine, no streams);
+    None: each backend's default.
 
     Raises:
         UserError: a missing engine, an engine whose spec is of another kind than its role,
@@ -71,12 +76,14 @@ def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | Non
 
     opened = []
     try:
-        det_be = _open(det, "detector", "--det", backend, device)
+        det_be = _open(det, "detector", "--det", backend, device, engine_threads)
         opened.append(det_be)
         cls_be = None
         if cls is not None:
-            cls_be = _open(cls, "classifier", "--cls", backend, device)
+            cls_be = _open(cls, "classifier", "--cls", backend, device, engine_threads)
             opened.append(cls_be)
+        if engine_threads:
+            rec_options.setdefault("threads", engine_threads)
         recognizer = Recognizer(rec, backend=backend, device=device, channel_order="bgr",
                                 **rec_options)
         opened.append(recognizer)
