@@ -15,6 +15,7 @@ from crnn_deploy.pipeline.options import feed_options, quiet_option
 from crnn_deploy.pipeline.ray.cli import ray_options, recognize_on_ray
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
 from crnn_deploy.pipeline.row_formats import FORMATS, RowWriter
+from crnn_deploy.postprocess.metric_option import echo_notes, metric_option
 from crnn_deploy.postprocess.metrics import format_metrics, score_samples
 from crnn_deploy.runtime.options import backend_options, engine_options
 
@@ -47,10 +48,11 @@ def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite:
 
 
 def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] | None,
-                strict: bool, quiet: bool = False):
+                strict: bool, quiet: bool = False, metric: str = "latin"):
     """Write the rows of ``source`` (a context manager yielding ``rows`` and ``report``) with
     ``writer``, each named by ``names[k]``; returns ``(done, bad, wall_s, ray_result or None,
-    metrics or None)`` (metrics: with ``labels``, the unreadable images counted as wrong).
+    metrics or None)`` (metrics: with ``labels``, under ``metric``, the unreadable images
+    counted as wrong).
 
     Raises:
         UserError: a bad image with ``strict``; no image recognized at all.
@@ -80,7 +82,7 @@ def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] |
             raise UserError(f"no image could be recognized ({bad} bad; first: {first_bad})")
         writer.close()
         writer.out.flush()
-        metrics = score_samples(scored, unreadable)[0] if labels is not None else None
+        metrics = score_samples(scored, unreadable, metric)[0] if labels is not None else None
         return done, bad, wall, getattr(src, "result", None), metrics
 
 
@@ -105,11 +107,12 @@ def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] |
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: only on a terminal]; with --executor ray, "
                    "Ray Data's progress bars (only when asked for).")
+@metric_option
 @quiet_option
 @ray_options
 def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, precision, widths, output,
-         batchsize, prep_threads, ahead, streams, strict, overwrite, progress, quiet, executor,
-         **ray_opts):
+         batchsize, prep_threads, ahead, streams, strict, overwrite, progress, metric, quiet,
+         executor, **ray_opts):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
 
     \b
@@ -129,7 +132,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
     that appeared meanwhile (two runs to one path: one wins, the other fails; --overwrite
     replaces only a file this tool wrote, recorded in a hidden .NAME.crnn-deploy.json beside
     it); stdout rows are streamed. A summary line (images, images/s) goes to stderr; with
-    --gt, the metrics of crnn-eval too. Rows of --list and --gt images are named by the path
+    --gt, the metrics of crnn-eval too (under --metric). Rows of --list and --gt images are named by the path
     as listed.
 
     --executor ray runs the same stages on Ray Data (pipeline.ray.executor.run over an image list;
@@ -162,11 +165,12 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
             out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
         writer = RowWriter(out, fmt or "tsv", header=fmt is not None)
         done, bad, wall, ray_res, metrics = _write_rows(source, writer, src.names, src.labels,
-                                                         strict, quiet)
+                                                         strict, quiet, metric)
     if bad > MAX_REPORTED and not quiet:
         click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
     for line in format_metrics(metrics) if metrics is not None else []:
         click.echo(line, err=True)
+    echo_notes(metrics)
     if ray_res is not None:  # the Ray job's wall clock (read to Parquet), start-up apart
         rate = f"{ray_res.images_per_s:.1f} images/s end to end on Ray ({ray_res.actors} " \
                f"actor(s); start-up {ray_res.startup_s:.1f} s not included)"

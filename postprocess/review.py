@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.fileio import atomic_write_bytes, atomic_write_text
-from crnn_deploy.postprocess.metrics import normalize_standard
+from crnn_deploy.postprocess.metrics import DEFAULT_METRIC, normalizer
 
 #: Word accuracy the review threshold aims at (kept words only).
 TARGET = 0.99
@@ -36,12 +36,13 @@ MAX_THUMB_PIXELS = 50_000_000
 PAGE_HEAD = "<!DOCTYPE html>\n<!-- crnn-deploy misreads -->\n"
 
 
-def review_curve(samples: Iterable[tuple]) -> dict:
+def review_curve(samples: Iterable[tuple], metric: str = DEFAULT_METRIC) -> dict:
     """The review trade-off of ``(id, label, prediction, confidence)`` rows (confidence None
-    for an unreadable image: always reviewed).
+    for an unreadable image: always reviewed), right or wrong under ``metric``
+    (:data:`postprocess.metrics.METRICS`).
 
     Keeping the words with confidence >= t, for every distinct t of the run: ``kept`` (share
-    of all words kept, in [0, 1]), ``accuracy`` (standard-protocol word accuracy of the kept
+    of all words kept, in [0, 1]), ``accuracy`` (word accuracy under ``metric`` of the kept
     words), ``thresholds`` (t); ``pick``: the index marked (the most words kept at accuracy >=
     :data:`TARGET`, else at the best accuracy), ``reached``: whether TARGET was reached;
     ``total``: the number of words.
@@ -53,8 +54,8 @@ def review_curve(samples: Iterable[tuple]) -> dict:
     if not rows:
         raise ValueError("no samples")
     conf = np.array([-1.0 if r[3] is None else float(r[3]) for r in rows])
-    right = np.array([r[3] is not None and normalize_standard(r[1]) == normalize_standard(r[2])
-                      for r in rows])
+    norm = normalizer(metric)
+    right = np.array([r[3] is not None and norm(r[1]) == norm(r[2]) for r in rows])
     order = np.argsort(-conf, kind="stable")
     conf, right = conf[order], right[order]
     n = len(rows)
@@ -75,7 +76,8 @@ def review_curve(samples: Iterable[tuple]) -> dict:
             "reached": bool(len(ok)), "total": n}
 
 
-def write_review_png(path: str | Path, samples: Iterable[tuple], title: str) -> dict:
+def write_review_png(path: str | Path, samples: Iterable[tuple], title: str,
+                     metric: str = DEFAULT_METRIC) -> dict:
     """Plot :func:`review_curve` of ``samples`` to ``path`` (PNG, written atomically);
     returns the curve.
 
@@ -88,7 +90,7 @@ def write_review_png(path: str | Path, samples: Iterable[tuple], title: str) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    c = review_curve(samples)
+    c = review_curve(samples, metric)
     i = c["pick"]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
     try:
@@ -166,12 +168,14 @@ def misread_page(errors: Sequence[tuple], image: Callable[[str], bytes | None],
 
 
 def write_misreads(out_dir: str | Path, samples: Sequence[tuple], errors: Sequence[tuple],
-                   image: Callable[[str], bytes | None], title: str) -> list[Path]:
+                   image: Callable[[str], bytes | None], title: str,
+                   metric: str = DEFAULT_METRIC,
+                   warn: Callable[[str], None] | None = None) -> list[Path]:
     """Write ``out_dir/misreads.html`` and ``out_dir/review.png`` (each atomically) for the
     scored ``samples`` (``(source, label, prediction, confidence)``, unreadable ones with
-    confidence None) and their ``errors`` (the rows of errors.tsv). Returns the paths
-    written; review.png is left out (with a note on the page's caller) when matplotlib is
-    missing.
+    confidence None) and their ``errors`` (the rows of errors.tsv), right or wrong under
+    ``metric``. Returns the paths written; review.png is left out when matplotlib is missing
+    or no word has a confidence, and ``warn`` (e.g. a line on stderr) is told why.
 
     Raises:
         OSError: ``out_dir`` is not writable.
@@ -180,9 +184,16 @@ def write_misreads(out_dir: str | Path, samples: Sequence[tuple], errors: Sequen
     written = [atomic_write_text(out_dir / "misreads.html",
                                  misread_page(errors, image, title, len(samples)))]
     try:
-        write_review_png(out_dir / "review.png", samples, title)
+        write_review_png(out_dir / "review.png", samples, title, metric)
     except ImportError:
+        (warn or _ignore)("review.png skipped: matplotlib is not installed (pip install "
+                          "'crnn-deploy[report]'); misreads.html written")
         return written
     except ValueError:  # no word with a confidence: nothing to plot
+        (warn or _ignore)("review.png skipped: no word has a confidence to plot")
         return written
     return [*written, out_dir / "review.png"]
+
+
+def _ignore(_message: str) -> None:
+    """The default ``warn`` of :func:`write_misreads`: say nothing."""
