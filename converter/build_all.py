@@ -113,7 +113,7 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
         UserError: neither or both sources, a bad checkpoint or ONNX, or an output that may
             not be written.
     """
-    from crnn_deploy.converter.common import read_onnx_info
+    from crnn_deploy.converter.common import read_onnx_info, require_torch
     from crnn_deploy.converter.int8 import DEFAULT_CALIB_SIZE, ROUTES
     from crnn_deploy.converter.om import find_atc
     from crnn_deploy.converter.outputs import prepare_outputs
@@ -124,6 +124,9 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
             onnx is not None and (model_name or checkpoint)):
         raise UserError("give --model and --checkpoint (export first), or --onnx (an ONNX "
                         "file with its spec, e.g. from crnn-convert import), not both")
+    if onnx is None:  # the ONNX rows export the checkpoint with PyTorch
+        require_torch("crnn-convert all --checkpoint (the export from a PyTorch checkpoint; "
+                      "--onnx builds from an ONNX file without it)")
     info = read_onnx_info(onnx) if onnx is not None else None
     spec = info.spec if info is not None else get_spec(model_name)
     batch_size = batch_size or (info.batch if info is not None else None) or 16

@@ -54,6 +54,9 @@ def onnx_cmd(model_name, checkpoint, output, batch_size, dynamic, opset, no_simp
     (batch N; with --dynamic also batches 1, 3 and 2N+1). A model whose width follows the word
     (english_g2) is always exported with dynamic batch and width, checked at several widths.
     """
+    from crnn_deploy.converter.common import require_torch
+
+    require_torch("crnn-convert onnx (the export from a PyTorch checkpoint)")
     from crnn_deploy.converter.onnx_export import export_onnx
     from crnn_deploy.converter.outputs import prepare_outputs
     from crnn_deploy.models.checkpoint import load_model

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.errors import TORCH_INSTALL, UserError
 from crnn_deploy.models.specs import METADATA_KEY, ModelSpec, load_onnx_spec
 
 
@@ -91,6 +91,16 @@ def check_static_batch(info: OnnxInfo, batch: int | None, what: str) -> None:
         want = "a dynamic batch" if batch is None else f"batch {batch}"
         raise UserError(f"{info.path} has a static batch of {info.batch}; {what} needs {want}: "
                         "use the dynamic-batch ONNX (crnn-convert onnx --dynamic)")
+
+
+def require_torch(what: str) -> None:
+    """Import torch, or raise a UserError saying that ``what`` needs it and how to install it
+    (:data:`common.errors.TORCH_INSTALL`: the CPU build first, then the ``[export]`` extra)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # ModuleNotFoundError, or a broken install
+        raise UserError(f"{what} needs PyTorch, which is not installed; install it with: "
+                        f"{TORCH_INSTALL}") from None
 
 
 def import_hint(package: str, extra: str, why: str = "") -> UserError:

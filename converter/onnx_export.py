@@ -23,7 +23,7 @@ from typing import Mapping
 
 import onnx
 
-from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.errors import TORCH_INSTALL, UserError
 from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import TorchRunner, compare, onnx_runner
@@ -79,8 +79,7 @@ def _export_raw(torch_model, spec: ModelSpec, batch: int, dynamic: bool,
                                         output_names=[spec.output_name], opset_version=opset,
                                         dynamo=True, verbose=False, **kwargs)
     except ImportError as exc:  # onnxscript: the dynamo exporter's dependency
-        raise UserError(f"the ONNX exporter needs {exc.name}: "
-                        "pip install 'crnn-deploy[export]'") from None
+        raise UserError(f"the ONNX exporter needs {exc.name}: {TORCH_INSTALL}") from None
     finally:
         logging.disable(logging.NOTSET)
     return program.model_proto
