@@ -65,7 +65,9 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
     model, text = load_onnx_spec(path)  # bounded: models.specs.MAX_ONNX_BYTES
     if text is None:
         raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
-                        "export it with `crnn-convert onnx`")
+                        f"give it one with `crnn-convert import {path} --spec PRESET|spec.json "
+                        f"--output {Path(path).stem}-spec.onnx` (a model of another tool), or "
+                        "export a checkpoint with `crnn-convert onnx`")
     spec = spec_from_text(text, path)
     inputs = [i for i in model.graph.input
               if i.name not in {t.name for t in model.graph.initializer}]

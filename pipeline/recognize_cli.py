@@ -121,8 +121,11 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
     find words -name '*.png' | crnn-recognize --engine build/nano-ocr_bs16.onnx - -o preds.csv
     crnn-recognize --engine build/nano-ocr_bs16.onnx --gt words/gt.txt -o preds.json
 
-    Each image is read, decoded and preprocessed with the engine's spec (grey, PIL resize,
-    (x/255 - 0.5)/0.5) in a thread pool while the engine runs the previous batch; outputs
+    Each image is read, decoded and preprocessed as the engine's spec says (channels, size,
+    resize, normalization: e.g. nano-ocr grey, PIL bilinear stretch to 128x32, (x/255 -
+    0.5)/0.5; PP-OCRv4 BGR, OpenCV keep-ratio to height 48; english_g2 grey, OpenCV, height
+    64; `crnn-convert inspect ENGINE` prints it) in a thread pool while the engine runs the
+    previous batch; outputs
     are greedy-CTC decoded. One row per image, in input order: path, text (raw greedy decode),
     confidence in [0, 1] (mean softmax probability of the emitted steps, PaddleOCR's formula;
     0 for an empty word). Bad images (unreadable, undecodable, > 50 Mpixel) are reported by

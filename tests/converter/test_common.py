@@ -28,7 +28,8 @@ def test_read_onnx_info_errors(nano_dynamic_onnx, tmp_path):
     del model.metadata_props[:]
     bare = tmp_path / "bare.onnx"
     onnx.save(model, str(bare))
-    with pytest.raises(UserError, match="carries no model spec .*crnn-convert onnx"):
+    with pytest.raises(UserError, match=f"carries no model spec .*crnn-convert import {bare} "
+                       r"--spec PRESET\|spec.json --output bare-spec.onnx"):
         read_onnx_info(bare)
     model = onnx.load(str(nano_dynamic_onnx))
     old = model.graph.input[0].name

@@ -115,8 +115,8 @@ def test_recognize_gt_scores_the_same(own_set, nano_dynamic_onnx, tmp_path):
 
 @pytest.mark.parametrize("lines, expected", [
     (["file\tlabel\tsource", "a.png\tA\tby eye"],
-     ["2 malformed line(s)", "line 1: looks like a header line", "line 2: 3 tab-separated columns"]),
-    (["path\tlabel", "a.png\tA"], ["1 malformed line(s)", "line 1: looks like a header line"]),
+     ["2 malformed lines (expected", "line 1: looks like a header line", "line 2: 3 tab-separated columns"]),
+    (["path\tlabel", "a.png\tA"], ["1 malformed line (expected", "line 1: looks like a header line"]),
     (["a.png\tA", "b.png\tB\tC"], ["line 2: 3 tab-separated columns, expected 2"]),
     (["a.png\tA", "b.png"], ["line 2: expected 'path<TAB>label'"]),
     (["a.png\t A"], ["line 1: label has leading or trailing whitespace"]),
