@@ -207,14 +207,16 @@ def _export_rows(rows: list[Row], spec, model_name: str, checkpoint, dyn: Path, 
 
     model = load_model(spec, checkpoint)
     dyn_ok = _attempt(rows, "onnx (dynamic)", dyn, "PyTorch", lambda: (
-        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite),
+        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite,
+                    checkpoint=checkpoint),
         "dynamic batch and width" if spec.dynamic_width else "dynamic batch"), log)
     if spec.dynamic_width:
         rows.append(Row(f"onnx (bs{batch_size})", static, f"skipped: {model_name}'s width follows "
                         f"the word: every engine is built from {dyn.name}"))
         return (dyn, dyn) if dyn_ok else (None, None)
     static_ok = _attempt(rows, f"onnx (bs{batch_size})", static, "PyTorch", lambda: (
-        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite),
+        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite,
+                    checkpoint=checkpoint),
         f"batch {batch_size}"), log)
     return dyn if dyn_ok else None, static if static_ok else None
 

@@ -2,7 +2,7 @@
 
 Subcommands: ``onnx`` (PyTorch -> ONNX), ``import`` (a foreign ONNX + a spec), ``openvino`` (-> IR), ``tensorrt`` (-> plan),
 ``om`` (-> Ascend OM via atc), ``int8`` (-> INT8 IR / ONNX), ``all`` (everything this machine can
-build, with a table). Every subcommand refuses an output that is one of its inputs or an
+build, with a table), ``inspect`` (what an engine holds: :mod:`converter.inspect`). Every subcommand refuses an output that is one of its inputs or an
 existing folder, and replaces an existing output only with ``--overwrite`` and only when this
 tool wrote it (:mod:`converter.outputs`).
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from crnn_deploy.common.cli import group
+from crnn_deploy.converter.inspect import inspect_cmd
 from crnn_deploy.converter.int8.cli import quantize_cmd
 from crnn_deploy.converter.onnx_export import DEFAULT_OPSET
 from crnn_deploy.models.specs import SPECS
@@ -257,6 +258,7 @@ def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
 
 
 main.add_command(quantize_cmd)
+main.add_command(inspect_cmd)
 
 if __name__ == "__main__":
     main()

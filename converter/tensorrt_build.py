@@ -26,7 +26,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.common import BuildResult, read_onnx_info
+from crnn_deploy.converter.common import BuildResult, read_onnx_info, source_record
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import (
     FP32_ATOL,
@@ -246,6 +246,7 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
         tmp.write_bytes(plan)
         write_sidecar(output, spec, path=tmp_side, profile=profile, precision=prec,
                       tensorrt=trt.__version__, gpu=_gpu_name(), onnx=str(info.path),
+                      source=source_record("onnx", info.path, info.source),
                       max_abs_diff=diff, **extra)
         publish_outputs(output, [(tmp_side, side), (tmp, output)], overwrite)  # sidecar first
     note = f"profile {profile['min']}/{profile['opt']}/{profile['max']}, {prec}"
