@@ -1,5 +1,5 @@
 """Atomic file writes shared by every stage: write to a temporary name beside the target, then
-rename, so an interrupted run never leaves a half-written file (DESIGN.md, "Errors and files").
+rename, so an interrupted run never leaves a half-written file (docs/DESIGN.md, "Errors and files").
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 From a checkpoint (``--model M --checkpoint W``) or from an ONNX file that carries its spec
 (``--onnx X``, e.g. from ``crnn-convert import``; M is then its spec's name and there are no
-ONNX rows). Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
+ONNX rows). Builds under ``outdir`` (docs/DESIGN.md, "Engines"), for model M and batch N:
 
 ==================  =========================================================================
 ``M_dynamic.onnx``  batch axis dynamic; checked against PyTorch (batches 1, N, 3, 2N+1)

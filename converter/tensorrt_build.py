@@ -48,7 +48,7 @@ def profile_shapes(spec: ModelSpec, batch_size: int, min_batch: int | None = Non
                    max_width: int | None = None) -> dict[str, tuple[int, int, int, int]]:
     """The optimization profile: ``{"min", "opt", "max"}`` -> (N, C, H, W) of the spec.
 
-    Defaults: min 1, opt ``batch_size``, max ``batch_size`` (the DESIGN.md profile 1/16/16).
+    Defaults: min 1, opt ``batch_size``, max ``batch_size`` (the docs/DESIGN.md profile 1/16/16).
     A dynamic-width spec's profile also spans the width (TensorRT ``IOptimizationProfile.
     set_shape`` takes any dims): W from the spec's smallest (min and opt) to ``max_width``
     (default the spec's largest); the plan's sidecar spec then says ``width_max = max_width``.

@@ -108,7 +108,7 @@ class ModelSpec:
         channels: ``gray``, ``RGB`` or ``BGR``: what the C input channels hold.
         resize_mode: ``stretch`` to (W, H), or ``keep-ratio`` (height H, width from the aspect
             ratio, padded on the right).
-        resize_library: ``pil`` or ``opencv`` (they differ on downscaling: DESIGN.md).
+        resize_library: ``pil`` or ``opencv`` (they differ on downscaling: docs/DESIGN.md).
         pad: ``zeros`` (0 after normalization) or ``last-column`` (a copy of the last column).
         width_max: 0 for a fixed width; else the largest width of a dynamic-width input.
         width_multiple: dynamic width: batch widths are rounded up to a multiple of this.
