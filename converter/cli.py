@@ -232,7 +232,7 @@ def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, 
 @main.command("import")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--spec", "spec_arg", required=True, metavar="PRESET|FILE",
-              help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (README, "
+              help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (docs/MODELS.md, "
                    "'Bring your own CTC model').")
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="ONNX file to write.")
 @click.option("--no-simplify", is_flag=True, help="Skip onnxsim.")

@@ -82,7 +82,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     no score. Both print end-to-end images/s (wall clock from the first LMDB read to the last
     decode) beside the engine-only images/s (bare inference calls). --output gets
     predictions.tsv (file, source, text, confidence per sample, LMDB order; confidence: mean
-    max-softmax probability of the emitted steps, see the README).
+    max-softmax probability of the emitted steps, see docs/USAGE.md, "Recognizing images").
 
     --output follows the output rules of common.outputs: it must not exist, be empty, or
     (with --overwrite) be an earlier crnn-eval output; it may not be, hold or lie in the LMDB
