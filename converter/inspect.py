@@ -110,11 +110,11 @@ def _sidecar(path: Path) -> tuple[str | None, dict, list, list, str]:
     profile = meta.get("profile")
     if isinstance(profile, dict) and spec.input_name in profile:  # TensorRT: min/opt/max shapes
         batch = "batch"
-    shape = getattr(spec, "input_shape", ())
-    w = shape[2] if not getattr(spec, "dynamic_width", False) else "width"
+    shape = tuple(getattr(spec, "input_shape", ()) or ())
+    w = "width" if getattr(spec, "dynamic_width", False) else (shape[2] if shape else None)
     inputs = [_tensor(spec.input_name, [batch, *shape[:2], w], "float32")] if shape else []
-    outputs = [_tensor(spec.output_name, [spec.seq_len or "time", batch, spec.num_classes],
-                       "float32")] if hasattr(spec, "num_classes") else []
+    outputs = ([_tensor(spec.output_name, [spec.seq_len or "time", batch, spec.num_classes],
+                        "float32")] if "alphabet" in spec.to_dict() else [])  # page kinds: none
     precision = str(meta.get("precision") or ("atc precision_mode default (FP16 convolutions)"
                                               if path.suffix == ".om" else "not recorded"))
     return json.dumps(data.get("spec", data)), meta, inputs, outputs, precision
@@ -164,11 +164,11 @@ def inspect_engine(path: str | Path) -> dict:
     record = spec.to_dict() if hasattr(spec, "to_dict") else json.loads(text)
     source = meta.get("source") if isinstance(meta.get("source"), dict) else read_source(
         meta.get(SOURCE_KEY))
-    derived = {}
-    if hasattr(spec, "num_classes"):
+    derived = {"kind": record.get("kind", "recognizer")}
+    if "alphabet" in record and hasattr(spec, "num_classes"):  # a CTC recognizer
         derived["classes"] = (f"{spec.num_classes} ({len(spec.alphabet)} in the alphabet + the "
                               f"CTC blank, class {spec.blank})")
-    if hasattr(spec, "input_shape"):
+    if "width_max" in record:
         w = spec.input_shape[2]
         derived["widths"] = (f"{w}..{spec.width_max} (multiple {spec.width_multiple}, the width "
                              "follows the word)" if spec.dynamic_width else f"{w} (fixed)")
