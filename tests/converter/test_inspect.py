@@ -114,3 +114,22 @@ def test_errors(nano_bs16_onnx, tmp_path):
     assert f"crnn-convert import {bare} --spec PRESET|spec.json" in res.output
     assert "unknown engine type '.pth'" in invoke(tmp_path / "x.pth").output
     assert "not found" in invoke(tmp_path / "absent.onnx").output
+
+
+def test_a_page_model_shows_its_own_fields(tmp_path):
+    """A spec kind added after inspect (the angle classifier of the pages work) prints from its
+    record, with no code for it in converter/inspect.py."""
+    from crnn_deploy.converter.import_page_models import import_page_model
+    from crnn_deploy.models.page_presets import PAGE_PRESETS
+    from tests.conftest import PAGE_WEIGHTS
+
+    source = PAGE_WEIGHTS["ppocr-cls"]
+    if not source.is_file():
+        pytest.skip(f"{source} not found (run `make weights`)")
+    out = tmp_path / "cls.onnx"
+    import_page_model(source, PAGE_PRESETS["ppocr-cls"], out)
+    info = inspect_engine(out)
+    assert info["derived"]["kind"] == "classifier" and info["spec"]["labels"] == ["0", "180"]
+    assert info["inputs"][0]["shape"] == ["batch", 3, 48, 192]
+    assert info["source"] == {"from": "onnx import", "file": source.name, "sha256": sha(source)}
+    assert '  labels: ["0", "180"]' in format_report(info)
