@@ -165,8 +165,8 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         files = {(sources.get(name) or name): name for name, _, _ in decoded.samples}
         try:
             paths = write_misreads(result_dir, scored, errors, staged_images(result_dir, files),
-                                   f"crnn-postprocess: {result_dir}", metric,
-                                   warn=lambda m: click.echo(m, err=True))
+                                   f"crnn-postprocess: {result_dir}",
+                                   log=lambda m: click.echo(m, err=True), metric=metric)
         except OSError as exc:
             raise UserError(f"cannot write the misreads page into {result_dir}: {exc}") from None
         extra = "".join(f", {p}" for p in paths)
