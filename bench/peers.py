@@ -19,8 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from crnn_deploy.bench.peak import describe, this_cpu
-from crnn_deploy.bench.roofline import (ROOFLINE_HEADERS, batch_widths, fmt_roofline,
-                                        image_widths, roofline_row)
+from crnn_deploy.bench.roofline import (
+    ROOFLINE_HEADERS,
+    batch_widths,
+    fmt_roofline,
+    image_widths,
+    roofline_row,
+)
 from crnn_deploy.bench.rounds import interleave, load_average, spread, timed_process
 from crnn_deploy.common.errors import UserError
 

@@ -97,7 +97,7 @@ def scale_section(results: dict) -> str:
     s = results.get("scale")
     head = "## Scale: memory and time per sample on large LMDBs\n\n"
     if not s:
-        return head + ("Not run yet: `python -m crnn_deploy.bench.scale` writes "
+        return head + ("Not run yet: `crnn-bench scale` writes "
                        "`build/bench/scale_eval.json`, which the next `crnn-bench` (or the script "
                        "itself) puts here.")
     text = (
