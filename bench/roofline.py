@@ -98,3 +98,21 @@ def fmt_roofline(r: dict | None) -> list[str]:
 
 
 ROOFLINE_HEADERS = ["GFLOP/image padded (own)", "GFLOP/s", "peak GFLOP/s", "of roofline"]
+
+
+def grid_roofline(onnx_path: str | Path, spec, grid: list[dict], cpu: dict) -> list[dict]:
+    """The roofline of every variant of ``crnn-bench run``'s grid (a fixed-width model: every
+    image at the spec's (C, H, W)), at its fastest batch: ``variant``, ``batch``, ``rate``
+    (images/s, bare inference) and :func:`roofline_row`'s figures. Precision from the variant
+    key (``bf16``, ``int8``; else f32)."""
+    best: dict[str, dict] = {}
+    for p in grid:
+        if p.get("throughput") and (p["variant"] not in best
+                                    or p["throughput"] > best[p["variant"]]["throughput"]):
+            best[p["variant"]] = p
+    out = []
+    for key, p in best.items():
+        precision = "bf16" if "bf16" in key else "int8" if "int8" in key else "f32"
+        r = fixed_roofline(onnx_path, spec, p["throughput"], precision, cpu)
+        out.append({"variant": key, "batch": p["batch"], "rate": p["throughput"], **r})
+    return out

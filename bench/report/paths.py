@@ -78,7 +78,7 @@ def fused_section(results: dict) -> str:
             f"images/s)` of the loop (\"no-overlap estimate\"). On {cpus} vCPUs little overlap "
             f"is possible: the loop already keeps every CPU busy with inference, so preprocessing "
             f"CPU time is taken from the inference threads (\"engine-only during eval\" falls "
-            f"below the loop by about as much). `scripts/bench_fused.py` compares the schedules "
+            f"below the loop by about as much). `crnn-bench fused` compares the schedules "
             f"(README, \"Recognizing unlabeled images\").")
     rows = [(f["label"], f"`{f['engine']}`", f["batch"], f.get("streams", 1), num(f["e2e_ips"]), num(f.get("inline_ips")),
              num(f["loop_ips"]), pct(f["ratio"], 1), pct(f.get("inline_ratio"), 1),

@@ -34,3 +34,18 @@ def test_roofline_of_real_words(ppocrv4_onnx, assets):
     cells = fmt_roofline(r)
     assert cells[2] == "83 (f32)" and cells[3].endswith("%")
     assert fmt_roofline(None) == ["", "", "", ""]
+
+
+def test_grid_roofline_takes_each_variants_fastest_batch(ppocrv4_onnx):
+    from crnn_deploy.bench.report.throughput import roofline_table
+    from crnn_deploy.bench.roofline import grid_roofline
+    from crnn_deploy.models.specs import spec_from_arg
+
+    grid = [{"variant": "ov-bf16", "batch": 1, "throughput": 10.0},
+            {"variant": "ov-bf16", "batch": 16, "throughput": 40.0},
+            {"variant": "ort-int8", "batch": 16, "throughput": None}]
+    roof = grid_roofline(ppocrv4_onnx, spec_from_arg(ppocrv4_onnx), grid, parse_cpuinfo(ZEN4))
+    assert [(r["variant"], r["batch"], r["precision"]) for r in roof] == [("ov-bf16", 16, "bf16")]
+    assert roof[0]["peak"] == pytest.approx(2.6 * 64)
+    md = roofline_table({"roofline": roof, "variants": [{"key": "ov-bf16", "label": "OV bf16"}]})
+    assert "| OV bf16 | 16 |" in md and "(bf16)" in md
