@@ -178,5 +178,8 @@ def render_peers(res: dict) -> str:
               "brackets, at each word's own width. GFLOP/s = padded GFLOP per image x images/s "
               "of the whole process (start-up and file decode included: a lower bound of the "
               "engine's). Peak: physical cores x clock x FLOP per cycle of this CPU at the "
-              "row's precision (`bench.peak`, its table and sources).", ""]
+              "row's precision (`bench.peak`, its table and sources); the ceiling is the images/s "
+              "at that peak. The peers' rows are counted on our graph of the same model at "
+              "their widths (EasyOCR's quantize=True runs its LSTM and Linear layers in int8: "
+              "its f32 peak is a simplification).", ""]
     return "\n".join(lines)

@@ -85,19 +85,22 @@ def fixed_roofline(onnx_path: str | Path, spec, rate: float | None, precision: s
 
 def fmt_roofline(r: dict | None) -> list[str]:
     """Table cells: GFLOP/image padded (own), achieved GFLOP/s, peak GFLOP/s (precision),
-    fraction of the roofline."""
+    fraction of the roofline, and the ceiling: images/s at the peak (peak / padded GFLOP)."""
     if not r:
-        return ["", "", "", ""]
+        return ["", "", "", "", ""]
 
     def f(v, spec):
         return format(v, spec) if v is not None else "?"
 
     return [f"{f(r['gflop_padded'], '.3f')} ({f(r['gflop_own'], '.3f')})", f(r["gflops"], ".1f"),
             f"{f(r['peak'], '.0f')} ({r['precision']})",
-            f"{r['fraction'] * 100:.1f} %" if r.get("fraction") is not None else "?"]
+            f"{r['fraction'] * 100:.1f} %" if r.get("fraction") is not None else "?",
+            f(r["peak"] / r["gflop_padded"], ".0f") if r.get("peak") and r["gflop_padded"]
+            else "?"]
 
 
-ROOFLINE_HEADERS = ["GFLOP/image padded (own)", "GFLOP/s", "peak GFLOP/s", "of roofline"]
+ROOFLINE_HEADERS = ["GFLOP/image padded (own)", "GFLOP/s", "peak GFLOP/s", "of roofline",
+                    "ceiling images/s"]
 
 
 def grid_roofline(onnx_path: str | Path, spec, grid: list[dict], cpu: dict) -> list[dict]:

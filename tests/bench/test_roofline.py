@@ -33,7 +33,8 @@ def test_roofline_of_real_words(ppocrv4_onnx, assets):
     assert r["fraction"] == pytest.approx(r["gflops"] / r["peak"])
     cells = fmt_roofline(r)
     assert cells[2] == "83 (f32)" and cells[3].endswith("%")
-    assert fmt_roofline(None) == ["", "", "", ""]
+    assert cells[4] == f"{83.2 / r['gflop_padded']:.0f}"
+    assert fmt_roofline(None) == ["", "", "", "", ""]
 
 
 def test_grid_roofline_takes_each_variants_fastest_batch(ppocrv4_onnx):
