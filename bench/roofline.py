@@ -68,7 +68,8 @@ def roofline_row(onnx_path: str | Path, spec, widths: Sequence[tuple[int, int]],
     c, h, _ = spec.input_shape
     flops = per_image_flops(onnx_path, (c, h))
     padded = mean_gflop(flops, run)
-    own = mean_gflop(interpolated(flops), [o for o, _ in widths])
+    own_flops = interpolated(flops) if spec.width_max else flops  # fixed width: one shape
+    own = mean_gflop(own_flops, [o for o, _ in widths])
     achieved = padded * rate if rate else None
     peak = peak_gflops(cpu, precision)
     return {"gflop_padded": padded, "gflop_own": own, "gflops": achieved, "peak": peak,
