@@ -16,8 +16,9 @@ from collections.abc import Callable
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.pipeline.api_inputs import load_input
 from crnn_deploy.pipeline.fused import infer_decoded
-from crnn_deploy.pipeline.recognizer import Recognizer, load_input
+from crnn_deploy.pipeline.recognizer import Recognizer
 from crnn_deploy.preprocess.transform import ImageError, preprocess_image
 from crnn_deploy.runtime.widths import ratio_batches
 
