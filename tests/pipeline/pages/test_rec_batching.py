@@ -2,7 +2,6 @@
 1.4.4's TextRecognizer on real IIIT5K words: the same padded tensors, the same texts."""
 from __future__ import annotations
 
-import importlib.util
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +13,6 @@ from crnn_deploy.pipeline.pages.rec_batching import check_rapidocr_spec, rapidoc
 from crnn_deploy.pipeline.recognizer import Recognizer, load_input
 from crnn_deploy.preprocess.transform import preprocess_image
 from crnn_deploy.runtime.widths import ratio_batches
-from tests.conftest import ROOT
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("rapidocr_onnxruntime", reason="the test extra: rapidocr-onnxruntime==1.4.4")
@@ -56,10 +54,9 @@ def test_batch_tensors_are_rapidocrs_resize_norm_img(crops, ppocrv4_onnx):
 
 
 def test_reader_gives_rapidocr_texts_with_its_batches_of_6(crops, ppocrv4_onnx):
-    spec = importlib.util.spec_from_file_location("compare_rapidocr", ROOT / "scripts" / "compare_rapidocr.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    theirs = module.rapidocr_recognizer(threads=2)(crops)[0]  # rec_batch_num 6, its default
+    from crnn_deploy.bench.oracles import rapidocr_recognizer
+
+    theirs = rapidocr_recognizer(threads=2)(crops)[0]  # rec_batch_num 6, its default
     with Recognizer(ppocrv4_onnx, threads=2, channel_order="bgr") as r:
         ours = rapidocr_reader(r)(crops)
     assert [t for t, _ in ours] == [t for t, _ in theirs]
