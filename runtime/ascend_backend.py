@@ -17,13 +17,12 @@ Options: ``device_id`` (int, default 0), or device ``NPU:1``.
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.models.specs import read_sidecar, sidecar_path
+from crnn_deploy.models.specs import read_sidecar, read_sidecar_data
 from crnn_deploy.runtime.base import Backend
 
 INSTALL_HINT = ("install the CANN toolkit, then the aclruntime and ais_bench wheels of the "
@@ -159,7 +158,7 @@ class AscendBackend(Backend):
 
     def _load(self) -> None:
         self.spec = read_sidecar(self.engine)
-        side = json.loads(sidecar_path(self.engine).read_text())
+        side = read_sidecar_data(self.engine)
         gears, widths = side.get("dynamic_batch"), side.get("widths")
         self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id(), widths)
         if widths:  # (N, C, -1, -1): C is the spec's; the gears are the widths it runs

@@ -6,6 +6,7 @@ OpenVINO IR in ``rt_info`` at ``["crnn_deploy", "spec"]``; engines that cannot h
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Sequence
@@ -28,7 +29,7 @@ def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:
         UserError: the JSON is invalid, or there is neither embedded spec nor sidecar.
     """
     if text is None:
-        if sidecar_path(engine).is_file():
+        if os.path.lexists(sidecar_path(engine)):  # a FIFO or folder: refused by the reader
             return read_sidecar(engine)
         raise UserError(f"engine {engine} carries no model spec (ONNX metadata_props {METADATA_KEY!r} "
                         f"or OpenVINO rt_info crnn_deploy/spec) "
