@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.spec_checks import shown
 
 
 @dataclass
@@ -90,6 +91,18 @@ def _attempt(rows: list[Row], engine: str, file: Path, reference: str,
     return True
 
 
+def check_inside(outdir: Path, paths: list[Path]) -> None:
+    """Refuse (UserError) any of ``paths`` that does not resolve to a file inside ``outdir``
+    (symlinks followed): the names come from a model's spec, which a downloaded file carries
+    (its rule, :func:`models.spec_checks.check_name`, is the first line of defence)."""
+    root = outdir.resolve()
+    for path in paths:
+        real = path.resolve()
+        if real.parent != root and root not in real.parents:
+            raise UserError(f"output {shown(str(path))} resolves to {shown(str(real))}, outside "
+                            f"--outdir {outdir}; nothing was written")
+
+
 def build_all(model_name: str | None = None, checkpoint: str | Path | None = None,
               batch_size: int | None = None, outdir: str | Path = "build",
               soc_version: str | None = None, atc: str | Path | None = None,
@@ -142,6 +155,7 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
     planned += [(om, [sidecar_path(om)])] if atc_exe else []
     planned += [(t, [t.with_suffix(s) for s in r.companions]) for _, t, r in int8
                 if calib_gt is not None and not r.missing_sdk()]
+    check_inside(out, [p for path, companions in planned for p in [path, *companions]])
     for path, companions in planned:
         prepare_outputs([path], inputs, overwrite, companions)
     rows: list[Row] = []

@@ -230,7 +230,8 @@ def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, 
 @click.option("--spec", "spec_arg", required=True, metavar="PRESET|FILE",
               help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (README, "
                    "'Bring your own CTC model').")
-@click.option("--output", required=True, type=click.Path(path_type=Path), help="ONNX file to write.")
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="ONNX file to write (the name must end in .onnx).")
 @click.option("--no-simplify", is_flag=True, help="Skip onnxsim.")
 @OVERWRITE_OPT
 def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
@@ -241,10 +242,16 @@ def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
     onnxsim's graph only if its outputs are equal, checked against MODEL with ONNX Runtime
     (max abs diff 1e-5). Every other crnn-convert subcommand, crnn-infer, crnn-eval and
     crnn-recognize then take OUTPUT.
+
+    Before writing, MODEL is run on probe inputs and checked against the spec (docs/SAFETY.md):
+    output dtype and batch axis, output.layout, the class count, output.kind; a blank-like
+    input that does not give output.blank is a warning on stderr. Only the spec's output is kept.
     """
     from crnn_deploy.converter.onnx_import import import_onnx
 
     r = import_onnx(model, spec_arg, output, simplify=not no_simplify, overwrite=overwrite)
+    for warning in r.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     s = r.spec
     width = f"{s.input_shape[2]}..{s.width_max}" if s.dynamic_width else str(s.input_shape[2])
     click.echo(f"wrote {output} ({s.name}: input {s.input_name} N x {s.input_shape[0]} x "

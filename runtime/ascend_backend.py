@@ -24,6 +24,7 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import read_sidecar, read_sidecar_data
 from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.engine_spec import output_index
 
 INSTALL_HINT = ("install the CANN toolkit, then the aclruntime and ais_bench wheels of the "
                 "ais_bench tool (Ascend/tools ais-bench_workload/tool/ais_bench)")
@@ -80,7 +81,7 @@ class OmSession:
     """
 
     def __init__(self, path, output_shape: tuple[int, int], gears: list[int] | None = None,
-                 device_id: int = 0, widths: dict[int, int] | None = None):
+                 device_id: int = 0, widths: dict[int, int] | None = None, spec=None):
         from ais_bench.infer.interface import InferSession
 
         try:
@@ -90,6 +91,9 @@ class OmSession:
         desc = self.session.get_inputs()
         if len(desc) != 1:
             raise UserError(f"{path}: expected 1 input, the OM has {len(desc)}")
+        #: the output the spec names (runtime.engine_spec.output_index), not simply the first
+        self.output = 0 if spec is None else output_index(
+            [o.name for o in self.session.get_outputs()], spec, path)
         shape = [int(d) for d in desc[0].shape]
         self.input_shape = tuple(shape[1:])
         self.dynamic = shape[0] < 0
@@ -115,17 +119,17 @@ class OmSession:
                 raise UserError(f"the OM runs batch {self.gears[0]} at widths {sorted(self.widths)}, "
                                 f"got {n} x width {w}")
             out = self.session.infer([np.ascontiguousarray(x)], mode="dymhw")
-            return to_tbc(out[0], self.widths[w], n, self.classes, n)
+            return to_tbc(out[self.output], self.widths[w], n, self.classes, n)
         if not self.dynamic:
             if n != self.gears[0]:
                 raise UserError(f"the OM has a static batch of {self.gears[0]}, got {n}")
             out = self.session.infer([x], mode="static")
-            return to_tbc(out[0], self.seq_len, n, self.classes, n)
+            return to_tbc(out[self.output], self.seq_len, n, self.classes, n)
         gear = pick_gear(n, self.gears)
         if gear != n:
             x = np.concatenate([x, np.zeros((gear - n, *x.shape[1:]), np.float32)])
         out = self.session.infer([np.ascontiguousarray(x)], mode="dymbatch")
-        return to_tbc(out[0], self.seq_len, gear, self.classes, n)
+        return to_tbc(out[self.output], self.seq_len, gear, self.classes, n)
 
     def close(self) -> None:
         if getattr(self, "session", None) is not None:
@@ -160,7 +164,8 @@ class AscendBackend(Backend):
         self.spec = read_sidecar(self.engine)
         side = read_sidecar_data(self.engine)
         gears, widths = side.get("dynamic_batch"), side.get("widths")
-        self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id(), widths)
+        self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id(), widths,
+                                 spec=self.spec)
         if widths:  # (N, C, -1, -1): C is the spec's; the gears are the widths it runs
             self.widths = tuple(sorted(self.session.widths))
         elif self.session.input_shape != tuple(self.spec.input_shape):

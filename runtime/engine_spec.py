@@ -74,6 +74,26 @@ def check_dims(spec: ModelSpec, dims: Sequence, engine: str | Path) -> int | Non
     return n if isinstance(n, int) and n > 0 else None
 
 
+def output_index(names: Sequence, spec: ModelSpec, engine: str | Path) -> int:
+    """Index of the output the spec names (``spec.output_name``) among an engine's outputs.
+
+    Every backend reads that output by name, never simply the first (a model may put a decoy
+    first). ``names`` holds one name, or a set of names (OpenVINO), per output; an engine with
+    a single output uses it whatever its name (engines of older versions).
+
+    Raises:
+        UserError: the engine has several outputs and none is named ``spec.output_name``.
+    """
+    sets = [{n} if isinstance(n, str) else set(n) for n in names]
+    hits = [i for i, s in enumerate(sets) if spec.output_name in s]
+    if hits:
+        return hits[0]
+    if len(sets) == 1:
+        return 0
+    raise UserError(f"engine {engine}: spec output.name {spec.output_name!r} is none of its "
+                    f"{len(sets)} outputs {[sorted(s) for s in sets]}")
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """A short one-line form of an SDK exception message (they can be pages long).
 

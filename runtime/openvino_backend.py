@@ -39,7 +39,13 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import METADATA_KEY
 from crnn_deploy.runtime.base import Backend
-from crnn_deploy.runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
+from crnn_deploy.runtime.engine_spec import (
+    check_dims,
+    first_line,
+    onnx_spec_text,
+    output_index,
+    spec_from_text,
+)
 from crnn_deploy.runtime.widths import engine_widths
 
 #: Where an IR written by crnn-convert keeps the spec JSON in its rt_info: the ONNX metadata key
@@ -93,6 +99,9 @@ class OpenVINOBackend(Backend):
         if len(self.model.inputs) != 1 or not self.model.outputs:
             raise UserError(f"engine {self.engine}: expected 1 input and 1 output, got "
                             f"{len(self.model.inputs)} and {len(self.model.outputs)}")
+        #: the output the spec names (engine_spec.output_index): read by index, never outputs[0]
+        self.output_index = output_index([o.get_names() for o in self.model.outputs], self.spec,
+                                         self.engine)
         pshape = self.model.input(0).get_partial_shape()
         dims = [d.get_length() if d.is_static else "?" for d in pshape]
         self.batch_size = check_dims(self.spec, dims, self.engine)
@@ -161,7 +170,7 @@ class OpenVINOBackend(Backend):
             self._requests[key] = self.compiled(*key).create_infer_request()
         request = self._requests[key]
         request.infer({0: x}, share_inputs=True)
-        return request.get_output_tensor(0).data.copy()
+        return request.get_output_tensor(self.output_index).data.copy()
 
     def _queue(self, key: tuple[int, int | None]):
         if key not in self._queues:
@@ -191,7 +200,7 @@ class OpenVINOBackend(Backend):
         def callback(request, userdata):
             index, started = userdata
             try:
-                out = request.get_output_tensor(0).data.copy()
+                out = request.get_output_tensor(self.output_index).data.copy()
             except Exception as exc:  # surfaced by _pop in the consumer's thread
                 out = exc
             now = time.perf_counter()
