@@ -188,3 +188,46 @@ def test_all_overwrite_replaces_its_own_engines_with_or_without_records(tmp_path
         assert all(p.stat().st_ino != before.get(p.name) for p in out.iterdir()
                    if p.suffix in (".onnx", ".xml", ".bin")), run  # every file replaced
         assert sorted(p.name for p in out.glob(".*.crnn-deploy.json")) == [p.name for p in records]
+
+
+@pytest.mark.parametrize("name", ["../../../x", "{abs}/x", "x\x00y", "\x1b[2Jx", "n" * 1_000_000])
+def test_a_spec_name_from_the_model_cannot_place_outputs_outside_outdir(crnn_onnx, tmp_path, name):
+    """The issue's example: an ONNX whose metadata spec name climbs out of --outdir (or is
+    absolute, or holds a NUL) is an Error before anything is written; an IR elsewhere stays."""
+    import json
+
+    import onnx
+
+    from crnn_deploy.models.specs import METADATA_KEY
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x_bs16.xml").write_text("<net/>")
+    (elsewhere / "x_bs16.bin").write_bytes(b"weights")
+    name = name.format(abs=elsewhere)
+    model = onnx.load(str(crnn_onnx["bs16"]))
+    for p in model.metadata_props:
+        if p.key == METADATA_KEY:
+            p.value = json.dumps({**json.loads(p.value), "name": name})
+    hostile = tmp_path / "hostile.onnx"
+    onnx.save(model, str(hostile))
+    out = tmp_path / "a" / "b" / "c" / "out"
+    res = CliRunner().invoke(convert_cli, ["all", "--onnx", str(hostile), "--outdir", str(out)])
+    assert res.exit_code == 1 and "Error:" in res.output and "spec 'name'" in res.output, res.output
+    assert "Traceback" not in res.output and "\x1b" not in res.output and len(res.output) < 600
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "hostile.onnx", "x_bs16.bin", "x_bs16.xml"]
+    assert (elsewhere / "x_bs16.bin").read_bytes() == b"weights"
+
+
+def test_outputs_resolving_outside_outdir_are_refused(tmp_path):
+    from crnn_deploy.common.errors import UserError
+    from crnn_deploy.converter.build_all import check_inside
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "link.xml").symlink_to(tmp_path / "victim.xml")
+    check_inside(out, [out / "m_bs16.xml", out / "sub" / "m.bin"])
+    for bad in (out / ".." / "m.xml", out / "link.xml", Path("/tmp/m.xml")):
+        with pytest.raises(UserError, match="outside --outdir"):
+            check_inside(out, [bad])
