@@ -32,6 +32,7 @@ from crnn_deploy.bench.variants import VARIANT_KEYS
 from crnn_deploy.bench.workspace import DATASET_DIRS, rel
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.inputs import parse_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ASSETS = Path(os.environ.get("CRNN_ASSETS", ROOT.parent / "shared" / "assets"))
@@ -126,9 +127,9 @@ def read_json(path: Path, limit: int = MAX_JSON_BYTES):
     if len(data) > limit:
         raise UserError(f"{path} is larger than {limit:,} bytes: not a crnn-bench result")
     try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}): re-run the command that wrote it") from None
+        return parse_json(data, str(path))
+    except UserError as exc:
+        raise UserError(f"{exc.message}: re-run the command that wrote it") from None
 
 
 def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) -> None:

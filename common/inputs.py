@@ -93,6 +93,9 @@ def label_problem(label: str) -> str | None:
     return None
 
 
+#: Largest small JSON file read whole (meta.json, sidecars, spec files): a spec with a
+#: 20,000-class alphabet is about 100 KB.
+MAX_JSON_BYTES = 4 << 20
 #: Deepest nesting of arrays/objects a JSON input may have (a spec is 3 deep; a record 4).
 MAX_JSON_DEPTH = 64
 

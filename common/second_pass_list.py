@@ -21,14 +21,13 @@ keys' order, from its ``meta.json``; null when unknown), ``result`` (RESULT, abs
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_json
-from crnn_deploy.common.inputs import MAX_TEXT_BYTES, read_text_file
+from crnn_deploy.common.inputs import MAX_TEXT_BYTES, parse_json, read_text_file
 
 NAME = "second_pass.json"
 KIND = "second-pass list"
@@ -90,10 +89,8 @@ def read_list(path: str | Path) -> SecondPassList:
             list, or a field of the wrong type (the message names the file).
     """
     path = Path(path)
-    try:
-        data = json.loads(read_text_file(path, MAX_TEXT_BYTES, "second-pass list"))
-    except ValueError as exc:
-        raise UserError(f"second-pass list {path} is not JSON: {exc}") from None
+    data = parse_json(read_text_file(path, MAX_TEXT_BYTES, "second-pass list"),
+                      f"second-pass list {path}")
     if not is_list(data):
         raise UserError(f"{path} is not a second-pass list (the {NAME} that crnn-postprocess "
                         "writes beside the results of a spec with a second pass)")

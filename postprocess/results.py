@@ -9,7 +9,6 @@ so memory stays bounded for 100,000 files.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,13 @@ import numpy as np
 
 from crnn_deploy.common.engine_output import nonfinite_rows
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.inputs import MAX_TEXT_BYTES, label_problem, read_text_file
+from crnn_deploy.common.inputs import (
+    MAX_JSON_BYTES,
+    MAX_TEXT_BYTES,
+    label_problem,
+    parse_json,
+    read_text_file,
+)
 from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
 from crnn_deploy.postprocess.ctc import decode_batch, greedy_decode_with_confidence
 
@@ -74,18 +79,13 @@ def read_meta_spec(result_dir: str | os.PathLike) -> ModelSpec | None:
         UserError: meta.json is unreadable, not JSON, or does not hold a complete spec.
     """
     path = Path(result_dir) / "meta.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    meta = parse_json(read_text_file(path, MAX_JSON_BYTES, "meta.json"),  # bounded, regular only
+                      f"cannot read {path}")
     spec = meta.get("spec", meta) if isinstance(meta, dict) else meta
     if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except ValueError as exc:
-            raise UserError(f"{path}: 'spec' is not a JSON object: {exc}") from None
+        spec = parse_json(spec, f"{path}: 'spec'")
     if not isinstance(spec, dict):
         raise UserError(f"{path}: expected a JSON object with the model spec, got {spec!r:.80}")
     try:

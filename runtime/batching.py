@@ -13,7 +13,7 @@ Reusable without the CLI (e.g. a fused preprocess -> infer -> decode path):
 from __future__ import annotations
 
 import io
-import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -24,6 +24,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_bytes
+from crnn_deploy.common.inputs import MAX_JSON_BYTES, parse_json, read_text_file
 from crnn_deploy.models.specs import ModelSpec
 from crnn_deploy.runtime.widths import check_npy
 
@@ -88,12 +89,10 @@ def check_input_meta(source: str | Path, spec: ModelSpec, engine: str | Path) ->
             with the differing fields).
     """
     path = Path(source) / "meta.json"
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    meta = parse_json(read_text_file(path, MAX_JSON_BYTES, "meta.json"),  # bounded, regular only
+                      f"cannot read {path}")
     if not isinstance(meta, dict):
         raise UserError(f"{path} is not a JSON object")
     full = next((meta[k] for k in ("model_spec", "spec") if isinstance(meta.get(k), dict)), None)

@@ -53,7 +53,7 @@ def test_render_only_needs_a_valid_results_file(tmp_path):
     assert res.exit_code == 1 and "bench_results.json not found" in res.output
     (tmp_path / "bench_results.json").write_text("{not json")
     res = CliRunner().invoke(main, args)
-    assert res.exit_code == 1 and "is not valid JSON" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 1 and "bench_results.json: not valid JSON" in res.output and "Traceback" not in res.output
     assert not out.exists()
 
 

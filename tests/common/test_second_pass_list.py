@@ -34,7 +34,7 @@ def test_other_files_are_not_lists(tmp_path):
     with pytest.raises(UserError, match="is not a second-pass list"):
         read_list(path)
     path.write_text("{", encoding="utf-8")
-    with pytest.raises(UserError, match="is not JSON"):
+    with pytest.raises(UserError, match="second_pass.json: not valid JSON"):
         read_list(path)
     path.write_text(json.dumps({"tool": "crnn-deploy", "kind": "second-pass list",
                                 "spec": "english_g2", "below": 0.1, "contrast": 0.5,
