@@ -14,6 +14,7 @@ import re
 import stat
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.names import escape_name
 
 #: Largest image file read (bytes). Word crops are small: the largest file of the four
 #: benchmark sets in shared/assets is 2.8 MB (IC13); 32 MiB leaves >10x headroom while keeping
@@ -153,4 +154,4 @@ def read_json_file(path: str | os.PathLike, max_bytes: int, what: str = "JSON fi
     Raises:
         UserError: naming ``what`` and the path (see both functions).
     """
-    return parse_json(read_text_file(path, max_bytes, what), f"{what} {path}")
+    return parse_json(read_text_file(path, max_bytes, what), f"{what} {escape_name(path)}")

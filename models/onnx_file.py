@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.names import escape_name
 from crnn_deploy.models.spec_record import METADATA_KEY
 
 #: Largest ONNX file read (protobuf's limit; weights above it need external data).
@@ -51,22 +52,23 @@ def external_data_tensor(model) -> str | None:
 def check_onnx_path(path: str | os.PathLike) -> int:
     """The size of ONNX file ``path`` after checking it exists, is a regular file and is not
     larger than :data:`MAX_ONNX_BYTES`; UserError naming the path otherwise."""
+    shown_path = escape_name(path)  # no raw escape sequence reaches the terminal
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise UserError(f"ONNX file not found: {path}") from None
+        raise UserError(f"ONNX file not found: {shown_path}") from None
     except OSError as exc:
-        raise UserError(f"cannot read ONNX model {path}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot read ONNX model {shown_path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{path} is a folder, not an ONNX file")
+        raise UserError(f"{shown_path} is a folder, not an ONNX file")
     if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"{path} is not a regular file (a FIFO, device or socket); refusing "
+        raise UserError(f"{shown_path} is not a regular file (a FIFO, device or socket); refusing "
                         "to read it as an ONNX model")
     if st.st_size > MAX_ONNX_BYTES:
-        raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit "
+        raise UserError(f"{shown_path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit "
                         "of an ONNX file")
     if st.st_size == 0:
-        raise UserError(f"{path} is empty (0 bytes), not an ONNX model")
+        raise UserError(f"{shown_path} is empty (0 bytes), not an ONNX model")
     return st.st_size
 
 
@@ -82,16 +84,17 @@ def load_onnx_spec(path: str | Path):
     import onnx
 
     check_onnx_path(path)
+    shown_path = escape_name(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # DecodeError, OSError, ...
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        raise UserError(f"cannot read ONNX model {path}: {msg}") from None
+        raise UserError(f"cannot read ONNX model {shown_path}: {msg}") from None
     if not model.HasField("graph") or not (len(model.graph.node) or len(model.graph.output)):
-        raise UserError(f"{path} is not an ONNX model (it holds no graph)")
+        raise UserError(f"{shown_path} is not an ONNX model (it holds no graph)")
     external = external_data_tensor(model)
     if external:
-        raise UserError(f"{path} keeps weights as external data: tensor {external}; refusing "
+        raise UserError(f"{shown_path} keeps weights as external data: tensor {external}; refusing "
                         "it (the result would depend on files beside it): save the model with "
                         "its weights inside (onnx.save(model, path, save_as_external_data=False))")
     return model, next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)

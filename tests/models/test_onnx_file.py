@@ -61,3 +61,11 @@ def test_files_that_are_not_onnx_models_say_what_they_are(tmp_path, make, messag
     make(path)
     with pytest.raises(UserError, match=message):
         load_onnx_spec(path)
+
+
+def test_escape_sequences_in_a_file_name_do_not_reach_the_terminal(tmp_path):
+    path = tmp_path / "\x1b[2Jevil\n.onnx"
+    path.write_bytes(b"")
+    with pytest.raises(UserError, match=r"\\x1b\[2Jevil\\n\.onnx is empty") as err:
+        load_onnx_spec(path)
+    assert "\x1b" not in str(err.value) and "\n" not in str(err.value)
