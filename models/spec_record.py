@@ -285,6 +285,9 @@ class ModelSpec:
             if not isinstance(dec, dict):
                 raise TypeError(f"decoding must be an object, got {dec!r}")
             kw["decoding"] = Decoding(**dec)
+            if not isinstance(kw["input_shape"], (list, tuple)):
+                raise UserError(f"model spec 'input_shape': expected [C, H, W], got "
+                                f"{shown(kw['input_shape'])}")
             kw["input_shape"] = tuple(kw["input_shape"])
             if isinstance(kw.get("alphabet"), list):
                 kw["alphabet"] = tuple(kw["alphabet"])
