@@ -92,8 +92,9 @@ class OmSession:
         if len(desc) != 1:
             raise UserError(f"{path}: expected 1 input, the OM has {len(desc)}")
         #: the output the spec names (runtime.engine_spec.output_index), not simply the first
-        self.output = 0 if spec is None else output_index(
-            [o.name for o in self.session.get_outputs()], spec, path)
+        outputs = getattr(self.session, "get_outputs", None)  # ais_bench's output descriptors
+        self.output = 0 if spec is None or outputs is None else output_index(
+            [o.name for o in outputs()], spec, path)
         shape = [int(d) for d in desc[0].shape]
         self.input_shape = tuple(shape[1:])
         self.dynamic = shape[0] < 0
