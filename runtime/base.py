@@ -19,6 +19,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.runtime.engine_spec import check_engine_path
 
 
 class Backend(abc.ABC):
@@ -121,8 +122,7 @@ class Backend(abc.ABC):
                 (the reason and :meth:`install_hint`), or the engine is unreadable.
         """
         if not self._loaded:
-            if not self.engine.is_file():
-                raise UserError(f"engine not found: {self.engine}")
+            check_engine_path(self.engine)  # not found / a folder / a FIFO / empty
             reason = self.unavailable_reason()
             if reason is None and not self.is_available():  # a subclass overriding is_available
                 reason = "is_available() is False"

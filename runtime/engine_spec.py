@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Sequence
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.names import escape_name
 from crnn_deploy.models.specs import (
     METADATA_KEY,
     ModelSpec,
@@ -20,6 +22,24 @@ from crnn_deploy.models.specs import (
     sidecar_path,
     spec_from_json,
 )
+
+
+def check_engine_path(engine: str | Path) -> None:
+    """Raise UserError unless ``engine`` is a non-empty regular file, saying what it is
+    instead: not found, a folder, a FIFO/device/socket, or empty (0 bytes)."""
+    shown_path = escape_name(engine)
+    try:
+        st = os.stat(engine)
+    except FileNotFoundError:
+        raise UserError(f"engine not found: {shown_path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read engine {shown_path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"engine {shown_path} is a folder, not an engine file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"engine {shown_path} is not a regular file (a FIFO, device or socket)")
+    if st.st_size == 0:
+        raise UserError(f"engine {shown_path} is empty (0 bytes), not a model")
 
 
 def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:

@@ -108,3 +108,17 @@ def test_an_om_with_two_outputs_returns_the_named_one(tmp_path, monkeypatch):
     session = OmSession(tmp_path / "m.om", SPEC.output_shape, spec=SPEC)
     out = session.infer(np.zeros((2, 1, 32, 100), np.float32))
     assert out.shape == (26, 2, 37) and (out == 1).all()
+
+
+def test_an_engine_that_is_a_folder_empty_or_a_fifo_says_so(tmp_path):
+    import os
+
+    (tmp_path / "dir.onnx").mkdir()
+    (tmp_path / "empty.xml").write_bytes(b"")
+    os.mkfifo(tmp_path / "fifo.engine")
+    for name, message in (("dir.onnx", "is a folder, not an engine file"),
+                          ("empty.xml", r"is empty \(0 bytes\)"),
+                          ("fifo.engine", "is not a regular file"),
+                          ("none.onnx", "engine not found")):
+        with pytest.raises(UserError, match=message):
+            open_backend(tmp_path / name).load()
