@@ -16,6 +16,7 @@ from pathlib import Path
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.inputs import parse_json, read_json_file
 from crnn_deploy.models.onnx_file import MAX_ONNX_BYTES, load_onnx_spec
+from crnn_deploy.models.page_specs import PAGE_KINDS, page_spec_from_dict
 from crnn_deploy.models.presets import DIGITS_LOWER, NANO_OCR_ALPHABET, PRESETS
 from crnn_deploy.models.spec_checks import shown
 from crnn_deploy.models.spec_record import METADATA_KEY, Decoding, ModelSpec
@@ -130,18 +131,34 @@ def read_sidecar_data(engine) -> dict:
 
 
 def read_sidecar(engine) -> ModelSpec:
-    """The spec of the sidecar JSON of ``engine`` (:func:`read_sidecar_data`). Raises
-    UserError when absent or invalid."""
+    """The spec of the sidecar JSON of ``engine`` (:func:`read_sidecar_data`; any kind,
+    :func:`spec_from_dict`). Raises UserError when absent or invalid."""
     data = read_sidecar_data(engine)
     return _record(data.get("spec", data), f"sidecar {sidecar_path(engine)}")
 
 
-def _record(d, where: str) -> ModelSpec:
-    """:meth:`ModelSpec.from_dict`, its errors starting with ``where``."""
+def _record(d, where: str):
+    """:func:`spec_from_dict`, its errors starting with ``where``."""
     try:
-        return ModelSpec.from_dict(d)
+        return spec_from_dict(d)
     except UserError as exc:
         raise UserError(f"{where}: {exc.message}") from None
+
+
+def spec_from_dict(d: dict):
+    """The spec of a JSON object by its ``kind``: absent or ``"recognizer"`` ->
+    :class:`ModelSpec` (:meth:`ModelSpec.from_dict`); ``"detector"``/``"classifier"`` ->
+    :func:`models.page_specs.page_spec_from_dict`.
+
+    Raises:
+        UserError: an unknown kind, or an invalid spec of its kind.
+    """
+    kind = d.get("kind", "recognizer") if isinstance(d, dict) else "recognizer"
+    if kind in PAGE_KINDS:
+        return page_spec_from_dict(d)
+    if kind != "recognizer":
+        raise UserError(f"spec kind: {shown(kind)} is not one of recognizer, {', '.join(PAGE_KINDS)}")
+    return ModelSpec.from_dict(d)
 
 
 def spec_from_arg(value: str | Path) -> ModelSpec:
@@ -161,7 +178,10 @@ def spec_from_arg(value: str | Path) -> ModelSpec:
     if text is None:
         raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
                         "write it with crnn-convert onnx or crnn-convert import")
-    return spec_from_json(text, str(path))
+    spec = spec_from_json(text, str(path))
+    if spec.kind != "recognizer":
+        raise UserError(f"{path} is a {spec.kind} (spec {spec.name!r}), not a recognizer")
+    return spec
 
 
 def spec_from_json(text: str, where: str) -> ModelSpec:

@@ -39,9 +39,10 @@ def engine_options(func):
 
 
 def backend_options(threads: int | None, hint: str | None, precision: str | None,
-                    widths: str | None = None) -> dict:
+                    widths: str | None = None, kind: str | None = None) -> dict:
     """The backend keyword options given on the command line (unset ones left out; ``widths``
-    is checked when the backend loads: :func:`runtime.widths.engine_widths`)."""
+    is checked when the backend loads: :func:`runtime.widths.engine_widths`); ``kind``: the
+    spec kind the engine must hold (:attr:`runtime.base.Backend.expect_kind`; None: any)."""
     given = (("threads", threads), ("hint", hint and hint.upper()),
-             ("precision", precision and precision.lower()), ("widths", widths))
+             ("precision", precision and precision.lower()), ("widths", widths), ("kind", kind))
     return {k: v for k, v in given if v is not None}

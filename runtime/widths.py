@@ -145,6 +145,9 @@ def engine_widths(spec: ModelSpec, option: str | Sequence[int] | None) -> tuple[
     """
     if option is None or (isinstance(option, str) and option.strip().lower() in ("", "dynamic")):
         return None
+    if spec.kind != "recognizer":
+        raise UserError(f"widths: {spec.name} is a {spec.kind}; a width set is for a recognizer "
+                        "whose width follows the word")
     if not spec.dynamic_width:
         raise UserError(f"widths: {spec.name} has a fixed width of {spec.input_shape[2]}; a "
                         "width set is for a width that follows the word")

@@ -231,3 +231,16 @@ def test_outputs_resolving_outside_outdir_are_refused(tmp_path):
     for bad in (out / ".." / "m.xml", out / "link.xml", Path("/tmp/m.xml")):
         with pytest.raises(UserError, match="outside --outdir"):
             check_inside(out, [bad])
+
+
+def test_all_from_an_imported_classifier(ppocr_cls_onnx, ic03, tmp_path, monkeypatch):
+    """A page model through crnn-convert all: its spec's batch (6), no INT8 (skipped, why)."""
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
+    out = tmp_path / "engines"
+    res = CliRunner().invoke(convert_cli, ["all", "--onnx", str(ppocr_cls_onnx), "--outdir",
+                                           str(out), "--calib-gt", str(ic03)])
+    assert res.exit_code == 0, res.output
+    lines = _rows(res.stdout)
+    assert " built " in lines["openvino"] and "ppocr-cls_bs6.xml" in lines["openvino"]
+    for name in ("openvino int8", "onnx int8"):
+        assert "skipped: INT8 is calibrated for recognizers, not a classifier" in lines[name]
