@@ -1,6 +1,6 @@
 """INT8 calibration for TensorRT: batches read from a preprocessed ``input_bin/`` folder.
 
-``input_bin/`` is the output of ``crnn-preprocess`` (DESIGN.md): ``test_{i}.bin`` files, each a
+``input_bin/`` is the output of ``crnn-preprocess`` (docs/DESIGN.md): ``test_{i}.bin`` files, each a
 float32 little-endian C-contiguous (1, C, H, W) sample of the spec, plus ``meta.json`` naming
 the spec. The reader is pure numpy (testable without TensorRT); :func:`make_calibrator` wraps
 the batches in a ``trt.IInt8EntropyCalibrator2`` (after Polygraphy's ``Calibrator``), which
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.inputs import read_json_file
+from crnn_deploy.common.fileio import read_json
 from crnn_deploy.models.specs import ModelSpec
 
 #: Default number of calibration samples (NVIDIA suggests ~500 images for ImageNet-size nets).
@@ -50,7 +50,7 @@ def check_meta(input_bin: str | Path, spec: ModelSpec) -> None:
     if not meta_path.is_file():
         return
     try:
-        meta = read_json_file(meta_path, MAX_META_BYTES, "meta.json")
+        meta = read_json(meta_path, max_bytes=MAX_META_BYTES, what="meta.json")
     except UserError as exc:
         raise UserError(f"cannot read {meta_path}: {exc.message}") from None
     if not isinstance(meta, dict):

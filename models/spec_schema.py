@@ -42,7 +42,8 @@ import json
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.inputs import read_json_file, read_text_file
+from crnn_deploy.common.fileio import read_json
+from crnn_deploy.common.inputs import read_text_file
 from crnn_deploy.models.spec_checks import shown
 from crnn_deploy.models.spec_record import CONFIDENCES, Decoding, ModelSpec
 
@@ -184,11 +185,11 @@ def load_spec_file(path: str | Path) -> dict:
 
     Raises:
         UserError: missing, not a regular file, too large, not UTF-8, not JSON (or nested
-            deeper than :data:`common.inputs.MAX_JSON_DEPTH`, or a key given twice) or not an
+            deeper than :data:`common.fileio.MAX_JSON_DEPTH`, or a key given twice) or not an
             object (naming the file).
     """
     path = Path(path)
-    d = read_json_file(path, MAX_SPEC_BYTES, "spec file")
+    d = read_json(path, max_bytes=MAX_SPEC_BYTES, what="spec file")
     if not isinstance(d, dict):
         raise UserError(f"spec file {path}: expected a JSON object")
     return d

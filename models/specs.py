@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.inputs import parse_json, read_json_file
+from crnn_deploy.common.fileio import loads_json, read_json
 from crnn_deploy.models.onnx_file import MAX_ONNX_BYTES, load_onnx_spec
 from crnn_deploy.models.page_specs import PAGE_KINDS, page_spec_from_dict
 from crnn_deploy.models.presets import DIGITS_LOWER, NANO_OCR_ALPHABET, PRESETS
@@ -114,7 +114,7 @@ MAX_SIDECAR_BYTES = 4 << 20
 
 def read_sidecar_data(engine) -> dict:
     """The parsed sidecar JSON object of ``engine`` (a regular file of at most
-    :data:`MAX_SIDECAR_BYTES`; see :func:`common.inputs.read_json_file`).
+    :data:`MAX_SIDECAR_BYTES`; see :func:`common.fileio.read_json`).
 
     Raises:
         UserError: absent, not a regular file (a FIFO, a device), too large, not JSON, nested
@@ -124,7 +124,7 @@ def read_sidecar_data(engine) -> dict:
     if not path.exists():
         raise UserError(f"no spec for engine {engine}: expected {path} "
                         "(written by crnn-convert beside the engine)")
-    data = read_json_file(path, MAX_SIDECAR_BYTES, "sidecar")
+    data = read_json(path, max_bytes=MAX_SIDECAR_BYTES, what="sidecar")
     if not isinstance(data, dict):
         raise UserError(f"sidecar {path}: expected a JSON object, got {type(data).__name__}")
     return data
@@ -192,7 +192,7 @@ def spec_from_json(text: str, where: str) -> ModelSpec:
         UserError: invalid JSON (or nested too deep, or a key given twice), not a JSON
             object, or an invalid spec.
     """
-    data = parse_json(text, f"{where}: metadata {METADATA_KEY!r}")
+    data = loads_json(text, f"{where}: metadata {METADATA_KEY!r}")
     if not isinstance(data, dict):
         raise UserError(f"{where}: spec {METADATA_KEY!r} is not a JSON object")
     return _record(data.get("spec", data), f"{where}: metadata {METADATA_KEY!r}")

@@ -132,7 +132,8 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
     if gt is not None:
         src, gt_pages = gt_inputs(gt, bool(inputs or list_file or root))
     else:
-        src = gather_inputs(inputs, list_file, None, root)
+        # stdin / --list are read lazily by gather_inputs: here read whole (bounded, MAX_LISTED)
+        src = gather_inputs(inputs, list_file, None, root).materialize()
     if quiet:
         progress = False
     with contextlib.ExitStack() as stack:

@@ -49,18 +49,18 @@ def test_a_hand_written_spec_is_read_field_by_field(tmp_path):
 @pytest.mark.parametrize("path, value, named", [
     (("input", "colour"), 1, "unknown field 'colour'"),
     (("extra",), 1, "unknown field 'extra'"),
-    (("input", "std"), [0.2, 0.0, 0.2], "std"),
-    (("input", "std"), "0.5", "std"),
-    (("input", "mean"), [0.5, 0.5], "mean"),
-    (("input", "interpolation"), "area-ish", "interpolation"),
-    (("input", "library"), "skimage", "resize_library"),
-    (("input", "channels"), "CMYK", "channels"),
-    (("input", "resize"), "stretch", "resize_mode"),
-    (("input", "pad"), "mirror", "pad"),
-    (("input", "height"), 0, "input_shape"),
+    (("input", "std"), [0.2, 0.0, 0.2], "input.std"),
+    (("input", "std"), "0.5", "input.std"),
+    (("input", "mean"), [0.5, 0.5], "input.mean"),
+    (("input", "interpolation"), "area-ish", "input.interpolation"),
+    (("input", "library"), "skimage", "input.library"),
+    (("input", "channels"), "CMYK", "input.channels"),
+    (("input", "resize"), "stretch", "input.resize"),
+    (("input", "pad"), "mirror", "input.pad"),
+    (("input", "height"), 0, r"input \(channels, height, width\)"),
     (("output", "kind"), "softmax", "output.kind"),
-    (("output", "layout"), "NTC", "output_layout"),
-    (("output", "blank"), 9, "blank"),
+    (("output", "layout"), "NTC", "output.layout"),
+    (("output", "blank"), 9, "output.blank"),
     (("decoding", "confidence"), "median", "decoding.confidence"),
     (("decoding", "twice"), True, "unknown field 'twice'"),
     (("alphabet",), "", "alphabet"),
@@ -78,7 +78,7 @@ def test_a_wrong_field_is_an_error_naming_it(path, value, named):
 
 def test_bad_files_and_unresolvable_presets(tmp_path):
     (tmp_path / "bad.json").write_text("{name: 1}")
-    with pytest.raises(UserError, match="bad.json: not valid JSON"):
+    with pytest.raises(UserError, match="bad.json is not usable JSON"):
         load_spec_file(tmp_path / "bad.json")
     with pytest.raises(UserError, match="not found"):
         load_spec_file(tmp_path / "none.json")
@@ -92,8 +92,8 @@ def test_bad_files_and_unresolvable_presets(tmp_path):
     ("decoding", "second_pass_below", 1.5, "decoding.second_pass_below"),
     ("decoding", "second_pass_contrast", 0, "decoding.second_pass_contrast"),
     ("decoding", "confidence", "product", "decoding.confidence"),
-    ("input", "decoder", "skimage", "decoder"),
-    ("input", "width_rule", "aspect", "width_rule"),  # TINY stretches: 'aspect' needs keep-ratio
+    ("input", "decoder", "skimage", "input.decoder"),
+    ("input", "width_rule", "aspect", "input.width_rule"),  # TINY stretches: 'aspect' needs keep-ratio
 ])
 def test_easyocr_options_are_validated(where, key, value, message):
     d = copy.deepcopy(TINY)
@@ -171,8 +171,8 @@ def test_duplicate_alphabet_classes_are_refused_naming_them(tmp_path):
 
 def test_spec_files_with_duplicate_keys_or_deep_nesting_are_refused(tmp_path):
     (tmp_path / "dup.json").write_text('{"name": "a", "name": "b"}')
-    with pytest.raises(UserError, match="spec file .*dup.json: duplicate key 'name'"):
+    with pytest.raises(UserError, match="spec file .*dup.json is not usable JSON: duplicate key 'name'"):
         load_spec_file(tmp_path / "dup.json")
     (tmp_path / "deep.json").write_text('{"name": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    with pytest.raises(UserError, match="deep.json: JSON nested 100001 levels deep"):
+    with pytest.raises(UserError, match="deep.json is not usable JSON: nested deeper than 64"):
         load_spec_file(tmp_path / "deep.json")
