@@ -130,6 +130,10 @@ class Backend(abc.ABC):
                 raise UserError(f"backend {self.name!r} cannot run here: {reason}; "
                                 f"{self.install_hint()}")
             self._load()
+            if self.options.get("min_width") is not None:  # runtime.padding
+                from crnn_deploy.runtime.padding import padded_spec
+
+                self.spec = padded_spec(self.spec, self.options["min_width"])
             self._loaded = True
         return self
 

@@ -7,7 +7,10 @@ Options:
   requests in flight with an ``AsyncInferQueue``.
 * ``precision``: ``INFERENCE_PRECISION_HINT``, ``f32`` (default) or ``bf16`` / ``f16``.
   f32 is set explicitly because on CPUs with bf16 support OpenVINO otherwise runs bf16
-  silently (nano-ocr logits then move by ~0.1 against ONNX Runtime).
+  silently (nano-ocr logits then move by ~0.1 against ONNX Runtime). ``auto``: bf16 when
+  this CPU runs it natively and the IR's recorded bf16 check lost at most 0.1 points, else
+  f32 (:func:`runtime.precision.choose_precision`); ``self.precision`` is the one used and
+  ``self.precision_note`` what the summary line says about it.
 * ``threads``: ``INFERENCE_NUM_THREADS``; ``nireq``: number of async requests (overrides the
   compiled model's optimum).
 * ``pinning``: ``ENABLE_CPU_PINNING`` (bool) of the CPU plugin; unset (None) keeps OpenVINO's
@@ -40,6 +43,7 @@ from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import METADATA_KEY
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
+from crnn_deploy.runtime.precision import read_record
 from crnn_deploy.runtime.widths import engine_widths
 
 #: Where an IR written by crnn-convert keeps the spec JSON in its rt_info: the ONNX metadata key
@@ -47,7 +51,7 @@ from crnn_deploy.runtime.widths import engine_widths
 #: definition; ``converter`` writes it from here).
 RT_INFO_PATH = METADATA_KEY.split(".")
 HINTS = ("LATENCY", "THROUGHPUT")
-PRECISIONS = ("f32", "bf16", "f16")
+PRECISIONS = ("f32", "bf16", "f16", "auto")
 
 
 class OpenVINOBackend(Backend):
@@ -90,6 +94,7 @@ class OpenVINOBackend(Backend):
         else:
             text = onnx_text
         self.spec = spec_from_text(text, self.engine)
+        self._resolve_precision()
         if len(self.model.inputs) != 1 or not self.model.outputs:
             raise UserError(f"engine {self.engine}: expected 1 input and 1 output, got "
                             f"{len(self.model.inputs)} and {len(self.model.outputs)}")
@@ -105,6 +110,19 @@ class OpenVINOBackend(Backend):
         self._requests: dict[tuple, object] = {}   # same keys -> InferRequest
         self._queues: dict[tuple, object] = {}     # same keys -> AsyncInferQueue
         self.jobs = 0                            # requests of the last AsyncInferQueue used
+
+    def _resolve_precision(self) -> None:
+        from crnn_deploy.runtime.precision import choose_precision, native_bf16, precision_note
+
+        record = read_record(self.model)
+        native = native_bf16() if str(self.device).upper().startswith("CPU") else None
+        asked = self.config["INFERENCE_PRECISION_HINT"]
+        self.precision, why = (choose_precision(native, record) if asked == "auto"
+                               else (asked, ""))
+        self.config["INFERENCE_PRECISION_HINT"] = self.precision
+        note = precision_note(self.precision, record, native)
+        self.precision_note = (f"--precision auto: {self.precision} ({why})"
+                               + (f"; {note}" if note else "")) if asked == "auto" else note
 
     def _precheck(self) -> str | None:
         """Refuse files OpenVINO would hand to every frontend in turn (noisy C++ logs).
