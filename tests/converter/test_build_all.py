@@ -128,6 +128,16 @@ def test_all_from_an_imported_onnx(english_g2_onnx, ic03, tmp_path, monkeypatch)
         entries + ["english_g2_dynamic.bin", "english_g2_bs16_int8.bin"])
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == sorted(
         f".{e}.crnn-deploy.json" for e in entries)  # each entry's ownership record
+    # the IR records bf16's change on the calibration (check) words: --precision auto reads it
+    import openvino as ov
+
+    from crnn_deploy.runtime.precision import read_record
+
+    rec = read_record(ov.Core().read_model(str(out / "english_g2_dynamic.xml")))["bf16"]
+    assert rec["words"] == 24 and rec["gt"] == "gt.txt" and 0 <= rec["agreement"] <= 24
+    assert rec["change_points"] == pytest.approx(100 * (rec["correct"] - rec["f32_correct"]) / 24,
+                                                 abs=1e-3)
+    assert "bf16: " in lines["openvino"] and "on 24 words of gt.txt" in lines["openvino"]
 
 
 def test_all_takes_one_source(english_g2_onnx, tmp_path):
