@@ -13,7 +13,7 @@ CALIB_GT ?= $(ASSETS)/eval_ic03_860/gt.txt
 DATA := build/data
 export CRNN_ASSETS := $(abspath $(ASSETS))
 
-.PHONY: setup weights oracle ppocrv4 convert demo test bench bench-classic clean clean-weights
+.PHONY: setup weights oracle ppocrv4 pages convert demo test bench bench-classic clean clean-weights
 
 ## setup: .venv with torch==2.13.0 (CPU build) first, then the project and its CPU extras (Ray Data included)
 setup: $(VENV)/.installed
@@ -34,6 +34,14 @@ ppocrv4: weights
 	$(BIN)/crnn-convert import weights/ch_PP-OCRv4_rec_infer.onnx --spec ppocrv4-rec --output build/ppocrv4-rec.onnx --overwrite
 	$(BIN)/crnn-convert openvino --onnx build/ppocrv4-rec.onnx --output build/ppocrv4-rec.xml --overwrite \
 	  $(if $(wildcard $(CALIB_GT)),--check-gt $(CALIB_GT))
+
+## pages: RapidOCR's PP-OCRv4 DB detector and angle classifier (from `make weights`) imported with
+## their presets (ppocrv4-det, ppocr-cls), and their IRs (dynamic batch; the detector's H, W too)
+pages: weights
+	$(BIN)/crnn-convert import weights/ch_PP-OCRv4_det_infer.onnx --spec ppocrv4-det --output build/ppocrv4-det.onnx --overwrite
+	$(BIN)/crnn-convert openvino --onnx build/ppocrv4-det.onnx --output build/ppocrv4-det.xml --overwrite
+	$(BIN)/crnn-convert import weights/ch_ppocr_mobile_v2.0_cls_infer.onnx --spec ppocr-cls --output build/ppocr-cls.onnx --overwrite
+	$(BIN)/crnn-convert openvino --onnx build/ppocr-cls.onnx --output build/ppocr-cls.xml --overwrite
 
 ## convert: every engine this machine can build for MODEL at batch BS, with a parity table;
 ## only when an engine is missing or older than the checkpoint or the converter's sources

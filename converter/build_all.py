@@ -105,7 +105,8 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
     The source is a checkpoint (``model_name`` + ``checkpoint``: the ONNX rows first) or an
     ONNX file that carries its spec (``onnx``: from ``crnn-convert import`` or ``onnx``; no
     ONNX row, every engine built from it and named after its spec, M = the spec's name).
-    ``batch_size``: N (default: the given ONNX's static batch, else 16). A model whose width
+    ``batch_size``: N (default: the given ONNX's static batch, else 16; a detector 1, a
+    classifier its spec's ``batch_size``; neither gets INT8 rows). A model whose width
     follows the word has one ONNX (dynamic batch and width, ``M_dynamic.onnx``) that every
     engine is built from; its ``M_bsN.onnx`` row is skipped. ``calib_size``: INT8 calibration
     images (default :data:`converter.int8.DEFAULT_CALIB_SIZE`).
@@ -130,13 +131,17 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
                         "file with its spec, e.g. from crnn-convert import), not both")
     info = read_onnx_info(onnx) if onnx is not None else None
     spec = info.spec if info is not None else get_spec(model_name)
-    batch_size = batch_size or (info.batch if info is not None else None) or 16
+    page = {"detector": 1, "classifier": getattr(spec, "batch_size", 0)}.get(spec.kind)
+    batch_size = batch_size or (info.batch if info is not None else None) or page or 16
+    if page:  # INT8 calibrates recognizers on word images (converter.int8)
+        calib_gt = None
     name, out = spec.name if info is not None else model_name, Path(outdir)
     stem = f"{name}_bs{batch_size}"
     dyn, static = out / f"{name}_dynamic.onnx", out / f"{stem}.onnx"
     plan, om = out / f"{stem}.engine", out / f"{stem}.om"
     # a width that follows the word: the IR keeps a dynamic batch (unless the given ONNX is static)
-    ir_batch = None if spec.dynamic_width and not (info is not None and info.batch) else batch_size
+    ir_batch = None if (not page and spec.dynamic_width
+                        and not (info is not None and info.batch)) else batch_size
     xml = out / (f"{name}_dynamic.xml" if ir_batch is None else f"{stem}.xml")
     int8 = [(f"{r.name.replace('onnxruntime', 'onnx')} int8", out / f"{stem}_int8{r.suffix}", r)
             for r in ROUTES.values()]
@@ -154,7 +159,7 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
     rows: list[Row] = []
     if info is not None:
         log(f"engines from {info.path} (spec {spec.name}"
-            + (", width following the word" if spec.dynamic_width else "") + ")")
+            + (", width following the word" if not page and spec.dynamic_width else "") + ")")
         dyn_src = static_src = info.path
     else:
         dyn_src, static_src = _export_rows(rows, spec, model_name, checkpoint, dyn, static,
@@ -197,8 +202,12 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
         _attempt(rows, "ascend om", om, "ONNX Runtime", lambda: result(build_om(
             static_src, om, batch_size=batch_size, soc_version=soc_version, atc=atc,
             overwrite=overwrite)), log)
-    _int8_rows(rows, static_src, int8, batch_size, calib_gt, calib_size or DEFAULT_CALIB_SIZE,
-               overwrite, log)
+    if page:
+        rows += [Row(engine, t, f"skipped: INT8 is calibrated for recognizers, not a {spec.kind}")
+                 for engine, t, _ in int8]
+    else:
+        _int8_rows(rows, static_src, int8, batch_size, calib_gt,
+                   calib_size or DEFAULT_CALIB_SIZE, overwrite, log)
     return rows
 
 

@@ -243,18 +243,25 @@ def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, 
 @click.option("--no-simplify", is_flag=True, help="Skip onnxsim.")
 @OVERWRITE_OPT
 def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
-    """Import a CTC recognizer's ONNX from anywhere (PaddleOCR/RapidOCR, mmocr, your own).
+    """Import a CTC recognizer's ONNX from anywhere (PaddleOCR/RapidOCR, mmocr, your own), or
+    a text detector / angle classifier (--spec ppocrv4-det, ppocr-cls, or a spec of that kind).
 
     Writes OUTPUT: MODEL with the spec in metadata_props, a dynamic batch axis (and width, for
     a keep-ratio spec of dynamic width), the output as (T, N, C) with the blank at class 0,
     onnxsim's graph only if its outputs are equal, checked against MODEL with ONNX Runtime
     (max abs diff 1e-5). Every other crnn-convert subcommand, crnn-infer, crnn-eval and
-    crnn-recognize then take OUTPUT.
+    crnn-recognize then take OUTPUT. A detector keeps a dynamic batch, height and width, a
+    classifier a dynamic batch; their outputs are checked against the spec ((N, 1, H, W) in
+    [0, 1]; (N, len(labels)) probabilities) on page-like inputs.
     """
     from crnn_deploy.converter.onnx_import import import_onnx
 
     r = import_onnx(model, spec_arg, output, simplify=not no_simplify, overwrite=overwrite)
     s = r.spec
+    if s.kind != "recognizer":
+        click.echo(f"wrote {output} ({s.describe()}); {r.note}; max abs diff vs {model} "
+                   f"{r.max_diff:.2e}")
+        return
     width = f"{s.input_shape[2]}..{s.width_max}" if s.dynamic_width else str(s.input_shape[2])
     click.echo(f"wrote {output} ({s.name}: input {s.input_name} N x {s.input_shape[0]} x "
                f"{s.input_shape[1]} x {width}, output T x N x {s.num_classes}, T = {s.seq_len} "

@@ -55,7 +55,8 @@ def parse_dynamic_batch(text: str) -> list[int]:
 
 def atc_args(onnx_path: str | Path, output_prefix: str | Path, spec: ModelSpec,
              batch_size: int | None, soc_version: str, dynamic_batch: list[int] | None = None,
-             atc: str = "atc", widths: list[int] | None = None) -> list[str]:
+             atc: str = "atc", widths: list[int] | None = None,
+             image_sizes: list[tuple[int, int]] | None = None) -> list[str]:
     """The atc argument list (argv, no shell quoting) of the ModelZoo command.
 
     Args:
@@ -64,21 +65,39 @@ def atc_args(onnx_path: str | Path, output_prefix: str | Path, spec: ModelSpec,
         dynamic_batch: the gears of a dynamic-batch OM (input batch -1).
         widths: the width gears of a dynamic-width spec (``--dynamic_image_size``, static batch;
             atc allows one kind of gear per model).
+        image_sizes: (H, W) gears of a detector (:func:`det_image_sizes`), static batch.
     """
     n = -1 if dynamic_batch else batch_size
-    dims = (n, *spec.input_shape)
-    if widths:  # atc's dynamic image size: H and W are -1 in the shape, the gears list (H, W)
-        dims = (n, spec.input_shape[0], -1, -1)
+    if widths:  # a recognizer's width gears at its height
+        image_sizes = [(spec.input_shape[1], w) for w in widths]
+    if image_sizes:  # atc's dynamic image size: H and W are -1 in the shape, the gears list (H, W)
+        dims = (n, 3 if spec.kind == "detector" else spec.input_shape[0], -1, -1)
+    else:
+        dims = (n, *spec.input_shape)
     shape = ",".join(str(d) for d in dims)
     args = [str(atc), f"--model={onnx_path}", "--framework=5", f"--output={output_prefix}",
             "--input_format=NCHW", f"--input_shape={spec.input_name}:{shape}", "--log=error",
             f"--soc_version={soc_version}"]
     if dynamic_batch:
         args.append(f"--dynamic_batch_size={','.join(map(str, dynamic_batch))}")
-    if widths:
-        h = spec.input_shape[1]
-        args.append("--dynamic_image_size=" + ";".join(f"{h},{w}" for w in widths))
+    if image_sizes:
+        args.append("--dynamic_image_size=" + ";".join(f"{h},{w}" for h, w in image_sizes))
     return args
+
+
+#: the sides of a detector's OM image-size gears (every (H, W) pair of them up to the spec's
+#: ``max_side``): 736 is ppocrv4-det's ``limit_side_len``; a page runs at the smallest gear that
+#: holds it (padded on the bottom and right), one compiled shape per gear (atc allows 100)
+DET_GEAR_SIDES = (736, 1024, 1408, 2048)
+
+
+def det_image_sizes(spec, sides: tuple[int, ...] = DET_GEAR_SIDES) -> list[tuple[int, int]]:
+    """The (H, W) gears of a detector's OM: every pair of ``sides`` (rounded up to the spec's
+    ``input.multiple``, plus its ``limit_side_len``) that fits ``input.max_side``."""
+    m = spec.input.multiple
+    ok = sorted({-(-s // m) * m for s in (*sides, spec.input.limit_side_len)
+                 if -(-s // m) * m <= spec.input.max_side})
+    return [(h, w) for h in ok for w in ok]
 
 
 def soc_from_npu_smi(text: str) -> str:
@@ -191,8 +210,13 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
     info = read_onnx_info(onnx_path)
     spec = info.spec
     gears = parse_dynamic_batch(dynamic_batch) if isinstance(dynamic_batch, str) else dynamic_batch
-    widths = None
-    if spec.dynamic_width:  # a small set of widths; every batch runs at the smallest that fits
+    widths = sizes = None
+    if spec.kind == "detector":  # (H, W) gears; each page runs at the smallest that holds it
+        if gears:
+            raise UserError("a detector uses atc's image-size gears (--dynamic_image_size), "
+                            "which atc does not combine with --dynamic-batch: give --batch-size")
+        sizes = det_image_sizes(spec)
+    elif spec.kind == "recognizer" and spec.dynamic_width:  # a small set of widths; every batch runs at the smallest that fits
         if gears:
             raise UserError("a width that follows the word uses atc's width gears "
                             "(--dynamic_image_size), which atc does not combine with "
@@ -214,7 +238,7 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
     exe = find_atc(atc)
     if exe is None:
         cmd = atc_args(info.path.absolute(), prefix, spec, batch_size,
-                       soc_version or SOC_PLACEHOLDER, gears, widths=widths)
+                       soc_version or SOC_PLACEHOLDER, gears, widths=widths, image_sizes=sizes)
         raise UserError("atc (Huawei CANN toolkit) not found on PATH; install CANN and run "
                         "`source /usr/local/Ascend/ascend-toolkit/set_env.sh`, or pass --atc PATH. "
                         f"The command would have been:\n  {shlex.join(cmd)}"
@@ -224,7 +248,7 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
     with temp_dir(final) as work:
         tmp_prefix = Path(work) / prefix.name
         cmd = atc_args(info.path.absolute(), tmp_prefix, spec, batch_size, soc, gears, atc=exe,
-                       widths=widths)
+                       widths=widths, image_sizes=sizes)
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
         if proc.returncode != 0:
             tails = [f"--- atc {name} (last lines) ---\n{_tail(text)}"
@@ -237,15 +261,21 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
             raise UserError(f"atc reported success but wrote {len(made)} .om files in {work} "
                             f"(expected {tmp_prefix}.om); its output:\n{_tail(proc.stdout)}")
         steps = width_steps(info.path, spec, widths) if widths else None
-        diff, note = _check(made[0], spec, info.path, batch_size, gears, device_id, steps)
+        if spec.kind != "recognizer":  # OmSession reads (T, N, C) outputs
+            diff, note = None, f"not checked: the OM of a {spec.kind} has no NPU parity run yet"
+        else:
+            diff, note = _check(made[0], spec, info.path, batch_size, gears, device_id, steps)
         batch_info = {"dynamic_batch": gears} if gears else {"batch_size": batch_size}
+        if sizes:
+            batch_info["image_sizes"] = sizes
         if steps:
             batch_info["widths"] = steps
         side = Path(work) / "sidecar.json"
         write_sidecar(final, spec, path=side, soc_version=soc, onnx=str(info.path),
                       max_abs_diff=diff, check=note, **batch_info,
                       atc_command=shlex.join(atc_args(info.path.absolute(), prefix, spec,
-                                                      batch_size, soc, gears, widths=widths)))
+                                                      batch_size, soc, gears, widths=widths,
+                                                      image_sizes=sizes)))
         publish_outputs(final, [(side, sidecar_path(final)), (made[0], final)],  # sidecar first
                         overwrite)
     kind = f"dynamic batch {gears}" if gears else f"batch {batch_size}"

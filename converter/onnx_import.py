@@ -26,6 +26,7 @@ import onnx
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
+from crnn_deploy.models.page_presets import PAGE_PRESETS
 from crnn_deploy.models.presets import PRESETS
 from crnn_deploy.models.spec_record import METADATA_KEY, ModelSpec
 from crnn_deploy.models.spec_schema import load_spec_file, spec_from_schema
@@ -56,11 +57,12 @@ def load_model(path: Path) -> onnx.ModelProto:
 
 def read_spec_arg(spec: str | Path) -> tuple[dict, Path | None]:
     """A preset name or a spec file path -> (schema dict, folder for relative file paths)."""
-    if str(spec) in PRESETS:
-        return PRESETS[str(spec)], None
+    if str(spec) in PRESETS or str(spec) in PAGE_PRESETS:
+        return {**PRESETS, **PAGE_PRESETS}[str(spec)], None
     path = Path(spec)
     if not path.exists():
-        raise UserError(f"--spec {spec}: neither a preset ({', '.join(PRESETS)}) nor a file")
+        raise UserError(f"--spec {spec}: neither a preset ({', '.join([*PRESETS, *PAGE_PRESETS])}) "
+                        "nor a file")
     return load_spec_file(path), path.parent
 
 
@@ -175,6 +177,11 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
     spec_dict, base = read_spec_arg(spec_arg)
     inputs = {"MODEL": source, "--spec": None if base is None else Path(spec_arg)}
     prepare_outputs([output], inputs, overwrite)
+    if spec_dict.get("kind", "recognizer") != "recognizer":  # converter.import_page_models
+        from crnn_deploy.converter.import_page_models import import_page_model
+
+        return import_page_model(source, spec_dict, output, simplify, overwrite)
+    spec_dict = {k: v for k, v in spec_dict.items() if k != "kind"}
     model = load_model(source)
     metadata = {p.key: p.value for p in model.metadata_props}
     inp, out = _io(model, source, spec_dict)

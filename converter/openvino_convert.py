@@ -11,7 +11,9 @@ weights are decompressed and bf16/fp16 CPU kernels are not used) and compares it
 Runtime on the same inputs (``converter.parity``). Tolerances, max abs diff of the (T, N, C)
 output: 1e-4 + 1e-5 * max|output| for FP32 weights (:data:`FP32_RTOL`); :data:`FP16_ATOL`
 (5e-2) for FP16 weights, whose rounding (relative 2**-11 per weight) goes through 7 convs and
-2 LSTM layers. The checked IR is published ``.bin`` first, ``.xml`` last, with an ownership
+2 LSTM layers. A detector or angle classifier (``models.page_specs``) is checked on page-like
+inputs (:func:`converter.page_parity.compare_page`; a detector keeps a dynamic H and W), to
+1e-4 (FP32) or 5e-2 (FP16) on outputs in [0, 1]. The checked IR is published ``.bin`` first, ``.xml`` last, with an ownership
 record listing both (:func:`converter.outputs.publish_outputs`).
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from crnn_deploy.converter.common import (
     read_onnx_info,
 )
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
+from crnn_deploy.converter.page_parity import compare_page, engine_dims
 from crnn_deploy.converter.parity import FP32_ATOL, compare, onnx_runner
 
 #: Tolerance of the parity check for an IR with FP16-compressed weights (stated, not tuned).
@@ -84,7 +87,9 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         check_static_batch(info, batch_size, "this IR")
     try:
         model = ov.convert_model(str(info.path))
-        if batch_size is not None:  # a dynamic width stays dynamic (-1)
+        if batch_size is not None and spec.kind != "recognizer":  # converter.page_parity
+            model.reshape({spec.input_name: engine_dims(spec, batch_size)})
+        elif batch_size is not None:  # a dynamic width stays dynamic (-1)
             c, h, w = spec.input_shape
             model.reshape({spec.input_name: [batch_size, c, h, -1 if spec.dynamic_width else w]})
     except Exception as exc:  # OpConversionFailure, RuntimeError ...
@@ -98,10 +103,14 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         # the written IR, compiled as the runtime does: f32 inference precision on the CPU
         with onnx_runner(info.path) as reference, \
                 OpenVINOBackend(tmp_xml, precision="f32") as candidate:
-            diff = compare(f"OpenVINO IR vs ONNX Runtime for {output}", spec, batches,
-                           reference, candidate, atol=atol, rtol=0.0 if fp16 else FP32_RTOL)
+            what = f"OpenVINO IR vs ONNX Runtime for {output}"
+            if spec.kind != "recognizer":  # page-like inputs, outputs in [0, 1]: atol alone
+                diff = compare_page(what, spec, reference, candidate, atol, static)
+            else:
+                diff = compare(what, spec, batches, reference, candidate, atol=atol,
+                               rtol=0.0 if fp16 else FP32_RTOL)
         checked = ""
-        if check_gt is not None:  # the reduced precisions' accuracy change, into the rt_info
+        if check_gt is not None and spec.kind == "recognizer":  # bf16 change into rt_info
             from crnn_deploy.converter.precision_check import (
                 measure_precisions,
                 record_text,
@@ -117,7 +126,9 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         publish_outputs(output, [(tmp_xml.with_suffix(".bin"), bin_final), (tmp_xml, output)],
                         overwrite)
     kind = (f"batch {static}" if static else "dynamic batch") + (
-        ", dynamic width" if spec.dynamic_width else "")
+        ", dynamic height and width" if spec.kind == "detector" else
+        ", dynamic width" if spec.kind == "recognizer" and spec.dynamic_width else "")
     weights = "FP16 weights" if fp16 else "FP32 weights"
     return BuildResult(path=output, max_diff=diff, atol=atol, note=f"{kind}, {weights}{checked}",
-                       files=[output, bin_final], rtol=0.0 if fp16 else FP32_RTOL)
+                       files=[output, bin_final],
+                       rtol=0.0 if fp16 or spec.kind != "recognizer" else FP32_RTOL)

@@ -20,6 +20,7 @@ The pure parts (:func:`profile_shapes`, :func:`builder_flags`) need no TensorRT.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.common import BuildResult, read_onnx_info
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
+from crnn_deploy.converter.page_parity import compare_page, page_profile
 from crnn_deploy.converter.parity import (
     FP32_ATOL,
     compare,
@@ -49,7 +51,8 @@ def profile_shapes(spec: ModelSpec, batch_size: int, min_batch: int | None = Non
     """The optimization profile: ``{"min", "opt", "max"}`` -> (N, C, H, W) of the spec.
 
     Defaults: min 1, opt ``batch_size``, max ``batch_size`` (the DESIGN.md profile 1/16/16).
-    A dynamic-width spec's profile also spans the width (TensorRT ``IOptimizationProfile.
+    A detector's or classifier's profile: :func:`converter.page_parity.page_profile`
+    (``max_width``: the detector's largest side). A dynamic-width spec's profile also spans the width (TensorRT ``IOptimizationProfile.
     set_shape`` takes any dims): W from the spec's smallest (min and opt) to ``max_width``
     (default the spec's largest); the plan's sidecar spec then says ``width_max = max_width``.
 
@@ -72,6 +75,8 @@ def profile_shapes(spec: ModelSpec, batch_size: int, min_batch: int | None = Non
     if opt > hi:
         raise UserError(f"--opt-batch {opt}{opt_src} is above --max-batch {hi}{max_src}; "
                         "need min <= opt <= max")
+    if spec.kind != "recognizer":  # a detector spans H and W (converter.page_parity)
+        return page_profile(spec, lo, opt, hi, max_width)
     if spec.dynamic_width:  # the profile spans the width too: min..max, opt at the smallest
         c, h, w = spec.input_shape
         top = max_width or spec.width_max
@@ -194,7 +199,12 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
     info = read_onnx_info(onnx_path)
     spec = info.spec
     shapes = profile_shapes(spec, batch_size, min_batch, opt_batch, max_batch, max_width)
-    if spec.dynamic_width:  # the plan runs widths up to its profile's max
+    if spec.kind != "recognizer" and int8:
+        raise UserError("--int8 calibrates a recognizer on input_bin/ samples; build the "
+                        f"{spec.kind} {spec.name} in FP32 or FP16")
+    if spec.kind == "detector":  # the plan runs sides up to its profile's max
+        spec = spec.with_changes(input=replace(spec.input, max_side=shapes["max"][3]))
+    elif spec.kind == "recognizer" and spec.dynamic_width:  # widths up to the profile's max
         spec = spec.with_changes(width_max=shapes["max"][3])
     batches = tuple(dict.fromkeys(shapes[k][0] for k in ("min", "opt", "max")))
     if info.batch is not None and batches != (info.batch,):
@@ -232,6 +242,10 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
                 enforce_agreement(check, INT8_MIN_AGREEMENT, f"INT8 engine for {output}",
                                   "ONNX Runtime")
                 atol = None
+            elif spec.kind != "recognizer":  # page-like inputs (converter.page_parity)
+                atol = FP16_ATOL if prec == "fp16" else FP32_ATOL
+                diff = compare_page(f"TensorRT ({prec}) vs ONNX Runtime for {output}", spec,
+                                    reference, session, atol=atol)
             else:
                 atol = FP16_ATOL if prec == "fp16" else FP32_ATOL
                 diff = compare(f"TensorRT ({prec}) vs ONNX Runtime for {output}", spec, batches,

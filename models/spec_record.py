@@ -145,6 +145,7 @@ class ModelSpec:
     decoding: Decoding = Decoding()
     decoder: str = "pil"
     width_rule: str = "resized"
+    kind = "recognizer"  # not a field (no annotation); models.page_specs: the other kinds
 
     def __post_init__(self) -> None:
         n = self.name

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.page_specs import PAGE_KINDS, page_spec_from_dict
 from crnn_deploy.models.presets import DIGITS_LOWER, NANO_OCR_ALPHABET, PRESETS
 from crnn_deploy.models.spec_record import METADATA_KEY, Decoding, ModelSpec
 from crnn_deploy.models.spec_schema import alphabet_source, spec_from_schema
@@ -114,7 +115,23 @@ def read_sidecar(engine) -> ModelSpec:
                         "(written by crnn-convert beside the engine)") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
-    return ModelSpec.from_dict(data.get("spec", data))
+    return spec_from_dict(data.get("spec", data))
+
+
+def spec_from_dict(d: dict):
+    """The spec of a JSON object by its ``kind``: absent or ``"recognizer"`` ->
+    :class:`ModelSpec` (:meth:`ModelSpec.from_dict`); ``"detector"``/``"classifier"`` ->
+    :func:`models.page_specs.page_spec_from_dict`.
+
+    Raises:
+        UserError: an unknown kind, or an invalid spec of its kind.
+    """
+    kind = d.get("kind", "recognizer") if isinstance(d, dict) else "recognizer"
+    if kind in PAGE_KINDS:
+        return page_spec_from_dict(d)
+    if kind != "recognizer":
+        raise UserError(f"spec kind: {kind!r} is not one of recognizer, {', '.join(PAGE_KINDS)}")
+    return ModelSpec.from_dict(d)
 
 
 def spec_from_arg(value: str | Path) -> ModelSpec:
@@ -134,7 +151,10 @@ def spec_from_arg(value: str | Path) -> ModelSpec:
     if text is None:
         raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
                         "write it with crnn-convert onnx or crnn-convert import")
-    return spec_from_json(text, str(path))
+    spec = spec_from_json(text, str(path))
+    if spec.kind != "recognizer":
+        raise UserError(f"{path} is a {spec.kind} (spec {spec.name!r}), not a recognizer")
+    return spec
 
 
 #: Largest ONNX file read (protobuf's limit; weights above it need external data).
@@ -179,4 +199,4 @@ def spec_from_json(text: str, where: str) -> ModelSpec:
         raise UserError(f"{where}: invalid spec JSON in {METADATA_KEY!r}: {exc}") from None
     if not isinstance(data, dict):
         raise UserError(f"{where}: spec {METADATA_KEY!r} is not a JSON object")
-    return ModelSpec.from_dict(data.get("spec", data))
+    return spec_from_dict(data.get("spec", data))

@@ -89,7 +89,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     over LMDB shards or a --gt file (parsed on the driver by the same rules; the images must be
     at paths every node can read).
     """
-    options = backend_options(threads, hint, precision, widths, min_width)
+    options = backend_options(threads, hint, precision, widths, min_width, kind="recognizer")
     if spec_name:
         options["model"] = spec_name  # the pytorch backend builds this spec's architecture
     if misreads and (output is None or executor == "ray"):

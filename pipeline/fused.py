@@ -26,12 +26,11 @@ from crnn_deploy.postprocess.metrics import score_samples
 from crnn_deploy.preprocess.lmdb_io import (
     image_key,
 )
-from crnn_deploy.preprocess.transform import pad_width
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.batching import pad_batch
 from crnn_deploy.runtime.runner import resolve_batch, run_batches, warm_up
 from crnn_deploy.runtime.stats import latency_summary, throughput
-from crnn_deploy.runtime.widths import fit_width, plan_widths
+from crnn_deploy.runtime.widths import fit_columns, fit_width, plan_widths
 
 #: Bad samples listed one by one in the result.
 MAX_REPORTED = 20
@@ -90,7 +89,7 @@ def _sub_batches(images, batch: int, policy: str, pad: str, widths=None, rows=No
     for pos, width in plan_widths([fit_width(x.shape[-1], widths) for x in images], batch, policy):
         x = np.zeros((rows(len(pos), batch), *images[pos[0]].shape[:-1], width), np.float32)
         for row, k in enumerate(pos):
-            x[row] = pad_width(images[k], width, pad)
+            x[row] = fit_columns(images[k], width, pad)
         out.append((pos, x))
     return out
 

@@ -228,7 +228,7 @@ class Recognizer:
                  device: str = "CPU", channel_order: str = "rgb", **unknown):
         check_options(batch_size, threads, prep_threads, ahead, streams, hint, precision,
                       channel_order, unknown)
-        options = backend_options(threads, hint, precision, widths, min_width)
+        options = backend_options(threads, hint, precision, widths, min_width, kind="recognizer")
         be, self.pipelined = open_engine(Path(engine), backend, device, streams, **options)
         self.backend = be.load()
         self.spec = self.backend.spec

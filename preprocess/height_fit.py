@@ -53,15 +53,25 @@ def padded_width(width: int, height: int, target_height: int) -> int:
     return math.ceil(max(aspect_ratio(width, height), 1.0)) * target_height
 
 
-def resize_to_height(grey: np.ndarray, height: int) -> np.ndarray:
+#: Longest side :func:`resize_to_height` resizes to when no ``max_side`` is given (columns or
+#: rows): models.spec_record.MAX_WIDTH, the largest width any spec may declare.
+MAX_SIDE = 8192
+
+
+def resize_to_height(grey: np.ndarray, height: int, max_side: int | None = None) -> np.ndarray:
     """``cv2.resize`` (bilinear) keeping the aspect ratio: uint8 (h, w) -> (H, int(H * w / h)),
-    or for h > w (vertical branch) (int(H * h / w), H) rows x columns."""
+    or for h > w (vertical branch) (int(H * h / w), H) rows x columns.
+
+    The long side is capped at ``max_side`` (default :data:`MAX_SIDE`) **before** resizing, so
+    memory is bounded by the model's width whatever the image's aspect ratio (a 200000x1 image
+    would otherwise become 64 x 12,800,000 pixels). Within the cap the result is EasyOCR's."""
     h, w = grey.shape
+    cap = max(height, max_side or MAX_SIDE)
     ratio = w / h
     if ratio < 1.0:
-        size = (height, int(height * aspect_ratio(w, h)))  # cv2 sizes are (columns, rows)
+        size = (height, min(cap, int(height * aspect_ratio(w, h))))  # cv2 sizes are (columns, rows)
     else:
-        size = (int(height * ratio), height)
+        size = (min(cap, int(height * ratio)), height)
     return _cv2().resize(grey, size, interpolation=INTER_LINEAR)
 
 
@@ -101,8 +111,8 @@ def fit_height(grey: np.ndarray, height: int, contrast_target: float | None = No
     by repeating the last column (``pad="last-column"``) or with zeros (``pad="zeros"``).
     """
     h, w = grey.shape
-    width = min(padded_width(w, h, height), max_width or 1 << 30)
-    resized = resize_to_height(grey, height)
+    width = min(padded_width(w, h, height), max_width or MAX_SIDE)
+    resized = resize_to_height(grey, height, width)
     if contrast_target is not None:
         resized = stretch_contrast(resized, contrast_target)
     resized = squeeze_to_width(resized, height, width)

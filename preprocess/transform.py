@@ -81,23 +81,35 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
                          f"{max_pixels / 1e6:g} Mpixel limit (decompression bomb guard)")
 
 
+def _integer_grey(img: Image.Image) -> Image.Image:
+    """Mode ``L`` of a 16/32-bit integer or float grey image (``I``, ``I;16*``, ``F``).
+
+    Pillow's own rule (``convert('L')``: values kept, clipped to [0, 255]) when every value
+    already fits 8 bits, as 8-bit pixels stored in a 16-bit PNG or a mode ``I`` array do: the
+    result is then what training's ``convert('L')`` gives. A full-range image (a value above
+    255) would clip to white and read as empty text, so it is scaled to 8 bits instead, as
+    ``round(v / 257)`` clipped to [0, 255] (65535 -> 255)."""
+    if img.mode != "F" and int(np.asarray(img).max(initial=0)) > 255:
+        a = np.clip(np.rint(np.asarray(img).astype(np.float64) / 257.0), 0, 255)
+        return Image.fromarray(a.astype(np.uint8), mode="L")
+    return img.convert("L")
+
+
 def to_grey(img: Image.Image) -> Image.Image:
     """Mode ``L`` (8-bit grey) version of ``img``, as ``img.convert('L')`` in training.
 
     Alpha is ignored (as ``convert('L')`` does), so RGBA/LA/PA give the grey of their colour
     channels. Modes that ``convert('L')`` cannot handle or handles badly are routed first:
     palette images with transparency go through RGBA (same grey values, no Pillow warning);
-    ``La`` goes through ``LA``; 16/32-bit integer grey (``I;16*``, ``I``) is scaled to 8 bits as
-    ``round(v / 257)`` clipped to [0, 255] (Pillow would clip every value above 255 to white);
-    other modes fall back to RGB.
+    ``La`` goes through ``LA``; 16/32-bit integer and float grey (``I;16*``, ``I``, ``F``) as
+    :func:`_integer_grey` (Pillow's rule for 8-bit values, scaled for full-range ones); other
+    modes fall back to RGB. Raises :class:`ImageError` for a mode Pillow cannot convert.
     """
     mode = img.mode
     if mode == "L":
         return img
-    if mode.startswith("I;16") or mode == "I":
-        a = np.asarray(img).astype(np.float64)
-        a = np.clip(np.rint(a / 257.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(a, mode="L")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return _integer_grey(img)
     if mode == "P" and "transparency" in img.info:
         return img.convert("RGBA").convert("L")
     if mode == "La":
@@ -118,7 +130,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
     mode = img.mode
     if mode == "RGB":
         return img
-    if mode.startswith("I;16") or mode in ("I", "La"):
+    if mode.startswith("I;16") or mode in ("I", "F", "La"):
         return to_grey(img).convert("RGB")
     if mode == "P" and "transparency" in img.info:
         return img.convert("RGBA").convert("RGB")

@@ -159,6 +159,9 @@ class AscendBackend(Backend):
 
     def _load(self) -> None:
         self.spec = read_sidecar(self.engine)
+        if self.spec.kind != "recognizer":  # OmSession sizes (T, N, C) outputs
+            raise UserError(f"engine {self.engine}: the ascend backend runs recognizers; the OM "
+                            f"of a {self.spec.kind} ({self.spec.name}) does not run here yet")
         side = json.loads(sidecar_path(self.engine).read_text())
         gears, widths = side.get("dynamic_batch"), side.get("widths")
         self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id(), widths)

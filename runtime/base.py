@@ -41,6 +41,9 @@ class Backend(abc.ABC):
     def __init__(self, engine: str | Path, device: str = "CPU", **options):
         self.engine = Path(engine)
         self.device = device
+        #: the spec kind the engine must hold (option ``kind``: "recognizer", "detector",
+        #: "classifier"; None: any), checked by :meth:`load`
+        self.expect_kind: str | None = options.pop("kind", None)
         self.options = options
         self.spec: ModelSpec | None = None
         self.batch_size: int | None = None
@@ -118,7 +121,8 @@ class Backend(abc.ABC):
 
         Raises:
             UserError: the engine file is missing (checked first), the backend cannot run here
-                (the reason and :meth:`install_hint`), or the engine is unreadable.
+                (the reason and :meth:`install_hint`), the engine is unreadable, or it holds
+                a spec of another kind than ``expect_kind``.
         """
         if not self._loaded:
             if not self.engine.is_file():
@@ -130,6 +134,10 @@ class Backend(abc.ABC):
                 raise UserError(f"backend {self.name!r} cannot run here: {reason}; "
                                 f"{self.install_hint()}")
             self._load()
+            if self.expect_kind not in (None, self.spec.kind):
+                self._close()
+                raise UserError(f"engine {self.engine} holds a {self.spec.kind} "
+                                f"({self.spec.name!r}); a {self.expect_kind} is needed here")
             if self.options.get("min_width") is not None:  # runtime.padding
                 from crnn_deploy.runtime.padding import padded_spec
 
@@ -139,22 +147,24 @@ class Backend(abc.ABC):
 
     def check_input(self, x: np.ndarray) -> None:
         """Raise UserError unless ``x`` is float32 (N, C, H, W) of the spec (W within the spec's
-        range for a dynamic width) and the engine's batch."""
+        range for a dynamic width; a detector's or classifier's spec: its ``check_input``) and
+        the engine's batch."""
         spec = self.spec
-        expected = tuple(spec.input_shape)
         if not isinstance(x, np.ndarray) or x.dtype != np.float32:
             raise UserError(f"input must be a float32 numpy array, got "
                             f"{getattr(x, 'dtype', type(x).__name__)}")
-        if spec.dynamic_width and x.ndim == 4 and x.shape[1:3] == expected[:2]:
-            if not expected[2] <= x.shape[3] <= spec.width_max:
-                raise UserError(f"input width {x.shape[3]} is outside {expected[2]}..{spec.width_max} "
+        if spec.kind != "recognizer":  # detector (N, 3, H, W) / classifier: models.page_specs
+            spec.check_input(x.shape)
+        elif spec.dynamic_width and x.ndim == 4 and x.shape[1:3] == spec.input_shape[:2]:
+            if not spec.input_shape[2] <= x.shape[3] <= spec.width_max:
+                raise UserError(f"input width {x.shape[3]} is outside {spec.input_shape[2]}..{spec.width_max} "
                                 f"of {spec.name}")
             if self.widths and x.shape[3] not in self.widths:
                 raise UserError(f"input width {x.shape[3]} is not one of the engine's widths "
                                 f"{list(self.widths)}")
-        elif x.ndim != 4 or tuple(x.shape[1:]) != expected:
+        elif x.ndim != 4 or tuple(x.shape[1:]) != tuple(spec.input_shape):
             raise UserError(f"input shape {tuple(x.shape)} does not match "
-                            f"(N, {', '.join(map(str, expected))}) of {spec.name}")
+                            f"(N, {', '.join(map(str, spec.input_shape))}) of {spec.name}")
         if self.batch_size is not None and x.shape[0] != self.batch_size:
             raise UserError(f"engine {self.engine} has a static batch of {self.batch_size}, "
                             f"got a batch of {x.shape[0]}")

@@ -86,7 +86,7 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     if input_dir is not None and output is None:
         raise UserError("--output is required with --input")
     staged = _staged_output(output, overwrite, input_dir, engine)
-    options = backend_options(threads, hint, precision, widths)
+    options = backend_options(threads, hint, precision, widths, kind="recognizer")
     if spec_name:
         options["model"] = spec_name
     pipelined = options.get("hint") == "THROUGHPUT"

@@ -48,7 +48,8 @@ def onnx_spec_text(path: str | Path) -> str | None:
 
 
 def check_dims(spec: ModelSpec, dims: Sequence, engine: str | Path) -> int | None:
-    """Check the engine input ``dims`` (N, C, H, W; ints or symbols) against ``spec``.
+    """Check the engine input ``dims`` (N, C, H, W; ints or symbols) against ``spec`` (a
+    detector's or classifier's spec: its own ``check_dims``).
 
     Returns:
         the static batch N, or None when axis 0 is symbolic/dynamic.
@@ -57,6 +58,8 @@ def check_dims(spec: ModelSpec, dims: Sequence, engine: str | Path) -> int | Non
         UserError: wrong rank, or a static C/H/W differing from the spec.
     """
     dims = list(dims)
+    if spec.kind != "recognizer":  # a detector or classifier (models.page_specs) checks its own
+        return spec.check_dims(dims, engine)
     if spec.output_layout != "TBC" or spec.blank != 0:
         raise UserError(f"engine {engine}: spec {spec.name} has output layout {spec.output_layout} "
                         f"and blank {spec.blank}; engines run (T, B, C) with blank 0: convert the "

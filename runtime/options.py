@@ -42,11 +42,13 @@ def engine_options(func):
 
 
 def backend_options(threads: int | None, hint: str | None, precision: str | None,
-                    widths: str | None = None, min_width: int | None = None) -> dict:
+                    widths: str | None = None, min_width: int | None = None,
+                    kind: str | None = None) -> dict:
     """The backend keyword options given on the command line (unset ones left out; ``widths``
     is checked when the backend loads: :func:`runtime.widths.engine_widths`; ``min_width``:
-    :func:`runtime.padding.padded_spec`)."""
+    :func:`runtime.padding.padded_spec`); ``kind``: the spec kind the engine must hold
+    (:attr:`runtime.base.Backend.expect_kind`; None: any)."""
     given = (("threads", threads), ("hint", hint and hint.upper()),
              ("precision", precision and precision.lower()), ("widths", widths),
-             ("min_width", min_width))
+             ("min_width", min_width), ("kind", kind))
     return {k: v for k, v in given if v is not None}

@@ -82,9 +82,11 @@ def run_batches(backend: Backend, batches: Iterable[np.ndarray], pipelined: bool
 
 
 def warm_up(backend: Backend, batch: int, runs: int, pipelined: bool = False) -> None:
-    """Run ``runs`` zero batches (compiles per-shape engines, fills caches), then reset timing."""
+    """Run ``runs`` zero batches (compiles per-shape engines, fills caches), then reset timing.
+    An engine of static widths (``backend.widths``) warms up at the smallest of them."""
     if runs > 0:
-        x = np.zeros((batch, *backend.spec.input_shape), dtype=np.float32)
+        c, h, w = backend.spec.input_shape
+        x = np.zeros((batch, c, h, min(backend.widths) if backend.widths else w), dtype=np.float32)
         for _ in run_batches(backend, (x for _ in range(runs)), pipelined, "warm-up batch"):
             pass
     backend.reset_timing()

@@ -191,12 +191,16 @@ class TensorRTBackend(Backend):
             raise UserError(f"tensorrt: unknown device {self.device!r} (TensorRT runs on the GPU)")
         self.spec = read_sidecar(self.engine)
         self.session = TrtSession(self.engine.read_bytes(), label=str(self.engine))
-        got, want = self.session.input_shape, tuple(self.spec.input_shape)
-        if self.spec.dynamic_width:  # (C, H) fixed; the profile's largest W is the spec's
-            got, want = got[:2], want[:2]
+        got = self.session.input_shape
+        if self.spec.kind == "detector":  # (3, H, W): the profile spans H and W
+            got, want = got[:1], (3,)
+        elif self.spec.kind == "classifier" or not self.spec.dynamic_width:
+            want = tuple(self.spec.input_shape)
+        else:  # (C, H) fixed; the profile's largest W is the spec's
+            got, want = got[:2], tuple(self.spec.input_shape)[:2]
         if got != want:
             raise UserError(f"engine {self.engine}: input (N, {self.session.input_shape}) does not "
-                            f"match spec {self.spec.name} {self.spec.input_shape}")
+                            f"match spec {self.spec.name} {want}")
         s = self.session
         self.batch_size = s.max_batch if s.min_batch == s.max_batch else None
 

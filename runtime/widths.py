@@ -17,6 +17,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.preprocess.transform import pad_width
 
 
 def npy_shape(path: Path) -> tuple[int, ...]:
@@ -61,15 +62,13 @@ def check_npy(files: Sequence[Path], spec: ModelSpec) -> list[int]:
 
 
 def read_npy_batch(files: Sequence[Path], width: int, batch: int, spec: ModelSpec) -> np.ndarray:
-    """Read (1, C, H, w_i <= width) ``.npy`` files into float32 (batch, C, H, width), each row
-    padded on the right with ``spec.pad`` (zeros or its last column); rows past the files are 0."""
+    """Read (1, C, H, w_i) ``.npy`` files into float32 (batch, C, H, width), each row fitted to
+    ``width`` by :func:`fit_columns` (padded on the right with ``spec.pad``, or squeezed when
+    wider than every width of a static-width engine); rows past the files are 0."""
     c, h, _ = spec.input_shape
     out = np.zeros((batch, c, h, width), dtype=np.float32)
     for row, f in zip(out, files):
-        x = np.load(f, allow_pickle=False)[0]
-        row[..., :x.shape[-1]] = x
-        if spec.pad == "last-column":
-            row[..., x.shape[-1]:] = x[..., -1:]
+        row[...] = fit_columns(np.load(f, allow_pickle=False)[0], width, spec.pad)
     return out
 
 
@@ -146,6 +145,9 @@ def engine_widths(spec: ModelSpec, option: str | Sequence[int] | None) -> tuple[
     """
     if option is None or (isinstance(option, str) and option.strip().lower() in ("", "dynamic")):
         return None
+    if spec.kind != "recognizer":
+        raise UserError(f"widths: {spec.name} is a {spec.kind}; a width set is for a recognizer "
+                        "whose width follows the word")
     if not spec.dynamic_width:
         raise UserError(f"widths: {spec.name} has a fixed width of {spec.input_shape[2]}; a "
                         "width set is for a width that follows the word")
@@ -164,16 +166,26 @@ def engine_widths(spec: ModelSpec, option: str | Sequence[int] | None) -> tuple[
 
 
 def fit_width(width: int, widths: Sequence[int] | None) -> int:
-    """The smallest of ``widths`` that holds ``width`` columns (``width`` itself when the
-    engine takes any width: ``widths`` None).
-
-    Raises:
-        UserError: ``width`` is above every width of the engine.
-    """
+    """The smallest of ``widths`` that holds ``width`` columns, or the largest of them when
+    none does (that image is then squeezed to it: :func:`fit_columns`); ``width`` itself when
+    the engine takes any width (``widths`` None). Widths are a runtime option, so a word wider
+    than every listed width is read, per image, never a reason to stop the run."""
     if not widths:
         return width
     fitting = [w for w in sorted(widths) if w >= width]
-    if not fitting:
-        raise UserError(f"an image {width} columns wide is above the engine's widths "
-                        f"{sorted(widths)}; rebuild it with a larger width")
-    return fitting[0]
+    return fitting[0] if fitting else max(widths)
+
+
+def fit_columns(x: np.ndarray, width: int, pad: str) -> np.ndarray:
+    """float32 (..., W) -> (..., ``width``): padded on the right (``pad``: ``zeros`` or
+    ``last-column``) when W <= width, else resampled to ``width`` columns by linear
+    interpolation along W (pixel centres aligned, as ``cv2.resize`` with ``INTER_LINEAR``
+    along one axis): a word wider than every width of a static-width engine is resized to
+    the largest one. No copy when W == width."""
+    w = x.shape[-1]
+    if w <= width:
+        return pad_width(x, width, pad)
+    pos = np.clip((np.arange(width, dtype=np.float64) + 0.5) * (w / width) - 0.5, 0, w - 1)
+    left = np.minimum(pos.astype(np.int64), w - 2)
+    frac = (pos - left).astype(np.float32)
+    return np.ascontiguousarray(x[..., left] * (1 - frac) + x[..., left + 1] * frac, np.float32)

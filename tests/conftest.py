@@ -142,3 +142,70 @@ def english_g2_onnx(english_g2_weights, tmp_path_factory) -> Path:
     export_onnx(load_model(spec, english_g2_weights), spec, path, batch_size=4,
                 check_batches=(1, 3))
     return path
+
+
+# -- page models (detector, angle classifier) ---------------------------------------------------
+PAGE_WEIGHTS = {"ppocrv4-det": ROOT / "weights" / "ch_PP-OCRv4_det_infer.onnx",
+                "ppocr-cls": ROOT / "weights" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"}
+
+
+def _import_page(name: str, folder: Path) -> Path:
+    from crnn_deploy.converter.onnx_import import import_onnx
+
+    if not PAGE_WEIGHTS[name].is_file():
+        pytest.skip(f"{PAGE_WEIGHTS[name]} not found (run `make weights`)")
+    out = folder / f"{name}.onnx"
+    import_onnx(PAGE_WEIGHTS[name], name, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ppocr_det_onnx(tmp_path_factory) -> Path:
+    """RapidOCR's PP-OCRv4 DB detector imported with the ppocrv4-det preset (dynamic N, H, W)."""
+    return _import_page("ppocrv4-det", tmp_path_factory.mktemp("page_models"))
+
+
+@pytest.fixture(scope="session")
+def ppocr_cls_onnx(tmp_path_factory) -> Path:
+    """RapidOCR's angle classifier imported with the ppocr-cls preset (dynamic N, 3x48x192)."""
+    return _import_page("ppocr-cls", tmp_path_factory.mktemp("page_models"))
+
+
+@pytest.fixture(scope="session")
+def ppocr_det_xml(ppocr_det_onnx: Path) -> Path:
+    """The detector's OpenVINO IR (FP32, checked at conversion)."""
+    from crnn_deploy.converter.openvino_convert import convert_openvino
+
+    out = ppocr_det_onnx.with_name("ppocrv4-det.xml")
+    convert_openvino(ppocr_det_onnx, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def iiit5k_page(assets: Path):
+    """``page(seed, n=8, size=(900, 700))``: a uint8 BGR page of ``n`` real IIIT5K word crops
+    pasted on a white canvas (rows apart, so none overlap), and the crops' paths."""
+    import cv2
+    import numpy as np
+
+    lines = (assets / "eval_iiit5k_3000" / "gt.txt").read_text().splitlines()
+
+    def page(seed: int, n: int = 8, size: tuple[int, int] = (900, 700)):
+        rng = np.random.default_rng(seed)
+        canvas = np.full((*size, 3), 255, np.uint8)
+        picks = rng.choice(len(lines), n, replace=False)
+        y, used = 20, []
+        for k in picks:
+            path = assets / "eval_iiit5k_3000" / lines[k].split("\t")[0]
+            crop = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            scale = 40.0 / crop.shape[0]
+            crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), 40))[:, : size[1] - 40]
+            if y + 40 > size[0] - 20:
+                break
+            x = int(rng.integers(10, max(11, size[1] - crop.shape[1] - 10)))
+            canvas[y:y + 40, x:x + crop.shape[1]] = crop
+            used.append(path)
+            y += 40 + int(rng.integers(30, 60))
+        return canvas, used
+
+    return page

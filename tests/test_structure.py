@@ -63,6 +63,8 @@ TEST_TOPICS: dict[str, str] = {
     "tests/runtime/test_backends.py": "every backend module on the real engines and IIIT5K inputs",
     "tests/runtime/test_cli_safety.py": "the output rules (issue 11) of crnn-infer, "
                                         "crnn-postprocess and crnn-eval together",
+    "tests/runtime/test_page_models.py": "detector and classifier engines through the runtime "
+                                         "(registry, base, engine_spec, ORT and OpenVINO backends)",
     "tests/runtime/test_errors.py": "the one-line user errors of crnn-infer (cli, registry, "
                                     "engine_spec, runner)",
     "tests/preprocess/test_real_data.py": "build-lmdb and lmdb-to-bin on the real evaluation sets",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_dir
 from crnn_deploy.converter.common import read_onnx_info
 from crnn_deploy.converter.int8.calibration import DEFAULT_CALIB_SIZE, read_calibration
@@ -86,6 +87,9 @@ def quantize(onnx_path: str | Path, calib_gt: str | Path, output: str | Path, *,
                     companions=[output.with_suffix(s) for s in route.companions])
     quantizer = route.load()
     info = read_onnx_info(onnx_path)
+    if info.spec.kind != "recognizer":  # calibration reads word images with a recognizer's spec
+        raise UserError(f"{onnx_path} holds a {info.spec.kind} ({info.spec.name}); INT8 "
+                        "quantization is calibrated for recognizers")
     calib = read_calibration(calib_gt, info.spec, calib_size, calib_root)
     with temp_dir(output) as work:
         made = quantizer(info, calib, work, batch_size=batch_size, **options)

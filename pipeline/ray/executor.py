@@ -212,6 +212,9 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
     if not ranges:
         raise UserError(f"no sample in {', '.join(map(str, shards))}")
     spec = _engine_spec(engine, backend)
+    if spec.kind != "recognizer":
+        raise UserError(f"engine {engine} holds a {spec.kind} ({spec.name!r}); a recognizer is "
+                        "needed here")
     outputs.check_not_input(output, [("engine", engine), *(("input", x) for x in shards)])
     if image_root is not None:  # only the listed images are read: a folder beside them is fine
         outputs.check_not_input(output, [("image root", image_root)], allow_inside=True)

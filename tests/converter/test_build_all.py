@@ -200,3 +200,16 @@ def test_all_overwrite_replaces_its_own_engines_with_or_without_records(tmp_path
         assert all(p.stat().st_ino != before.get(p.name) for p in out.iterdir()
                    if p.suffix in (".onnx", ".xml", ".bin")), run  # every file replaced
         assert sorted(p.name for p in out.glob(".*.crnn-deploy.json")) == [p.name for p in records]
+
+
+def test_all_from_an_imported_classifier(ppocr_cls_onnx, ic03, tmp_path, monkeypatch):
+    """A page model through crnn-convert all: its spec's batch (6), no INT8 (skipped, why)."""
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
+    out = tmp_path / "engines"
+    res = CliRunner().invoke(convert_cli, ["all", "--onnx", str(ppocr_cls_onnx), "--outdir",
+                                           str(out), "--calib-gt", str(ic03)])
+    assert res.exit_code == 0, res.output
+    lines = _rows(res.stdout)
+    assert " built " in lines["openvino"] and "ppocr-cls_bs6.xml" in lines["openvino"]
+    for name in ("openvino int8", "onnx int8"):
+        assert "skipped: INT8 is calibrated for recognizers, not a classifier" in lines[name]

@@ -349,3 +349,17 @@ def test_ppocrv4_openvino_int8_with_mean_minmax_ranges(ppocrv4_onnx, ic03, tmp_p
         for width in (320, 417):
             y = int8.infer(np.zeros((16, 3, 48, width), np.float32))
             assert y.shape == (width // 8, 16, 6625) and np.isfinite(y).all()
+
+
+def test_int8_refuses_a_page_model(ppocr_cls_onnx, assets, tmp_path):
+    from click.testing import CliRunner
+
+    from crnn_deploy.converter.cli import main as convert_cli
+
+    out = tmp_path / "q.xml"
+    res = CliRunner().invoke(convert_cli, ["int8", "--onnx", str(ppocr_cls_onnx), "--calib-gt",
+                                           str(assets / "eval_ic03_860" / "gt.txt"), "--output",
+                                           str(out)])
+    assert res.exit_code == 1 and "holds a classifier (ppocr-cls); INT8 quantization is " \
+        "calibrated for recognizers" in res.output, res.output
+    assert not out.exists()

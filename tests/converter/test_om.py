@@ -188,3 +188,21 @@ def test_a_width_that_follows_the_word_gets_width_gears_in_the_atc_command(monke
     spec = read_onnx_info(ppocrv4_onnx).spec
     assert default_widths(spec) == [320, 480, 720, 1080, 1620, 3200]
     assert width_steps(ppocrv4_onnx, spec, [320, 480, 1080]) == {320: 40, 480: 60, 1080: 135}
+
+
+def test_detector_om_command_has_image_size_gears():
+    from dataclasses import replace
+
+    from crnn_deploy.converter.om import det_image_sizes
+    from crnn_deploy.models.page_presets import get_page_spec
+
+    det = get_page_spec("ppocrv4-det")
+    sizes = det_image_sizes(det)
+    assert sizes[0] == (736, 736) and sizes[-1] == (2048, 2048) and len(sizes) == 16
+    args = atc_args("det.onnx", "det", det, 1, "Ascend310P3", image_sizes=sizes)
+    assert "--input_shape=x:1,3,-1,-1" in args
+    gears = [a for a in args if a.startswith("--dynamic_image_size=")]
+    assert gears == ["--dynamic_image_size=" + ";".join(f"{h},{w}" for h, w in sizes)]
+    assert "736,2048" in gears[0] and not any(a.startswith("--dynamic_batch_size") for a in args)
+    small = det.with_changes(input=replace(det.input, max_side=1024))
+    assert det_image_sizes(small) == [(736, 736), (736, 1024), (1024, 736), (1024, 1024)]

@@ -83,3 +83,13 @@ def test_contrast_stretch_only_below_target():
     sharp = np.zeros((8, 8), np.uint8)
     sharp[:, 4:] = 255
     assert stretch_contrast(sharp, 0.5) is sharp  # contrast 1 >= 0.5: unchanged
+
+
+def test_the_width_is_capped_before_resizing():
+    """english_g2 resized a 200000x1 image to 64 x 12,800,000 (6 GiB) before capping it."""
+    wide = np.full((1, 200_000), 200, np.uint8)
+    assert resize_to_height(wide, 64, 4096).shape == (64, 4096)
+    assert resize_to_height(wide.T.copy(), 64, 4096).shape == (4096, 64)  # the vertical branch
+    x = fit_height(wide, 64, max_width=4096)
+    assert x.shape == (1, 64, 4096) and np.isfinite(x).all()
+    assert fit_height(wide, 64).shape[-1] <= 8192  # no max_width: the largest width of any spec

@@ -92,6 +92,40 @@ def test_16bit_grey_is_scaled_not_clipped(to_png):
     np.testing.assert_allclose(x, ref_from_grey(Image.fromarray(v8, "L")), rtol=0, atol=1e-6)
 
 
+def test_8bit_values_in_16_and_32bit_modes_read_as_pillow_converts_them(to_png):
+    """Mode ``I``/``I;16`` images holding 8-bit values used to be divided by 257 and read as
+    empty text: Pillow's own ``convert('L')`` keeps them."""
+    v8 = rand((20, 50))
+    ref = ref_from_grey(Image.fromarray(v8, "L"))
+    img16 = Image.frombytes("I;16", (50, 20), v8.astype("<u2").tobytes())
+    for img in (img16, Image.fromarray(v8.astype(np.int32), "I"), Image.fromarray(v8.astype(np.float32), "F")):
+        np.testing.assert_allclose(preprocess_image(img, NANO), ref, rtol=0, atol=1e-6, err_msg=img.mode)
+    np.testing.assert_allclose(preprocess_image(to_png(img16), NANO), ref, rtol=0, atol=1e-6)
+
+
+#: every mode Pillow can hold an image in (Pillow's "Modes" page), made from one RGB image
+ALL_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+             "LAB", "HSV", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_every_pillow_mode_gives_a_tensor_or_an_image_error(mode):
+    base = Image.fromarray(rand((20, 50, 3)), "RGB")
+    try:
+        img = base.convert(mode)
+    except ValueError:
+        img = Image.new(mode, base.size)
+    rgb_spec = NANO.with_changes(name="t", input_shape=(3, 32, 64), channels="BGR",
+                                 resize_mode="keep-ratio", width_max=256)
+    for spec in (NANO, rgb_spec):
+        try:
+            x = preprocess_image(img, spec)
+        except ImageError as exc:  # a clear refusal (e.g. LAB has no RGB conversion in Pillow)
+            assert mode in str(exc)
+            continue
+        assert x.dtype == np.float32 and x.shape[:2] == spec.input_shape[:2] and np.isfinite(x).all()
+
+
 def test_other_modes_work():
     for mode in ("CMYK", "YCbCr", "I", "F", "La"):
         img = Image.new(mode, (30, 10))

@@ -11,6 +11,7 @@ from crnn_deploy.runtime.widths import (
     check_npy,
     default_widths,
     engine_widths,
+    fit_columns,
     fit_width,
     padding_share,
     plan_widths,
@@ -41,8 +42,17 @@ def test_static_engines_get_a_small_width_set_and_the_smallest_that_fits():
     assert all(w % 32 == 0 for w in ws)
     assert default_widths(get_spec("crnn")) == [100]
     assert fit_width(321, ws) == ws[1] and fit_width(320, ws) == 320 and fit_width(999, None) == 999
-    with pytest.raises(UserError, match="above the engine's widths"):
-        fit_width(4000, ws)
+    assert fit_width(4000, ws) == ws[-1]  # wider than every width: squeezed to the largest
+
+
+def test_a_word_wider_than_every_width_is_resized_to_the_largest():
+    ramp = np.linspace(-1, 1, 400, dtype=np.float32)[None, None].repeat(2, axis=1)  # (1, 2, 400)
+    x = fit_columns(ramp, 100, "last-column")
+    assert x.shape == (1, 2, 100) and x.dtype == np.float32
+    assert np.all(np.diff(x[0, 0]) > 0) and abs(x[0, 0, 0] + 1) < 0.01 and abs(x[0, 0, -1] - 1) < 0.01
+    assert np.allclose(fit_columns(np.full((1, 2, 400), 0.25, np.float32), 64, "zeros"), 0.25)
+    padded = fit_columns(ramp, 410, "last-column")  # narrower: padded as before
+    assert padded.shape[-1] == 410 and np.all(padded[..., 400:] == ramp[..., -1:])
 
 
 def test_the_widths_option_gives_the_static_widths_of_an_engine():
