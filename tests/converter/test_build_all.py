@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,20 @@ def test_all_from_an_imported_classifier(ppocr_cls_onnx, ic03, tmp_path, monkeyp
     assert " built " in lines["openvino"] and "ppocr-cls_bs6.xml" in lines["openvino"]
     for name in ("openvino int8", "onnx int8"):
         assert "skipped: INT8 is calibrated for recognizers, not a classifier" in lines[name]
+
+
+@pytest.mark.parametrize("model, expected, absent", [
+    ("english_g2", "build/english_g2_dynamic.xml", "build/english_g2_bs16.xml"),
+    ("nano-ocr", "build/nano-ocr_bs16.xml", "build/nano-ocr_dynamic.xml"),
+])
+def test_make_convert_expects_the_ir_build_all_writes(model, expected, absent):
+    """`make convert`'s targets name the IR `crnn-convert all` builds: english_g2's of dynamic
+    batch and width (issue 28), a fixed-width model's of static batch 16."""
+    root = Path(__file__).resolve().parents[2]
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make not installed")
+    out = subprocess.run([make, "-s", "-C", str(root), "--eval", "print-engines: ; @echo $(ENGINES)",
+                          "print-engines", f"MODEL={model}"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert expected in out and absent not in out
