@@ -28,7 +28,8 @@ The spec is read from ``rt_info["crnn_deploy"]["spec"]`` (IR written by crnn-con
 from the ONNX ``metadata_props`` (``.onnx``), else from a sidecar JSON. A model with a dynamic
 batch axis is reshaped to each batch size actually used and compiled once per size (cached);
 with ``widths``, once per (batch size, width). Short batches of the fused and staged paths run
-at power-of-two batch gears (:meth:`OpenVINOBackend.batch_rows`: 5 images -> 8 rows, not 16).
+as their own rows on one model compiled with a dynamic batch (:meth:`OpenVINOBackend.batch_rows`:
+5 images -> 5 rows, not 16; full batches on the model compiled for that batch).
 """
 from __future__ import annotations
 
@@ -110,6 +111,7 @@ class OpenVINOBackend(Backend):
         self._requests: dict[tuple, object] = {}   # same keys -> InferRequest
         self._queues: dict[tuple, object] = {}     # same keys -> AsyncInferQueue
         self.jobs = 0                            # requests of the last AsyncInferQueue used
+        self._full = None                        # the full batch of batch_rows' callers
 
     def _resolve_precision(self) -> None:
         from crnn_deploy.runtime.precision import choose_precision, native_bf16, precision_note
@@ -143,28 +145,38 @@ class OpenVINOBackend(Backend):
         return None
 
     def batch_rows(self, n: int, batch: int) -> int:
-        """Rows for ``n`` images: the static batch, else the smallest power of two >= ``n``
-        (at most ``batch``): a few batch sizes, each compiled once, and few zero rows (a lone
-        wide word of a width that follows the word runs as 1 row, not ``batch``)."""
+        """Rows for ``n`` images: the static batch; with ``widths`` (static shapes) the smallest
+        power of two >= ``n`` (at most ``batch``); else ``n`` itself. A full batch (``n ==
+        batch``) runs on a model compiled for that batch; a short one on one model compiled with
+        the batch left dynamic (one compile, no zero rows: a lone wide word is 1 row; issue 28
+        measured this against power-of-two batch gears, docs/PERFORMANCE.md)."""
         if self.batch_size is not None:
             return self.batch_size
-        return min(batch, 1 << (max(1, n) - 1).bit_length())
+        if self.widths:  # static shapes asked for: power-of-two batch gears, each compiled once
+            return min(batch, 1 << (max(1, n) - 1).bit_length())
+        self._full = batch
+        return max(1, n)
 
-    def _key(self, shape: tuple) -> tuple[int, int | None]:
+    def _key(self, shape: tuple) -> tuple[int | None, int | None]:
         """(batch, width) of an input ``shape`` (N, C, H, W): the compiled model it runs on
-        (width None: the dynamic-width model)."""
-        return shape[0], (shape[3] if self.widths else None)
+        (batch None: the model of dynamic batch, for short batches; width None: the
+        dynamic-width model)."""
+        static = self.batch_size is not None or self.widths or shape[0] == self._full
+        n = shape[0] if static else None
+        return n, (shape[3] if self.widths else None)
 
-    def compiled(self, n: int, width: int | None = None):
-        """The model compiled for batch ``n`` and (``width`` given) that static width; the read
-        model is reshaped first when its batch axis is dynamic or a width is given."""
+    def compiled(self, n: int | None, width: int | None = None):
+        """The model compiled for batch ``n`` (None: dynamic) and (``width`` given) that static
+        width; the read model is reshaped first when its batch axis is dynamic or a width is
+        given."""
         key = (n, width)
         if key not in self._compiled:
             import openvino as ov
 
             model = self.model
             if self.batch_size is None or width is not None:
-                dims = [n, *self._dims[1:3], width if width is not None else self._dims[3]]
+                dims = [self._dims[0] if n is None else n, *self._dims[1:3],
+                        width if width is not None else self._dims[3]]
                 model.reshape({0: ov.PartialShape(dims)})
             try:
                 self._compiled[key] = self.core.compile_model(model, self.device, self.config)

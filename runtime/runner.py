@@ -84,6 +84,7 @@ def run_batches(backend: Backend, batches: Iterable[np.ndarray], pipelined: bool
 def warm_up(backend: Backend, batch: int, runs: int, pipelined: bool = False) -> None:
     """Run ``runs`` zero batches (compiles per-shape engines, fills caches), then reset timing.
     An engine of static widths (``backend.widths``) warms up at the smallest of them."""
+    backend.batch_rows(batch, batch)  # the full batch (OpenVINO compiles it at a static batch)
     if runs > 0:
         c, h, w = backend.spec.input_shape
         x = np.zeros((batch, c, h, min(backend.widths) if backend.widths else w), dtype=np.float32)
