@@ -145,12 +145,16 @@ class Workspace:
     def lmdb(self, key: str, folder: str | Path, limit: int | None = None) -> Path:
         """``{workdir}/data/{key}.lmdb`` (or ``{key}_first{limit}.lmdb``) from a labeled set:
         ``folder`` under the assets dir holding ``gt.txt``, or the path of a user's GT file
-        (``--set NAME=gt.txt``: ``relpath<TAB>label``, paths relative to it), built with
+        (``--set NAME=gt.txt``: ``relpath<TAB>label``, paths relative to it; named by the
+        user on the command line, so its paths may also be absolute or leave its folder, as
+        with ``build-lmdb --allow-outside-root``), built with
         :func:`preprocess.lmdb_build.build_lmdb` when absent (kept across runs: a changed
         user set needs a new NAME or a fresh work dir)."""
         from crnn_deploy.preprocess.lmdb_build import build_lmdb
 
-        gt = Path(folder) if Path(folder).suffix else self.assets / folder / "gt.txt"
+        users = bool(Path(folder).suffix)  # a user's --set file, not one of the assets
+        gt = Path(folder) if users else self.assets / folder / "gt.txt"
+        outside = " --allow-outside-root" if users else ""
         if not gt.is_file():
             raise UserError(f"test set not found: {gt}"
                             + ("" if Path(folder).suffix else " (set --assets / CRNN_ASSETS)"))
@@ -159,9 +163,9 @@ class Workspace:
         src = data / f"{key}_first{limit}.gt.txt" if limit else gt
         self._record(f"crnn-preprocess build-lmdb --gt {shlex.quote(rel(src))} "
                      f"--root {shlex.quote(rel(gt.parent))} --output {shlex.quote(rel(out))}"
-                     if limit else
+                     f"{outside}" if limit else
                      f"crnn-preprocess build-lmdb --gt {shlex.quote(rel(gt))} "
-                     f"--output {shlex.quote(rel(out))}")
+                     f"--output {shlex.quote(rel(out))}{outside}")
         if (out / "data.mdb").is_file():
             return out
         data.mkdir(parents=True, exist_ok=True)
@@ -169,7 +173,7 @@ class Workspace:
             lines = [ln for ln in gt.read_text(encoding="utf-8").splitlines() if ln.strip()]
             atomic_write_text(src, "\n".join(lines[:limit]) + "\n")
         self.log(f"building {rel(out)} from {rel(src)}")
-        res = build_lmdb(src, out, root=gt.parent, log=self.log)
+        res = build_lmdb(src, out, root=gt.parent, log=self.log, outside_ok=users)
         if res.skipped:
             self.log(f"{rel(out)}: skipped {len(res.skipped)} bad line(s)")
         return out

@@ -7,7 +7,8 @@ Every command also turns an ``OSError`` that escapes it (disk full, permission d
 that is a file) into ``Error: FILE: reason`` and exit 1, and SIGTERM (what ``timeout``,
 ``docker stop`` and Kubernetes send) into ``SystemExit(143)`` raised in the main thread, so
 ``with`` blocks remove temporaries exactly as on Ctrl-C (:func:`sigterm_cleans_up`).
-Exceptions raised with ``raise UserError(...) from None`` keep their original exception in
+Error messages pass through :func:`common.names.terminal_safe` (an escape sequence in a file
+name never reaches the terminal raw). Exceptions raised with ``raise UserError(...) from None`` keep their original exception in
 ``__context__``; ``--verbose`` logs that chain (the SDK's own traceback) at DEBUG level.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import traceback
 import click
 
 from crnn_deploy.common.errors import UserError, os_error_message
+from crnn_deploy.common.names import terminal_safe
 
 log = logging.getLogger("crnn_deploy")
 
@@ -84,11 +86,11 @@ class Command(click.Command):
         except UserError as exc:
             if ctx.meta.get("crnn_verbose"):
                 _log_chain(exc)
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(terminal_safe(exc.message)) from None
         except OSError as exc:  # disk full, permissions, a parent that is a file: not a bug
             if ctx.meta.get("crnn_verbose"):
                 _log_chain(exc)
-            raise click.ClickException(os_error_message(exc)) from None
+            raise click.ClickException(terminal_safe(os_error_message(exc))) from None
 
 
 class Group(click.Group):

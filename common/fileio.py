@@ -1,12 +1,96 @@
 """Atomic file writes shared by every stage: write to a temporary name beside the target, then
 rename, so an interrupted run never leaves a half-written file (DESIGN.md, "Errors and files").
+
+And the one guarded JSON reader of untrusted files (meta.json, second_pass.json, ownership
+records, specs, sidecars): :func:`read_json` reads through the bounded reader
+(:func:`common.inputs.read_regular_file`: a regular file, at most ``max_bytes``, so a FIFO does
+not hang and ``/dev/zero`` is refused), and :func:`loads_json` refuses nesting deeper than
+:data:`MAX_JSON_DEPTH` (100,000 nested brackets would be a RecursionError) and duplicate keys
+(``{"blank": 0, "blank": 5}``: which one was meant?), each as a UserError naming the file.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
+
+from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.inputs import read_regular_file
+
+#: Largest meta.json / marker-like JSON file of a result or input folder read (bytes): ours
+#: hold a spec (PP-OCRv4's 6,623-character alphabet: ~30 kB); 16 MiB leaves room.
+MAX_META_BYTES = 16 << 20
+#: Deepest nesting of arrays/objects accepted in a JSON file (ours nest 3 deep).
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> int:
+    """The nesting depth of the arrays/objects of JSON ``text`` (brackets inside strings do
+    not count), counted up to ``limit + 1`` (stops there)."""
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        if m.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        else:
+            depth -= 1
+    return deepest
+
+
+def _no_duplicates(pairs: list) -> dict:
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key[:80]!r}")
+        obj[key] = value
+    return obj
+
+
+def loads_json(text: str | bytes, what: str) -> object:
+    """Parse untrusted JSON ``text`` (``what``: the file or field, for messages).
+
+    Raises:
+        UserError: not UTF-8, not JSON, nested deeper than :data:`MAX_JSON_DEPTH`, or an object
+            with a duplicate key; the message names ``what``.
+    """
+    from crnn_deploy.common.names import display_name
+
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8-sig")
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError too
+        raise UserError(f"{display_name(what)} is not usable JSON: {exc}") from None
+
+
+def read_json(path: str | os.PathLike, *, max_bytes: int, what: str = "JSON file") -> object:
+    """Read and parse the untrusted JSON file ``path`` (bounded: at most ``max_bytes`` of a
+    regular file; guarded: :func:`loads_json`).
+
+    Raises:
+        UserError: missing, unreadable, not a regular file, too large, or not usable JSON,
+            naming ``what`` and the path.
+        FileNotFoundError: is not raised: a missing file is a UserError too (callers that
+            accept a missing file check first).
+    """
+    from crnn_deploy.common.names import display_name
+
+    where = f"{what} {display_name(path)}"
+    try:
+        data = read_regular_file(path, max_bytes, what)
+    except FileNotFoundError:
+        raise UserError(f"{where} not found") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {where}: {exc.strerror or exc}") from None
+    return loads_json(data, where)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

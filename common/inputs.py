@@ -29,8 +29,11 @@ def open_regular(path: str | os.PathLike, max_bytes: int, what: str = "file"):
     ``max_bytes`` bytes (opened non-blocking, so a FIFO cannot hang the call).
 
     Returns the open file object (caller closes). Raises OSError when it cannot be opened and
-    UserError (naming the path) when it is not a regular file or is too large.
+    UserError (naming the path) when it holds a NUL byte (no file system allows one: a path
+    read from a file), is not a regular file or is too large.
     """
+    if "\0" in os.fsdecode(path):
+        raise UserError(f"{what} path {os.fsdecode(path)!r} holds a NUL byte")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)

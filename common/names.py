@@ -76,6 +76,34 @@ def unescape_name(text: str) -> bytes:
     return bytes(out)
 
 
+#: Longest name :func:`display_name` prints whole (characters, after escaping).
+DISPLAY_LIMIT = 200
+
+
+def display_name(name: str | bytes | os.PathLike, limit: int = DISPLAY_LIMIT) -> str:
+    """A file name (or any untrusted text) safe to print on a terminal or in a message.
+
+    Escaped as in files (:func:`escape_name`: ESC and every other control character become
+    ``\\xNN``, so an escape sequence in a name never reaches the terminal raw), and cut to
+    ``limit`` characters with the full length said (a 1 MB name is not printed whole).
+    """
+    text = escape_name(name)
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    return text
+
+
+_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` (a whole message) with every control character but tab and line feed escaped
+    as :func:`escape_name` does (ESC ``\\x1b``, CR ``\\r``, C1 controls, bytes that were not
+    UTF-8): a file name inside a message cannot move the cursor, recolour or retitle the
+    terminal. Used by the ``Error:`` path of every command (:mod:`common.cli`)."""
+    return _TERMINAL.sub(_one, text) if _TERMINAL.search(text) else text
+
+
 def tsv_line(fields) -> str:
     """One TSV row: every field escaped with :func:`escape_name` (non-strings through ``str``),
     joined by tabs, ending in ``\\n``. Read it back with ``line.rstrip("\\n").split("\\t")`` and

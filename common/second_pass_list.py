@@ -21,18 +21,17 @@ keys' order, from its ``meta.json``; null when unknown), ``result`` (RESULT, abs
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.fileio import atomic_write_json
-from crnn_deploy.common.inputs import MAX_TEXT_BYTES, read_text_file
+from crnn_deploy.common.fileio import atomic_write_json, read_json
+from crnn_deploy.common.inputs import MAX_TEXT_BYTES
 
 NAME = "second_pass.json"
 KIND = "second-pass list"
-_FILE = re.compile(r"(?:.*/)?test_(\d+)\.(?:bin|npy)")
+_FILE = re.compile(r"(?:.*/)?test_([0-9]+)\.(?:bin|npy)")  # ASCII digits only: not "1١"
 
 
 @dataclass(frozen=True)
@@ -83,17 +82,16 @@ def is_list(data: object) -> bool:
 
 
 def read_list(path: str | Path) -> SecondPassList:
-    """Read a ``second_pass.json`` (bounded: :data:`common.inputs.MAX_TEXT_BYTES`).
+    """Read a ``second_pass.json`` (bounded: :data:`common.inputs.MAX_TEXT_BYTES`; guarded:
+    :func:`common.fileio.read_json`).
 
     Raises:
-        UserError: missing, not a regular file, too large, not UTF-8 JSON, not a second-pass
-            list, or a field of the wrong type (the message names the file).
+        UserError: missing, not a regular file, too large, not UTF-8 JSON (nested too deep, a
+            duplicate key), not a second-pass list, or a field of the wrong type (the message
+            names the file).
     """
     path = Path(path)
-    try:
-        data = json.loads(read_text_file(path, MAX_TEXT_BYTES, "second-pass list"))
-    except ValueError as exc:
-        raise UserError(f"second-pass list {path} is not JSON: {exc}") from None
+    data = read_json(path, max_bytes=MAX_TEXT_BYTES, what="second-pass list")
     if not is_list(data):
         raise UserError(f"{path} is not a second-pass list (the {NAME} that crnn-postprocess "
                         "writes beside the results of a spec with a second pass)")

@@ -155,7 +155,7 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
     planned += [(t, [t.with_suffix(s) for s in r.companions]) for _, t, r in int8
                 if calib_gt is not None and not r.missing_sdk()]
     for path, companions in planned:
-        prepare_outputs([path], inputs, overwrite, companions)
+        prepare_outputs([path], inputs, overwrite, companions, within=out)
     rows: list[Row] = []
     if info is not None:
         log(f"engines from {info.path} (spec {spec.name}"

@@ -37,6 +37,8 @@ from typing import Iterable, Mapping
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import (
     SAME,
+    check_inside,
+    check_output_path,
     cleanup_stale,
     group_problem,
     input_overlap,
@@ -153,7 +155,8 @@ def ownership_problem(path: str | Path) -> str | None:
 
 
 def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Path | None],
-                    overwrite: bool = False, companions: Iterable[str | Path] = ()) -> None:
+                    overwrite: bool = False, companions: Iterable[str | Path] = (),
+                    within: str | Path | None = None) -> None:
     """Check that ``outputs`` may be written; remove stale temporaries of dead runs beside them.
 
     Args:
@@ -164,15 +167,26 @@ def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Pa
             IR, the ``.json`` sidecar of a plan): checked against the inputs and for folders;
             an existing one is replaced only with ``overwrite`` and when the record of its
             output lists its bytes (or, with no record, beside an output found ours).
+        within: the folder the user named (``--outdir``) when the file names are built from
+            a name read from a file (the spec's model name): every output and companion must
+            resolve inside it (:func:`common.outputs.check_inside`).
 
     Raises:
         UserError: an output is an input, a folder, exists without ``overwrite``, or exists
-            and is not a file of this tool (the message names the path and why).
+            and is not a file of this tool, is a symlink (dangling or not) or lies outside
+            ``within`` (the message names the path and why).
     """
     outputs = [Path(p) for p in outputs]
     companions = [Path(p) for p in companions]
+
+    def where(path: Path) -> None:
+        if within is not None:
+            check_inside(path, within, "output")
+        check_output_path(path, "output")
+
     for out in outputs:
         check_not_input(out, inputs)
+        where(out)
         if out.is_dir():
             raise UserError(f"output {out} is an existing folder; give a file path")
         if out.exists() or out.is_symlink():
@@ -185,6 +199,7 @@ def prepare_outputs(outputs: Iterable[str | Path], inputs: Mapping[str, str | Pa
         cleanup_stale(out)
     for extra in companions:
         check_not_input(extra, inputs)
+        where(extra)
         if extra.is_dir():
             raise UserError(f"{extra} (written with the output) is an existing folder")
         if (extra.exists() or extra.is_symlink()) and not overwrite:

@@ -12,10 +12,14 @@ Public API::
     rec = Recognizer("build/nano-ocr_bs16.onnx")
     text, confidence = rec("word.png")
 
-``Recognizer`` is imported lazily: ``import crnn_deploy`` loads no engine SDK.
+    from crnn_deploy import OCR          # whole pages: detect, classify the angle, recognize
+    ocr = OCR(det="build/ppocrv4-det.xml", cls="build/ppocr-cls.xml", rec="build/ppocrv4-rec.xml")
+    page = ocr("page.png")               # {"page": ..., "boxes": [{"points", "text", ...}]}
+
+``Recognizer`` and ``OCR`` are imported lazily: ``import crnn_deploy`` loads no engine SDK.
 """
 
-__all__ = ["Recognizer"]
+__all__ = ["OCR", "Recognizer"]
 
 
 def __getattr__(name: str):
@@ -23,4 +27,8 @@ def __getattr__(name: str):
         from crnn_deploy.pipeline.recognizer import Recognizer
 
         return Recognizer
+    if name == "OCR":
+        from crnn_deploy.pipeline.pages.ocr import OCR
+
+        return OCR
     raise AttributeError(f"module 'crnn_deploy' has no attribute {name!r}")

@@ -13,7 +13,12 @@ from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.fileio import atomic_write_json
 from crnn_deploy.pipeline.gt_set import GtSet
-from crnn_deploy.pipeline.options import feed_options, outcome_lines, quiet_option
+from crnn_deploy.pipeline.options import (
+    feed_options,
+    outcome_lines,
+    outside_root_option,
+    quiet_option,
+)
 from crnn_deploy.pipeline.ray.cli import eval_on_ray, ray_options
 from crnn_deploy.pipeline.ray.read import expand_inputs
 from crnn_deploy.pipeline.sample_source import image_reader
@@ -56,11 +61,12 @@ from crnn_deploy.runtime.precision import backend_note
               help="Also write misreads.html (each misread word's image, label, prediction, "
                    "confidence) and review.png (accuracy vs. words kept by a confidence "
                    "threshold; needs matplotlib) into --output.")
+@outside_root_option
 @quiet_option
 @ray_options
 def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, widths,
          spec_name, batchsize, prep_threads, ahead, streams, min_width, workers, limit, strict, warmup, output,
-         overwrite, misreads, quiet, executor, **ray_opts):
+         overwrite, misreads, outside_ok, quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
 
@@ -98,12 +104,15 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
         raise UserError("give exactly one of --lmdb and --gt")
     if root is not None and gt is None:
         raise UserError("--root goes with --gt (the folder its paths are relative to)")
+    if outside_ok and executor == "ray":
+        raise UserError("--allow-outside-root is for the local executor (Ray's readers take "
+                        "the GT file's paths inside its root only)")
     if executor == "ray":  # pipeline.ray.cli: Ray Data over LMDB shards (expanded there) or --gt
         return eval_on_ray(list(lmdb_paths), engine, backend, device, options, batchsize, limit,
                            strict, output, overwrite=overwrite, quiet=quiet, gt=gt, root=root,
                            **ray_opts)
     if gt is not None:
-        lmdbs = [GtSet.open(gt, root)]  # parsed whole: a malformed line fails before any work
+        lmdbs = [GtSet.open(gt, root, outside_ok)]  # parsed whole: a malformed line fails before any work
     if gt is None:
         lmdbs = expand_inputs(list(lmdb_paths))  # paths and globs; a repeated one taken once
         if misreads and len(lmdbs) > 1:

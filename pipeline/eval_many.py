@@ -10,7 +10,7 @@ from crnn_deploy.postprocess.metrics import score_samples
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.stats import latency_summary, throughput
 
-_KEY = re.compile(r"image-\d{9}")
+_KEY = re.compile(r"image-[0-9]{9}")
 
 
 def evaluate_many(paths: list, backend: Backend, batch: int | None = None,

@@ -27,9 +27,11 @@ class GtSet:
     samples: list[tuple[int, str, str]]
 
     @classmethod
-    def open(cls, gt: str | os.PathLike, root: str | os.PathLike | None = None) -> GtSet:
-        """Parse ``gt`` (raises UserError as :func:`preprocess.sources.read_gt`)."""
-        root_, samples = read_gt(gt, root)
+    def open(cls, gt: str | os.PathLike, root: str | os.PathLike | None = None,
+             outside_ok: bool = False) -> GtSet:
+        """Parse ``gt`` (raises UserError as :func:`preprocess.sources.read_gt`; a path
+        that leaves the root is refused unless ``outside_ok``)."""
+        root_, samples = read_gt(gt, root, outside_ok)
         return cls(Path(gt), root_, samples)
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from crnn_deploy.common.names import display_name
 from crnn_deploy.postprocess.metrics import format_metrics
 
 _FEED_OPTIONS = [
@@ -35,13 +36,22 @@ def feed_options(func):
     return func
 
 
+def outside_root_option(func):
+    """Add ``--allow-outside-root`` (``outside_ok``): GT paths may be absolute or climb out of
+    the root with ``..`` (:func:`preprocess.sources.path_problem`); refused by default."""
+    return click.option("--allow-outside-root", "outside_ok", is_flag=True,
+                        help="With --gt: accept image paths that are absolute or climb out of "
+                             "the root with '..' (refused by default).")(func)
+
+
 def quiet_option(func):
-    """Add ``--quiet/-q``: no progress bar, no per-sample lines on stderr, and Ray's own log
-    lines silenced (``ray.init(logging_level="ERROR")``, the ``ray``/``ray.data`` loggers at
-    ERROR); the result lines and errors are still printed."""
+    """Add ``--quiet/-q``: no progress bar, no summary line, and Ray's own log lines silenced
+    (``ray.init(logging_level="ERROR")``, the ``ray``/``ray.data`` loggers at ERROR); the
+    results, errors and every skipped input (a line on stderr each, up to a count) are still
+    printed: quiet is never silence about an input that was dropped."""
     return click.option("--quiet", "-q", is_flag=True,
-                        help="No progress bar, no per-image lines on stderr, no Ray log lines; "
-                             "only the results and errors.")(func)
+                        help="No progress bar, no summary or Ray log lines; results, errors "
+                             "and skipped inputs are still reported.")(func)
 
 
 def outcome_lines(metrics: dict | None, unscored: str, skipped: int,
@@ -51,5 +61,6 @@ def outcome_lines(metrics: dict | None, unscored: str, skipped: int,
     skipped, named by key (the first ones: ``skipped_keys``)."""
     lines = format_metrics(metrics) if metrics is not None else [unscored]
     if skipped:
-        lines.append(f"skipped {skipped} bad samples: {', '.join(skipped_keys)}")
+        names = ", ".join(display_name(k) for k in skipped_keys)  # no raw escape sequence
+        lines.append(f"skipped {skipped} bad samples: {names}")
     return lines

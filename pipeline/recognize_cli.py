@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import click
@@ -11,7 +12,8 @@ import click
 from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.pipeline.options import feed_options, quiet_option
+from crnn_deploy.common.names import display_name
+from crnn_deploy.pipeline.options import feed_options, outside_root_option, quiet_option
 from crnn_deploy.pipeline.ray.cli import ray_options, recognize_on_ray
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
 from crnn_deploy.pipeline.row_formats import FORMATS, RowWriter
@@ -47,10 +49,10 @@ def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite:
     return fmt
 
 
-def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] | None,
-                strict: bool, quiet: bool = False):
+def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: bool):
     """Write the rows of ``source`` (a context manager yielding ``rows`` and ``report``) with
-    ``writer``, each named by ``names[k]``; returns ``(done, bad, wall_s, ray_result or None,
+    ``writer``, each named by the next ``(name, label)`` of ``named`` (filled as the inputs
+    are read: rows come in input order, one per input); returns ``(done, bad, wall_s, ray_result or None,
     metrics or None)`` (metrics: with ``labels``, the unreadable images counted as wrong).
 
     Raises:
@@ -60,28 +62,28 @@ def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] |
     scored, unreadable, first_bad = [], [], None
     with source as src:
         start = time.perf_counter()
-        for k, (_, text, conf, why) in enumerate(src.rows):
-            name = names[k]
+        for _, text, conf, why in src.rows:
+            name, label = named.popleft()
             if why is not None:
                 if strict:
                     raise UserError(f"{name}: {why} (--strict)")
                 bad += 1
                 first_bad = first_bad or f"{name}: {why}"
-                if labels is not None:
-                    unreadable.append((name, labels[k], why))
-                if bad <= MAX_REPORTED and not quiet:
-                    src.report(f"skipped {name}: {why}")
+                if labeled:
+                    unreadable.append((name, label, why))
+                if bad <= MAX_REPORTED:  # --quiet too: quiet is never silence about a skip
+                    src.report(f"skipped {display_name(name)}: {why}")
                 continue
             writer.write(name, text, conf)
-            if labels is not None:
-                scored.append((name, labels[k], text, conf))
+            if labeled:
+                scored.append((name, label, text, conf))
             done += 1
         wall = time.perf_counter() - start
         if done == 0:  # nothing to publish: an --output file is not written
             raise UserError(f"no image could be recognized ({bad} bad; first: {first_bad})")
         writer.close()
         writer.out.flush()
-        metrics = score_samples(scored, unreadable)[0] if labels is not None else None
+        metrics = score_samples(scored, unreadable)[0] if labeled else None
         return done, bad, wall, getattr(src, "result", None), metrics
 
 
@@ -106,10 +108,12 @@ def _write_rows(source, writer: RowWriter, names: list[str], labels: list[str] |
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: only on a terminal]; with --executor ray, "
                    "Ray Data's progress bars (only when asked for).")
+@outside_root_option
 @quiet_option
 @ray_options
 def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, precision, widths, output,
-         batchsize, prep_threads, ahead, streams, min_width, strict, overwrite, progress, quiet, executor,
+         batchsize, prep_threads, ahead, streams, min_width, strict, overwrite, progress, outside_ok, quiet,
+         executor,
          **ray_opts):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
 
@@ -141,21 +145,28 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
     """
     given = tuple(a for a in (*inputs, list_file, gt) if a is not None and a != "-")
     fmt = None if output is None else check_output(output, given, engine, overwrite)
-    src = gather_inputs(inputs, list_file, gt, root)
-    paths = src.paths
+    src = gather_inputs(inputs, list_file, gt, root, outside_ok=outside_ok)
+    if executor == "ray":  # Ray takes the whole list first (bounded: MAX_LISTED)
+        src = src.materialize()
+    named: deque = deque()
+
+    def paths():  # lazily: stdin / --list are read as the run needs them (bounded memory)
+        for path, name, label in src.rows():
+            named.append((name, label))
+            yield path
     options = backend_options(threads, hint, precision, widths, min_width)
     if quiet:
         progress = False
     if executor == "ray":
-        source = recognize_on_ray(paths, engine, output, backend=backend, device=device,
+        source = recognize_on_ray(list(paths()), engine, output, backend=backend, device=device,
                                   options=options, batchsize=batchsize, strict=strict,
                                   progress=progress, quiet=quiet,
                                   log=None if quiet else (lambda m: click.echo(m, err=True)),
                                   **ray_opts)
     else:
         remark: dict = {}
-        source = _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead,
-                             options, progress, streams, remark)
+        source = _local_rows(paths(), src.total, engine, batchsize, prep_threads, backend,
+                             device, ahead, options, progress, streams, remark)
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output is not None:  # hidden temporary beside it, renamed when complete
@@ -163,9 +174,9 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
                                                               "crnn-recognize"))
             out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
         writer = RowWriter(out, fmt or "tsv", header=fmt is not None)
-        done, bad, wall, ray_res, metrics = _write_rows(source, writer, src.names, src.labels,
-                                                         strict, quiet)
-    if bad > MAX_REPORTED and not quiet:
+        done, bad, wall, ray_res, metrics = _write_rows(source, writer, named,
+                                                         src.labels is not None, strict)
+    if bad > MAX_REPORTED:
         click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
     for line in format_metrics(metrics) if metrics is not None else []:
         click.echo(line, err=True)
@@ -202,7 +213,7 @@ class _LocalRows:
 
 
 @contextlib.contextmanager
-def _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead, options,
+def _local_rows(paths, total, engine, batchsize, prep_threads, backend, device, ahead, options,
                 progress, streams=None, note=None):
     from tqdm import tqdm
 
@@ -210,7 +221,7 @@ def _local_rows(paths, engine, batchsize, prep_threads, backend, device, ahead, 
 
     with Recognizer(engine, batchsize, prep_threads=prep_threads, backend=backend, device=device,
                     ahead=ahead, streams=streams, **options) as rec, \
-            tqdm(total=len(paths), unit="img", desc="recognize", file=sys.stderr,
+            tqdm(total=total, unit="img", desc="recognize", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
         yield _LocalRows(rec, bar, paths, {} if note is None else note)
 

@@ -22,85 +22,21 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.errors import OptionError, UserError
+from crnn_deploy.pipeline.api_inputs import (  # noqa: F401 (load_input, is_single: public here too)
+    CHANNEL_ORDERS,
+    describe,
+    input_weight,
+    is_file_object,
+    is_single,
+    load_input,
+)
 from crnn_deploy.pipeline.feeder import group_size, prepare_batches
 from crnn_deploy.pipeline.fused import infer_decoded
 from crnn_deploy.pipeline.second_pass import reread_low_confidence, reread_with
 from crnn_deploy.pipeline.streams import open_engine
-from crnn_deploy.preprocess.sources import read_image_file
-from crnn_deploy.preprocess.transform import ImageError
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.options import backend_options
 from crnn_deploy.runtime.runner import resolve_batch, warm_up
-
-#: ``channel_order`` values: how the last axis of a (H, W, 3) / (H, W, 4) array is read.
-CHANNEL_ORDERS = ("rgb", "bgr")
-
-
-def load_input(obj, channel_order: str = "rgb") -> object:
-    """One API input -> what :func:`preprocess.transform.preprocess_image` takes.
-
-    Accepts a path (str or ``os.PathLike``: the file is read, bounded), encoded image bytes
-    (``bytes``, ``bytearray``, ``memoryview``), a ``PIL.Image.Image`` (any mode), or a uint8
-    ``numpy`` array of shape (H, W) (grey), (H, W, 1), (H, W, 3) or (H, W, 4). The channels of
-    an array are RGB / RGBA (PIL's order, ``np.asarray(Image.open(p).convert("RGB"))``) unless
-    ``channel_order="bgr"``: BGR / BGRA, what ``cv2.imread`` returns.
-
-    Raises:
-        ImageError: an array of another dtype or shape.
-        OSError: an unreadable path.
-        TypeError: any other type.
-    """
-    from PIL import Image
-
-    if isinstance(obj, (str, os.PathLike)):
-        return read_image_file(obj)
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return bytes(obj)
-    if isinstance(obj, Image.Image):
-        return obj
-    if isinstance(obj, np.ndarray):
-        if obj.dtype != np.uint8:
-            raise ImageError(f"array of dtype {obj.dtype}, expected uint8")
-        if obj.ndim == 3 and obj.shape[2] == 1:
-            obj = obj[:, :, 0]
-        if not (obj.ndim == 2 or (obj.ndim == 3 and obj.shape[2] in (3, 4))):
-            raise ImageError(f"array of shape {obj.shape}, expected (H, W), (H, W, 1), (H, W, 3) "
-                             "or (H, W, 4); several images go in a list or an (N, H, W, C) array")
-        if obj.ndim == 3 and channel_order == "bgr":
-            obj = obj[:, :, [2, 1, 0, 3][:obj.shape[2]]]
-        return Image.fromarray(np.ascontiguousarray(obj))
-    raise TypeError(f"expected a path, bytes, PIL image or uint8 array, got {type(obj).__name__}")
-
-
-def is_single(images) -> bool:
-    """True when ``images`` is one image (a path, encoded bytes, a PIL image, a 2-D or 3-D
-    array), False for a collection of them (a list, any other iterable, an (N, H, W, C) array)."""
-    from PIL import Image
-
-    if isinstance(images, np.ndarray):
-        return images.ndim <= 3
-    return isinstance(images, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image))
-
-
-def input_weight(obj) -> int:
-    """Expected preprocessing cost of an input, in bytes: a file's size (0 if it cannot be
-    stat'ed), the length of encoded bytes, width * height of a PIL image, an array's size."""
-    if isinstance(obj, (str, os.PathLike)):
-        try:
-            return os.stat(obj).st_size
-        except (OSError, ValueError):
-            return 0
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return len(obj)
-    size = getattr(obj, "size", 0)
-    return size[0] * size[1] if isinstance(size, tuple) else int(size or 0)
-
-
-def describe(obj, position: int) -> str:
-    """How an input is named in messages: its path, else ``input #position`` and its type."""
-    if isinstance(obj, (str, os.PathLike)):
-        return str(obj)
-    return f"input #{position} ({type(obj).__name__})"
 
 
 def _groups(items: Iterable, size: int) -> Iterator[list[tuple[int, object]]]:

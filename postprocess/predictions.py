@@ -82,7 +82,7 @@ def list_result_entries(result_dir: str | os.PathLike) -> list[tuple[str, None]]
 
 
 def _natural(text: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+    return [int(t) if k % 2 else t for k, t in enumerate(re.split(r"([0-9]+)", text))]
 
 
 def format_predictions(rows, header: tuple[str, ...] | None = PREDICTION_COLUMNS) -> str:

@@ -9,7 +9,6 @@ so memory stays bounded for 100,000 files.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,14 @@ import numpy as np
 
 from crnn_deploy.common.engine_output import nonfinite_rows
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.inputs import MAX_TEXT_BYTES, label_problem, read_text_file
+from crnn_deploy.common.fileio import MAX_META_BYTES, loads_json, read_json
+from crnn_deploy.common.inputs import MAX_TEXT_BYTES, label_problem, open_regular, read_text_file
+from crnn_deploy.models.spec_record import MAX_WIDTH
 from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec
 from crnn_deploy.postprocess.ctc import decode_batch, greedy_decode_with_confidence
 
+#: Room for a ``.npy`` header above the data (numpy pads headers to 64 bytes; 4 KiB is ample).
+NPY_HEADER_MAX = 4096
 CHUNK = 4096  # samples decoded per vectorized call (~36 MB of float32 for nano-ocr)
 
 
@@ -71,21 +74,17 @@ def read_meta_spec(result_dir: str | os.PathLike) -> ModelSpec | None:
     that dict possibly JSON-encoded as a string), or None when meta.json does not exist.
 
     Raises:
-        UserError: meta.json is unreadable, not JSON, or does not hold a complete spec.
+        UserError: meta.json is unreadable, not a regular file, larger than
+            :data:`common.fileio.MAX_META_BYTES`, not JSON (nested too deep, a duplicate key:
+            :func:`common.fileio.read_json`), or does not hold a complete spec.
     """
     path = Path(result_dir) / "meta.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not (path.exists() or path.is_symlink()):
         return None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    meta = read_json(path, max_bytes=MAX_META_BYTES, what="result meta")  # bounded, guarded
     spec = meta.get("spec", meta) if isinstance(meta, dict) else meta
     if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except ValueError as exc:
-            raise UserError(f"{path}: 'spec' is not a JSON object: {exc}") from None
+        spec = loads_json(spec, f"{path}: 'spec'")
     if not isinstance(spec, dict):
         raise UserError(f"{path}: expected a JSON object with the model spec, got {spec!r:.80}")
     try:
@@ -152,6 +151,19 @@ class Decoded:
     seq_len: int | None = None
 
 
+def _check_npy_header(f, path: Path, max_values: int) -> None:
+    """Read the ``.npy`` header of open file ``f`` and rewind: a float array of at most
+    ``max_values`` values, so a header claiming a huge shape never allocates it."""
+    version = np.lib.format.read_magic(f)
+    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+            else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = read(f)
+    if dtype.kind != "f" or int(np.prod(shape, dtype=np.float64)) > max_values:
+        raise UserError(f"result file {path} has shape {shape} dtype {dtype}, expected float "
+                        f"values, at most {max_values} (largest T x C)")
+    f.seek(0)
+
+
 def _wrong(path: Path, got: str, t: int | None, c: int) -> UserError:
     if t is None:
         want = f"float32 (T, 1, {c}), a multiple of {4 * c} bytes (C = len(alphabet) + 1 = {c})"
@@ -198,6 +210,10 @@ def decode_result_dir(
     buf: np.ndarray | None = None
     pending: list[tuple[str, str, Path]] = []
     variable = spec is not None and spec.dynamic_width
+    # the largest T a file may have: the spec's (fixed width), else at most one step per pixel
+    # of the widest input (dynamic width), else models.spec_record.MAX_WIDTH
+    t_max = (spec.width_max if variable else t) or MAX_WIDTH
+    max_bytes = 4 * t_max * c + NPY_HEADER_MAX
 
     def flush() -> None:
         block = buf[: len(pending)]
@@ -219,8 +235,8 @@ def decode_result_dir(
         stem = result_stem(name)
         for ext in (".bin", ".npy"):
             path = result_dir / f"{stem}_0{ext}"
-            try:
-                f = open(path, "rb")
+            try:  # a regular file no larger than the largest (T, 1, C) allows (no FIFO hang)
+                f = open_regular(path, max_bytes, "result file")
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -243,6 +259,7 @@ def decode_result_dir(
                 row = None
             else:
                 try:
+                    _check_npy_header(f, path, t_max * c)
                     row = np.lib.format.read_array(f, allow_pickle=False)
                 except (ValueError, OSError) as exc:
                     raise UserError(f"cannot read result file {path}: {exc}") from None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from crnn_deploy.postprocess.metrics import normalize_standard
 TARGET = 0.99
 #: Rows of misreads.html (the most confident first); the rest are counted.
 MAX_ROWS = 5000
+#: Bytes of misreads.html (about): 2,000 misreads with thumbnails made 64 MB; a browser page of
+#: 16 MiB still opens at once. The rows past it are counted on the page and on stderr.
+MAX_PAGE_BYTES = 16 << 20
 #: Thumbnail box (width, height) in pixels; images above MAX_THUMB_PIXELS are not decoded.
 THUMB = (320, 64)
 MAX_THUMB_PIXELS = 50_000_000
@@ -137,52 +141,78 @@ def thumbnail(data: bytes | None) -> str | None:
 
 
 def misread_page(errors: Sequence[tuple], image: Callable[[str], bytes | None],
-                 title: str, total: int) -> str:
-    """The HTML of misreads.html for ``errors`` rows ``(source, label, prediction,
-    confidence[, error])`` (confidence None: unreadable); ``image(source)`` gives the
-    encoded image or None; ``total``: the number of words scored (for the heading)."""
+                 title: str, total: int, review: bool = False,
+                 max_bytes: int = MAX_PAGE_BYTES) -> str:
+    """The HTML of misreads.html (see :func:`build_page`, which also says how many rows were
+    left out)."""
+    return build_page(errors, image, title, total, review, max_bytes)[0]
+
+
+def build_page(errors: Sequence[tuple], image: Callable[[str], bytes | None], title: str,
+               total: int, review: bool = False, max_bytes: int = MAX_PAGE_BYTES
+               ) -> tuple[str, int]:
+    """``(html, rows left out)`` of misreads.html for ``errors`` rows ``(source, label,
+    prediction, confidence[, error])`` (confidence None: unreadable); ``image(source)`` gives
+    the encoded image or None; ``total``: the number of words scored (for the heading);
+    ``review``: link ``review.png`` (written beside it). At most :data:`MAX_ROWS` rows and
+    about ``max_bytes`` bytes (thumbnails are ~10-40 kB each): the most confident misreads
+    are kept, the page says how many were left out."""
     e = html.escape
     rows = sorted(errors, key=lambda r: 1.0 if r[3] is None else -float(r[3]))  # unreadable last
-    out = [PAGE_HEAD, '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{e(title)}</title>",
-           "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
-           "td.t{font-family:monospace;white-space:pre}</style></head><body>",
-           f"<h1>{e(title)}</h1>",
-           f"<p>{len(rows)} of {total} words misread or unreadable, most confident first"
-           + (f" (the first {MAX_ROWS} shown)" if len(rows) > MAX_ROWS else "") + ".</p>",
-           '<table id="misreads"><thead><tr><th>#</th><th>image</th><th>label</th>'
-           "<th>prediction</th><th>confidence</th><th>source</th><th>error</th></tr></thead>"
-           "<tbody>"]
+    body, size = [], 0
     for k, row in enumerate(rows[:MAX_ROWS], 1):
         source, label, pred, conf, why = (*row, None, None)[:5]
         uri = thumbnail(image(source))
         img = f'<img src="{uri}" alt="{e(source)}">' if uri else "(no image)"
         conf_text = "" if conf is None else f"{float(conf):.4f}"
-        out.append(f'<tr><td>{k}</td><td>{img}</td><td class="t">{e(label)}</td>'
-                   f'<td class="t">{e(pred)}</td><td>{conf_text}</td><td>{e(source)}</td>'
-                   f"<td>{e(why or '')}</td></tr>")
-    out.append("</tbody></table></body></html>\n")
-    return "\n".join(out)
+        line = (f'<tr><td>{k}</td><td>{img}</td><td class="t">{e(label)}</td>'
+                f'<td class="t">{e(pred)}</td><td>{conf_text}</td><td>{e(source)}</td>'
+                f"<td>{e(why or '')}</td></tr>")
+        size += len(line.encode("utf-8")) + 1
+        if size > max_bytes:
+            break
+        body.append(line)
+    left = len(rows) - len(body)
+    why = (f"{MAX_ROWS} rows" if len(body) == MAX_ROWS else f"{max_bytes >> 20} MiB")
+    note = (f" The first {len(body)} are shown; {left} left out (the page is capped at {why})."
+            if left else "")
+    out = [PAGE_HEAD, '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{e(title)}</title>",
+           "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+           "td.t{font-family:monospace;white-space:pre}</style></head><body>",
+           f"<h1>{e(title)}</h1>",
+           f"<p>{len(rows)} of {total} words misread or unreadable, most confident first.{note}</p>",
+           *(['<p><a href="review.png">review.png</a>: word accuracy of the words kept against '
+              'the share kept, by confidence threshold.</p>'] if review else []),
+           '<table id="misreads"><thead><tr><th>#</th><th>image</th><th>label</th>'
+           "<th>prediction</th><th>confidence</th><th>source</th><th>error</th></tr></thead>"
+           "<tbody>", *body, "</tbody></table></body></html>\n"]
+    return "\n".join(out), left
 
 
 def write_misreads(out_dir: str | Path, samples: Sequence[tuple], errors: Sequence[tuple],
-                   image: Callable[[str], bytes | None], title: str) -> list[Path]:
-    """Write ``out_dir/misreads.html`` and ``out_dir/review.png`` (each atomically) for the
-    scored ``samples`` (``(source, label, prediction, confidence)``, unreadable ones with
-    confidence None) and their ``errors`` (the rows of errors.tsv). Returns the paths
-    written; review.png is left out (with a note on the page's caller) when matplotlib is
-    missing.
+                   image: Callable[[str], bytes | None], title: str,
+                   log: Callable[[str], None] | None = None) -> list[Path]:
+    """Write ``out_dir/review.png`` and ``out_dir/misreads.html`` (each atomically; the page
+    links review.png when it was written) for the scored ``samples`` (``(source, label,
+    prediction, confidence)``, unreadable ones with confidence None) and their ``errors``
+    (the rows of errors.tsv). Returns the paths written; review.png is left out when
+    matplotlib is missing. Rows left out of the page (:func:`build_page`'s caps) are said
+    through ``log`` (default: a line on stderr).
 
     Raises:
         OSError: ``out_dir`` is not writable.
     """
     out_dir = Path(out_dir)
-    written = [atomic_write_text(out_dir / "misreads.html",
-                                 misread_page(errors, image, title, len(samples)))]
+    review = out_dir / "review.png"
     try:
-        write_review_png(out_dir / "review.png", samples, title)
-    except ImportError:
-        return written
-    except ValueError:  # no word with a confidence: nothing to plot
-        return written
-    return [*written, out_dir / "review.png"]
+        write_review_png(review, samples, title)
+        written = [review]
+    except (ImportError, ValueError):  # no matplotlib; no word with a confidence: no plot
+        written = []
+    page, left = build_page(errors, image, title, len(samples), bool(written))
+    if left:
+        (log or (lambda m: print(m, file=sys.stderr)))(
+            f"misreads.html: {left} of {len(errors)} misread rows left out (size cap); the "
+            "full list is in errors.tsv")
+    return [atomic_write_text(out_dir / "misreads.html", page), *written]

@@ -40,11 +40,15 @@ def main() -> None:
               help="Fail on the first bad line instead of skipping it.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output LMDB written earlier by this tool (never anything else).")
+@click.option("--allow-outside-root", "outside_ok", is_flag=True,
+              help="Accept GT paths that are absolute or climb out of the root with '..' "
+                   "(refused by default: a downloaded gt.txt must not read /etc/passwd).")
 @click.option("--shard-size", type=click.IntRange(min=1), default=None,
               help="Write shards of N samples, OUTPUT-00000.lmdb, OUTPUT-00001.lmdb, ... "
                    "(with --gt; e.g. for crnn-eval --executor ray).")
 def build_lmdb_cmd(gt: str | None, images: str | None, list_file: str | None, output: str,
-                   root: str | None, strict: bool, overwrite: bool, shard_size: int | None) -> None:
+                   root: str | None, strict: bool, overwrite: bool, outside_ok: bool,
+                   shard_size: int | None) -> None:
     """Pack images into an LMDB in the clovaai layout; give one of --gt, --images, --list.
 
     Keys: num-samples; image-%09d = the image file's bytes unchanged; label-%09d = UTF-8
@@ -65,14 +69,14 @@ def build_lmdb_cmd(gt: str | None, images: str | None, list_file: str | None, ou
 
         with _user_errors():
             res = build_shards(gt, output, shard_size, root=root, strict=strict,
-                               overwrite=overwrite)
+                               overwrite=overwrite, outside_ok=outside_ok)
         click.echo(f"wrote {sum(res.written)} samples ({res.image_bytes / 1e6:.1f} MB of images) "
                    f"in {len(res.shards)} shards {res.shards[0]} ... {res.shards[-1].name}; "
                    f"skipped {len(res.skipped)} line(s)")
         return
     with _user_errors():
         res = build_lmdb(gt, output, root=root, strict=strict, overwrite=overwrite,
-                         images=images, list_file=list_file)
+                         images=images, list_file=list_file, outside_ok=outside_ok)
     mb = res.image_bytes / 1e6
     unit = "image(s)" if images is not None else "line(s)"
     click.echo(f"wrote {res.written} {'unlabeled ' if gt is None else ''}samples "

@@ -103,7 +103,7 @@ def build_lmdb(gt: str | Path | None, output: str | Path, root: str | Path | Non
                map_size: int = INITIAL_MAP_SIZE,
                log: Callable[[str], None] | None = None, *,
                images: str | Path | None = None,
-               list_file: str | Path | None = None) -> BuildResult:
+               list_file: str | Path | None = None, outside_ok: bool = False) -> BuildResult:
     """Pack images into a clovaai-layout LMDB at ``output``, from exactly one source.
 
     Args:
@@ -144,7 +144,7 @@ def build_lmdb(gt: str | Path | None, output: str | Path, root: str | Path | Non
         if not gt.is_file():
             raise UserError(f"GT file {gt} is not a regular file" if gt.exists()
                             else f"GT file not found: {gt}")
-        source, entries = gt, gt_entries(gt)
+        source, entries = gt, gt_entries(gt, outside_ok)  # outside_ok: --allow-outside-root
     elif list_file is not None:
         list_file = Path(list_file)
         if not list_file.is_file():

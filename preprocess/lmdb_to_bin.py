@@ -211,7 +211,7 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
     t0 = time.perf_counter()
     log = log or (lambda m: tqdm.write(m, file=sys.stderr))
     spec = model if isinstance(model, ModelSpec) else spec_from_arg(model)
-    lmdb_path, output = Path(lmdb_path), Path(output).resolve()
+    lmdb_path, output = Path(lmdb_path), outputs.check_output_path(output)
     workers = max(1, int(workers or os.cpu_count() or 1))
     env = open_lmdb(lmdb_path)
     try:
@@ -222,7 +222,8 @@ def lmdb_to_bin(lmdb_path: str | Path, model: str | ModelSpec, output: str | Pat
         env.close()
     if labels is not None and not labeled:
         log(f"{lmdb_path} is unlabeled (no label-%09d keys): no label file written to {labels}")
-    labels = Path(labels).resolve() if labels is not None and labeled else None
+    labels = (outputs.check_output_path(labels, "--labels") if labels is not None and labeled
+              else None)
     total = n if limit is None else min(n, limit)
     if total == 0:
         raise UserError(f"{lmdb_path}: num-samples is 0, nothing to convert")

@@ -74,7 +74,8 @@ def _pieces(gt: Path, shard_size: int):
 
 def build_shards(gt: str | Path, output: str | Path, shard_size: int,
                  root: str | Path | None = None, strict: bool = False, overwrite: bool = False,
-                 log: Callable[[str], None] | None = None) -> ShardResult:
+                 log: Callable[[str], None] | None = None, outside_ok: bool = False
+                 ) -> ShardResult:
     """Pack the images of ``gt`` into LMDB shards of at most ``shard_size`` samples each.
 
     Args:
@@ -119,7 +120,8 @@ def build_shards(gt: str | Path, output: str | Path, shard_size: int,
 
             try:
                 built = build_lmdb(piece, tmp / shard_name(output, k).name, root=root,
-                                   strict=strict, log=lambda m: log(remap(m)))
+                                   strict=strict, log=lambda m: log(remap(m)),
+                                   outside_ok=outside_ok)
             except UserError as exc:
                 if strict or "no valid sample" not in exc.message:
                     raise UserError(remap(exc.message)) from None

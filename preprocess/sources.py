@@ -5,6 +5,7 @@ of paths (unlabeled). Each source yields :data:`Entry` tuples
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from crnn_deploy.common.inputs import (
     open_regular,
     read_regular_file,
 )
+from crnn_deploy.common.names import display_name
 from crnn_deploy.preprocess.transform import ImageError
 
 #: File suffixes taken as images by :func:`image_dir_entries` (lowercase compared).
@@ -40,11 +42,35 @@ def read_image_file(path) -> bytes:
 Entry = tuple[str, "str | None", "str | None", "str | None"]
 
 
-def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+#: The option that lets GT paths leave their root (:func:`path_problem`).
+OUTSIDE_OPTION = "--allow-outside-root"
+
+
+def path_problem(rel: str, outside_ok: bool = False) -> str | None:
+    """None for a usable image path read from a GT file, else why not: a NUL byte (no file
+    system allows one), or, unless ``outside_ok``, an absolute path or one whose ``..`` climbs
+    out of the root (judged on the text, so a GT file cannot name ``/etc/passwd`` or
+    ``../../secret``; a symlink the user put inside the root is followed as usual)."""
+    if "\0" in rel:
+        return "image path holds a NUL byte"
+    if outside_ok:
+        return None
+    if os.path.isabs(rel):
+        return (f"image path {display_name(rel)} is absolute; GT paths are relative to the GT "
+                f"file's folder (or --root); pass {OUTSIDE_OPTION} to allow it")
+    if os.path.normpath(rel).split(os.sep, 1)[0] == "..":
+        return (f"image path {display_name(rel)} climbs out of the root with '..'; pass "
+                f"{OUTSIDE_OPTION} to allow it")
+    return None
+
+
+def parse_gt(gt: Path, outside_ok: bool = False
+             ) -> Iterator[tuple[int, str | None, str | None, str | None]]:
     """Yield ``(line_number, relpath, label, error)`` for each non-blank GT line.
 
     ``error`` is None for a well-formed line, else a message (and relpath/label may be None).
     The line is split on its first tab; a trailing ``\\n``/``\\r\\n`` is removed, nothing else.
+    The path must pass :func:`path_problem` (``outside_ok``: ``--allow-outside-root``).
     """
     try:
         f = open_regular(gt, 1 << 62, "GT file")  # any size, streamed; lines are bounded
@@ -78,6 +104,8 @@ def parse_gt(gt: Path) -> Iterator[tuple[int, str | None, str | None, str | None
                                            f"a tab): {line[:60]!r}")
             elif not rel:
                 yield lineno, None, label, "empty image path"
+            elif why := path_problem(rel, outside_ok):
+                yield lineno, None, None, why
             elif why := label_problem(label):  # the one label rule (common.inputs)
                 yield lineno, rel, None, f"{why} for {rel}"
             else:
@@ -99,11 +127,12 @@ def _is_header(rel: str, label: str) -> bool:
 MAX_BAD_LINES = 5
 
 
-def read_gt(gt: str | Path, root: str | Path | None = None
+def read_gt(gt: str | Path, root: str | Path | None = None, outside_ok: bool = False
             ) -> tuple[Path, list[tuple[int, str, str]]]:
     """Every sample of a GT file to score: ``(root, [(line number, relpath, label), ...])``.
 
-    ``root``: the folder the paths are relative to (default: the GT file's folder). Unlike
+    ``root``: the folder the paths are relative to (default: the GT file's folder); a path
+    may not leave it (absolute, ``..``) unless ``outside_ok`` (:func:`path_problem`). Unlike
     build-lmdb, which skips and reports bad lines, a malformed line (a header, extra columns,
     a tab or a line break in the label, no tab, not UTF-8) is an error here: a score is only
     meaningful over every labeled line.
@@ -121,7 +150,7 @@ def read_gt(gt: str | Path, root: str | Path | None = None
     if not root.is_dir():
         raise UserError(f"image root is not a directory: {root}")
     samples, bad = [], []
-    for lineno, rel, label, err in parse_gt(gt):
+    for lineno, rel, label, err in parse_gt(gt, outside_ok):
         if err is not None:
             bad.append(f"line {lineno}: {err}")
         else:
@@ -140,9 +169,9 @@ def read_gt(gt: str | Path, root: str | Path | None = None
     return root, samples
 
 
-def gt_entries(gt: Path) -> Iterator[Entry]:
+def gt_entries(gt: Path, outside_ok: bool = False) -> Iterator[Entry]:
     """:func:`parse_gt` as :data:`Entry` tuples (``where`` = ``gt:line``)."""
-    for lineno, rel, label, err in parse_gt(gt):
+    for lineno, rel, label, err in parse_gt(gt, outside_ok):
         yield f"{gt}:{lineno}", rel, label, err
 
 
@@ -174,8 +203,8 @@ def list_file_entries(list_file: Path) -> Iterator[Entry]:
     Raises:
         UserError: the list file cannot be read.
     """
-    try:
-        f = open(list_file, "rb")
+    try:  # a regular file (a FIFO is refused, not waited on), streamed line by line
+        f = open_regular(list_file, 1 << 62, "list file")
     except OSError as exc:
         raise UserError(f"cannot read list file {list_file}: {exc.strerror}") from None
     with f:
@@ -199,5 +228,8 @@ def list_file_entries(list_file: Path) -> Iterator[Entry]:
             if "\t" in line:
                 yield where, None, None, ("expected one image path per line, got a tab "
                                           "(a labeled GT file? use --gt)")
+                continue
+            if "\0" in line:
+                yield where, None, None, "image path holds a NUL byte"
                 continue
             yield where, line, None, None

@@ -64,8 +64,10 @@ def open_image(data: bytes | Image.Image, max_pixels: int = MAX_PIXELS) -> Image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"image too large (decompression bomb guard): {exc}") from None
     except Image.UnidentifiedImageError:
+        # the file's own bytes are never quoted: a GT line naming a text file must not copy
+        # its content into errors.tsv / misreads.html
         raise ImageError(f"cannot identify image format ({len(data)} bytes; corrupt header, "
-                         f"zero size or unsupported format; starts {bytes(data[:12])!r})") from None
+                         "zero size or not an image file)") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes
         raise ImageError(f"cannot decode image ({len(data)} bytes): "
                          f"{type(exc).__name__}: {exc}") from None

@@ -13,7 +13,6 @@ Reusable without the CLI (e.g. a fused preprocess -> infer -> decode path):
 from __future__ import annotations
 
 import io
-import json
 import re
 import threading
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.fileio import atomic_write_bytes
+from crnn_deploy.common.fileio import MAX_META_BYTES, atomic_write_bytes, read_json
+from crnn_deploy.common.inputs import open_regular
 from crnn_deploy.models.specs import ModelSpec
 from crnn_deploy.runtime.widths import check_npy
 
@@ -39,7 +39,7 @@ MAX_BATCH = 1024
 
 def natural_key(path: Path) -> list:
     """Sort key that orders ``test_2.bin`` before ``test_10.bin``."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+    return [int(t) if k % 2 else t for k, t in enumerate(re.split(r"([0-9]+)", path.name))]
 
 
 def list_inputs(source: str | Path) -> list[Path]:
@@ -60,6 +60,23 @@ def list_inputs(source: str | Path) -> list[Path]:
         raise UserError(f"input folder {source} holds no .bin files (nor .npy) "
                         "(expected test_{i}.bin from crnn-preprocess lmdb-to-bin)")
     return files
+
+
+def unreadable_inputs(source: str | Path, files: Sequence[Path]) -> list[tuple[str, str]]:
+    """``(name, why)`` of every input of folder ``source`` that :func:`list_inputs` left out:
+    a ``*.bin`` / ``*.npy`` entry (the kind of ``files``) that is not a regular file (a
+    folder, a FIFO, a device, a dangling symlink), in natural order. Empty for one file.
+
+    A sample deleted from the folder is not an input (running a subset is allowed); its
+    missing result is reported by crnn-postprocess against label.txt.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        return []
+    have = {p.name for p in files}
+    suffix = files[0].suffix if files else ".bin"
+    return [(p.name, "not a regular file (a folder, FIFO, device, socket or dangling link)")
+            for p in sorted(source.glob(f"*{suffix}"), key=natural_key) if p.name not in have]
 
 
 def check_sizes(files: Sequence[Path], spec: ModelSpec) -> None:
@@ -88,12 +105,10 @@ def check_input_meta(source: str | Path, spec: ModelSpec, engine: str | Path) ->
             with the differing fields).
     """
     path = Path(source) / "meta.json"
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return None
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    # bounded (a FIFO or /dev/zero is refused, not read) and guarded (depth, duplicate keys)
+    meta = read_json(path, max_bytes=MAX_META_BYTES, what="input meta")
     if not isinstance(meta, dict):
         raise UserError(f"{path} is not a JSON object")
     full = next((meta[k] for k in ("model_spec", "spec") if isinstance(meta.get(k), dict)), None)
@@ -113,7 +128,7 @@ def check_input_meta(source: str | Path, spec: ModelSpec, engine: str | Path) ->
     shape = meta.get("shape")
     if isinstance(shape, list) and spec.dynamic_width and shape[3:] == [None]:
         shape = [*shape[:3], spec.input_shape[2]]  # .npy inputs: each file says its width
-    if isinstance(shape, list) and [int(d) for d in shape[1:]] != list(spec.input_shape):
+    if isinstance(shape, list) and shape[1:] != list(spec.input_shape):
         raise UserError(f"input {path} holds samples of shape {shape}, but engine {engine} "
                         f"({spec.name}) expects [1, {', '.join(map(str, spec.input_shape))}]")
     return meta
@@ -128,7 +143,7 @@ def read_batch(files: Sequence[Path], spec: ModelSpec, batch: int) -> np.ndarray
     """Read ``files`` into a float32 (batch, C, H, W) array; rows past ``len(files)`` are zeros."""
     out = np.zeros((batch, *spec.input_shape), dtype=np.float32)
     for row, f in zip(out, files):
-        with open(f, "rb") as fh:
+        with open_regular(f, row.nbytes, "input file") as fh:  # no FIFO hang, bounded
             if fh.readinto(memoryview(row).cast("B")) != row.nbytes:
                 raise UserError(f"input file {f} is shorter than {row.nbytes} bytes")
     return out

@@ -19,10 +19,14 @@ from crnn_deploy.common import outputs
 from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError, os_errors_as_user_errors
 from crnn_deploy.common.fileio import atomic_write_json
+from crnn_deploy.common.names import display_name
 from crnn_deploy.runtime import batching, runner
 from crnn_deploy.runtime.options import backend_options, engine_options
 from crnn_deploy.runtime.registry import open_backend
 from crnn_deploy.runtime.stats import format_summary
+
+#: Unreadable inputs named one by one on stderr (the rest are counted).
+MAX_REPORTED = 20
 
 
 def _progress(total: int, desc: str):
@@ -77,7 +81,10 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
     Errors (exit 1, "Error: ..."): an --output that exists and is not an earlier result of
     ours (or is ours but no --overwrite), that is, contains or lies inside --input or the
     engine; an input folder replaced by another run while being read; unreadable inputs; a
-    full disk. On failure --output is unchanged and no temporary folder is left.
+    full disk. An input (a *.bin / *.npy entry of --input) that is not a regular file (a
+    folder, a FIFO) is named on stderr and skipped; the others are run and written,
+    and the command then exits 1 saying how many could not be read. On failure --output is
+    unchanged and no temporary folder is left.
     """
     if loop is None and input_dir is None:
         raise UserError("give --input (a folder of .bin files) or --loop N")
@@ -91,6 +98,11 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
         options["model"] = spec_name
     pipelined = options.get("hint") == "THROUGHPUT"
     files = batching.list_inputs(input_dir) if input_dir is not None else None
+    skipped = batching.unreadable_inputs(input_dir, files) if files else []
+    for name, why in skipped[:MAX_REPORTED]:  # before any work, and never silenced
+        click.echo(f"skipped {display_name(name)}: {why}", err=True)
+    if len(skipped) > MAX_REPORTED:
+        click.echo(f"... and {len(skipped) - MAX_REPORTED} more unreadable input(s)", err=True)
     source = outputs.folder_identity(input_dir) if files and input_dir.is_dir() else None
 
     # disk full, permissions: a message, not a traceback; the stage is published whole or dropped
@@ -100,13 +112,17 @@ def main(engine, input_dir, output, overwrite, batchsize, axis, outfmt, backend,
         batch = runner.resolve_batch(be, batchsize)
         with staged if staged is not None else contextlib.nullcontext() as stage:
             summary = _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined,
-                           warmup, loop, data, engine)
+                           warmup, loop, data, engine, [n for n, _ in skipped])
             if source is not None:
                 outputs.check_unchanged(input_dir, source, "--input")
     click.echo(format_summary(summary))
     if output is not None:
         click.echo(f"wrote {output}/summary.json" + (f" and {summary['count']} outputs"
                                                       if files is not None else ""))
+    if skipped:  # the results of the readable inputs are written; the exit status says so
+        raise UserError(f"{len(skipped)} of {len(skipped) + len(files)} inputs of "
+                        f"{display_name(input_dir)} could not be read (named above); the other "
+                        f"{len(files)} were run" + (f" and written to {output}" if output else ""))
     return summary
 
 
@@ -123,7 +139,7 @@ def _staged_output(output: Path | None, overwrite: bool, input_dir: Path | None,
 
 
 def _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined, warmup, loop, data,
-         engine) -> dict:
+         engine, skipped=()) -> dict:
     """Run file or loop mode; with a stage, write the results, summary.json and meta.json."""
     if files is not None:
         batching.check_input_meta(input_dir, be.spec, engine)
@@ -134,6 +150,8 @@ def _run(be, files, input_dir, stage, batch, outfmt, axis, pipelined, warmup, lo
     else:
         with _progress(loop * batch, "loop") as bar:
             summary = runner.run_loop(be, loop, batch, warmup, data, pipelined, bar.update)
+    if files is not None:
+        summary["skipped"] = list(skipped)  # inputs listed but unreadable (names)
     if stage is not None:
         atomic_write_json(stage / "summary.json", summary)
         t, c = be.spec.output_shape

@@ -144,6 +144,73 @@ def english_g2_onnx(english_g2_weights, tmp_path_factory) -> Path:
     return path
 
 
+# --- whole pages (pipeline/pages): real IIIT5K words pasted on a canvas ----------------------
+DET_ONNX = ROOT / "weights" / "ch_PP-OCRv4_det_infer.onnx"
+CLS_ONNX = ROOT / "weights" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+
+
+def compose_page(assets: Path, start: int, size=(960, 720), flip_every: int = 5,
+                 background=(236, 231, 220), word_height: int = 40):
+    """A page (PIL RGB) of IIIT5K test words from line ``start`` of its gt.txt, pasted in rows
+    left to right at ``word_height`` pixels, every ``flip_every``-th word turned 180 degrees;
+    returns ``(image, [(label, (x, y, w, h), turned)])``."""
+    from PIL import Image
+
+    lines = (assets / "eval_iiit5k_3000" / "gt.txt").read_text().splitlines()
+    page = Image.new("RGB", size, background)
+    placed, k, y = [], start, 24
+    while y + word_height < size[1] - 16:
+        x = 24 + (k % 3) * 11
+        while True:
+            rel, label = lines[k % len(lines)].split("\t", 1)
+            word = Image.open(assets / "eval_iiit5k_3000" / rel).convert("RGB")
+            w = max(1, round(word.width * word_height / word.height))
+            if x + w > size[0] - 24:
+                break
+            word = word.resize((w, word_height), Image.Resampling.BICUBIC)
+            turned = flip_every > 0 and k % flip_every == flip_every - 1
+            page.paste(word.rotate(180) if turned else word, (x, y))
+            placed.append((label, (x, y, w, word_height), turned))
+            x, k = x + w + 28, k + 1
+        y += word_height + 44
+    return page, placed
+
+
+@pytest.fixture(scope="session")
+def det_onnx() -> Path:
+    """RapidOCR's PP-OCRv4 DB detector ONNX (``make weights``); skips when absent."""
+    if not DET_ONNX.is_file():
+        pytest.skip(f"{DET_ONNX} not found (run `make weights`)")
+    return DET_ONNX
+
+
+@pytest.fixture(scope="session")
+def composed_pages(assets: Path, tmp_path_factory) -> list[Path]:
+    """Three PNG pages of real IIIT5K words (:func:`compose_page`), some words turned 180."""
+    folder = tmp_path_factory.mktemp("pages")
+    paths = []
+    for i, start in enumerate((0, 60, 120)):
+        image, _ = compose_page(assets, start, size=(960 - 80 * i, 720 + 60 * i))
+        paths.append(folder / f"page{i}.png")
+        image.save(paths[-1])
+    return paths
+
+
+@pytest.fixture(scope="session")
+def page_probability(composed_pages, det_onnx):
+    """(BGR page array, detector input, (1, 1, H, W) probability map) of the first composed
+    page, with RapidOCR's own detector preprocessing and ONNX Runtime."""
+    import numpy as np
+    import onnxruntime as ort
+    from PIL import Image
+
+    det_utils = pytest.importorskip("rapidocr_onnxruntime.ch_ppocr_det.utils")
+    bgr = np.ascontiguousarray(np.asarray(Image.open(composed_pages[0]).convert("RGB"))[:, :, ::-1])
+    x = det_utils.DetPreProcess(736, "min", [0.5] * 3, [0.5] * 3)(bgr)
+    session = ort.InferenceSession(str(det_onnx), providers=["CPUExecutionProvider"])
+    return bgr, x, session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
 # -- page models (detector, angle classifier) ---------------------------------------------------
 PAGE_WEIGHTS = {"ppocrv4-det": ROOT / "weights" / "ch_PP-OCRv4_det_infer.onnx",
                 "ppocr-cls": ROOT / "weights" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"}

@@ -76,6 +76,8 @@ TEST_TOPICS: dict[str, str] = {
                                       "RapidOCR's TextRecognizer, and the same texts on every path",
     "tests/pipeline/test_unlabeled.py": "unlabeled data through every stage (DESIGN.md, "
                                         "Predictions)",
+    "tests/pipeline/test_pages_oracle.py": "whole pages (pipeline.pages with the detector, classifier "
+                                           "and recognizer engines) against RapidOCR's full pipeline",
     "tests/pipeline/test_second_pass_paths.py": "english_g2's second pass with the same "
                                                 "readings on every path (local, Ray, staged)",
 }

@@ -22,7 +22,6 @@ Every refusal is a :class:`common.errors.UserError` naming the path and the reas
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import loads_json
+from crnn_deploy.common.outputs.paths import check_output_path, resolved  # noqa: F401
 from crnn_deploy.common.second_pass_list import NAME as _SECOND_PASS_LIST
 from crnn_deploy.common.second_pass_list import is_list as _is_list
 
@@ -41,7 +42,7 @@ TOOL = "crnn-deploy"
 MAX_SMALL_FILE = 1 << 20
 #: Hidden temporary names (NAME: the target's name; an optional suffix such as ``.xml`` for
 #: writers that pick the format by name, and the files they write beside it, like X.bin).
-_TEMP_RE = r"\.{name}\.(partial|old|tmp)-(\d+)-[0-9a-f]{{8}}(\..+)?"
+_TEMP_RE = r"\.{name}\.(partial|old|tmp)-([0-9]+)-[0-9a-f]{{8}}(\..+)?"
 #: :func:`input_overlap`'s ``why`` for an output that is an input (path or inode).
 SAME = "is the same path as"
 
@@ -63,16 +64,11 @@ class Kind:
 REPORT_NAMES = (r"accuracy\.json", r"errors\.tsv", r"predictions\.tsv", r"misreads\.html",
                 r"review\.png", r"second_pass\.json")
 LMDB = Kind("an LMDB", (r"data\.mdb", r"lock\.mdb"))
-INPUT_BIN = Kind("an input folder", (r"test_\d+\.(bin|npy)", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
+INPUT_BIN = Kind("an input folder", (r"test_[0-9]+\.(bin|npy)", r"meta\.json", r"names\.txt"), ("keys_sha256", "model_spec"))
 RESULT = Kind("a result folder", (r".+_0\.(bin|npy)", r"summary\.json", r"meta\.json",
                                 *REPORT_NAMES), ("spec", "backend", "output_batchsize_axis"))
 REPORT = Kind("a report folder", (r"summary\.json", *REPORT_NAMES))
 RAY_PREDICTIONS = Kind("a Ray predictions folder", (r"predictions", r"summary\.json", *REPORT_NAMES))
-
-
-def resolved(path: str | os.PathLike) -> Path:
-    """``path`` made absolute with symlinks and ``..`` resolved (non-existing tails kept)."""
-    return Path(path).expanduser().resolve()  # "link/.." follows the link, as the OS does
 
 
 def read_small(path: Path, limit: int = MAX_SMALL_FILE) -> bytes | None:
@@ -90,11 +86,13 @@ def read_small(path: Path, limit: int = MAX_SMALL_FILE) -> bytes | None:
 
 
 def read_json(path: Path) -> dict | None:
-    """A small JSON object file, or None (missing, too large, not JSON, not an object)."""
+    """A small JSON object file, or None (missing, too large, not a regular file, not JSON,
+    nested too deep or with a duplicate key: :func:`common.fileio.loads_json`; not an object).
+    """
     data = read_small(path)
     try:
-        obj = json.loads(data) if data is not None else None
-    except ValueError:
+        obj = loads_json(data, str(path)) if data is not None else None
+    except UserError:
         return None
     return obj if isinstance(obj, dict) else None
 
@@ -151,7 +149,8 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[tuple[str, str |
         allow_inside: accept an output inside an input folder (for a folder that is only
             where inputs are looked up, like build-lmdb's image root).
 
-    Returns the resolved output path. Paths are compared after resolving symlinks and ``..``
+    Returns the resolved output path (a symlink at ``output`` is refused:
+    :func:`check_output_path`). Paths are compared after resolving symlinks and ``..``
     and by (device, inode), so hard links and bind mounts of an input are caught too; an
     existing output file with several links is compared with every file of an input folder
     (:func:`input_overlap`).
@@ -164,7 +163,7 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[tuple[str, str |
         why, desc, path = hit
         raise UserError(f"{what} {output} {why} the {desc} {path}; this command never "
                         f"writes over or around its own input: choose another {what}")
-    return resolved(output)
+    return check_output_path(output, what)
 
 
 # --- 1. only what we wrote is replaced ----------------------------------------------------
@@ -199,10 +198,8 @@ def check_dir_output(output: str | os.PathLike, kind: Kind, overwrite: bool,
     Free: it does not exist or is an empty folder. Replaceable: ``overwrite`` and
     :func:`why_not_ours` finds it ours. Anything else raises UserError naming the path and why.
     """
-    out = resolved(output)
+    out = check_output_path(output, what)
     if not out.exists():
-        if out.is_symlink():
-            raise UserError(f"{what} {output} is a dangling symlink; give a real path")
         return out
     if not out.is_dir():
         raise UserError(f"{what} {output} exists and is not a folder; refusing to replace it")
@@ -227,7 +224,7 @@ def check_file_output(output: str | os.PathLike, overwrite: bool, ours: bool,
     the meta.json of the folder it replaces, or a report header). Raises UserError when it
     exists and is not a regular file, is not ours, or ``overwrite`` is not given.
     """
-    out = resolved(output)
+    out = check_output_path(output, what)
     if not out.exists() and not out.is_symlink():
         return out
     if not out.is_file():

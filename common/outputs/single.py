@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.outputs.rules import TOOL, read_json, resolved
+from crnn_deploy.common.outputs.rules import TOOL, check_output_path, read_json
 from crnn_deploy.common.outputs.staging import cleanup_stale, make_parent, temp_file, temp_path
 
 #: Suffix of the hidden ownership record ``.NAME.crnn-deploy.json`` beside a file output.
@@ -200,8 +200,9 @@ def staged_new_file(target: str | os.PathLike, overwrite: bool, command: str,
                     what: str = "--output", suffix: str = "") -> Iterator[Path]:
     """Yield a hidden temporary path beside ``target`` to write; on success publish it with
     :func:`publish_new_file`, on any exception (Ctrl-C, SIGTERM under :mod:`common.cli`, an
-    OSError) remove it. Stale temporaries of killed runs are removed first."""
-    target = resolved(target)
+    OSError) remove it. Stale temporaries of killed runs are removed first. A symlink at
+    ``target`` (dangling or not) is refused (:func:`common.outputs.paths.check_output_path`)."""
+    target = check_output_path(target, what)
     make_parent(target, what)
     cleanup_stale(target)
     with temp_file(target, suffix) as tmp:

@@ -21,6 +21,7 @@ from crnn_deploy.common.outputs.rules import (
     TOOL,
     Kind,
     check_dir_output,
+    check_output_path,
     marker_of,
     resolved,
     why_not_ours,
@@ -237,8 +238,8 @@ def publish_file(tmp: str | os.PathLike, target: str | os.PathLike, mode: int = 
 def staged_file(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a hidden temporary path beside ``target``; publish it as ``target`` on success
     (:func:`publish_file`), delete it on any exception. Stale temporaries of killed runs are
-    removed first."""
-    target = resolved(target)
+    removed first. A symlink at ``target`` is refused (:func:`check_output_path`)."""
+    target = check_output_path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     cleanup_stale(target)
     with temp_file(target, suffix) as tmp:

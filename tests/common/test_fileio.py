@@ -59,3 +59,52 @@ def test_unserializable_json_writes_nothing(tmp_path):
 def test_missing_folder_is_an_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
         atomic_write_bytes(tmp_path / "absent" / "x.bin", b"")
+
+
+def _deep(n: int) -> str:
+    return '{"a": ' * n + "1" + "}" * n
+
+
+@pytest.mark.parametrize("text, why", [
+    ("[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),  # was a RecursionError
+    (_deep(65), "nested deeper than 64 levels"),
+    ('{"blank": 0, "blank": 5}', "duplicate key 'blank'"),
+    ('{"a": 1', "Expecting"),
+    (b"\xff{}", "can't decode"),
+])
+def test_loads_json_refuses_what_would_crash_or_mislead(text, why):
+    from crnn_deploy.common.errors import UserError
+    from crnn_deploy.common.fileio import loads_json
+
+    with pytest.raises(UserError, match=f"^meta.json x is not usable JSON: .*{why}"):
+        loads_json(text, "meta.json x")
+
+
+def test_loads_json_accepts_what_ours_hold():
+    from crnn_deploy.common.fileio import json_depth, loads_json
+
+    assert loads_json(_deep(64), "x") is not None
+    assert loads_json('{"s": "[[[{{{\\"]]]"}', "x") == {"s": '[[[{{{"]]]'}  # brackets in text
+    assert json_depth('{"a": [1, {"b": "[[["}]}') == 3
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "large", "folder", "nul"])
+def test_read_json_is_bounded(tmp_path, kind):
+    """A FIFO does not hang, /dev/zero and a huge file are refused before reading."""
+    from crnn_deploy.common.errors import UserError
+    from crnn_deploy.common.fileio import read_json
+
+    path = tmp_path / "meta.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev_zero":
+        path = "/dev/zero"
+    elif kind == "large":
+        with open(path, "wb") as f:
+            f.truncate(2 << 20)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path = f"{path}\0x"
+    with pytest.raises(UserError, match="not a regular file|more than the limit|NUL byte"):
+        read_json(path, max_bytes=1 << 20, what="input meta")

@@ -90,3 +90,29 @@ def test_lmdb_path_keys_and_eval_predictions_keep_every_name(nasty_folder, nano_
     assert res.exit_code == 0, res.output
     names = read_names(tmp_path / "bins" / "names.txt")  # what crnn-postprocess reads
     assert sorted(os.fsencode(v) for v in names.values()) == sorted(NASTY)
+
+
+def test_messages_and_names_never_reach_the_terminal_raw():
+    """An escape sequence in a file name (here: set the window title, then red) is printed
+    escaped by the Error path of every command and by display_name; long names are cut."""
+    import click
+    from click.testing import CliRunner
+
+    from crnn_deploy.common.cli import command
+    from crnn_deploy.common.errors import UserError
+    from crnn_deploy.common.names import display_name, terminal_safe
+
+    evil = "a\x1b]0;pwned\x07\x1b[31mb\r\x9b.png"
+
+    @command()
+    @click.argument("name")
+    def cmd(name):
+        raise UserError(f"image {name} not found")
+
+    res = CliRunner().invoke(cmd, [evil])
+    assert res.exit_code == 1 and "\x1b" not in res.output and "\r" not in res.output
+    assert "Error: image a\\x1b]0;pwned\\x07\\x1b[31mb\\r\\u009b.png not found" in res.output
+    assert terminal_safe("two\tfields\nand a line") == "two\tfields\nand a line"
+    assert display_name(evil) == "a\\x1b]0;pwned\\x07\\x1b[31mb\\r\\u009b.png"
+    long = display_name("x" * 1_000_000)
+    assert len(long) < 300 and long.endswith("... (1000000 characters)")

@@ -361,3 +361,16 @@ def test_group_disk_full_while_publishing_leaves_the_old_pair(tmp_path, monkeypa
     with pytest.raises(UserError, match=r"m\.xml appeared while this run was working \(pass "
                                         r"--overwrite to replace it\)"):
         _publish(tmp_path, "new xml", "new bin", overwrite=False)
+
+
+def test_a_deep_or_duplicate_record_is_not_ours(tmp_path):
+    """An ownership record nested 100,000 deep (or with a duplicate key) is not ours: no
+    RecursionError, the file is refused as not written by this tool."""
+    from crnn_deploy.common.outputs import is_ours, record_path
+
+    target = tmp_path / "preds.tsv"
+    target.write_text("x\n")
+    record_path(target).write_text('{"tool": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert is_ours(target) is False
+    record_path(target).write_text('{"tool": "crnn-deploy", "tool": "crnn-deploy"}')
+    assert is_ours(target) is False

@@ -34,7 +34,7 @@ def test_other_files_are_not_lists(tmp_path):
     with pytest.raises(UserError, match="is not a second-pass list"):
         read_list(path)
     path.write_text("{", encoding="utf-8")
-    with pytest.raises(UserError, match="is not JSON"):
+    with pytest.raises(UserError, match="is not usable JSON"):
         read_list(path)
     path.write_text(json.dumps({"tool": "crnn-deploy", "kind": "second-pass list",
                                 "spec": "english_g2", "below": 0.1, "contrast": 0.5,
@@ -43,3 +43,20 @@ def test_other_files_are_not_lists(tmp_path):
         read_list(path)
     with pytest.raises(UserError, match="not found"):
         read_list(tmp_path / "missing.json")
+
+
+def test_only_ascii_digits_name_a_sample(tmp_path):
+    """``test_1١.npy`` (an Arabic-Indic one) was read as sample 11."""
+    path = write_list(tmp_path, SecondPassList("english_g2", 0.1, 0.5, ("test_1\u0661.npy",)))
+    with pytest.raises(UserError, match="not an input file name"):
+        read_list(path).indices(str(path))
+
+
+@pytest.mark.parametrize("text", ['{"tool": "crnn-deploy", "kind": "second-pass list", "files": '
+                                  + "[" * 100_000 + "]" * 100_000 + "}",
+                                  '{"tool": "crnn-deploy", "tool": "other"}'])
+def test_deep_or_duplicate_json_is_an_error(tmp_path, text):
+    path = tmp_path / "second_pass.json"
+    path.write_text(text)
+    with pytest.raises(UserError, match=r"second-pass list .*second_pass.json is not usable JSON"):
+        read_list(path)

@@ -350,3 +350,28 @@ def test_nan_and_inf_weights_are_named(tmp_path):
     assert f"checkpoint {ckpt} holds NaN/Inf values in 2 of {len(sd)} tensors" in res.output
     assert "cnn.conv3.weight" in res.output and "rnn.1.embedding.bias" in res.output
     assert "max abs diff" not in res.output and not out.exists()
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_dangling_symlinked_output_is_refused(tmp_path, ckpt, overwrite):
+    """crnn-convert never writes through a symlink at its output, dangling or not."""
+    link = tmp_path / "crnn.onnx"
+    link.symlink_to(tmp_path / "elsewhere" / "deep" / "crnn.onnx")
+    res = _run("onnx", "--model", "crnn", "--checkpoint", ckpt, "--output", link,
+               *(["--overwrite"] if overwrite else []))
+    assert res.exit_code == 1 and "dangling symbolic link" in res.output, res.output
+    assert not (tmp_path / "elsewhere").exists() and link.is_symlink()
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "sub/../../x", "link/x"])
+def test_outputs_named_from_a_file_stay_inside_the_outdir(tmp_path, name):
+    """crnn-convert all names outputs OUT/{spec name}_bsN.*: whatever the name, each must
+    resolve inside OUT (a symlink inside OUT pointing out of it included)."""
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    (outdir / "link").symlink_to(tmp_path)
+    with pytest.raises(UserError, match="outside the folder"):
+        prepare_outputs([outdir / f"{name}_bs16.xml"], {}, within=outdir,
+                        companions=[outdir / f"{name}_bs16.bin"])
+    prepare_outputs([outdir / "m_bs16.xml"], {}, within=outdir)  # a plain name is fine
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # nothing created anywhere

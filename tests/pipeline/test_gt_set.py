@@ -180,3 +180,29 @@ def test_limit_counts_images_not_groups(iiit, tmp_path):
     assert [len(g) for g in groups] == [N - 3]
     assert [g[0] for g in groups[0]] == list(range(1, N - 2))
     assert sum(len(g) for g in gt.groups(25, 10)) == 25
+
+
+@pytest.mark.parametrize("where", ["absolute", "dotdot"])
+def test_gt_paths_may_not_leave_the_root(assets, nano_dynamic_onnx, tmp_path, where):
+    """A downloaded gt.txt naming /etc/passwd (or ../../etc/passwd) is refused, naming the
+    line, unless --allow-outside-root; no byte of the file reaches errors.tsv."""
+    from click.testing import CliRunner
+
+    from crnn_deploy.pipeline.eval_cli import main as evaluate
+
+    root = assets / "eval_iiit5k_3000"
+    first = (root / "gt.txt").read_text("utf-8").splitlines()[0]
+    words = tmp_path / "words"
+    words.mkdir()
+    shutil.copy(root / first.split("\t")[0], words / "a.png")
+    bad = "/etc/passwd" if where == "absolute" else "../" * 12 + "etc/passwd"
+    (words / "gt.txt").write_text(f"a.png\t{first.split(chr(9))[1]}\n{bad}\tROOT\n")
+    args = ["--gt", str(words / "gt.txt"), "--engine", str(nano_dynamic_onnx)]
+    res = CliRunner().invoke(evaluate, [*args, "--output", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "line 2: image path" in res.output
+    assert "--allow-outside-root" in res.output and not (tmp_path / "o").exists()
+    res = CliRunner().invoke(evaluate, [*args, "--output", str(tmp_path / "o"),
+                                        "--allow-outside-root"])
+    assert res.exit_code == 0, res.output
+    errors = (tmp_path / "o" / "errors.tsv").read_text()
+    assert "root:" not in errors and "cannot identify image format" in errors

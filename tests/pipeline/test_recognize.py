@@ -169,3 +169,30 @@ def test_python_api_on_every_input_type(assets, nano_dynamic_onnx):
         with pytest.raises(TypeError):
             r.recognize([42])
         assert r.recognize(str(path)) == got[0]  # one image, one result
+
+
+def test_a_dangling_symlinked_output_is_refused(mixed, nano_dynamic_onnx, tmp_path):
+    folder, _ = mixed
+    link = tmp_path / "preds.tsv"
+    link.symlink_to(tmp_path / "elsewhere" / "deep" / "preds.tsv")
+    res = run("--engine", nano_dynamic_onnx, folder, "-o", link)
+    assert res.exit_code == 1 and res.output.startswith("Error: --output ")
+    assert "dangling symbolic link" in res.output
+    assert not (tmp_path / "elsewhere").exists() and link.is_symlink()
+
+
+def test_quiet_still_names_every_bad_image(assets, nano_dynamic_onnx, tmp_path):
+    """--quiet drops the progress bar and the summary, never the skipped inputs: 8 bad images
+    among 27 each get a stderr line."""
+    folder = tmp_path / "words"
+    folder.mkdir()
+    for k, (rel, _) in enumerate(iiit5k(assets, 19)):
+        shutil.copy(assets / "eval_iiit5k_3000" / rel, folder / f"{k:02d}_good.png")
+    for k in range(8):
+        (folder / f"{k:02d}_bad.png").write_bytes(b"not an image")
+    res = run("--engine", nano_dynamic_onnx, folder, "--quiet")
+    assert res.exit_code == 0, res.output
+    assert len(rows(res.stdout)) == 19
+    bad = [line for line in res.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(bad) == 8 and all("_bad.png: " in line for line in bad)
+    assert "recognized" not in res.stderr  # no summary line

@@ -130,6 +130,29 @@ def test_shared_by_threads(nano_dynamic_onnx, words, kwargs):
         assert r.recognize(words[0])[0] == expected[0][0]  # the lock was released
 
 
+def test_a_file_object_is_one_image_read_as_bytes(rec, words):
+    """A file object used to be iterated line by line (one "image" per chunk of PNG bytes)."""
+    import io
+
+    want = rec.recognize(words[0])
+    with open(words[0], "rb") as f:
+        assert rec.recognize(f) == want  # one image -> one result
+    assert rec.recognize([io.BytesIO(words[1].read_bytes()), words[0]])[1] == want
+    with open(words[0], encoding="latin-1") as f, pytest.raises(UserError, match="text mode"):
+        rec.recognize(f)
+
+
+def test_a_nul_in_a_path_is_an_error_result_not_a_crash(rec, words):
+    bad = str(words[1]) + "\0.png"
+    with pytest.raises(UserError, match=r"NUL byte"):
+        rec.recognize([words[0], bad])
+    got = rec.recognize([words[0], bad, words[2]], errors="ignore")
+    assert got[1] == ("", 0.0)
+    for k in (0, 2):  # the others read as alone (batch composition: float rounding only)
+        assert got[k][0] == rec.recognize(words[k])[0]
+        assert got[k][1] == pytest.approx(rec.recognize(words[k])[1], abs=1e-6)
+
+
 def test_static_widths_warm_up_at_a_listed_width_and_take_every_word(english_g2_onnx, words):
     """``widths="320,480"`` on english_g2 (smallest width 64) failed at warm-up ("input width 64
     is not one of the engine's widths"); with ``widths="64"`` one wider word aborted the run.

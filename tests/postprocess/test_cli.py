@@ -220,7 +220,7 @@ def test_incomplete_meta(make_dir):
     (rd / "meta.json").write_text('{"spec": {"name": "x"}}')
     assert_user_error(run(rd, label_txt), "meta.json", "incomplete model spec")
     (rd / "meta.json").write_text("{not json")
-    assert_user_error(run(rd, label_txt), "meta.json", "cannot read")
+    assert_user_error(run(rd, label_txt), "meta.json", "is not usable JSON")
 
 
 def _script() -> list[str]:

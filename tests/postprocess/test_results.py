@@ -85,5 +85,45 @@ def test_result_file_with_nan_or_inf_is_an_error_naming_it(tmp_path, bad):
 
 def test_unreadable_result_is_user_error(tmp_path):
     (tmp_path / "t_0.bin").mkdir()  # a folder where a file is expected
-    with pytest.raises(UserError, match="cannot open result file .*t_0.bin"):
+    with pytest.raises(UserError, match="result file .*t_0.bin is not a regular file"):
         decode_result_dir(tmp_path, [("t.bin", "x")], "ab", 4)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge_bin", "huge_npy_header"])
+def test_a_result_file_is_bounded_by_the_largest_t_times_c(tmp_path, kind, nano):
+    """A FIFO does not hang; a file above the largest (T, 1, C) the spec allows is refused
+    before it is read; an .npy header claiming a huge shape allocates nothing."""
+    import os
+
+    c = nano.num_classes
+    path = tmp_path / ("t_0.npy" if kind == "huge_npy_header" else "t_0.bin")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge_bin":
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)  # sparse: 1 GiB
+    else:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (1 << 40, 1, c)}
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            f.write(b"\0" * 64)
+    with pytest.raises(UserError, match=r"t_0\.(bin|npy) (is not a regular file|has \d+ bytes, "
+                                        r"more than the limit|has shape)"):
+        decode_result_dir(tmp_path, [("t.bin", "x")], nano.alphabet, nano.seq_len, spec=nano)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "deep", "duplicate", "dev_zero"])
+def test_meta_json_is_read_bounded_and_guarded(tmp_path, kind, nano):
+    import os
+
+    meta = tmp_path / "meta.json"
+    if kind == "fifo":
+        os.mkfifo(meta)
+    elif kind == "deep":
+        meta.write_text('{"spec": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    elif kind == "duplicate":
+        meta.write_text(json.dumps({"spec": nano.to_dict()})[:-1] + ', "spec": "other"}')
+    else:
+        meta.symlink_to("/dev/zero")
+    with pytest.raises(UserError, match=r"result meta .*meta.json"):
+        read_meta_spec(tmp_path)

@@ -192,3 +192,31 @@ def test_misreads_page_renders_in_a_headless_browser(hostile_set, nano_dynamic_o
     bare.write_text(html, "utf-8")
     without = _screenshot(bare, tmp_path / "bare.png", tmp_path / "profile")
     assert _ink(shot) > _ink(without) + 0.005, (_ink(shot), _ink(without))
+
+
+def test_misreads_page_is_capped_in_bytes_and_says_what_was_left_out(assets, tmp_path):
+    """2,000 misreads with real thumbnails made a 64 MB page: the page stops at its byte cap,
+    says how many rows were left out (on the page and through the log) and links review.png."""
+    pytest.importorskip("matplotlib")
+    from crnn_deploy.postprocess import review
+
+    root = assets / "eval_iiit5k_3000"
+    lines = (root / "gt.txt").read_text("utf-8").splitlines()[:50]
+    images = {f"s{k}": (root / line.split("\t")[0]).read_bytes()
+              for k, line in enumerate(lines)}
+    errors = [(f"s{k % 50}", "label", "wrong", 0.9 - k / 5000) for k in range(2000)]
+    samples = errors + [(f"ok{k}", "word", "word", 0.99) for k in range(100)]
+    logged = []
+    paths = review.write_misreads(tmp_path, samples, errors, images.get, "cap", logged.append)
+    assert [p.name for p in paths] == ["misreads.html", "review.png"]
+    page = (tmp_path / "misreads.html").read_text("utf-8")
+    assert len(page.encode()) <= review.MAX_PAGE_BYTES + 4096
+    shown = len(parse(tmp_path / "misreads.html").rows) - 1  # the header row is empty
+    assert 0 < shown < 2000
+    assert f"The first {shown} are shown; {2000 - shown} left out" in page
+    assert logged == [f"misreads.html: {2000 - shown} of 2000 misread rows left out (size cap); "
+                      "the full list is in errors.tsv"]
+    assert '<a href="review.png">' in page
+    small, left = review.build_page(errors[:40], images.get, "t", 40, max_bytes=100_000)
+    assert 0 < left < 40 and len(small.encode()) < 100_000 + 4096
+    assert "review.png" not in small  # no link without the picture

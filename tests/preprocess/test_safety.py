@@ -86,8 +86,9 @@ def test_build_lmdb_reads_only_bounded_regular_files(src, cli, tmp_path):
         f.truncate(1 << 30)  # sparse 1 GiB
     with open(src / "gt.txt", "a") as f:
         f.write("/dev/zero\tzero\nfifo.png\tfifo\nhuge.png\thuge\n")
-    t0 = time.perf_counter()
-    res = cli("build-lmdb", "--gt", src / "gt.txt", "--output", tmp_path / "o.lmdb")
+    t0 = time.perf_counter()  # --allow-outside-root: /dev/zero is absolute (issue 26)
+    res = cli("build-lmdb", "--gt", src / "gt.txt", "--output", tmp_path / "o.lmdb",
+              "--allow-outside-root")
     assert time.perf_counter() - t0 < 60  # does not hang on the FIFO nor read 1 GiB
     assert res.exit_code == 0, res.output
     assert "/dev/zero is not a regular file" in res.output
@@ -231,3 +232,40 @@ def test_killed_run_leaves_hidden_temporaries_that_the_next_run_removes(built, t
     res = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in out.parent.iterdir()) == ["input_bin", "label.txt"]
+
+
+@pytest.mark.parametrize("option", ["build-lmdb --output", "lmdb-to-bin --output",
+                                    "lmdb-to-bin --labels"])
+def test_a_dangling_symlinked_output_is_refused(src, built, tmp_path, cli, option):
+    """A dangling symlink at an output is never followed: nothing is created where it points."""
+    link, elsewhere = tmp_path / "link", tmp_path / "elsewhere"
+    link.symlink_to(elsewhere / "deep" / "out")
+    if option == "build-lmdb --output":
+        res = cli("build-lmdb", "--gt", src / "gt.txt", "--output", link)
+    else:
+        out, labels = (link, tmp_path / "l.txt") if option.endswith("output") else (
+            tmp_path / "bins", link)
+        res = cli("lmdb-to-bin", "--lmdb", built, "--model", "nano-ocr", "--workers", "1",
+                  "--output", out, "--labels", labels)
+    assert res.exit_code == 1, res.output
+    assert res.output.startswith(f"Error: {option.split()[1]} ") and "dangling" in res.output
+    assert not elsewhere.exists() and link.is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["link", "src", "work"]
+
+
+def test_build_lmdb_skips_gt_paths_that_leave_the_root(src, tmp_path, cli):
+    """An absolute or ../ GT path is a bad line (reported with its number, not read) unless
+    --allow-outside-root."""
+    outside = tmp_path / "outside.png"
+    first = (src / "gt.txt").read_text().splitlines()[0]
+    shutil.copy(src / first.split("\t")[0], outside)
+    lines = (src / "gt.txt").read_text().splitlines()
+    (src / "gt.txt").write_text("\n".join([*lines, f"{outside}\tABS", "../outside.png\tUP"]) + "\n")
+    res = cli("build-lmdb", "--gt", src / "gt.txt", "--output", tmp_path / "a.lmdb")
+    assert res.exit_code == 0, res.output
+    assert f"gt.txt:{N + 1}: image path {outside} is absolute" in res.output
+    assert f"gt.txt:{N + 2}: image path ../outside.png climbs out of the root" in res.output
+    assert f"wrote {N} samples" in res.output
+    res = cli("build-lmdb", "--gt", src / "gt.txt", "--output", tmp_path / "b.lmdb",
+              "--allow-outside-root")
+    assert res.exit_code == 0 and f"wrote {N + 2} samples" in res.output, res.output

@@ -182,3 +182,59 @@ def test_eval_output_follows_the_rules(iiit5k_lmdb, nano_dynamic_onnx, tmp_path)
     assert res.exit_code == 1 and "pass --overwrite" in res.output
     assert invoke(evaluate, *args, "--output", out, "--overwrite").exit_code == 0
     assert os.listdir(tmp_path) == ["eval"]
+
+
+@pytest.mark.parametrize("target", ["dangling", "folder"])
+def test_infer_and_eval_refuse_a_symlinked_output(iiit5k_lmdb, nano_dynamic_onnx, iiit_bins_37,
+                                                  tmp_path, target):
+    """A symlink at --output (dangling: its folders would be created and written where it
+    points; or to an empty folder elsewhere) is refused, nothing created at the target."""
+    from crnn_deploy.pipeline.eval_cli import main as evaluate
+
+    elsewhere = tmp_path / "elsewhere"
+    if target == "folder":
+        elsewhere.mkdir()
+    runs = {"infer": (infer, "--engine", nano_dynamic_onnx, "--input", iiit_bins_37),
+            "eval": (evaluate, "--lmdb", iiit5k_lmdb, "--engine", nano_dynamic_onnx,
+                     "--workers", 0, "--limit", 8)}
+    for name, (cmd, *args) in runs.items():
+        link = tmp_path / f"{name}-link"
+        link.symlink_to(elsewhere / "deep" / "result" if target == "dangling" else elsewhere)
+        res = invoke(cmd, *args, "--output", link)
+        assert res.exit_code == 1, res.output
+        assert res.output.startswith("Error: --output ") and "symbolic link" in res.output
+        assert link.is_symlink()
+        assert (sorted(os.listdir(elsewhere)) == [] if target == "folder"
+                else not elsewhere.exists())
+
+
+def test_postprocess_refuses_a_dangling_report_link(two_sets, nano_dynamic_onnx, tmp_path):
+    (in0, lab0), _ = two_sets
+    out = tmp_path / "result"
+    assert invoke(infer, "--engine", nano_dynamic_onnx, "--input", in0, "--output", out).exit_code == 0
+    (out / "errors.tsv").symlink_to(tmp_path / "elsewhere" / "errors.tsv")
+    res = invoke(postprocess, out, lab0)
+    assert res.exit_code == 1 and "dangling symbolic link" in res.output
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_infer_names_every_input_it_cannot_read(two_sets, nano_dynamic_onnx, tmp_path):
+    """40 inputs; one replaced by a folder, one by a FIFO (crnn-infer used to report "38
+    images" and exit 0): each is named on stderr, the other 38 are run and written, exit 1."""
+    (in0, _), _ = two_sets
+    src = tmp_path / "input_bin"
+    shutil.copytree(in0, src)
+    (src / "test_3.bin").unlink()
+    (src / "test_3.bin").mkdir()
+    (src / "test_7.bin").unlink()
+    os.mkfifo(src / "test_7.bin")
+    out = tmp_path / "result"
+    res = CliRunner().invoke(infer, ["--engine", str(nano_dynamic_onnx), "--input", str(src),
+                                     "--output", str(out)])
+    assert res.exit_code == 1, res.output
+    for n in ("test_3.bin", "test_7.bin"):
+        assert f"skipped {n}: not a regular file" in res.stderr
+    assert "Error: 2 of 40 inputs" in res.stderr
+    assert len(list(out.glob("*_0.bin"))) == 38
+    assert json.loads((out / "summary.json").read_text())["skipped"] == ["test_3.bin",
+                                                                          "test_7.bin"]

@@ -113,3 +113,22 @@ def test_meta_in_preprocess_layout(nano_dynamic_onnx, inputs, tmp_path, meta, ma
     """crnn-preprocess lmdb-to-bin writes the spec name + shape (and the full spec as model_spec)."""
     (inputs / "meta.json").write_text(json.dumps(meta))
     fails("--engine", nano_dynamic_onnx, "--input", inputs, "--output", tmp_path / "r", match=match)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "deep", "dev_zero"])
+def test_input_meta_json_is_read_bounded_and_guarded(nano_dynamic_onnx, inputs, tmp_path, kind):
+    """meta.json as a FIFO hung crnn-infer, /dev/zero read until MemoryError, 100,000 nested
+    brackets gave a RecursionError: each is now Error: naming it."""
+    import os
+
+    meta = inputs / "meta.json"
+    meta.unlink()
+    if kind == "fifo":
+        os.mkfifo(meta)
+    elif kind == "deep":
+        meta.write_text('{"spec": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    else:
+        meta.symlink_to("/dev/zero")
+    fails("--engine", str(nano_dynamic_onnx), "--input", str(inputs), "--output",
+          str(tmp_path / "out"), match="Error: input meta ")
+    assert not (tmp_path / "out").exists()

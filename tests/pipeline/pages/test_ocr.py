@@ -1,0 +1,98 @@
+"""The page API (:class:`OCR`) on composed pages of real IIIT5K words: every input type, the
+RapidOCR 1.4.4 full pipeline as the oracle, turned words, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crnn_deploy.common.errors import UserError
+
+
+def _same(a: dict, b: dict) -> bool:
+    return [(x["points"], x["text"], x["angle"]) for x in a["boxes"]] == \
+        [(x["points"], x["text"], x["angle"]) for x in b["boxes"]]
+
+
+def test_path_bytes_pil_and_arrays_give_the_same_page(ocr, composed_pages):
+    path = composed_pages[0]
+    by_path = ocr(str(path))
+    assert by_path["page"] == str(path) and len(by_path["boxes"]) > 20
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    others = ocr([path.read_bytes(), Image.open(path), rgb])
+    assert all(r["page"] is None for r in others)
+    for r in others:
+        assert _same(r, by_path)
+    from crnn_deploy import OCR
+
+    assert isinstance(ocr, OCR)
+    box = by_path["boxes"][0]
+    assert set(box) == {"points", "text", "confidence", "angle"}
+    assert len(box["points"]) == 4 and 0.5 <= box["confidence"] <= 1
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = box["points"]
+    assert x1 > x0 and y3 > y0 and x2 > x3 and y2 > y1  # clockwise from the top-left
+
+
+def test_bgr_array_with_channel_order(page_engines, composed_pages, ocr):
+    from crnn_deploy import OCR
+
+    bgr = np.ascontiguousarray(np.asarray(Image.open(composed_pages[1]).convert("RGB"))[:, :, ::-1])
+    with OCR(page_engines["det"], page_engines["cls"], page_engines["rec"],
+             channel_order="bgr") as bgr_ocr:
+        assert _same(bgr_ocr(bgr), ocr(str(composed_pages[1])))
+
+
+def test_same_boxes_and_texts_as_rapidocr(ocr, composed_pages):
+    rapid = pytest.importorskip("rapidocr_onnxruntime")
+    engine = rapid.RapidOCR()
+    for path in composed_pages[:2]:
+        ours = ocr(str(path))["boxes"]
+        theirs = engine(str(path))[0]
+        assert len(ours) == len(theirs) > 20
+        for a, (points, text, _) in zip(ours, theirs):
+            np.testing.assert_allclose(a["points"], points, atol=0.01)
+            assert a["text"] == text
+
+
+def test_turned_words_are_read_upright(ocr, assets):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from conftest import compose_page  # the tests' page composer
+
+    image, placed = compose_page(assets, 300, flip_every=2)
+    page = ocr(image)
+    turned = [(label, x + w / 2, y + h / 2) for label, (x, y, w, h), t in placed if t]
+    hits = 0
+    for label, cx, cy in turned:
+        for box in page["boxes"]:
+            xs, ys = [p[0] for p in box["points"]], [p[1] for p in box["points"]]
+            if min(xs) <= cx <= max(xs) and min(ys) <= cy <= max(ys):
+                hits += box["angle"] == 180 and box["text"].lower() == label.lower()
+    assert hits >= 0.5 * len(turned), (hits, len(turned))  # 15 of 26 at the time of writing
+    assert any(b["angle"] == 0 for b in page["boxes"])
+
+
+def test_without_classifier_every_angle_is_0(page_engines, composed_pages):
+    from crnn_deploy import OCR
+
+    with OCR(page_engines["det"], None, page_engines["rec"]) as plain:
+        page = plain(composed_pages[2])
+    assert page["boxes"] and {b["angle"] for b in page["boxes"]} == {0}
+
+
+def test_bad_pages_and_wrong_engines(ocr, page_engines, tmp_path):
+    from crnn_deploy import OCR
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(UserError, match="bad.png"):
+        ocr(str(bad))
+    rows = ocr([str(bad), np.zeros((80, 120, 3), np.uint8)], errors="ignore")
+    assert rows[0]["boxes"] == [] and "cannot identify" in rows[0]["error"]
+    assert rows[1] == {"page": None, "boxes": []}  # a blank page: no text
+    with pytest.raises(UserError, match="is a recognizer, expected a detector"):
+        OCR(page_engines["rec"], None, page_engines["rec"])
+    with pytest.raises(UserError, match="is a detector, expected a classifier"):
+        OCR(page_engines["det"], page_engines["det"], page_engines["rec"])
