@@ -91,12 +91,12 @@ test: setup weights oracle
 ## bench: every variant side by side in one run -> docs/BENCHMARKS.md + docs/throughput.png (~10 min on 2 cores)
 bench: setup weights
 	$(MAKE) --no-print-directory convert MODEL=nano-ocr BS=16 CKPT=weights/nano_ocr_ftr.pth
-	$(BIN)/crnn-bench --model nano-ocr --checkpoint weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench --output docs/BENCHMARKS.md --plot docs/throughput.png
+	$(BIN)/crnn-bench run --model nano-ocr --checkpoint weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench --output docs/BENCHMARKS.md --plot docs/throughput.png
 
 ## bench-classic: the same for nano-ocr-37 (1x32x100 -> 26xBx37) -> docs/BENCHMARKS-nano-ocr-37.md
 bench-classic: setup weights
 	$(MAKE) --no-print-directory convert MODEL=nano-ocr-37 BS=16 CKPT=weights/nano_ocr_ftr.pth
-	$(BIN)/crnn-bench --model nano-ocr-37 --checkpoint weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench37 --output docs/BENCHMARKS-nano-ocr-37.md --plot docs/throughput-nano-ocr-37.png
+	$(BIN)/crnn-bench run --model nano-ocr-37 --checkpoint weights/nano_ocr_ftr.pth --assets $(ASSETS) --workdir build/bench37 --output docs/BENCHMARKS-nano-ocr-37.md --plot docs/throughput-nano-ocr-37.png
 
 ## clean: remove built engines and data (build/); the downloaded weights (weights/) stay
 clean:

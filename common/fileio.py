@@ -1,5 +1,5 @@
 """Atomic file writes shared by every stage: write to a temporary name beside the target, then
-rename, so an interrupted run never leaves a half-written file (DESIGN.md, "Errors and files").
+rename, so an interrupted run never leaves a half-written file (docs/DESIGN.md, "Errors and files").
 
 And the one guarded JSON reader of untrusted files (meta.json, second_pass.json, ownership
 records, specs, sidecars): :func:`read_json` reads through the bounded reader

@@ -2,7 +2,7 @@
 
 From a checkpoint (``--model M --checkpoint W``) or from an ONNX file that carries its spec
 (``--onnx X``, e.g. from ``crnn-convert import``; M is then its spec's name and there are no
-ONNX rows). Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
+ONNX rows). Builds under ``outdir`` (docs/DESIGN.md, "Engines"), for model M and batch N:
 
 ==================  =========================================================================
 ``M_dynamic.onnx``  batch axis dynamic; checked against PyTorch (batches 1, N, 3, 2N+1)
@@ -118,7 +118,7 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
         UserError: neither or both sources, a bad checkpoint or ONNX, or an output that may
             not be written.
     """
-    from crnn_deploy.converter.common import read_onnx_info
+    from crnn_deploy.converter.common import read_onnx_info, require_torch
     from crnn_deploy.converter.int8 import DEFAULT_CALIB_SIZE, ROUTES
     from crnn_deploy.converter.om import find_atc
     from crnn_deploy.converter.outputs import prepare_outputs
@@ -129,6 +129,9 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
             onnx is not None and (model_name or checkpoint)):
         raise UserError("give --model and --checkpoint (export first), or --onnx (an ONNX "
                         "file with its spec, e.g. from crnn-convert import), not both")
+    if onnx is None:  # the ONNX rows export the checkpoint with PyTorch
+        require_torch("crnn-convert all --checkpoint (the export from a PyTorch checkpoint; "
+                      "--onnx builds from an ONNX file without it)")
     info = read_onnx_info(onnx) if onnx is not None else None
     spec = info.spec if info is not None else get_spec(model_name)
     page = {"detector": 1, "classifier": getattr(spec, "batch_size", 0)}.get(spec.kind)
@@ -221,14 +224,16 @@ def _export_rows(rows: list[Row], spec, model_name: str, checkpoint, dyn: Path, 
 
     model = load_model(spec, checkpoint)
     dyn_ok = _attempt(rows, "onnx (dynamic)", dyn, "PyTorch", lambda: (
-        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite),
+        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite,
+                    checkpoint=checkpoint),
         "dynamic batch and width" if spec.dynamic_width else "dynamic batch"), log)
     if spec.dynamic_width:
         rows.append(Row(f"onnx (bs{batch_size})", static, f"skipped: {model_name}'s width follows "
                         f"the word: every engine is built from {dyn.name}"))
         return (dyn, dyn) if dyn_ok else (None, None)
     static_ok = _attempt(rows, f"onnx (bs{batch_size})", static, "PyTorch", lambda: (
-        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite),
+        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite,
+                    checkpoint=checkpoint),
         f"batch {batch_size}"), log)
     return dyn if dyn_ok else None, static if static_ok else None
 

@@ -2,7 +2,7 @@
 
 Subcommands: ``onnx`` (PyTorch -> ONNX), ``import`` (a foreign ONNX + a spec), ``openvino`` (-> IR), ``tensorrt`` (-> plan),
 ``om`` (-> Ascend OM via atc), ``int8`` (-> INT8 IR / ONNX), ``all`` (everything this machine can
-build, with a table). Every subcommand refuses an output that is one of its inputs or an
+build, with a table), ``inspect`` (what an engine holds: :mod:`converter.inspect`). Every subcommand refuses an output that is one of its inputs or an
 existing folder, and replaces an existing output only with ``--overwrite`` and only when this
 tool wrote it (:mod:`converter.outputs`).
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from crnn_deploy.common.cli import group
+from crnn_deploy.converter.inspect import inspect_cmd
 from crnn_deploy.converter.int8.cli import quantize_cmd
 from crnn_deploy.converter.onnx_export import DEFAULT_OPSET
 from crnn_deploy.models.specs import SPECS
@@ -54,6 +55,9 @@ def onnx_cmd(model_name, checkpoint, output, batch_size, dynamic, opset, no_simp
     (batch N; with --dynamic also batches 1, 3 and 2N+1). A model whose width follows the word
     (english_g2) is always exported with dynamic batch and width, checked at several widths.
     """
+    from crnn_deploy.converter.common import require_torch
+
+    require_torch("crnn-convert onnx (the export from a PyTorch checkpoint)")
     from crnn_deploy.converter.onnx_export import export_onnx
     from crnn_deploy.converter.outputs import prepare_outputs
     from crnn_deploy.models.checkpoint import load_model
@@ -237,7 +241,7 @@ def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, 
 @main.command("import")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--spec", "spec_arg", required=True, metavar="PRESET|FILE",
-              help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (README, "
+              help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (docs/MODELS.md, "
                    "'Bring your own CTC model').")
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="ONNX file to write.")
 @click.option("--no-simplify", is_flag=True, help="Skip onnxsim.")
@@ -270,6 +274,7 @@ def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
 
 
 main.add_command(quantize_cmd)
+main.add_command(inspect_cmd)
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ crnn-recognize, Recognizer, Ray) takes it like an ONNX of ``crnn-convert onnx``:
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
+from crnn_deploy.converter.common import SOURCE_KEY, source_record
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.models.page_presets import PAGE_PRESETS
 from crnn_deploy.models.presets import PRESETS
@@ -212,7 +214,9 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
     if simplify:
         model, simplified, note = _simplified_if_equal(model, final, shapes)
     del model.metadata_props[:]
-    for key, value in {**metadata, METADATA_KEY: final.to_json(), "spec_name": final.name}.items():
+    record = json.dumps(source_record("onnx import", source), sort_keys=True)
+    for key, value in {**metadata, METADATA_KEY: final.to_json(), "spec_name": final.name,
+                       SOURCE_KEY: record}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     try:

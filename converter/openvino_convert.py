@@ -18,15 +18,18 @@ record listing both (:func:`converter.outputs.publish_outputs`).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.common import (
+    SOURCE_KEY,
     BuildResult,
     check_static_batch,
     import_hint,
     read_onnx_info,
+    source_record,
 )
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.page_parity import compare_page, engine_dims
@@ -95,6 +98,8 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
     except Exception as exc:  # OpConversionFailure, RuntimeError ...
         raise UserError(f"OpenVINO could not convert {info.path}: {exc}") from None
     model.set_rt_info(spec.to_json(), RT_INFO_PATH)
+    model.set_rt_info(json.dumps(source_record("onnx", info.path, info.source), sort_keys=True),
+                      SOURCE_KEY.split("."))
     static = batch_size or info.batch
     batches = (static,) if static else (1, 3, 16)
     atol = FP16_ATOL if fp16 else FP32_ATOL

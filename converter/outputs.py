@@ -1,6 +1,6 @@
 """Where the converters may write, and how their outputs are published.
 
-Rules (DESIGN.md, "Errors and files"; docs/SAFETY.md), applied by every ``crnn-convert``
+Rules (docs/DESIGN.md, "Errors and files"; docs/SAFETY.md), applied by every ``crnn-convert``
 subcommand before any work is done (:func:`prepare_outputs`) and again when publishing
 (:func:`publish_outputs`):
 

@@ -1,6 +1,6 @@
 """INT8 calibration for TensorRT: batches read from a preprocessed ``input_bin/`` folder.
 
-``input_bin/`` is the output of ``crnn-preprocess`` (DESIGN.md): ``test_{i}.bin`` files, each a
+``input_bin/`` is the output of ``crnn-preprocess`` (docs/DESIGN.md): ``test_{i}.bin`` files, each a
 float32 little-endian C-contiguous (1, C, H, W) sample of the spec, plus ``meta.json`` naming
 the spec. The reader is pure numpy (testable without TensorRT); :func:`make_calibrator` wraps
 the batches in a ``trt.IInt8EntropyCalibrator2`` (after Polygraphy's ``Calibrator``), which

@@ -108,7 +108,7 @@ class ModelSpec:
         channels: ``gray``, ``RGB`` or ``BGR``: what the C input channels hold.
         resize_mode: ``stretch`` to (W, H), or ``keep-ratio`` (height H, width from the aspect
             ratio, padded on the right).
-        resize_library: ``pil`` or ``opencv`` (they differ on downscaling: DESIGN.md).
+        resize_library: ``pil`` or ``opencv`` (they differ on downscaling: docs/DESIGN.md).
         pad: ``zeros`` (0 after normalization) or ``last-column`` (a copy of the last column).
         width_max: 0 for a fixed width; else the largest width of a dynamic-width input.
         width_multiple: dynamic width: batch widths are rounded up to a multiple of this.
@@ -154,53 +154,53 @@ class ModelSpec:
         shape = self.input_shape
         if (not isinstance(shape, (tuple, list)) or len(shape) != 3
                 or not all(_is_int(d) and d > 0 for d in shape)):
-            raise _fail(n, "input_shape", f"expected (C, H, W) of positive integers, got {shape!r}")
+            raise _fail(n, "input (channels, height, width)", f"expected positive integers, got {shape!r}")
         object.__setattr__(self, "input_shape", tuple(int(d) for d in shape))
         c, h, w = self.input_shape
-        _choice(n, "channels", self.channels, tuple(CHANNELS))
+        _choice(n, "input.channels", self.channels, tuple(CHANNELS))
         if CHANNELS[self.channels] != c:
-            raise _fail(n, "channels", f"{self.channels!r} has {CHANNELS[self.channels]} "
+            raise _fail(n, "input.channels", f"{self.channels!r} has {CHANNELS[self.channels]} "
                         f"channel(s), but the input has C = {c}")
-        _choice(n, "resize_library", self.resize_library, tuple(INTERPOLATIONS))
-        _choice(n, "resize (interpolation)", self.resize, INTERPOLATIONS[self.resize_library])
-        _choice(n, "resize_mode", self.resize_mode, RESIZE_MODES)
-        _choice(n, "pad", self.pad, PADS)
-        _choice(n, "decoder", self.decoder, DECODERS)
-        _choice(n, "width_rule", self.width_rule, WIDTH_RULES)
+        _choice(n, "input.library", self.resize_library, tuple(INTERPOLATIONS))
+        _choice(n, "input.interpolation", self.resize, INTERPOLATIONS[self.resize_library])
+        _choice(n, "input.resize", self.resize_mode, RESIZE_MODES)
+        _choice(n, "input.pad", self.pad, PADS)
+        _choice(n, "input.decoder", self.decoder, DECODERS)
+        _choice(n, "input.width_rule", self.width_rule, WIDTH_RULES)
         if self.width_rule == "aspect" and (self.resize_mode, self.channels) != ("keep-ratio", "gray"):
-            raise _fail(n, "width_rule", "'aspect' needs resize 'keep-ratio' and channels 'gray'")
-        _choice(n, "output (kind)", self.output, OUTPUT_KINDS)
-        _choice(n, "output_layout", self.output_layout, LAYOUTS)
+            raise _fail(n, "input.width_rule", "'aspect' needs input.resize 'keep-ratio' and input.channels 'gray'")
+        _choice(n, "output.kind", self.output, OUTPUT_KINDS)
+        _choice(n, "output.layout", self.output_layout, LAYOUTS)
         for name in ("mean", "std"):
-            object.__setattr__(self, name, _per_channel(n, name, getattr(self, name), c))
+            object.__setattr__(self, name, _per_channel(n, f"input.{name}", getattr(self, name), c))
         if any(s <= 0 for s in self.std):
-            raise _fail(n, "std", f"every value must be > 0 (it divides), got {list(self.std)}")
+            raise _fail(n, "input.std", f"every value must be > 0 (it divides), got {list(self.std)}")
         self._check_width(n, w)
         if not _is_int(self.seq_len) or self.seq_len < 0 or (self.seq_len == 0 and not self.width_max):
-            raise _fail(n, "seq_len", f"expected a positive integer, got {self.seq_len!r}")
+            raise _fail(n, "output.time_steps", f"expected a positive integer, got {self.seq_len!r}")
         self._check_alphabet(n)
         if not _is_int(self.blank) or not 0 <= self.blank <= len(self.alphabet):
-            raise _fail(n, "blank", f"expected a class index in 0..{len(self.alphabet)}, "
+            raise _fail(n, "output.blank", f"expected a class index in 0..{len(self.alphabet)}, "
                         f"got {self.blank!r}")
         for name in ("input_name", "output_name", "description"):
             if not isinstance(getattr(self, name), str):
-                raise _fail(n, name, f"expected a string, got {getattr(self, name)!r}")
+                raise _fail(n, name.replace("_", "."), f"expected a string, got {getattr(self, name)!r}")
         if not isinstance(self.decoding, Decoding):
             raise _fail(n, "decoding", f"expected a Decoding, got {self.decoding!r}")
 
     def _check_width(self, n: str, w: int) -> None:
         for name in ("width_max", "width_multiple"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
-                raise _fail(n, name, f"expected an integer >= 0, got {getattr(self, name)!r}")
+                raise _fail(n, f"input.width.{name[6:]}", f"expected an integer >= 0, got {getattr(self, name)!r}")
         if self.width_multiple < 1:
-            raise _fail(n, "width_multiple", "must be >= 1")
+            raise _fail(n, "input.width.multiple", "must be >= 1")
         if self.width_max:
             if not w <= self.width_max <= MAX_WIDTH:
-                raise _fail(n, "width", f"min {w} <= max {self.width_max} <= {MAX_WIDTH} expected")
+                raise _fail(n, "input.width", f"min {w} <= max {self.width_max} <= {MAX_WIDTH} expected")
             if self.resize_mode != "keep-ratio":
-                raise _fail(n, "resize_mode", "a dynamic width needs resize 'keep-ratio'")
+                raise _fail(n, "input.resize", "a dynamic width needs 'keep-ratio'")
         elif self.width_multiple != 1:
-            raise _fail(n, "width_multiple", "only a dynamic width has a multiple")
+            raise _fail(n, "input.width.multiple", "only a dynamic width has a multiple")
 
     def _check_alphabet(self, n: str) -> None:
         a = self.alphabet

@@ -1,6 +1,6 @@
 """The single-image transform of the CRNN models: encoded bytes -> float32 (C, H, W) tensor.
 
-This is the training transform of every supported spec (see ``shared/docs/DESIGN.md``)::
+This is the training transform of every supported spec (see ``docs/DESIGN.md``)::
 
     img = Image.open(...).convert("L")                      # grey, uint8
     img = img.resize((W, H), Image.BILINEAR)                 # BICUBIC for ``crnn-modelzoo``

@@ -32,7 +32,12 @@ def spec_from_text(text: str | None, engine: str | Path) -> ModelSpec:
             return read_sidecar(engine)
         raise UserError(f"engine {engine} carries no model spec (ONNX metadata_props {METADATA_KEY!r} "
                         f"or OpenVINO rt_info crnn_deploy/spec) "
-                        f"and has no sidecar {sidecar_path(engine)}; export it with crnn-convert")
+                        f"and has no sidecar {sidecar_path(engine)}; "
+                        + (f"give it a spec: crnn-convert import {engine} --spec PRESET|spec.json "
+                           f"--output {Path(engine).stem}-spec.onnx (docs/MODELS.md)"
+                           if Path(engine).suffix.lower() == ".onnx" else
+                           "build it from an ONNX file with a spec (crnn-convert import, then "
+                           "crnn-convert openvino/tensorrt/om)"))
     return spec_from_json(text, f"engine {engine}")
 
 

@@ -49,18 +49,18 @@ def test_a_hand_written_spec_is_read_field_by_field(tmp_path):
 @pytest.mark.parametrize("path, value, named", [
     (("input", "colour"), 1, "unknown field 'colour'"),
     (("extra",), 1, "unknown field 'extra'"),
-    (("input", "std"), [0.2, 0.0, 0.2], "std"),
-    (("input", "std"), "0.5", "std"),
-    (("input", "mean"), [0.5, 0.5], "mean"),
-    (("input", "interpolation"), "area-ish", "interpolation"),
-    (("input", "library"), "skimage", "resize_library"),
-    (("input", "channels"), "CMYK", "channels"),
-    (("input", "resize"), "stretch", "resize_mode"),
-    (("input", "pad"), "mirror", "pad"),
-    (("input", "height"), 0, "input_shape"),
+    (("input", "std"), [0.2, 0.0, 0.2], "input.std"),
+    (("input", "std"), "0.5", "input.std"),
+    (("input", "mean"), [0.5, 0.5], "input.mean"),
+    (("input", "interpolation"), "area-ish", "input.interpolation"),
+    (("input", "library"), "skimage", "input.library"),
+    (("input", "channels"), "CMYK", "input.channels"),
+    (("input", "resize"), "stretch", "input.resize"),
+    (("input", "pad"), "mirror", "input.pad"),
+    (("input", "height"), 0, r"input \(channels, height, width\)"),
     (("output", "kind"), "softmax", "output.kind"),
-    (("output", "layout"), "NTC", "output_layout"),
-    (("output", "blank"), 9, "blank"),
+    (("output", "layout"), "NTC", "output.layout"),
+    (("output", "blank"), 9, "output.blank"),
     (("decoding", "confidence"), "median", "decoding.confidence"),
     (("decoding", "twice"), True, "unknown field 'twice'"),
     (("alphabet",), "", "alphabet"),
@@ -92,8 +92,8 @@ def test_bad_files_and_unresolvable_presets(tmp_path):
     ("decoding", "second_pass_below", 1.5, "decoding.second_pass_below"),
     ("decoding", "second_pass_contrast", 0, "decoding.second_pass_contrast"),
     ("decoding", "confidence", "product", "decoding.confidence"),
-    ("input", "decoder", "skimage", "decoder"),
-    ("input", "width_rule", "aspect", "width_rule"),  # TINY stretches: 'aspect' needs keep-ratio
+    ("input", "decoder", "skimage", "input.decoder"),
+    ("input", "width_rule", "aspect", "input.width_rule"),  # TINY stretches: 'aspect' needs keep-ratio
 ])
 def test_easyocr_options_are_validated(where, key, value, message):
     d = copy.deepcopy(TINY)
