@@ -13,23 +13,18 @@ word accuracy. Run it interleaved with crnn-recognize (docs/PERFORMANCE.md, "As 
   image; it reads the file itself).
 
 Usage: python scripts/peer_speed.py rapidocr --gt ../shared/assets/eval_iiit5k_3000/gt.txt
+
+The runs of docs/PERFORMANCE.md ("As users run it") used it; ``crnn-bench peers`` (bench/) now
+runs ours and the peers in one command.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,23 +35,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights-dir", default="weights")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent))
+    from crnn_deploy.bench import oracles
     from crnn_deploy.postprocess.metrics import normalize_standard
 
-    rows = _script("easyocr_oracle").read_gt(args.gt, args.limit)
+    lines = [ln.partition("\t") for ln in args.gt.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    rows = [(rel, lab) for rel, _, lab in lines][:args.limit]
     paths = [args.gt.parent / rel for rel, _ in rows]
     if args.peer == "rapidocr":
         import cv2
 
-        rec = _script("compare_rapidocr").rapidocr_recognizer()
+        rec = oracles.rapidocr_recognizer()
 
         def run(ps):
             return [t for t, _ in rec([cv2.imread(str(p)) for p in ps])[0]]
     else:
-        oracle = _script("easyocr_oracle")
-        reader = oracle.easyocr_reader(args.weights_dir, quantize=True)
+        reader = oracles.easyocr_reader(args.weights_dir, quantize=True)
 
         def run(ps):
-            return [t for t, _ in oracle.recognize_files(reader, ps)]
+            return [t for t, _ in oracles.recognize_files(reader, ps)]
     run(paths[:8])
     start = time.perf_counter()
     texts = run(paths)
