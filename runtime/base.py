@@ -138,6 +138,10 @@ class Backend(abc.ABC):
                 self._close()
                 raise UserError(f"engine {self.engine} holds a {self.spec.kind} "
                                 f"({self.spec.name!r}); a {self.expect_kind} is needed here")
+            if self.options.get("min_width") is not None:  # runtime.padding
+                from crnn_deploy.runtime.padding import padded_spec
+
+                self.spec = padded_spec(self.spec, self.options["min_width"])
             self._loaded = True
         return self
 

@@ -85,7 +85,7 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         precision = self.options.get("precision")
-        if precision not in (None, "f32"):
+        if precision not in (None, "f32", "auto"):  # auto: f32, ORT has no bf16 hint here
             raise UserError(f"onnxruntime runs the ONNX file in its own precision; "
                             f"--precision {precision} needs --backend openvino")
         if self.options.get("widths") not in (None, "", "dynamic"):
