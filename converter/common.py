@@ -95,8 +95,6 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
     from crnn_deploy.runtime.engine_spec import check_dims, spec_from_text
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"ONNX file not found: {path}")
     model, text = load_onnx_spec(path)  # bounded: models.specs.MAX_ONNX_BYTES
     if text is None:
         raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "

@@ -28,6 +28,7 @@ from crnn_deploy.postprocess.metrics import write_report
 from crnn_deploy.postprocess.predictions import write_predictions
 from crnn_deploy.postprocess.review import write_misreads
 from crnn_deploy.runtime.options import backend_options, engine_options
+from crnn_deploy.runtime.precision import backend_note
 
 
 @command()
@@ -66,7 +67,7 @@ from crnn_deploy.runtime.options import backend_options, engine_options
 @quiet_option
 @ray_options
 def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, widths,
-         spec_name, batchsize, prep_threads, ahead, streams, workers, limit, strict, warmup, output,
+         spec_name, batchsize, prep_threads, ahead, streams, min_width, workers, limit, strict, warmup, output,
          overwrite, misreads, metric, outside_ok, quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
@@ -97,7 +98,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     over LMDB shards or a --gt file (parsed on the driver by the same rules; the images must be
     at paths every node can read).
     """
-    options = backend_options(threads, hint, precision, widths, kind="recognizer")
+    options = backend_options(threads, hint, precision, widths, min_width, kind="recognizer")
     if spec_name:
         options["model"] = spec_name  # the pytorch backend builds this spec's architecture
     if misreads and (output is None or executor == "ray"):
@@ -159,6 +160,7 @@ def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, wa
                                progress=bar.update, threads=prep_threads, ahead=ahead,
                                metric=metric)
         alphabet = be.spec.alphabet
+        note = backend_note(be)
     unscored = f"{lmdb_path} is unlabeled: {len(result.predictions)} predictions, not scored"
     for line in outcome_lines(result.metrics if result.labeled else None, unscored,
                               result.skipped, result.skipped_keys):
@@ -167,7 +169,8 @@ def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, wa
     s = result.summary
     click.echo(f"end-to-end: {result.images_per_s:.1f} images/s ({len(result.predictions)} images "
                f"in {result.wall_s:.2f} s, {s['workers']} {s['feeder']}); engine only: "
-               f"{s['throughput']:.1f} images/s ({s['backend']}, batch {s['batch_size']})")
+               f"{s['throughput']:.1f} images/s ({s['backend']}, batch {s['batch_size']})"
+               + (f"; {note}" if note else ""))
     if stage is not None:
         summary = {**s, "end_to_end_images_per_s": round(result.images_per_s, 3),
                    "skipped": result.skipped, "lmdb": [str(p) for p in lmdbs],

@@ -20,6 +20,7 @@ from crnn_deploy.pipeline.row_formats import FORMATS, RowWriter
 from crnn_deploy.postprocess.metric_option import echo_notes, metric_option
 from crnn_deploy.postprocess.metrics import format_metrics, score_samples
 from crnn_deploy.runtime.options import backend_options, engine_options
+from crnn_deploy.runtime.precision import backend_note
 
 #: Bad images printed one by one on stderr (the rest are counted).
 MAX_REPORTED = 20
@@ -115,7 +116,7 @@ def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: 
 @quiet_option
 @ray_options
 def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, precision, widths, output,
-         batchsize, prep_threads, ahead, streams, strict, overwrite, progress, metric, outside_ok, quiet,
+         batchsize, prep_threads, ahead, streams, min_width, strict, overwrite, progress, metric, outside_ok, quiet,
          executor,
          **ray_opts):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
@@ -160,7 +161,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
         for path, name, label in src.rows():
             named.append((name, label))
             yield path
-    options = backend_options(threads, hint, precision, widths)
+    options = backend_options(threads, hint, precision, widths, min_width)
     if quiet:
         progress = False
     if executor == "ray":
@@ -170,8 +171,9 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
                                   log=None if quiet else (lambda m: click.echo(m, err=True)),
                                   **ray_opts)
     else:
+        remark: dict = {}
         source = _local_rows(paths(), src.total, engine, batchsize, prep_threads, backend,
-                             device, ahead, options, progress, streams)
+                             device, ahead, options, progress, streams, remark)
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output is not None:  # hidden temporary beside it, renamed when complete
@@ -192,17 +194,20 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
                f"actor(s); start-up {ray_res.startup_s:.1f} s not included)"
     else:
         rate = f"{done / wall if wall > 0 else 0.0:.1f} images/s end to end"
+    note = remark.get("note") if executor != "ray" else None
     if not quiet:
         click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate}"
-                   + (f"; wrote {output}" if output is not None else ""), err=True)
+                   + (f"; wrote {output}" if output is not None else "")
+                   + (f"; {note}" if note else ""), err=True)
 
 
 class _LocalRows:
     """The local executor's rows (``path, text, confidence, error``, input order) and the
     progress bar's ``report`` (a line on stderr that does not break the bar)."""
 
-    def __init__(self, rec, bar, paths):
+    def __init__(self, rec, bar, paths: list[str], note: dict):
         self.rec, self.bar, self.paths = rec, bar, paths
+        note["note"] = backend_note(rec.backend)  # the summary line's precision remark
 
     @property
     def rows(self):
@@ -218,7 +223,7 @@ class _LocalRows:
 
 @contextlib.contextmanager
 def _local_rows(paths, total, engine, batchsize, prep_threads, backend, device, ahead, options,
-                progress, streams=None):
+                progress, streams=None, note=None):
     from tqdm import tqdm
 
     from crnn_deploy.pipeline.recognizer import Recognizer
@@ -227,7 +232,7 @@ def _local_rows(paths, total, engine, batchsize, prep_threads, backend, device, 
                     ahead=ahead, streams=streams, **options) as rec, \
             tqdm(total=total, unit="img", desc="recognize", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
-        yield _LocalRows(rec, bar, paths)
+        yield _LocalRows(rec, bar, paths, {} if note is None else note)
 
 
 if __name__ == "__main__":  # pragma: no cover
