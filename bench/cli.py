@@ -1,6 +1,13 @@
-"""``crnn-bench``: every way of running the model, measured side by side on this machine.
+"""``crnn-bench``: the one benchmark system. ``crnn-bench run`` (also the bare ``crnn-bench``,
+as ``make bench`` runs it): every way of running the model, measured side by side on this machine.
+The other subcommands (:data:`SUBCOMMANDS`): ``peers`` (ours against RapidOCR/EasyOCR, whole
+processes), ``same`` (text agreement with a peer), ``widths`` (PP-OCRv4 engine settings against
+RapidOCR), ``fused`` (fused paths against the loop), ``ray`` (Ray against local crnn-eval),
+``scale`` (memory and time on a large LMDB). All share :mod:`bench.rounds` (interleaved rounds,
+medians and ranges), :mod:`bench.load` (others' CPU share), :mod:`bench.machine` and
+:mod:`bench.peak` (the CPU record and its roofline).
 
-Variants: PyTorch eager (the ``pytorch`` backend on the checkpoint: the reference a user runs
+``run``'s variants: PyTorch eager (the ``pytorch`` backend on the checkpoint: the reference a user runs
 without us), ONNX Runtime f32, OpenVINO f32 (LATENCY hint; THROUGHPUT hint with async
 requests), OpenVINO bf16, and INT8 (OpenVINO NNCF IR, ONNX Runtime QDQ; calibrated on IC03).
 For each: throughput (images/s) and per-batch latency (ms) at several batch sizes through
@@ -30,7 +37,7 @@ from crnn_deploy.bench.report import render_markdown, write_plot, write_text_ato
 from crnn_deploy.bench.run import run_bench
 from crnn_deploy.bench.variants import VARIANT_KEYS
 from crnn_deploy.bench.workspace import DATASET_DIRS, rel
-from crnn_deploy.common.cli import command
+from crnn_deploy.common.cli import Group
 from crnn_deploy.common.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +86,7 @@ def parse_sets(items) -> dict[str, Path]:
 
 def canonical_command(p: dict) -> str:
     """The crnn-bench command line that reproduces this run (every setting explicit)."""
-    args = ["crnn-bench", "--model", p["model"], "--checkpoint", rel(p["checkpoint"])]
+    args = ["crnn-bench", "run", "--model", p["model"], "--checkpoint", rel(p["checkpoint"])]
     if Path(p["assets"]).resolve() != DEFAULT_ASSETS.resolve():
         args += ["--assets", rel(p["assets"])]
     if Path(p["engines_dir"]).resolve() != Path("build").resolve():
@@ -142,7 +149,31 @@ def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) 
     write_text_atomic(output, render_markdown(results))
 
 
-@command()
+class BenchGroup(Group):
+    """A group whose default subcommand is ``run``: ``crnn-bench [OPTIONS]`` (no subcommand
+    name) is ``crnn-bench run [OPTIONS]``, as ``make bench`` and older docs call it."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=BenchGroup)
+def main():
+    """Benchmarks, one system: every engine side by side (``run``, the default), the peers as
+    users run them (``peers``), and the focused runs (``same``, ``widths``, ``fused``, ``ray``,
+    ``scale``). Speeds are medians of interleaved rounds with their range, the CPU and the load
+    recorded.
+
+    \b
+    crnn-bench --quick --output /tmp/b.md                # = crnn-bench run --quick ...
+    crnn-bench peers --peer rapidocr --ours build/ppocrv4-rec.onnx \\
+        --ours "build/ppocrv4-rec.xml --precision bf16" --gt ../shared/assets/eval_iiit5k_3000/gt.txt
+    """
+
+
+@main.command("run")
 @click.option("--model", default="nano-ocr", show_default=True, help="Model spec name.")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               default=Path("weights/nano_ocr_ftr.pth"), show_default=True,
@@ -195,14 +226,14 @@ def render_files(results: dict, output: Path, plot: Path | None, workdir: Path) 
                    "32 calibration images (explicit options still win).")
 @click.option("--render-only", is_flag=True,
               help="Re-render --output/--plot from {workdir}/bench_results.json (+ scale_eval.json).")
-def main(model, checkpoint, assets, workdir, engines_dir, batches, seconds_per_point, loops,
+def run(model, checkpoint, assets, workdir, engines_dir, batches, seconds_per_point, loops,
          rounds, warmup, max_foreign, retries, threads, variants, limit, workers, no_accuracy,
          no_benchmark_app, no_fused, output, plot, quick, render_only, user_sets):
     """Benchmark MODEL's engines side by side and write docs/BENCHMARKS.md.
 
     \b
-    crnn-bench                                  # full run (~10 min on 2 cores)
-    crnn-bench --quick --output /tmp/b.md       # smoke test (~1 min)
+    crnn-bench run                              # full run (~10 min on 2 cores)
+    crnn-bench run --quick --output /tmp/b.md   # smoke test (~1 min)
 
     Throughput in images/s (median of the rounds), latency in ms per batch, accuracy as the
     standard case-insensitive alphanumeric word accuracy. Raises a clear error (exit 1) for
@@ -246,6 +277,15 @@ def main(model, checkpoint, assets, workdir, engines_dir, batches, seconds_per_p
     _log(f"wrote {output}" + (f", {plot}" if plot else "") + f", {json_path} "
          f"in {results['meta']['duration_s'] / 60:.1f} min")
 
+
+def _register() -> None:
+    from crnn_deploy.bench.subcommands import SUBCOMMANDS
+
+    for cmd in SUBCOMMANDS:
+        main.add_command(cmd)
+
+
+_register()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -64,6 +64,7 @@ def run_bench(p: dict, log: Callable[[str], None]) -> dict:
                             p["seconds_per_point"], p["loops"], log,
                             max_foreign=p["max_foreign"], retries=p["retries"])
         grid_foreign = grid_load.stop()
+        roof = _roofline(ws, p["model"], grid, log)
         log(f"  other processes used {_share(grid_foreign)} of the CPUs during the grid")
         accuracy = []
         if lmdbs:
@@ -109,4 +110,18 @@ def run_bench(p: dict, log: Callable[[str], None]) -> dict:
             "variants": [{"key": v.key, "label": v.label, "engine": v.engine_desc,
                           "options": v.options_text(threads)} for v in variants],
             "throughput": grid, "accuracy": accuracy, "fused": fused, "benchmark_app": bapp,
-            "int8": int8}
+            "int8": int8, "roofline": roof}
+
+
+def _roofline(ws, model: str, grid: list[dict], log: Callable[[str], None]) -> list[dict]:
+    """:func:`bench.roofline.grid_roofline` on the model's dynamic ONNX ([] when it cannot be
+    counted: the reason is logged)."""
+    from crnn_deploy.bench.peak import this_cpu
+    from crnn_deploy.bench.roofline import grid_roofline
+    from crnn_deploy.models.specs import get_spec
+
+    try:
+        return grid_roofline(ws.onnx("dynamic"), get_spec(model), grid, this_cpu())
+    except Exception as exc:  # noqa: BLE001 (an aid to the report: never the run's end)
+        log(f"  roofline not counted: {type(exc).__name__}: {str(exc)[:300]}")
+        return []

@@ -16,7 +16,7 @@ Peak RSS is measured two ways:
 Writes ``{workdir}/scale_eval.json``; if ``{workdir}/bench_results.json`` exists (from
 ``crnn-bench``), re-renders --output (docs/BENCHMARKS.md) with the new section.
 
-    python -m crnn_deploy.bench.scale --sizes 10000,50000,100000
+    crnn-bench scale --sizes 10000,50000,100000   # or python -m crnn_deploy.bench.scale
 """
 from __future__ import annotations
 
@@ -123,8 +123,9 @@ def run_size(args, lmdb: Path, limit: int) -> dict:
             "ru_maxrss_children_mb": data["ru_maxrss_children_mb"]}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> int | None:
+    """``crnn-bench scale [OPTIONS]`` (also ``python -m crnn_deploy.bench.scale``; argparse)."""
+    ap = argparse.ArgumentParser(prog="crnn-bench scale", description=__doc__.split("\n")[0])
     ap.add_argument("--assets", type=Path, default=Path(os.environ.get(
         "CRNN_ASSETS", ROOT.parent / "shared" / "assets")))
     ap.add_argument("--engine", type=Path, default=Path("build/nano-ocr_bs16.onnx"))
@@ -143,7 +144,7 @@ def main() -> None:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--lmdb", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.child:
         child(args)
         return
@@ -193,7 +194,7 @@ def main() -> None:
                   "`ru_maxrss` (resource.getrusage RUSAGE_SELF, \"main process\")")
     except ImportError:
         method = "resource.getrusage RUSAGE_SELF ru_maxrss of the eval process (psutil absent)"
-    shown = ["python", "-m", "crnn_deploy.bench.scale", "--sizes", ",".join(map(str, sizes))]
+    shown = ["crnn-bench", "scale", "--sizes", ",".join(map(str, sizes))]
     if args.threads:
         shown += ["--threads", str(args.threads)]
     if str(args.engine) != "build/nano-ocr_bs16.onnx":

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import contextlib
 
+#: How to install PyTorch for the export and the pytorch backend: the CPU build first, so the
+#: ``[export]`` extra (``torch>=2.6``) is already met; ``pip install 'crnn-deploy[export]'``
+#: alone pulls the default PyPI torch, a multi-GB CUDA build on Linux (docs/INSTALL.md).
+TORCH_INSTALL = ("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu "
+                 "(the CPU build) first, then: pip install 'crnn-deploy[export]'")
+
 
 class UserError(Exception):
     """Bad user input; the message names the file/sample/key and what was expected."""

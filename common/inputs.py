@@ -1,4 +1,4 @@
-"""Bounded reads of untrusted inputs and the one label rule (DESIGN.md, "Errors and files").
+"""Bounded reads of untrusted inputs and the one label rule (docs/DESIGN.md, "Errors and files").
 
 * :func:`read_regular_file`: only regular files (no FIFO, device, socket or folder), at most a
   stated number of bytes, so a GT line pointing at ``/dev/zero`` or a huge file cannot make a

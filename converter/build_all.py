@@ -2,12 +2,13 @@
 
 From a checkpoint (``--model M --checkpoint W``) or from an ONNX file that carries its spec
 (``--onnx X``, e.g. from ``crnn-convert import``; M is then its spec's name and there are no
-ONNX rows). Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batch N:
+ONNX rows). Builds under ``outdir`` (docs/DESIGN.md, "Engines"), for model M and batch N:
 
 ==================  =========================================================================
 ``M_dynamic.onnx``  batch axis dynamic; checked against PyTorch (batches 1, N, 3, 2N+1)
 ``M_bsN.onnx``      static batch N, onnxsim-simplified; checked against PyTorch
 ``M_bsN.xml/.bin``  OpenVINO IR from ``M_bsN.onnx``, FP32 weights; checked against ONNX Runtime
+``M_dynamic.xml``   instead, for a width that follows the word: batch and width dynamic
 ``M_bsN.engine``    TensorRT from ``M_dynamic.onnx``, profile 1/N/N, FP32; checked against ORT
 ``M_bsN.om``        atc from ``M_bsN.onnx`` (ModelZoo command); checked where ais_bench runs
 ``M_bsN_int8.xml``  OpenVINO INT8 IR (NNCF PTQ), with ``calib_gt``; checked against FP32
@@ -16,7 +17,10 @@ ONNX rows). Builds under ``outdir`` (DESIGN.md, "Engines"), for model M and batc
 
 A model whose width follows the word (english_g2, ppocrv4-rec) has one ONNX, dynamic in batch
 and width (``M_dynamic.onnx``, or the ``--onnx`` file): the engines are built from it with a
-static batch N and the width left dynamic (TensorRT: a width profile; OM: width gears), and
+static batch N and the width left dynamic (TensorRT: a width profile; OM: width gears), except
+the OpenVINO IR, ``M_dynamic.xml``, which keeps the batch dynamic too (the runtime compiles it
+at power-of-two batch gears, so a short bucket of a width does not run as N rows: english_g2
+bf16 ran 108.7 images/s from a batch-16 IR and 176.9 from a dynamic one, issue 28), and
 the INT8 models are calibrated and checked with each image at its own width.
 
 The INT8 rows need calibration images (``calib_gt``, a gt.txt of another data set than the one
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.spec_checks import shown
 
 
 @dataclass
@@ -90,6 +95,18 @@ def _attempt(rows: list[Row], engine: str, file: Path, reference: str,
     return True
 
 
+def check_inside(outdir: Path, paths: list[Path]) -> None:
+    """Refuse (UserError) any of ``paths`` that does not resolve to a file inside ``outdir``
+    (symlinks followed): the names come from a model's spec, which a downloaded file carries
+    (its rule, :func:`models.spec_checks.check_name`, is the first line of defence)."""
+    root = outdir.resolve()
+    for path in paths:
+        real = path.resolve()
+        if real.parent != root and root not in real.parents:
+            raise UserError(f"output {shown(str(path))} resolves to {shown(str(real))}, outside "
+                            f"--outdir {outdir}; nothing was written")
+
+
 def build_all(model_name: str | None = None, checkpoint: str | Path | None = None,
               batch_size: int | None = None, outdir: str | Path = "build",
               soc_version: str | None = None, atc: str | Path | None = None,
@@ -114,7 +131,7 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
         UserError: neither or both sources, a bad checkpoint or ONNX, or an output that may
             not be written.
     """
-    from crnn_deploy.converter.common import read_onnx_info
+    from crnn_deploy.converter.common import read_onnx_info, require_torch
     from crnn_deploy.converter.int8 import DEFAULT_CALIB_SIZE, ROUTES
     from crnn_deploy.converter.om import find_atc
     from crnn_deploy.converter.outputs import prepare_outputs
@@ -125,6 +142,9 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
             onnx is not None and (model_name or checkpoint)):
         raise UserError("give --model and --checkpoint (export first), or --onnx (an ONNX "
                         "file with its spec, e.g. from crnn-convert import), not both")
+    if onnx is None:  # the ONNX rows export the checkpoint with PyTorch
+        require_torch("crnn-convert all --checkpoint (the export from a PyTorch checkpoint; "
+                      "--onnx builds from an ONNX file without it)")
     info = read_onnx_info(onnx) if onnx is not None else None
     spec = info.spec if info is not None else get_spec(model_name)
     page = {"detector": 1, "classifier": getattr(spec, "batch_size", 0)}.get(spec.kind)
@@ -134,7 +154,11 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
     name, out = spec.name if info is not None else model_name, Path(outdir)
     stem = f"{name}_bs{batch_size}"
     dyn, static = out / f"{name}_dynamic.onnx", out / f"{stem}.onnx"
-    xml, plan, om = out / f"{stem}.xml", out / f"{stem}.engine", out / f"{stem}.om"
+    plan, om = out / f"{stem}.engine", out / f"{stem}.om"
+    # a width that follows the word: the IR keeps a dynamic batch (unless the given ONNX is static)
+    ir_batch = None if (not page and spec.dynamic_width
+                        and not (info is not None and info.batch)) else batch_size
+    xml = out / (f"{name}_dynamic.xml" if ir_batch is None else f"{stem}.xml")
     int8 = [(f"{r.name.replace('onnxruntime', 'onnx')} int8", out / f"{stem}_int8{r.suffix}", r)
             for r in ROUTES.values()]
     have_ov = importlib.util.find_spec("openvino") is not None
@@ -146,6 +170,7 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
     planned += [(om, [sidecar_path(om)])] if atc_exe else []
     planned += [(t, [t.with_suffix(s) for s in r.companions]) for _, t, r in int8
                 if calib_gt is not None and not r.missing_sdk()]
+    check_inside(out, [p for path, companions in planned for p in [path, *companions]])
     for path, companions in planned:
         prepare_outputs([path], inputs, overwrite, companions, within=out)
     rows: list[Row] = []
@@ -169,7 +194,8 @@ def build_all(model_name: str | None = None, checkpoint: str | Path | None = Non
         from crnn_deploy.converter.openvino_convert import convert_openvino
 
         _attempt(rows, "openvino", xml, "ONNX Runtime", lambda: result(convert_openvino(
-            static_src, xml, batch_size=batch_size, overwrite=overwrite)), log)
+            static_src, xml, batch_size=ir_batch, overwrite=overwrite, check_gt=calib_gt,
+            check_size=calib_size or DEFAULT_CALIB_SIZE)), log)
 
     if dyn_src is None:
         rows.append(Row("tensorrt", plan, "skipped: the dynamic ONNX failed"))
@@ -212,14 +238,16 @@ def _export_rows(rows: list[Row], spec, model_name: str, checkpoint, dyn: Path, 
 
     model = load_model(spec, checkpoint)
     dyn_ok = _attempt(rows, "onnx (dynamic)", dyn, "PyTorch", lambda: (
-        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite),
+        export_onnx(model, spec, dyn, batch_size=batch_size, dynamic=True, overwrite=overwrite,
+                    checkpoint=checkpoint),
         "dynamic batch and width" if spec.dynamic_width else "dynamic batch"), log)
     if spec.dynamic_width:
         rows.append(Row(f"onnx (bs{batch_size})", static, f"skipped: {model_name}'s width follows "
                         f"the word: every engine is built from {dyn.name}"))
         return (dyn, dyn) if dyn_ok else (None, None)
     static_ok = _attempt(rows, f"onnx (bs{batch_size})", static, "PyTorch", lambda: (
-        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite),
+        export_onnx(model, spec, static, batch_size=batch_size, overwrite=overwrite,
+                    checkpoint=checkpoint),
         f"batch {batch_size}"), log)
     return dyn if dyn_ok else None, static if static_ok else None
 

@@ -2,7 +2,7 @@
 
 Subcommands: ``onnx`` (PyTorch -> ONNX), ``import`` (a foreign ONNX + a spec), ``openvino`` (-> IR), ``tensorrt`` (-> plan),
 ``om`` (-> Ascend OM via atc), ``int8`` (-> INT8 IR / ONNX), ``all`` (everything this machine can
-build, with a table). Every subcommand refuses an output that is one of its inputs or an
+build, with a table), ``inspect`` (what an engine holds: :mod:`converter.inspect`). Every subcommand refuses an output that is one of its inputs or an
 existing folder, and replaces an existing output only with ``--overwrite`` and only when this
 tool wrote it (:mod:`converter.outputs`).
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from crnn_deploy.common.cli import group
+from crnn_deploy.converter.inspect import inspect_cmd
 from crnn_deploy.converter.int8.cli import quantize_cmd
 from crnn_deploy.converter.onnx_export import DEFAULT_OPSET
 from crnn_deploy.models.specs import SPECS
@@ -54,6 +55,9 @@ def onnx_cmd(model_name, checkpoint, output, batch_size, dynamic, opset, no_simp
     (batch N; with --dynamic also batches 1, 3 and 2N+1). A model whose width follows the word
     (english_g2) is always exported with dynamic batch and width, checked at several widths.
     """
+    from crnn_deploy.converter.common import require_torch
+
+    require_torch("crnn-convert onnx (the export from a PyTorch checkpoint)")
     from crnn_deploy.converter.onnx_export import export_onnx
     from crnn_deploy.converter.outputs import prepare_outputs
     from crnn_deploy.models.checkpoint import load_model
@@ -96,17 +100,25 @@ ONNX_OPT = click.option("--onnx", "onnx_path", required=True, type=click.Path(pa
               help="Reshape to a static batch N (default: keep the ONNX batch, dynamic or not).")
 @click.option("--fp16", is_flag=True,
               help="Store weights as FP16 (half the .bin); checked with tolerance 5e-2.")
+@click.option("--check-gt", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="gt.txt of labelled words (not the scored set): record bf16's accuracy change "
+                   "against f32 on them in the IR (read by --precision auto).")
+@click.option("--check-size", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Words of --check-gt run, spread over the file.")
 @OVERWRITE_OPT
-def openvino_cmd(onnx_path, output, batch_size, fp16, overwrite) -> None:
+def openvino_cmd(onnx_path, output, batch_size, fp16, check_gt, check_size, overwrite) -> None:
     """Convert ONNX to OpenVINO IR (FP32 weights unless --fp16), checked against ONNX Runtime.
 
     The check compiles the IR on the CPU with INFERENCE_PRECISION_HINT=f32 (tolerance
     1e-4 + 1e-5 x the largest logit, or 5e-2 with --fp16). The model spec is stored in rt_info ["crnn_deploy", "spec"].
+    With --check-gt, the IR runs at f32 and bf16 on --check-size of its words and the change
+    (word accuracy, texts equal to f32's, speed ratio) goes to rt_info ["crnn_deploy",
+    "precision"] (converter.precision_check).
     """
     from crnn_deploy.converter.openvino_convert import convert_openvino
 
     _report(convert_openvino(onnx_path, output, batch_size=batch_size, fp16=fp16,
-                             overwrite=overwrite))
+                             overwrite=overwrite, check_gt=check_gt, check_size=check_size))
 
 
 @main.command("tensorrt")
@@ -202,7 +214,8 @@ def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, 
     crnn-convert all --model nano-ocr --checkpoint weights/nano_ocr_ftr.pth
     crnn-convert all --onnx build/ppocrv4-rec.onnx --calib-gt ../shared/assets/eval_ic03_860/gt.txt
 
-    With --calib-gt also INT8 models: an OpenVINO IR (NNCF) and a QDQ ONNX (ONNX Runtime).
+    With --calib-gt also INT8 models: an OpenVINO IR (NNCF) and a QDQ ONNX (ONNX Runtime),
+    and the OpenVINO IR records bf16's accuracy change on those words (openvino --check-gt).
     With --onnx (a model imported with crnn-convert import) there is no ONNX row: every engine
     is built from that file. A model whose width follows the word keeps it dynamic in every
     engine (its static-batch ONNX row is skipped). Every output is checked first (not an
@@ -228,9 +241,10 @@ def all_cmd(model_name, checkpoint, onnx_path, batch_size, outdir, soc_version, 
 @main.command("import")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--spec", "spec_arg", required=True, metavar="PRESET|FILE",
-              help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (README, "
+              help="A preset name (e.g. ppocrv4-rec) or a spec JSON file (docs/MODELS.md, "
                    "'Bring your own CTC model').")
-@click.option("--output", required=True, type=click.Path(path_type=Path), help="ONNX file to write.")
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="ONNX file to write (the name must end in .onnx).")
 @click.option("--no-simplify", is_flag=True, help="Skip onnxsim.")
 @OVERWRITE_OPT
 def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
@@ -244,10 +258,17 @@ def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
     crnn-recognize then take OUTPUT. A detector keeps a dynamic batch, height and width, a
     classifier a dynamic batch; their outputs are checked against the spec ((N, 1, H, W) in
     [0, 1]; (N, len(labels)) probabilities) on page-like inputs.
+
+    Before writing, a recognizer is run on probe inputs and checked against the spec
+    (docs/SAFETY.md): output dtype and batch axis, output.layout, the class count, output.kind;
+    a blank-like input that does not give output.blank is a warning on stderr. Only the spec's
+    output is kept.
     """
     from crnn_deploy.converter.onnx_import import import_onnx
 
     r = import_onnx(model, spec_arg, output, simplify=not no_simplify, overwrite=overwrite)
+    for warning in r.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     s = r.spec
     if s.kind != "recognizer":
         click.echo(f"wrote {output} ({s.describe()}); {r.note}; max abs diff vs {model} "
@@ -261,6 +282,7 @@ def import_cmd(model, spec_arg, output, no_simplify, overwrite) -> None:
 
 
 main.add_command(quantize_cmd)
+main.add_command(inspect_cmd)
 
 if __name__ == "__main__":
     main()

@@ -6,10 +6,12 @@ by ``converter.onnx_export`` (input ``actual_input_1`` (N, C, H, W) float32, out
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.errors import TORCH_INSTALL, UserError
 from crnn_deploy.models.specs import METADATA_KEY, ModelSpec, load_onnx_spec
 
 
@@ -26,6 +28,39 @@ class OnnxInfo:
     path: Path
     spec: ModelSpec
     batch: int | None
+    source: dict | None = None
+
+
+#: Where an engine came from (:func:`source_record`): ONNX ``metadata_props`` key; the same path
+#: split at the dot in OpenVINO ``rt_info`` (``crnn_deploy/source``); ``source`` in a sidecar.
+SOURCE_KEY = "crnn_deploy.source"
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in ``chunk``-byte blocks (memory bounded)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_record(kind: str, path: str | Path, origin: dict | None = None) -> dict:
+    """What an engine was made from, recorded in it at conversion: ``{"from": kind, "file":
+    the file's name, "sha256": its hex SHA-256}`` plus ``origin``, the record of that file
+    itself (an ONNX exported from a checkpoint). ``kind``: ``checkpoint`` (crnn-convert onnx),
+    ``onnx import`` (crnn-convert import), ``onnx`` (an engine built from an ONNX file)."""
+    rec = {"from": kind, "file": Path(path).name, "sha256": sha256_file(path)}
+    return {**rec, "origin": origin} if origin else rec
+
+
+def read_source(text: str | None) -> dict | None:
+    """The record of :func:`source_record` from its JSON ``text`` (None: absent or invalid)."""
+    try:
+        rec = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
 
 
 @dataclass
@@ -60,12 +95,12 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
     from crnn_deploy.runtime.engine_spec import check_dims, spec_from_text
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"ONNX file not found: {path}")
     model, text = load_onnx_spec(path)  # bounded: models.specs.MAX_ONNX_BYTES
     if text is None:
         raise UserError(f"{path} carries no model spec (metadata key {METADATA_KEY!r}); "
-                        "export it with `crnn-convert onnx`")
+                        f"give it one with `crnn-convert import {path} --spec PRESET|spec.json "
+                        f"--output {Path(path).stem}-spec.onnx` (a model of another tool), or "
+                        "export a checkpoint with `crnn-convert onnx`")
     spec = spec_from_text(text, path)
     inputs = [i for i in model.graph.input
               if i.name not in {t.name for t in model.graph.initializer}]
@@ -74,7 +109,9 @@ def read_onnx_info(path: str | Path) -> OnnxInfo:
                         f"{[i.name for i in inputs]}")
     dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
             for d in inputs[0].type.tensor_type.shape.dim]
-    return OnnxInfo(path=path, spec=spec, batch=check_dims(spec, dims, path))
+    source = read_source(next((p.value for p in model.metadata_props if p.key == SOURCE_KEY),
+                              None))
+    return OnnxInfo(path=path, spec=spec, batch=check_dims(spec, dims, path), source=source)
 
 
 def check_static_batch(info: OnnxInfo, batch: int | None, what: str) -> None:
@@ -91,6 +128,16 @@ def check_static_batch(info: OnnxInfo, batch: int | None, what: str) -> None:
         want = "a dynamic batch" if batch is None else f"batch {batch}"
         raise UserError(f"{info.path} has a static batch of {info.batch}; {what} needs {want}: "
                         "use the dynamic-batch ONNX (crnn-convert onnx --dynamic)")
+
+
+def require_torch(what: str) -> None:
+    """Import torch, or raise a UserError saying that ``what`` needs it and how to install it
+    (:data:`common.errors.TORCH_INSTALL`: the CPU build first, then the ``[export]`` extra)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # ModuleNotFoundError, or a broken install
+        raise UserError(f"{what} needs PyTorch, which is not installed; install it with: "
+                        f"{TORCH_INSTALL}") from None
 
 
 def import_hint(package: str, extra: str, why: str = "") -> UserError:

@@ -17,6 +17,7 @@ on the same inputs and must equal the source within :data:`IMPORT_ATOL` (1e-5).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
+from crnn_deploy.converter.common import SOURCE_KEY, source_record
 from crnn_deploy.converter.outputs import publish_outputs
 from crnn_deploy.converter.page_inputs import check_inputs_of
 from crnn_deploy.models.page_specs import page_spec_from_dict
@@ -164,7 +166,9 @@ def import_page_model(source: Path, spec_dict: dict, output: Path, simplify: boo
         model, simplified, note = _simplified_if_equal(model, inputs, inp.name)
     metadata = {p.key: p.value for p in model.metadata_props}
     del model.metadata_props[:]
-    for key, value in {**metadata, METADATA_KEY: spec.to_json(), "spec_name": spec.name}.items():
+    record = json.dumps(source_record("onnx import", source), sort_keys=True)
+    for key, value in {**metadata, METADATA_KEY: spec.to_json(), "spec_name": spec.name,
+                       SOURCE_KEY: record}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     try:

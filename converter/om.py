@@ -29,7 +29,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_dir
-from crnn_deploy.converter.common import BuildResult, check_static_batch, read_onnx_info
+from crnn_deploy.converter.common import BuildResult, check_static_batch, read_onnx_info, source_record
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import compare, onnx_runner
 from crnn_deploy.models.specs import ModelSpec, sidecar_path, write_sidecar
@@ -272,6 +272,7 @@ def build_om(onnx_path: str | Path, output: str | Path, batch_size: int | None =
             batch_info["widths"] = steps
         side = Path(work) / "sidecar.json"
         write_sidecar(final, spec, path=side, soc_version=soc, onnx=str(info.path),
+                      source=source_record("onnx", info.path, info.source),
                       max_abs_diff=diff, check=note, **batch_info,
                       atc_command=shlex.join(atc_args(info.path.absolute(), prefix, spec,
                                                       batch_size, soc, gears, widths=widths,

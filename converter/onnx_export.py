@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -23,8 +24,9 @@ from typing import Mapping
 
 import onnx
 
-from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.errors import TORCH_INSTALL, UserError
 from crnn_deploy.common.outputs import temp_file
+from crnn_deploy.converter.common import SOURCE_KEY, source_record
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.parity import TorchRunner, compare, onnx_runner
 from crnn_deploy.models.specs import METADATA_KEY, ModelSpec
@@ -34,8 +36,9 @@ DEFAULT_OPSET = 17
 MAX_DYNAMIC_BATCH = 4096
 
 
-def embed_spec(model: onnx.ModelProto, spec: ModelSpec) -> None:
-    """Store the spec in ``metadata_props``: the full JSON plus readable single fields."""
+def embed_spec(model: onnx.ModelProto, spec: ModelSpec, source: dict | None = None) -> None:
+    """Store the spec in ``metadata_props``: the full JSON plus readable single fields, and
+    ``source`` (:func:`converter.common.source_record`) under ``crnn_deploy.source``."""
     fields = {
         METADATA_KEY: spec.to_json(),
         "spec_name": spec.name,
@@ -43,6 +46,7 @@ def embed_spec(model: onnx.ModelProto, spec: ModelSpec) -> None:
         "input_shape": "x".join(str(d) for d in spec.input_shape),
         "normalize": f"(x/255-{spec.mean})/{spec.std}",
         "output_layout": f"TBC, T={spec.seq_len}, C={spec.num_classes}, {spec.output}",
+        **({SOURCE_KEY: json.dumps(source, sort_keys=True)} if source else {}),
     }
     del model.metadata_props[:]
     for key, value in fields.items():
@@ -79,8 +83,7 @@ def _export_raw(torch_model, spec: ModelSpec, batch: int, dynamic: bool,
                                         output_names=[spec.output_name], opset_version=opset,
                                         dynamo=True, verbose=False, **kwargs)
     except ImportError as exc:  # onnxscript: the dynamo exporter's dependency
-        raise UserError(f"the ONNX exporter needs {exc.name}: "
-                        "pip install 'crnn-deploy[export]'") from None
+        raise UserError(f"the ONNX exporter needs {exc.name}: {TORCH_INSTALL}") from None
     finally:
         logging.disable(logging.NOTSET)
     return program.model_proto
@@ -123,7 +126,8 @@ def _lowest_ir_version(model: onnx.ModelProto) -> None:
 def export_onnx(torch_model, spec: ModelSpec, output: str | Path, batch_size: int | None = 16,
                 dynamic: bool = False, opset: int = DEFAULT_OPSET, simplify: bool = True,
                 check_batches: tuple[int, ...] | None = None, overwrite: bool = False,
-                inputs: Mapping[str, str | Path | None] | None = None) -> float:
+                inputs: Mapping[str, str | Path | None] | None = None,
+                checkpoint: str | Path | None = None) -> float:
     """Export ``torch_model`` to ``output`` and return the max abs diff ORT vs PyTorch.
 
     Args:
@@ -136,6 +140,8 @@ def export_onnx(torch_model, spec: ModelSpec, output: str | Path, batch_size: in
             and 1, N, 3 and 2N+1 for a dynamic one.
         overwrite: replace an existing ``output`` written by this tool.
         inputs: option name -> path the output must not be (e.g. the checkpoint).
+        checkpoint: the checkpoint file (default ``inputs["--checkpoint"]``): its name and
+            sha256 are recorded in the ONNX (``crnn_deploy.source``, crnn-convert inspect).
 
     Raises:
         UserError: the output may not be written (:func:`converter.outputs.prepare_outputs`),
@@ -156,7 +162,8 @@ def export_onnx(torch_model, spec: ModelSpec, output: str | Path, batch_size: in
             model, ok = onnxsim.simplify(model)
             if not ok:
                 raise UserError(f"onnxsim could not validate the simplified model for {output}")
-        embed_spec(model, spec)
+        checkpoint = checkpoint or (inputs or {}).get("--checkpoint")
+        embed_spec(model, spec, source_record("checkpoint", checkpoint) if checkpoint else None)
         _lowest_ir_version(model)
         try:
             onnx.checker.check_model(model)

@@ -17,7 +17,9 @@ crnn-recognize, Recognizer, Ray) takes it like an ONNX of ``crnn-convert onnx``:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +27,12 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
+from crnn_deploy.converter.common import SOURCE_KEY, source_record
+from crnn_deploy.converter.import_checks import check_outputs, keep_output, white_input
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.models.page_presets import PAGE_PRESETS
 from crnn_deploy.models.presets import PRESETS
+from crnn_deploy.models.spec_checks import shown
 from crnn_deploy.models.spec_record import METADATA_KEY, ModelSpec
 from crnn_deploy.models.spec_schema import load_spec_file, spec_from_schema
 from crnn_deploy.models.specs import load_onnx_spec
@@ -45,13 +50,13 @@ class ImportResult:
     simplified: bool
     max_diff: float
     note: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_model(path: Path) -> onnx.ModelProto:
-    """Read an ONNX file (bounded by :data:`models.specs.MAX_ONNX_BYTES`, no external
-    data). Raises UserError naming the file when it is missing, too large or unreadable."""
-    if not path.is_file():
-        raise UserError(f"ONNX file not found: {path}")
+    """Read an ONNX file (:func:`models.onnx_file.load_onnx_spec`: bounded, no external
+    data). Raises UserError naming the file when it is missing, a folder, empty, too large,
+    unreadable or keeps its weights in external files."""
     return load_onnx_spec(path)[0]
 
 
@@ -60,9 +65,9 @@ def read_spec_arg(spec: str | Path) -> tuple[dict, Path | None]:
     if str(spec) in PRESETS or str(spec) in PAGE_PRESETS:
         return {**PRESETS, **PAGE_PRESETS}[str(spec)], None
     path = Path(spec)
-    if not path.exists():
-        raise UserError(f"--spec {spec}: neither a preset ({', '.join([*PRESETS, *PAGE_PRESETS])}) "
-                        "nor a file")
+    if not os.path.lexists(path):
+        raise UserError(f"--spec {shown(str(spec))}: neither a preset "
+                        f"({', '.join([*PRESETS, *PAGE_PRESETS])}) nor a file")
     return load_spec_file(path), path.parent
 
 
@@ -88,10 +93,10 @@ def _io(model: onnx.ModelProto, path: Path, d: dict):
     pick_in = [i for i in inputs if want_in in (None, i.name)]
     pick_out = [o for o in outputs if want_out in (None, o.name)]
     if len(pick_in) != 1:
-        raise UserError(f"{path}: spec input.name {want_in!r} does not pick one of the model's "
+        raise UserError(f"{path}: spec input.name {shown(want_in)} does not pick one of the model's "
                         f"inputs {[i.name for i in inputs]}")
     if len(pick_out) != 1:
-        raise UserError(f"{path}: spec output.name {want_out!r} does not pick one of the model's "
+        raise UserError(f"{path}: spec output.name {shown(want_out)} does not pick one of the model's "
                         f"outputs {[o.name for o in outputs]}")
     return pick_in[0], pick_out[0]
 
@@ -110,10 +115,9 @@ def _check_input(spec: ModelSpec, dims: list, path: Path) -> None:
                         f", but the model's input width is fixed to {w}")
 
 
-def _normalize_output(model: onnx.ModelProto, spec: ModelSpec, out) -> str:
-    """Append Transpose (BTC -> TBC) and Gather (blank -> class 0) after output ``out``;
+def _normalize_output(model: onnx.ModelProto, spec: ModelSpec, name: str) -> str:
+    """Append Transpose (BTC -> TBC) and Gather (blank -> class 0) after output ``name``;
     returns the name of the graph's output."""
-    name = out.name
     nodes = []
     if spec.output_layout == "BTC":
         nodes.append(onnx.helper.make_node("Transpose", [name], [name + "_tbc"], perm=[1, 0, 2]))
@@ -152,14 +156,22 @@ def check_shapes(spec: ModelSpec) -> list[tuple[int, int]]:
     return shapes
 
 
-def _outputs(path_or_model, spec: ModelSpec, input_name: str, shapes) -> list[np.ndarray]:
+def _outputs(path_or_model, spec: ModelSpec, input_name: str, shapes, output_name: str,
+             extra: np.ndarray | None = None) -> list[np.ndarray]:
+    """Output ``output_name`` (by name: never another output) of ONNX Runtime on random
+    (N, C, H, W) inputs in [-1, 1] (seed 0) for each (N, W) of ``shapes``, then on ``extra``."""
     from crnn_deploy.runtime.ort_backend import open_session
 
     sess = open_session(path_or_model)
     c, h, _ = spec.input_shape
     rng = np.random.default_rng(0)
-    return [sess.run(None, {input_name: rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32)})[0]
-            for n, w in shapes]
+    xs = [rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32) for n, w in shapes]
+    try:
+        return [sess.run([output_name], {input_name: x})[0]
+                for x in xs + ([] if extra is None else [extra])]
+    except Exception as exc:  # onnxruntime's Fail / InvalidArgument on a shape it cannot run
+        raise UserError(f"{path_or_model if not isinstance(path_or_model, bytes) else 'the model'}: "
+                        f"ONNX Runtime failed on a probe input: {str(exc).splitlines()[0][:300]}") from None
 
 
 def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
@@ -174,6 +186,9 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
             written model differs from the source by more than :data:`IMPORT_ATOL`.
     """
     source, output = Path(source), Path(output)
+    if output.suffix.lower() != ".onnx":
+        raise UserError(f"--output {output}: the imported model is an ONNX file: give a name "
+                        "ending in .onnx")
     spec_dict, base = read_spec_arg(spec_arg)
     inputs = {"MODEL": source, "--spec": None if base is None else Path(spec_arg)}
     prepare_outputs([output], inputs, overwrite)
@@ -189,30 +204,27 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
     spec = spec_from_schema(spec_dict, base, metadata, inp.name, out.name, steps or 1)
     _check_input(spec, _dims(inp), source)
     c, h, w = spec.input_shape
-    # the source's output at the smallest shape gives T and C
-    y = _outputs(source, spec, inp.name, [(1, w)])[0]
-    if y.ndim != 3:
-        raise UserError(f"{source}: output {out.name!r} has rank {y.ndim} {y.shape}; a CTC "
-                        "recognizer's output is (T, N, C) or (N, T, C)")
-    t = y.shape[0 if spec.output_layout == "TBC" else 1]
-    if y.shape[2] != spec.num_classes:
-        raise UserError(f"{source}: the output has C = {y.shape[2]} classes, but the spec's "
-                        f"alphabet has {len(spec.alphabet)} characters + the blank = {spec.num_classes}")
+    shapes = check_shapes(spec)
+    *raw, white = _outputs(source, spec, inp.name, shapes, out.name, white_input(spec))
+    t, warnings = check_outputs(spec, dict(zip(shapes, raw)), white, source)
     if steps and steps != t:
         raise UserError(f"{source}: spec output.time_steps is {steps}, the model gives T = {t} "
                         f"at width {w}")
     spec = spec.with_changes(seq_len=t)
+    out_name = out.name
+    keep_output(model, out_name)  # the named output only: the runtime reads it by name
     _set_dim(inp, 0, "batch")
     for axis, v in ((1, c), (2, h), (3, "width" if spec.dynamic_width else w)):
         _set_dim(inp, axis, v)
-    final = spec.with_changes(output_name=_normalize_output(model, spec, out), output_layout="TBC", blank=0)
-    shapes = check_shapes(spec)
-    reference = [to_engine_layout(r, spec) for r in _outputs(source, spec, inp.name, shapes)]
+    final = spec.with_changes(output_name=_normalize_output(model, spec, out_name), output_layout="TBC", blank=0)
+    reference = [to_engine_layout(r, spec) for r in raw]
     note, simplified = "", False
     if simplify:
         model, simplified, note = _simplified_if_equal(model, final, shapes)
     del model.metadata_props[:]
-    for key, value in {**metadata, METADATA_KEY: final.to_json(), "spec_name": final.name}.items():
+    record = json.dumps(source_record("onnx import", source), sort_keys=True)
+    for key, value in {**metadata, METADATA_KEY: final.to_json(), "spec_name": final.name,
+                       SOURCE_KEY: record}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     try:
@@ -221,13 +233,16 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
         raise UserError(f"onnx.checker rejected the imported model for {output}: {exc}") from None
     with temp_file(output, ".onnx") as tmp:
         onnx.save(model, str(tmp))
-        got = _outputs(tmp, final, final.input_name, shapes)
+        got = _outputs(tmp, final, final.input_name, shapes, final.output_name)
+        if any(a.shape != b.shape or not np.isfinite(b).all() for a, b in zip(reference, got)):
+            raise UserError(f"import of {source}: the written model's output differs from the "
+                            "source's in shape or holds NaN/infinity; nothing was written")
         diff = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(reference, got))
         if not diff <= IMPORT_ATOL:
             raise UserError(f"import of {source}: the written model differs from the source by "
                             f"{diff:.3g} (> {IMPORT_ATOL:g}); nothing was written")
         publish_outputs(output, [(tmp, output)], overwrite)
-    return ImportResult(final, simplified, diff, note)
+    return ImportResult(final, simplified, diff, note, warnings)
 
 
 def _simplified_if_equal(model: onnx.ModelProto, spec: ModelSpec, shapes):
@@ -240,8 +255,8 @@ def _simplified_if_equal(model: onnx.ModelProto, spec: ModelSpec, shapes):
         return model, False, f"onnxsim failed ({type(exc).__name__}); kept the original graph"
     if not ok:
         return model, False, "onnxsim could not validate its graph; kept the original graph"
-    before = _outputs(model.SerializeToString(), spec, spec.input_name, shapes)
-    after = _outputs(simple.SerializeToString(), spec, spec.input_name, shapes)
+    before = _outputs(model.SerializeToString(), spec, spec.input_name, shapes, spec.output_name)
+    after = _outputs(simple.SerializeToString(), spec, spec.input_name, shapes, spec.output_name)
     if all(np.array_equal(a, b) for a, b in zip(before, after)):
         return simple, True, "onnxsim: outputs unchanged"
     worst = max(float(np.max(np.abs(a - b))) for a, b in zip(before, after))

@@ -18,15 +18,18 @@ record listing both (:func:`converter.outputs.publish_outputs`).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
 from crnn_deploy.converter.common import (
+    SOURCE_KEY,
     BuildResult,
     check_static_batch,
     import_hint,
     read_onnx_info,
+    source_record,
 )
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.page_parity import compare_page, engine_dims
@@ -49,7 +52,8 @@ def _import_openvino():
 
 
 def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int | None = None,
-                     fp16: bool = False, overwrite: bool = False) -> BuildResult:
+                     fp16: bool = False, overwrite: bool = False,
+                     check_gt: str | Path | None = None, check_size: int = 300) -> BuildResult:
     """Convert ``onnx_path`` to the IR ``output`` (``.xml``; the ``.bin`` goes beside it).
 
     Args:
@@ -59,6 +63,9 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
             batch (dynamic stays dynamic).
         fp16: store weights as FP16 (``compress_to_fp16=True``); checked with :data:`FP16_ATOL`.
         overwrite: replace an existing IR written by this tool.
+        check_gt: a gt.txt of labelled words (not the scored set): the IR is run at f32 and
+            bf16 on ``check_size`` of them and the accuracy change is recorded in its rt_info
+            (:mod:`converter.precision_check`; read by ``--precision auto``).
 
     Returns:
         BuildResult with the max abs diff against ONNX Runtime (batch N for a static IR;
@@ -91,6 +98,8 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
     except Exception as exc:  # OpConversionFailure, RuntimeError ...
         raise UserError(f"OpenVINO could not convert {info.path}: {exc}") from None
     model.set_rt_info(spec.to_json(), RT_INFO_PATH)
+    model.set_rt_info(json.dumps(source_record("onnx", info.path, info.source), sort_keys=True),
+                      SOURCE_KEY.split("."))
     static = batch_size or info.batch
     batches = (static,) if static else (1, 3, 16)
     atol = FP16_ATOL if fp16 else FP32_ATOL
@@ -105,6 +114,19 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
             else:
                 diff = compare(what, spec, batches, reference, candidate, atol=atol,
                                rtol=0.0 if fp16 else FP32_RTOL)
+        checked = ""
+        if check_gt is not None and spec.kind == "recognizer":  # bf16 change into rt_info
+            from crnn_deploy.converter.precision_check import (
+                measure_precisions,
+                record_text,
+                summary,
+            )
+            from crnn_deploy.runtime.precision import RT_INFO_PRECISION
+
+            records = measure_precisions(tmp_xml, check_gt, check_size)
+            model.set_rt_info(record_text(records), RT_INFO_PRECISION)
+            ov.save_model(model, str(tmp_xml), compress_to_fp16=fp16)
+            checked = "; " + summary(records)
         # the .bin before the .xml, the entry (converter.outputs: never a mismatched pair)
         publish_outputs(output, [(tmp_xml.with_suffix(".bin"), bin_final), (tmp_xml, output)],
                         overwrite)
@@ -112,6 +134,6 @@ def convert_openvino(onnx_path: str | Path, output: str | Path, batch_size: int 
         ", dynamic height and width" if spec.kind == "detector" else
         ", dynamic width" if spec.kind == "recognizer" and spec.dynamic_width else "")
     weights = "FP16 weights" if fp16 else "FP32 weights"
-    return BuildResult(path=output, max_diff=diff, atol=atol, note=f"{kind}, {weights}",
+    return BuildResult(path=output, max_diff=diff, atol=atol, note=f"{kind}, {weights}{checked}",
                        files=[output, bin_final],
                        rtol=0.0 if fp16 or spec.kind != "recognizer" else FP32_RTOL)

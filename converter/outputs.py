@@ -1,6 +1,6 @@
 """Where the converters may write, and how their outputs are published.
 
-Rules (DESIGN.md, "Errors and files"; docs/SAFETY.md), applied by every ``crnn-convert``
+Rules (docs/DESIGN.md, "Errors and files"; docs/SAFETY.md), applied by every ``crnn-convert``
 subcommand before any work is done (:func:`prepare_outputs`) and again when publishing
 (:func:`publish_outputs`):
 
@@ -29,12 +29,12 @@ This module keeps only what is the converter's own: which record-less ``.onnx`` 
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import loads_json
 from crnn_deploy.common.outputs import (
     SAME,
     check_inside,
@@ -109,9 +109,9 @@ def _sidecar_problem(engine: Path) -> str | None:
     if raw is None:
         return f"its sidecar {side.name} is too large or not a plain file, so not ours"
     try:
-        data = json.loads(raw)
-    except ValueError:
-        return f"its sidecar {side.name} is not JSON"
+        data = loads_json(raw, str(side))
+    except UserError:
+        return f"its sidecar {side.name} is not JSON (or nested too deep, or repeats a key)"
     if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
         return f"its sidecar {side.name} holds no model spec"
     return None

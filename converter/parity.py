@@ -138,7 +138,11 @@ def compare(what: str, spec: ModelSpec, batches: Iterable[int], reference: Runne
             ref = np.asarray(reference.infer(x))
             diff = max_abs_diff(ref, candidate.infer(x), f"{what} at {at}")
             tol = atol + rtol * float(np.abs(ref).max(initial=0.0))
-            if not diff <= tol:  # also catches NaN
+            if not np.isfinite(diff):  # say so, not "max abs diff nan"
+                side = "reference" if not np.isfinite(ref).all() else "converted model"
+                raise UserError(f"{what} at {at}: the {side}'s output holds NaN or infinity; "
+                                "nothing was written")
+            if not diff <= tol:
                 raise UserError(f"{what}: max abs diff {diff:.3g} at {at} exceeds the "
                                 f"tolerance {tol:.3g}; nothing was written")
             worst = max(worst, diff)

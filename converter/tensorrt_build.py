@@ -27,7 +27,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.common import BuildResult, read_onnx_info
+from crnn_deploy.converter.common import BuildResult, read_onnx_info, source_record
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.converter.page_parity import compare_page, page_profile
 from crnn_deploy.converter.parity import (
@@ -50,7 +50,7 @@ def profile_shapes(spec: ModelSpec, batch_size: int, min_batch: int | None = Non
                    max_width: int | None = None) -> dict[str, tuple[int, int, int, int]]:
     """The optimization profile: ``{"min", "opt", "max"}`` -> (N, C, H, W) of the spec.
 
-    Defaults: min 1, opt ``batch_size``, max ``batch_size`` (the DESIGN.md profile 1/16/16).
+    Defaults: min 1, opt ``batch_size``, max ``batch_size`` (the docs/DESIGN.md profile 1/16/16).
     A detector's or classifier's profile: :func:`converter.page_parity.page_profile`
     (``max_width``: the detector's largest side). A dynamic-width spec's profile also spans the width (TensorRT ``IOptimizationProfile.
     set_shape`` takes any dims): W from the spec's smallest (min and opt) to ``max_width``
@@ -260,6 +260,7 @@ def build_tensorrt(onnx_path: str | Path, output: str | Path, batch_size: int,
         tmp.write_bytes(plan)
         write_sidecar(output, spec, path=tmp_side, profile=profile, precision=prec,
                       tensorrt=trt.__version__, gpu=_gpu_name(), onnx=str(info.path),
+                      source=source_record("onnx", info.path, info.source),
                       max_abs_diff=diff, **extra)
         publish_outputs(output, [(tmp_side, side), (tmp, output)], overwrite)  # sidecar first
     note = f"profile {profile['min']}/{profile['opt']}/{profile['max']}, {prec}"

@@ -1,6 +1,6 @@
 """INT8 calibration for TensorRT: batches read from a preprocessed ``input_bin/`` folder.
 
-``input_bin/`` is the output of ``crnn-preprocess`` (DESIGN.md): ``test_{i}.bin`` files, each a
+``input_bin/`` is the output of ``crnn-preprocess`` (docs/DESIGN.md): ``test_{i}.bin`` files, each a
 float32 little-endian C-contiguous (1, C, H, W) sample of the spec, plus ``meta.json`` naming
 the spec. The reader is pure numpy (testable without TensorRT); :func:`make_calibrator` wraps
 the batches in a ``trt.IInt8EntropyCalibrator2`` (after Polygraphy's ``Calibrator``), which
@@ -8,17 +8,19 @@ TensorRT 10 still supports, though deprecated in favour of explicit (Q/DQ) quant
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import read_json
 from crnn_deploy.models.specs import ModelSpec
 
 #: Default number of calibration samples (NVIDIA suggests ~500 images for ImageNet-size nets).
 DEFAULT_MAX_SAMPLES = 512
+#: Largest meta.json read (bytes); crnn-preprocess writes about 2 KB.
+MAX_META_BYTES = 4 << 20
 
 
 def _index(path: Path) -> tuple[int, str]:
@@ -48,9 +50,11 @@ def check_meta(input_bin: str | Path, spec: ModelSpec) -> None:
     if not meta_path.is_file():
         return
     try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {meta_path}: {exc}") from None
+        meta = read_json(meta_path, max_bytes=MAX_META_BYTES, what="meta.json")
+    except UserError as exc:
+        raise UserError(f"cannot read {meta_path}: {exc.message}") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{meta_path}: expected a JSON object")
     name = meta.get("spec")
     if name is not None and name != spec.name:
         raise UserError(f"{meta_path}: samples were made for spec {name!r}, the ONNX model is "

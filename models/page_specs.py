@@ -52,6 +52,7 @@ from crnn_deploy.models.page_sections import (
     DetInput,
     DetOutput,
 )
+from crnn_deploy.models.spec_checks import check_name
 
 PAGE_KINDS = ("detector", "classifier")
 __all__ = ["PAGE_KINDS", "ClassifierSpec", "ClsInput", "ClsOutput", "DBPostprocess", "DetInput",
@@ -74,8 +75,7 @@ class _PageSpec:
     name: str
 
     def _check_top(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise fail("name", f"expected a non-empty string, got {json.dumps(self.name)[:60]}")
+        check_name(self.name)  # a plain file-name component, as every spec's name
         text("description", self.description)
 
     def to_dict(self) -> dict:

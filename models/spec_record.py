@@ -21,10 +21,17 @@ Adding a decoding option (e.g. a second pass): add a field with its default to
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.models.spec_checks import (
+    check_name,
+    choice,
+    fail,
+    is_int,
+    per_channel,
+    shown,
+)
 
 #: Key under which the spec JSON is stored in ONNX ``metadata_props`` / OpenVINO ``rt_info``.
 METADATA_KEY = "crnn_deploy.spec"
@@ -49,12 +56,10 @@ DECODERS = ("pil", "opencv")
 WIDTH_RULES = ("resized", "aspect")
 #: the largest width a dynamic-width spec may ask for (a memory bound on one input row)
 MAX_WIDTH = 8192
-
-
-def _fail(spec: str, what: str, msg: str) -> UserError:
-    return UserError(f"model spec {spec!r}: {what}: {msg}")
-
-
+#: the largest input height (a memory bound; text-line recognizers use 32 to 64)
+MAX_HEIGHT = 1024
+#: the most classes an output may have (PP-OCRv4 has 6625; CJK sets stay below 20,000)
+MAX_CLASSES = 100_000
 @dataclass(frozen=True)
 class Decoding:
     """How engine outputs become text (greedy CTC: argmax per step, merge repeats, drop blanks).
@@ -108,7 +113,7 @@ class ModelSpec:
         channels: ``gray``, ``RGB`` or ``BGR``: what the C input channels hold.
         resize_mode: ``stretch`` to (W, H), or ``keep-ratio`` (height H, width from the aspect
             ratio, padded on the right).
-        resize_library: ``pil`` or ``opencv`` (they differ on downscaling: DESIGN.md).
+        resize_library: ``pil`` or ``opencv`` (they differ on downscaling: docs/DESIGN.md).
         pad: ``zeros`` (0 after normalization) or ``last-column`` (a copy of the last column).
         width_max: 0 for a fixed width; else the largest width of a dynamic-width input.
         width_multiple: dynamic width: batch widths are rounded up to a multiple of this.
@@ -148,59 +153,63 @@ class ModelSpec:
     kind = "recognizer"  # not a field (no annotation); models.page_specs: the other kinds
 
     def __post_init__(self) -> None:
-        n = self.name
-        if not isinstance(n, str) or not n.strip():
-            raise UserError(f"model spec name must be a non-empty string, got {n!r}")
+        n = check_name(self.name)
         shape = self.input_shape
         if (not isinstance(shape, (tuple, list)) or len(shape) != 3
-                or not all(_is_int(d) and d > 0 for d in shape)):
-            raise _fail(n, "input_shape", f"expected (C, H, W) of positive integers, got {shape!r}")
+                or not all(is_int(d) and d > 0 for d in shape)):
+            raise fail(n, "input (channels, height, width)", f"expected positive integers, got "
+                       f"{shown(shape)}")
         object.__setattr__(self, "input_shape", tuple(int(d) for d in shape))
         c, h, w = self.input_shape
-        _choice(n, "channels", self.channels, tuple(CHANNELS))
+        if h > MAX_HEIGHT or w > MAX_WIDTH:
+            raise fail(n, "input.height" if h > MAX_HEIGHT else "input.width",
+                       f"H = {h}, W = {w}: at most H {MAX_HEIGHT} and W {MAX_WIDTH}")
+        choice(n, "input.channels", self.channels, tuple(CHANNELS))
         if CHANNELS[self.channels] != c:
-            raise _fail(n, "channels", f"{self.channels!r} has {CHANNELS[self.channels]} "
+            raise fail(n, "input.channels", f"{self.channels!r} has {CHANNELS[self.channels]} "
                         f"channel(s), but the input has C = {c}")
-        _choice(n, "resize_library", self.resize_library, tuple(INTERPOLATIONS))
-        _choice(n, "resize (interpolation)", self.resize, INTERPOLATIONS[self.resize_library])
-        _choice(n, "resize_mode", self.resize_mode, RESIZE_MODES)
-        _choice(n, "pad", self.pad, PADS)
-        _choice(n, "decoder", self.decoder, DECODERS)
-        _choice(n, "width_rule", self.width_rule, WIDTH_RULES)
+        choice(n, "input.library", self.resize_library, tuple(INTERPOLATIONS))
+        choice(n, "input.interpolation", self.resize, INTERPOLATIONS[self.resize_library])
+        choice(n, "input.resize", self.resize_mode, RESIZE_MODES)
+        choice(n, "input.pad", self.pad, PADS)
+        choice(n, "input.decoder", self.decoder, DECODERS)
+        choice(n, "input.width_rule", self.width_rule, WIDTH_RULES)
         if self.width_rule == "aspect" and (self.resize_mode, self.channels) != ("keep-ratio", "gray"):
-            raise _fail(n, "width_rule", "'aspect' needs resize 'keep-ratio' and channels 'gray'")
-        _choice(n, "output (kind)", self.output, OUTPUT_KINDS)
-        _choice(n, "output_layout", self.output_layout, LAYOUTS)
+            raise fail(n, "input.width_rule", "'aspect' needs input.resize 'keep-ratio' and input.channels 'gray'")
+        choice(n, "output.kind", self.output, OUTPUT_KINDS)
+        choice(n, "output.layout", self.output_layout, LAYOUTS)
         for name in ("mean", "std"):
-            object.__setattr__(self, name, _per_channel(n, name, getattr(self, name), c))
+            object.__setattr__(self, name, per_channel(n, f"input.{name}", getattr(self, name), c))
         if any(s <= 0 for s in self.std):
-            raise _fail(n, "std", f"every value must be > 0 (it divides), got {list(self.std)}")
+            raise fail(n, "input.std", f"every value must be > 0 (it divides), got {list(self.std)}")
         self._check_width(n, w)
-        if not _is_int(self.seq_len) or self.seq_len < 0 or (self.seq_len == 0 and not self.width_max):
-            raise _fail(n, "seq_len", f"expected a positive integer, got {self.seq_len!r}")
+        if (not is_int(self.seq_len) or not 0 <= self.seq_len <= MAX_WIDTH
+                or (self.seq_len == 0 and not self.width_max)):
+            raise fail(n, "output.time_steps", f"expected a positive integer <= {MAX_WIDTH}, got "
+                       f"{shown(self.seq_len)}")
         self._check_alphabet(n)
-        if not _is_int(self.blank) or not 0 <= self.blank <= len(self.alphabet):
-            raise _fail(n, "blank", f"expected a class index in 0..{len(self.alphabet)}, "
-                        f"got {self.blank!r}")
+        if not is_int(self.blank) or not 0 <= self.blank <= len(self.alphabet):
+            raise fail(n, "output.blank", f"expected a class index in 0..{len(self.alphabet)}, "
+                        f"got {shown(self.blank)}")
         for name in ("input_name", "output_name", "description"):
             if not isinstance(getattr(self, name), str):
-                raise _fail(n, name, f"expected a string, got {getattr(self, name)!r}")
+                raise fail(n, name.replace("_", "."), f"expected a string, got {shown(getattr(self, name))}")
         if not isinstance(self.decoding, Decoding):
-            raise _fail(n, "decoding", f"expected a Decoding, got {self.decoding!r}")
+            raise fail(n, "decoding", f"expected a Decoding, got {self.decoding!r}")
 
     def _check_width(self, n: str, w: int) -> None:
         for name in ("width_max", "width_multiple"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
-                raise _fail(n, name, f"expected an integer >= 0, got {getattr(self, name)!r}")
+            if not is_int(getattr(self, name)) or getattr(self, name) < 0:
+                raise fail(n, f"input.width.{name[6:]}", f"expected an integer >= 0, got {getattr(self, name)!r}")
         if self.width_multiple < 1:
-            raise _fail(n, "width_multiple", "must be >= 1")
+            raise fail(n, "input.width.multiple", "must be >= 1")
         if self.width_max:
             if not w <= self.width_max <= MAX_WIDTH:
-                raise _fail(n, "width", f"min {w} <= max {self.width_max} <= {MAX_WIDTH} expected")
+                raise fail(n, "input.width", f"min {w} <= max {self.width_max} <= {MAX_WIDTH} expected")
             if self.resize_mode != "keep-ratio":
-                raise _fail(n, "resize_mode", "a dynamic width needs resize 'keep-ratio'")
+                raise fail(n, "input.resize", "a dynamic width needs 'keep-ratio'")
         elif self.width_multiple != 1:
-            raise _fail(n, "width_multiple", "only a dynamic width has a multiple")
+            raise fail(n, "input.width.multiple", "only a dynamic width has a multiple")
 
     def _check_alphabet(self, n: str) -> None:
         a = self.alphabet
@@ -210,11 +219,18 @@ class ModelSpec:
             a = "".join(a)  # one code point per class: the compact form
         if isinstance(a, tuple):
             if not all(isinstance(s, str) and s for s in a):
-                raise _fail(n, "alphabet", "every class must be a non-empty string")
+                raise fail(n, "alphabet", "every class must be a non-empty string")
         elif not isinstance(a, str):
-            raise _fail(n, "alphabet", f"expected a string or a list of strings, got {type(a).__name__}")
+            raise fail(n, "alphabet", f"expected a string or a list of strings, got {type(a).__name__}")
         if not a:
-            raise _fail(n, "alphabet", "is empty")
+            raise fail(n, "alphabet", "is empty")
+        if len(a) + 1 > MAX_CLASSES:
+            raise fail(n, "alphabet", f"{len(a)} classes, more than {MAX_CLASSES - 1}")
+        seen: set = set()
+        twice = [ch for ch in a if ch in seen or seen.add(ch)]
+        if twice:
+            raise fail(n, "alphabet", f"class(es) given more than once: "
+                        f"{shown(''.join(dict.fromkeys(twice)) if isinstance(a, str) else tuple(dict.fromkeys(twice)))}")
         object.__setattr__(self, "alphabet", a)
 
     # -- derived -------------------------------------------------------------------------------
@@ -270,31 +286,14 @@ class ModelSpec:
             if not isinstance(dec, dict):
                 raise TypeError(f"decoding must be an object, got {dec!r}")
             kw["decoding"] = Decoding(**dec)
+            if not isinstance(kw["input_shape"], (list, tuple)):
+                raise UserError(f"model spec 'input_shape': expected [C, H, W], got "
+                                f"{shown(kw['input_shape'])}")
             kw["input_shape"] = tuple(kw["input_shape"])
             if isinstance(kw.get("alphabet"), list):
                 kw["alphabet"] = tuple(kw["alphabet"])
             return cls(**kw)
-        except (KeyError, TypeError) as exc:
-            raise UserError(f"incomplete model spec {str(d)[:300]}: {exc}") from None
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _choice(spec: str, what: str, value, choices: tuple) -> None:
-    if value not in choices:
-        raise _fail(spec, what, f"{value!r} is not one of {', '.join(map(str, choices))}")
-
-
-def _per_channel(spec: str, what: str, value, c: int) -> tuple[float, ...]:
-    vals = list(value) if isinstance(value, (list, tuple)) else [value]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
-        raise _fail(spec, what, f"expected a number or a list of numbers, got {value!r}")
-    if len(vals) == 1:
-        vals = vals * c
-    if len(vals) != c:
-        raise _fail(spec, what, f"expected 1 or C = {c} values, got {len(vals)}")
-    if not all(math.isfinite(v) for v in vals):
-        raise _fail(spec, what, f"values must be finite, got {vals}")
-    return tuple(float(v) for v in vals)
+        except KeyError as exc:
+            raise UserError(f"incomplete model spec: missing {exc}") from None
+        except TypeError as exc:
+            raise UserError(f"model spec: a field of the wrong type: {str(exc)[:200]}") from None

@@ -42,7 +42,9 @@ import json
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import read_json
 from crnn_deploy.common.inputs import read_text_file
+from crnn_deploy.models.spec_checks import shown
 from crnn_deploy.models.spec_record import CONFIDENCES, Decoding, ModelSpec
 
 #: Largest spec file or alphabet file read, in bytes.
@@ -63,7 +65,7 @@ def _obj(d, where: str, keys: tuple, required: tuple = ()) -> dict:
         raise UserError(f"spec {where}: expected an object, got {json.dumps(d)[:60]}")
     unknown = [k for k in d if k not in keys]
     if unknown:
-        raise UserError(f"spec {where}: unknown field {unknown[0]!r} (known: {', '.join(keys)})")
+        raise UserError(f"spec {where}: unknown field {shown(unknown[0])} (known: {', '.join(keys)})")
     missing = [k for k in required if k not in d]
     if missing:
         raise UserError(f"spec {where}: missing field {missing[0]!r}")
@@ -89,6 +91,9 @@ def _alphabet(a, base_dir: Path | None, metadata: dict | None) -> str | tuple[st
         raise UserError("spec alphabet.append: expected a string")
     if ("file" in a) == ("onnx_metadata" in a):
         raise UserError("spec alphabet: give exactly one of 'file' and 'onnx_metadata'")
+    for key in ("file", "onnx_metadata"):
+        if key in a and not isinstance(a[key], str):
+            raise UserError(f"spec alphabet.{key}: expected a string, got {json.dumps(a[key])[:60]}")
     if "file" in a:
         path = Path(a["file"])
         if base_dir is not None and not path.is_absolute():
@@ -132,11 +137,11 @@ def spec_from_schema(d: dict, base_dir: Path | None = None, metadata: dict | Non
         _obj(width, "input.width", ("min", "max", "multiple"), ("min", "max"))
         width, wmax, multiple = width["min"], width["max"], width.get("multiple", 1)
     kind = o.get("kind", "logits")
-    if kind not in KINDS:
-        raise UserError(f"spec output.kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise UserError(f"spec output.kind: {shown(kind)} is not one of {', '.join(KINDS)}")
     steps = o.get("time_steps", seq_len if seq_len is not None else 0)
     if dec.get("confidence", "mean") not in CONFIDENCES:
-        raise UserError(f"spec decoding.confidence: {dec['confidence']!r} is not one of "
+        raise UserError(f"spec decoding.confidence: {shown(dec['confidence'])} is not one of "
                         f"{', '.join(CONFIDENCES)}")
     return ModelSpec(
         name=d["name"], description=d.get("description", ""),
@@ -179,14 +184,12 @@ def load_spec_file(path: str | Path) -> dict:
     """Parse a spec file (JSON object, at most :data:`MAX_SPEC_BYTES`); not yet validated.
 
     Raises:
-        UserError: missing, too large, not UTF-8, not JSON or not an object (naming the file).
+        UserError: missing, not a regular file, too large, not UTF-8, not JSON (or nested
+            deeper than :data:`common.fileio.MAX_JSON_DEPTH`, or a key given twice) or not an
+            object (naming the file).
     """
     path = Path(path)
-    text = read_text_file(path, MAX_SPEC_BYTES, "spec file")
-    try:
-        d = json.loads(text)
-    except ValueError as exc:
-        raise UserError(f"spec file {path}: not valid JSON: {exc}") from None
+    d = read_json(path, max_bytes=MAX_SPEC_BYTES, what="spec file")
     if not isinstance(d, dict):
         raise UserError(f"spec file {path}: expected a JSON object")
     return d

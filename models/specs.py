@@ -10,18 +10,21 @@ Class 0 is the CTC blank; class k > 0 is ``alphabet[k - 1]``.
 """
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
 from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.fileio import loads_json, read_json
+from crnn_deploy.models.onnx_file import MAX_ONNX_BYTES, load_onnx_spec
 from crnn_deploy.models.page_specs import PAGE_KINDS, page_spec_from_dict
 from crnn_deploy.models.presets import DIGITS_LOWER, NANO_OCR_ALPHABET, PRESETS
+from crnn_deploy.models.spec_checks import shown
 from crnn_deploy.models.spec_record import METADATA_KEY, Decoding, ModelSpec
 from crnn_deploy.models.spec_schema import alphabet_source, spec_from_schema
 
 __all__ = ["DIGITS_LOWER", "NANO_OCR_ALPHABET", "METADATA_KEY", "Decoding", "ModelSpec", "PRESETS",
            "SPECS", "DERIVED", "FOLD_EPS", "fold_map", "get_spec", "sidecar_path", "write_sidecar",
-           "read_sidecar"]
+           "read_sidecar", "MAX_ONNX_BYTES", "load_onnx_spec"]
 
 #: The presets that need no model file (alphabet inline), as validated records.
 SPECS: dict[str, ModelSpec] = {
@@ -105,17 +108,41 @@ def write_sidecar(engine, spec: ModelSpec, *, path=None, **extra) -> None:
                       {"spec": spec.to_dict(), **extra})
 
 
-def read_sidecar(engine) -> ModelSpec:
-    """The spec of the sidecar JSON of ``engine``. Raises UserError when absent or invalid."""
+#: Largest sidecar read (bytes): a spec with a 20,000-character alphabet is ~100 KB.
+MAX_SIDECAR_BYTES = 4 << 20
+
+
+def read_sidecar_data(engine) -> dict:
+    """The parsed sidecar JSON object of ``engine`` (a regular file of at most
+    :data:`MAX_SIDECAR_BYTES`; see :func:`common.fileio.read_json`).
+
+    Raises:
+        UserError: absent, not a regular file (a FIFO, a device), too large, not JSON, nested
+            too deep, a key given twice, or not a JSON object.
+    """
     path = sidecar_path(engine)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists():
         raise UserError(f"no spec for engine {engine}: expected {path} "
-                        "(written by crnn-convert beside the engine)") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-    return spec_from_dict(data.get("spec", data))
+                        "(written by crnn-convert beside the engine)")
+    data = read_json(path, max_bytes=MAX_SIDECAR_BYTES, what="sidecar")
+    if not isinstance(data, dict):
+        raise UserError(f"sidecar {path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def read_sidecar(engine) -> ModelSpec:
+    """The spec of the sidecar JSON of ``engine`` (:func:`read_sidecar_data`; any kind,
+    :func:`spec_from_dict`). Raises UserError when absent or invalid."""
+    data = read_sidecar_data(engine)
+    return _record(data.get("spec", data), f"sidecar {sidecar_path(engine)}")
+
+
+def _record(d, where: str):
+    """:func:`spec_from_dict`, its errors starting with ``where``."""
+    try:
+        return spec_from_dict(d)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc.message}") from None
 
 
 def spec_from_dict(d: dict):
@@ -130,7 +157,7 @@ def spec_from_dict(d: dict):
     if kind in PAGE_KINDS:
         return page_spec_from_dict(d)
     if kind != "recognizer":
-        raise UserError(f"spec kind: {kind!r} is not one of recognizer, {', '.join(PAGE_KINDS)}")
+        raise UserError(f"spec kind: {shown(kind)} is not one of recognizer, {', '.join(PAGE_KINDS)}")
     return ModelSpec.from_dict(d)
 
 
@@ -144,8 +171,8 @@ def spec_from_arg(value: str | Path) -> ModelSpec:
     if str(value) in SPECS or str(value) in PRESETS:
         return get_spec(str(value))
     path = Path(value)
-    if path.suffix.lower() != ".onnx" or not path.is_file():
-        raise UserError(f"model {value!r}: neither a preset ({', '.join(SPECS)}) nor an .onnx "
+    if path.suffix.lower() != ".onnx" or not os.path.lexists(path):
+        raise UserError(f"model {shown(str(value))}: neither a preset ({', '.join(SPECS)}) nor an .onnx "
                         "file written by crnn-convert")
     _, text = load_onnx_spec(path)
     if text is None:
@@ -157,46 +184,15 @@ def spec_from_arg(value: str | Path) -> ModelSpec:
     return spec
 
 
-#: Largest ONNX file read (protobuf's limit; weights above it need external data).
-MAX_ONNX_BYTES = 2 << 30
-
-
-def load_onnx_spec(path: str | Path):
-    """``(model, text)``: the ONNX ``ModelProto`` read without external weight data, and the
-    spec JSON in its ``metadata_props`` under :data:`METADATA_KEY` (None when absent).
-
-    Raises:
-        UserError: the file is larger than :data:`MAX_ONNX_BYTES`, or is not a readable ONNX
-            model (protobuf decode or OS error).
-    """
-    import onnx
-
-    try:
-        size = Path(path).stat().st_size
-    except OSError:
-        size = 0  # missing or unreadable: onnx.load says why, below
-    if size > MAX_ONNX_BYTES:
-        raise UserError(f"{path} is larger than {MAX_ONNX_BYTES >> 30} GiB, the protobuf limit "
-                        "of an ONNX file")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # DecodeError, OSError, ...
-        msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        raise UserError(f"cannot read ONNX model {path}: {msg}") from None
-    return model, next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
-
-
 def spec_from_json(text: str, where: str) -> ModelSpec:
     """The spec an engine carries as JSON text: a spec object, or ``{"spec": {...}}`` (a
     sidecar's layout). ``where`` starts the error messages (e.g. ``engine build/x.onnx``).
 
     Raises:
-        UserError: invalid JSON, not a JSON object, or an invalid spec.
+        UserError: invalid JSON (or nested too deep, or a key given twice), not a JSON
+            object, or an invalid spec.
     """
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UserError(f"{where}: invalid spec JSON in {METADATA_KEY!r}: {exc}") from None
+    data = loads_json(text, f"{where}: metadata {METADATA_KEY!r}")
     if not isinstance(data, dict):
         raise UserError(f"{where}: spec {METADATA_KEY!r} is not a JSON object")
-    return spec_from_dict(data.get("spec", data))
+    return _record(data.get("spec", data), f"{where}: metadata {METADATA_KEY!r}")

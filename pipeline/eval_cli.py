@@ -23,10 +23,12 @@ from crnn_deploy.pipeline.ray.cli import eval_on_ray, ray_options
 from crnn_deploy.pipeline.ray.read import expand_inputs
 from crnn_deploy.pipeline.sample_source import image_reader
 from crnn_deploy.pipeline.streams import open_engine
+from crnn_deploy.postprocess.metric_option import echo_notes, metric_option
 from crnn_deploy.postprocess.metrics import write_report
 from crnn_deploy.postprocess.predictions import write_predictions
 from crnn_deploy.postprocess.review import write_misreads
 from crnn_deploy.runtime.options import backend_options, engine_options
+from crnn_deploy.runtime.precision import backend_note
 
 
 @command()
@@ -60,12 +62,13 @@ from crnn_deploy.runtime.options import backend_options, engine_options
               help="Also write misreads.html (each misread word's image, label, prediction, "
                    "confidence) and review.png (accuracy vs. words kept by a confidence "
                    "threshold; needs matplotlib) into --output.")
+@metric_option
 @outside_root_option
 @quiet_option
 @ray_options
 def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision, widths,
-         spec_name, batchsize, prep_threads, ahead, streams, workers, limit, strict, warmup, output,
-         overwrite, misreads, outside_ok, quiet, executor, **ray_opts):
+         spec_name, batchsize, prep_threads, ahead, streams, min_width, workers, limit, strict, warmup, output,
+         overwrite, misreads, metric, outside_ok, quiet, executor, **ray_opts):
     """Run ENGINE on an LMDB in one pass: decode and preprocess in a thread pool,
     overlapped with inference, greedy CTC decode; score when the LMDB has labels.
 
@@ -80,12 +83,13 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     counts as wrong (the denominator is every labeled line) and is reported as unreadable.
     A run where no image could be recognized exits with status 1.
 
-    A labeled LMDB: prints word accuracy (standard protocol: lowercase, [0-9a-z] only, exact
-    match) and the other metrics of crnn-postprocess. An unlabeled one (no label-%09d keys):
+    A labeled LMDB: prints word accuracy under --metric (default latin: lowercase, [0-9a-z]
+    only, exact match; exact for other scripts) and the other metrics of crnn-postprocess,
+    the metric's name beside each number and recorded in accuracy.json and summary.json. An unlabeled one (no label-%09d keys):
     no score. Both print end-to-end images/s (wall clock from the first LMDB read to the last
     decode) beside the engine-only images/s (bare inference calls). --output gets
     predictions.tsv (file, source, text, confidence per sample, LMDB order; confidence: mean
-    max-softmax probability of the emitted steps, see the README).
+    max-softmax probability of the emitted steps, see docs/USAGE.md, "Recognizing images").
 
     --output follows the output rules of common.outputs: it must not exist, be empty, or
     (with --overwrite) be an earlier crnn-eval output; it may not be, hold or lie in the LMDB
@@ -94,7 +98,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     over LMDB shards or a --gt file (parsed on the driver by the same rules; the images must be
     at paths every node can read).
     """
-    options = backend_options(threads, hint, precision, widths, kind="recognizer")
+    options = backend_options(threads, hint, precision, widths, min_width, kind="recognizer")
     if spec_name:
         options["model"] = spec_name  # the pytorch backend builds this spec's architecture
     if misreads and (output is None or executor == "ray"):
@@ -109,7 +113,7 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
     if executor == "ray":  # pipeline.ray.cli: Ray Data over LMDB shards (expanded there) or --gt
         return eval_on_ray(list(lmdb_paths), engine, backend, device, options, batchsize, limit,
                            strict, output, overwrite=overwrite, quiet=quiet, gt=gt, root=root,
-                           **ray_opts)
+                           metric=metric, **ray_opts)
     if gt is not None:
         lmdbs = [GtSet.open(gt, root, outside_ok)]  # parsed whole: a malformed line fails before any work
     if gt is None:
@@ -131,13 +135,14 @@ def main(lmdb_paths, gt, root, engine, backend, device, threads, hint, precision
         # is a file, no permission) fails at once; it is removed on any error
         stage = stack.enter_context(staged) if staged is not None else None
         written = _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict,
-                       warmup, prep_threads, ahead, quiet, misreads, spec_name)
+                       warmup, prep_threads, ahead, quiet, misreads, spec_name, metric)
     if written:  # the stage is published now
         click.echo(f"wrote {output}/{written}")
 
 
 def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, warmup,
-         prep_threads, ahead, quiet=False, misreads=False, spec_name=None) -> str | None:
+         prep_threads, ahead, quiet=False, misreads=False, spec_name=None,
+         metric="latin") -> str | None:
     """Evaluate, print the outcome, write the reports into ``stage`` (if any); returns the
     names written."""
     from tqdm import tqdm
@@ -152,19 +157,24 @@ def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, wa
             raise UserError(f"--spec {spec_name}, but {be.engine} holds model {be.spec.name!r}")
         result = evaluate_many(lmdbs, be, batchsize, limit=limit, warmup=warmup,
                                workers=workers, strict=strict, pipelined=pipelined,
-                               progress=bar.update, threads=prep_threads, ahead=ahead)
+                               progress=bar.update, threads=prep_threads, ahead=ahead,
+                               metric=metric)
         alphabet = be.spec.alphabet
+        note = backend_note(be)
     unscored = f"{lmdb_path} is unlabeled: {len(result.predictions)} predictions, not scored"
     for line in outcome_lines(result.metrics if result.labeled else None, unscored,
                               result.skipped, result.skipped_keys):
         click.echo(line)
+    echo_notes(result.metrics)
     s = result.summary
     click.echo(f"end-to-end: {result.images_per_s:.1f} images/s ({len(result.predictions)} images "
                f"in {result.wall_s:.2f} s, {s['workers']} {s['feeder']}); engine only: "
-               f"{s['throughput']:.1f} images/s ({s['backend']}, batch {s['batch_size']})")
+               f"{s['throughput']:.1f} images/s ({s['backend']}, batch {s['batch_size']})"
+               + (f"; {note}" if note else ""))
     if stage is not None:
         summary = {**s, "end_to_end_images_per_s": round(result.images_per_s, 3),
-                   "skipped": result.skipped, "lmdb": [str(p) for p in lmdbs]}
+                   "skipped": result.skipped, "lmdb": [str(p) for p in lmdbs],
+                   **({"metric": metric} if result.labeled else {})}
         written = "predictions.tsv, summary.json"
         write_predictions(stage, result.predictions)
         atomic_write_json(stage / "summary.json", summary)
@@ -176,7 +186,8 @@ def _run(stage, engine_, pipelined, lmdbs, batchsize, workers, limit, strict, wa
                 samples = result.samples + [(src, lab, "", None) for src, lab, _ in result.unreadable]
                 paths = write_misreads(stage, samples, result.errors,
                                        image_reader(lmdb_path, result.predictions),
-                                       f"crnn-eval: {lmdb_path}, {s['backend']} ({s['engine']})")
+                                       f"crnn-eval: {lmdb_path}, {s['backend']} ({s['engine']})",
+                                       log=lambda m: click.echo(m, err=True), metric=metric)
                 written += "".join(f", {p.name}" for p in paths)
         return written
     return None

@@ -14,7 +14,8 @@ _KEY = re.compile(r"image-[0-9]{9}")
 
 
 def evaluate_many(paths: list, backend: Backend, batch: int | None = None,
-                  limit: int | None = None, warmup: int = 1, **kwargs) -> EvalResult:
+                  limit: int | None = None, warmup: int = 1, metric: str = "latin",
+                  **kwargs) -> EvalResult:
     """:func:`pipeline.fused.evaluate` on each LMDB of ``paths`` in turn (warm-up before the
     first only), merged into one :class:`~pipeline.fused.EvalResult`.
 
@@ -22,26 +23,28 @@ def evaluate_many(paths: list, backend: Backend, batch: int | None = None,
     (``file`` = ``NAME.lmdb/test_{i}.bin``, a source that is a bare key ``NAME.lmdb:image-...``,
     skipped keys ``PATH: key``) so ids stay unique;
     ``limit`` counts over all inputs in order; the metrics score every sample of the labeled
-    inputs; timings add up (``wall_s``, engine ``compute_s``; latency over every batch).
+    inputs under ``metric``; timings add up (``wall_s``, engine ``compute_s``; latency over every batch).
 
     Raises:
         UserError: as ``evaluate``, naming the LMDB.
     """
     if len(paths) == 1:
-        return evaluate(paths[0], backend, batch, limit=limit, warmup=warmup, **kwargs)
+        return evaluate(paths[0], backend, batch, limit=limit, warmup=warmup, metric=metric,
+                        **kwargs)
     parts: list[tuple[Path, EvalResult]] = []
     left = limit
     for k, path in enumerate(paths):
         if left is not None and left <= 0:
             break
-        res = evaluate(path, backend, batch, limit=left, warmup=warmup if k == 0 else 0, **kwargs)
+        res = evaluate(path, backend, batch, limit=left, warmup=warmup if k == 0 else 0,
+                       metric=metric, **kwargs)
         parts.append((path, res))
         if left is not None:
             left -= len(res.predictions) + res.skipped
-    return _merge(parts)
+    return _merge(parts, metric)
 
 
-def _merge(parts: list[tuple[Path, EvalResult]]) -> EvalResult:
+def _merge(parts: list[tuple[Path, EvalResult]], metric: str = "latin") -> EvalResult:
     predictions, samples, unreadable, skipped_keys, latencies = [], [], [], [], []
     skipped, wall, compute = 0, 0.0, 0.0
     for path, r in parts:
@@ -59,7 +62,7 @@ def _merge(parts: list[tuple[Path, EvalResult]]) -> EvalResult:
         wall += r.wall_s
         compute += r.summary["compute_s"]
     labeled = any(r.labeled for _, r in parts)
-    metrics, errors = score_samples(samples, unreadable) if labeled else (None, [])
+    metrics, errors = score_samples(samples, unreadable, metric) if labeled else (None, [])
     summary = {**parts[0][1].summary, "count": len(predictions),
                "throughput": throughput(len(predictions), compute),
                "latency_ms": latency_summary(latencies), "compute_s": round(compute, 6),

@@ -139,7 +139,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
              pipelined: bool = False, warmup: int = 1,
              progress: Callable[[int], None] | None = None, threads: int | None = None,
              ahead: int = 1, nice: int = 0, slice_size: int = 4,
-             balance: bool = True) -> EvalResult:
+             balance: bool = True, metric: str = "latin") -> EvalResult:
     """Run ``backend`` on a clovaai LMDB without intermediate files; score it if labeled.
 
     Args:
@@ -161,6 +161,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
         nice, slice_size: thread feeder: added to the pool threads' nice value; items per
             pool task (:func:`pipeline.feeder.prepare_batches`).
         balance: thread feeder: hand out a batch's images largest encoded size first.
+        metric: how labels are compared (:data:`postprocess.metrics.METRICS`).
 
     Raises:
         UserError: not an LMDB, a bad sample with ``strict``, or no good sample at all.
@@ -248,7 +249,7 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
     if labeled:
         samples = [(src, label, text, conf)
                    for (_, src, text, conf), label in zip(predictions, labels)]
-        metrics, errors = score_samples(samples, unreadable)
+        metrics, errors = score_samples(samples, unreadable, metric)
     summary = {"backend": backend.name, "engine": str(backend.engine), "batch_size": batch,
                "count": len(predictions), "throughput": throughput(len(predictions), backend.busy_s),
                "latency_ms": latency_summary(latencies), "compute_s": round(backend.busy_s, 6),

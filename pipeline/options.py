@@ -19,12 +19,18 @@ _FEED_OPTIONS = [
                  help="N engine copies, one thread each, run consecutive batches at once "
                       "(pipeline.streams) [default: 2 on CPU without --threads/--hint; "
                       "1: one engine with its own threads]."),
+    click.option("--min-width", "min_width", type=click.IntRange(min=1), default=None,
+                 help="A keep-ratio model whose width follows the word (ppocrv4-rec): pad each "
+                      "word to at least this many columns, rounded up to the model's stride "
+                      "(8), instead of the spec's smallest width (320, PaddleOCR's "
+                      "rec_image_shape, RapidOCR's exact text) [default: the spec's]."),
 ]
 
 
 def feed_options(func):
-    """Add --batchsize/--batch-size, --prep-threads, --ahead, --streams to a command: how
-    batches are prepared and fed to the engine (pipeline.feeder, pipeline.streams)."""
+    """Add --batchsize/--batch-size, --prep-threads, --ahead, --streams, --min-width to a
+    command: how batches are prepared and fed to the engine (pipeline.feeder, pipeline.streams,
+    runtime.padding)."""
     for option in reversed(_FEED_OPTIONS):
         func = option(func)
     return func

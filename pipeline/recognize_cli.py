@@ -17,8 +17,10 @@ from crnn_deploy.pipeline.options import feed_options, outside_root_option, quie
 from crnn_deploy.pipeline.ray.cli import ray_options, recognize_on_ray
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
 from crnn_deploy.pipeline.row_formats import FORMATS, RowWriter
+from crnn_deploy.postprocess.metric_option import echo_notes, metric_option
 from crnn_deploy.postprocess.metrics import format_metrics, score_samples
 from crnn_deploy.runtime.options import backend_options, engine_options
+from crnn_deploy.runtime.precision import backend_note
 
 #: Bad images printed one by one on stderr (the rest are counted).
 MAX_REPORTED = 20
@@ -48,11 +50,13 @@ def check_output(output: Path, inputs: tuple[str, ...], engine: Path, overwrite:
     return fmt
 
 
-def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: bool):
+def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: bool,
+                metric: str = "latin"):
     """Write the rows of ``source`` (a context manager yielding ``rows`` and ``report``) with
     ``writer``, each named by the next ``(name, label)`` of ``named`` (filled as the inputs
     are read: rows come in input order, one per input); returns ``(done, bad, wall_s, ray_result or None,
-    metrics or None)`` (metrics: with ``labels``, the unreadable images counted as wrong).
+    metrics or None)`` (metrics: with ``labels``, under ``metric``, the unreadable images
+    counted as wrong).
 
     Raises:
         UserError: a bad image with ``strict``; no image recognized at all.
@@ -82,7 +86,7 @@ def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: 
             raise UserError(f"no image could be recognized ({bad} bad; first: {first_bad})")
         writer.close()
         writer.out.flush()
-        metrics = score_samples(scored, unreadable)[0] if labeled else None
+        metrics = score_samples(scored, unreadable, metric)[0] if labeled else None
         return done, bad, wall, getattr(src, "result", None), metrics
 
 
@@ -107,11 +111,12 @@ def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: 
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: only on a terminal]; with --executor ray, "
                    "Ray Data's progress bars (only when asked for).")
+@metric_option
 @outside_root_option
 @quiet_option
 @ray_options
 def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, precision, widths, output,
-         batchsize, prep_threads, ahead, streams, strict, overwrite, progress, outside_ok, quiet,
+         batchsize, prep_threads, ahead, streams, min_width, strict, overwrite, progress, metric, outside_ok, quiet,
          executor,
          **ray_opts):
     """Recognize the words in IMAGES_OR_DIRS (files, or folders searched for image files).
@@ -122,8 +127,11 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
     find words -name '*.png' | crnn-recognize --engine build/nano-ocr_bs16.onnx - -o preds.csv
     crnn-recognize --engine build/nano-ocr_bs16.onnx --gt words/gt.txt -o preds.json
 
-    Each image is read, decoded and preprocessed with the engine's spec (grey, PIL resize,
-    (x/255 - 0.5)/0.5) in a thread pool while the engine runs the previous batch; outputs
+    Each image is read, decoded and preprocessed as the engine's spec says (channels, size,
+    resize, normalization: e.g. nano-ocr grey, PIL bilinear stretch to 128x32, (x/255 -
+    0.5)/0.5; PP-OCRv4 BGR, OpenCV keep-ratio to height 48; english_g2 grey, OpenCV, height
+    64; `crnn-convert inspect ENGINE` prints it) in a thread pool while the engine runs the
+    previous batch; outputs
     are greedy-CTC decoded. One row per image, in input order: path, text (raw greedy decode),
     confidence in [0, 1] (mean softmax probability of the emitted steps, PaddleOCR's formula;
     0 for an empty word). Bad images (unreadable, undecodable, > 50 Mpixel) are reported by
@@ -133,7 +141,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
     that appeared meanwhile (two runs to one path: one wins, the other fails; --overwrite
     replaces only a file this tool wrote, recorded in a hidden .NAME.crnn-deploy.json beside
     it); stdout rows are streamed. A summary line (images, images/s) goes to stderr; with
-    --gt, the metrics of crnn-eval too. Rows of --list and --gt images are named by the path
+    --gt, the metrics of crnn-eval too (under --metric). Rows of --list and --gt images are named by the path
     as listed.
 
     --executor ray runs the same stages on Ray Data (pipeline.ray.executor.run over an image list;
@@ -153,7 +161,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
         for path, name, label in src.rows():
             named.append((name, label))
             yield path
-    options = backend_options(threads, hint, precision, widths)
+    options = backend_options(threads, hint, precision, widths, min_width)
     if quiet:
         progress = False
     if executor == "ray":
@@ -163,8 +171,9 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
                                   log=None if quiet else (lambda m: click.echo(m, err=True)),
                                   **ray_opts)
     else:
+        remark: dict = {}
         source = _local_rows(paths(), src.total, engine, batchsize, prep_threads, backend,
-                             device, ahead, options, progress, streams)
+                             device, ahead, options, progress, streams, remark)
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output is not None:  # hidden temporary beside it, renamed when complete
@@ -173,27 +182,32 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
             out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
         writer = RowWriter(out, fmt or "tsv", header=fmt is not None)
         done, bad, wall, ray_res, metrics = _write_rows(source, writer, named,
-                                                         src.labels is not None, strict)
+                                                         src.labels is not None, strict,
+                                                         metric)
     if bad > MAX_REPORTED:
         click.echo(f"... and {bad - MAX_REPORTED} more bad image(s)", err=True)
     for line in format_metrics(metrics) if metrics is not None else []:
         click.echo(line, err=True)
+    echo_notes(metrics)
     if ray_res is not None:  # the Ray job's wall clock (read to Parquet), start-up apart
         rate = f"{ray_res.images_per_s:.1f} images/s end to end on Ray ({ray_res.actors} " \
                f"actor(s); start-up {ray_res.startup_s:.1f} s not included)"
     else:
         rate = f"{done / wall if wall > 0 else 0.0:.1f} images/s end to end"
+    note = remark.get("note") if executor != "ray" else None
     if not quiet:
         click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate}"
-                   + (f"; wrote {output}" if output is not None else ""), err=True)
+                   + (f"; wrote {output}" if output is not None else "")
+                   + (f"; {note}" if note else ""), err=True)
 
 
 class _LocalRows:
     """The local executor's rows (``path, text, confidence, error``, input order) and the
     progress bar's ``report`` (a line on stderr that does not break the bar)."""
 
-    def __init__(self, rec, bar, paths):
+    def __init__(self, rec, bar, paths: list[str], note: dict):
         self.rec, self.bar, self.paths = rec, bar, paths
+        note["note"] = backend_note(rec.backend)  # the summary line's precision remark
 
     @property
     def rows(self):
@@ -209,7 +223,7 @@ class _LocalRows:
 
 @contextlib.contextmanager
 def _local_rows(paths, total, engine, batchsize, prep_threads, backend, device, ahead, options,
-                progress, streams=None):
+                progress, streams=None, note=None):
     from tqdm import tqdm
 
     from crnn_deploy.pipeline.recognizer import Recognizer
@@ -218,7 +232,7 @@ def _local_rows(paths, total, engine, batchsize, prep_threads, backend, device, 
                     ahead=ahead, streams=streams, **options) as rec, \
             tqdm(total=total, unit="img", desc="recognize", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
-        yield _LocalRows(rec, bar, paths)
+        yield _LocalRows(rec, bar, paths, {} if note is None else note)
 
 
 if __name__ == "__main__":  # pragma: no cover

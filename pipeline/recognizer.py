@@ -107,7 +107,7 @@ def check_options(batch_size, threads, prep_threads, ahead, streams, hint, preci
                              ("streams", streams, 1)):
         _check_int(name, value, low)
     for name, value, allowed in (("hint", hint, ("LATENCY", "THROUGHPUT")),
-                                 ("precision", precision, ("f32", "bf16", "f16")),
+                                 ("precision", precision, ("f32", "bf16", "f16", "auto")),
                                  ("channel_order", channel_order, CHANNEL_ORDERS)):
         if value is not None and str(value).lower() not in [a.lower() for a in allowed]:
             raise OptionError(f"Recognizer: {name} must be one of {', '.join(allowed)}, "
@@ -116,7 +116,7 @@ def check_options(batch_size, threads, prep_threads, ahead, streams, hint, preci
 
 #: The keyword options of :class:`Recognizer`: the names of the crnn-recognize options.
 RECOGNIZER_OPTIONS = ("batch_size", "threads", "prep_threads", "ahead", "streams", "hint",
-                      "precision", "widths", "backend", "device", "channel_order")
+                      "precision", "widths", "min_width", "backend", "device", "channel_order")
 
 
 class Recognizer:
@@ -135,8 +135,9 @@ class Recognizer:
         streams: n > 1: n engine copies, one thread each, run consecutive batches at once
             (:func:`pipeline.streams.open_engine`; default: 2 on CPU unless ``threads`` or
             ``hint`` is given; 1: one engine with its own threads).
-        hint, precision: OpenVINO ``PERFORMANCE_HINT`` (LATENCY, THROUGHPUT), precision (f32, bf16, f16).
+        hint, precision: OpenVINO ``PERFORMANCE_HINT``, precision (f32, bf16, f16, auto).
         widths: OpenVINO static-shape widths (:func:`runtime.widths.engine_widths`).
+        min_width: pad each word to at least this many columns (:mod:`runtime.padding`).
         backend, device: as for ``crnn-infer --backend/--device``.
         channel_order: ``"rgb"`` (default, PIL's order) or ``"bgr"`` (OpenCV's: what
             ``cv2.imread`` returns): how the channels of (H, W, 3) and (H, W, 4) arrays are read.
@@ -159,11 +160,11 @@ class Recognizer:
     def __init__(self, engine: str | os.PathLike, batch_size: int | None = None, *,
                  threads: int | None = None, prep_threads: int | None = None, ahead: int = 1,
                  streams: int | None = None, hint: str | None = None,
-                 precision: str | None = None, widths=None, backend: str | None = None,
+                 precision: str | None = None, widths=None, min_width: int | None = None, backend=None,
                  device: str = "CPU", channel_order: str = "rgb", **unknown):
         check_options(batch_size, threads, prep_threads, ahead, streams, hint, precision,
                       channel_order, unknown)
-        options = backend_options(threads, hint, precision, widths, kind="recognizer")
+        options = backend_options(threads, hint, precision, widths, min_width, kind="recognizer")
         be, self.pipelined = open_engine(Path(engine), backend, device, streams, **options)
         self.backend = be.load()
         self.spec = self.backend.spec

@@ -61,8 +61,9 @@ class Streams(Backend):
         return self.members[0].infer(x)
 
     def batch_rows(self, n: int, batch: int) -> int:
-        """The members' :meth:`runtime.base.Backend.batch_rows`."""
-        return self.members[0].batch_rows(n, batch)
+        """The members' :meth:`runtime.base.Backend.batch_rows` (asked of each: OpenVINO notes
+        the full batch)."""
+        return [m.batch_rows(n, batch) for m in self.members][0]
 
     def _run(self, member: Backend, x: np.ndarray) -> tuple[np.ndarray, float]:
         with self._lock:

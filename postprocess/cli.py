@@ -12,6 +12,7 @@ from crnn_deploy.common.cli import command
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.second_pass_list import NAME, write_list
 from crnn_deploy.models.specs import get_spec
+from crnn_deploy.postprocess.metric_option import echo_notes, metric_option
 from crnn_deploy.postprocess.metrics import format_metrics, score_samples, write_report
 from crnn_deploy.postprocess.predictions import (
     find_names,
@@ -47,9 +48,10 @@ from crnn_deploy.postprocess.second_pass import low_list, merge_second_pass
               help="A model with a second pass: the crnn-infer result of the inputs that "
                    "crnn-preprocess lmdb-to-bin --second-pass staged from RESULT_DIR/"
                    "second_pass.json; the more confident reading of each is kept.")
+@metric_option
 def main(result_dir: str, label_txt: str | None, names: str | None, model: str | None,
          alphabet: str | None, misreads: bool, allow_missing: bool,
-         second_pass: str | None) -> None:
+         second_pass: str | None, metric: str = "latin") -> None:
     """Decode RESULT_DIR into predictions.tsv; with LABEL_TXT, also report word accuracy.
 
     \b
@@ -66,21 +68,23 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
     repeats, drop blanks. Confidence (PaddleOCR's CTCLabelDecode formula): the mean, over the
     steps that emit a character, of the softmax probability of the best class; 0 for an
     empty word.
-    Metrics: word accuracy under the standard protocol (lowercase, keep [0-9a-z], exact
-    match; as in the CRNN paper and clovaai/deep-text-recognition-benchmark), case-sensitive
-    word accuracy, mean normalized edit distance (a distance in [0, 1], lower is better)
-    and character error rate (edits / ground-truth characters), the last two on the
-    normalized strings.
+    Metrics: word accuracy under --metric (default latin: lowercase, keep [0-9a-z], exact
+    match; the protocol of the Latin benchmarks, as in the CRNN paper and
+    clovaai/deep-text-recognition-benchmark; exact, exact-nospace and case-insensitive for
+    other scripts, docs/METRICS.md), case-sensitive word accuracy, mean normalized edit
+    distance (a distance in [0, 1], lower is better) and character error rate (edits /
+    ground-truth characters), the last two on the strings as --metric normalizes them.
+    Labels holding characters the metric drops are counted in a note on stderr.
 
     \b
     Outputs (written to a temporary name, then renamed):
       RESULT_DIR/predictions.tsv  header, then file, source, text, confidence per sample
                                 (source: from names.txt, else empty)
     and with LABEL_TXT:
-      RESULT_DIR/accuracy.json  total, correct, word_accuracy (0..1),
+      RESULT_DIR/accuracy.json  metric, total, correct, word_accuracy (0..1),
                                 word_accuracy_case_sensitive, mean_ned, cer, missing, alphabet
       RESULT_DIR/errors.tsv     source, label, prediction, confidence, error of each wrong
-                                sample (standard protocol; source from names.txt, else
+                                sample (under --metric; source from names.txt, else
                                 the file name)
 
     \b
@@ -143,7 +147,7 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         return
     scored = [(sources.get(name) or name, label, pred, conf)  # the source path is the id
               for (name, label, pred), conf in zip(decoded.samples, decoded.confidences)]
-    metrics, errors = score_samples(scored)
+    metrics, errors = score_samples(scored, metric=metric)
     missing = len(decoded.missing)
     try:
         acc_path, err_path = write_report(
@@ -155,12 +159,14 @@ def main(result_dir: str, label_txt: str | None, names: str | None, model: str |
         raise UserError(f"cannot write the report into {result_dir}: {exc}") from None
     for line in format_metrics(metrics, missing=missing):
         click.echo(line)
+    echo_notes(metrics)
     extra = ""
     if misreads:
         files = {(sources.get(name) or name): name for name, _, _ in decoded.samples}
         try:
             paths = write_misreads(result_dir, scored, errors, staged_images(result_dir, files),
-                                   f"crnn-postprocess: {result_dir}")
+                                   f"crnn-postprocess: {result_dir}",
+                                   log=lambda m: click.echo(m, err=True), metric=metric)
         except OSError as exc:
             raise UserError(f"cannot write the misreads page into {result_dir}: {exc}") from None
         extra = "".join(f", {p}" for p in paths)

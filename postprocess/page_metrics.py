@@ -10,22 +10,23 @@ GT boxes, hmean = their harmonic mean). Three choices differ on purpose:
   threshold in GT-then-prediction order): the pairs are also used for end-to-end reading, where
   the best-overlapping prediction is the one that should carry the word. The counts differ only
   when a box overlaps two others at IoU >= 0.5 (which then overlap each other);
-* the threshold is inclusive (DESIGN.md: IoU >= 0.5; PaddleOCR: > 0.5), equal only at exactly 0.5;
+* the threshold is inclusive (docs/DESIGN.md: IoU >= 0.5; PaddleOCR: > 0.5), equal only at exactly 0.5;
 * a self-intersecting quadrilateral is repaired (``shapely.make_valid``) and counted, not
   skipped; there are no "don't care" boxes (a GT text ``###`` is an ordinary word).
 
 End to end: a GT box is read right when its matched prediction's text equals the GT text under
-``metric``: ``"latin"`` (default; the benchmark protocol of :func:`metrics.normalize_standard`:
-lowercase, keep ``[0-9a-z]``) or ``"exact"`` (the raw strings, for scripts the Latin protocol
-would strip). e2e_accuracy = right / GT boxes.
+``metric``, a name of :data:`postprocess.metrics.METRICS` (the words' ``--metric``): ``"latin"``
+(default; lowercase, keep ``[0-9a-z]``, the benchmark protocol), ``"exact"`` (the raw strings,
+for scripts the Latin protocol would strip), ``"exact-nospace"``, ``"case-insensitive"``.
+e2e_accuracy = right / GT boxes.
 """
 from __future__ import annotations
 
 from crnn_deploy.common.errors import OptionError, UserError
-from crnn_deploy.postprocess.metrics import normalize_standard
+from crnn_deploy.postprocess.metrics import METRICS as WORD_METRICS
 from crnn_deploy.postprocess.pages_jsonl import validate_page
 
-METRICS = {"latin": normalize_standard, "exact": lambda text: text}
+METRICS = {name: normalize for name, (normalize, _, _) in WORD_METRICS.items()}
 
 
 def _polygons(boxes: list[dict]):

@@ -1,5 +1,5 @@
 """The primary output of postprocess, ``predictions.tsv``, and the ``names.txt`` it takes its
-source column from (DESIGN.md, "Predictions").
+source column from (docs/DESIGN.md, "Predictions").
 
 ``names.txt`` (written by ``crnn-preprocess lmdb-to-bin``): ``test_{i}.bin<TAB>source`` per
 sample, the source being the image path (``path-%09d``) or the LMDB key ``image-%09d``.
@@ -17,7 +17,7 @@ from crnn_deploy.common.fileio import atomic_write_text
 from crnn_deploy.common.inputs import read_text_file
 from crnn_deploy.common.names import tsv_line, unescape_name
 
-#: Columns of ``predictions.tsv`` (DESIGN.md, "Predictions"); the file starts with this header.
+#: Columns of ``predictions.tsv`` (docs/DESIGN.md, "Predictions"); the file starts with this header.
 PREDICTION_COLUMNS = ("file", "source", "text", "confidence")
 NAMES_NAME = "names.txt"
 #: Largest names.txt read (bytes): 1,000,000 samples with 1 KB paths.

@@ -1,7 +1,7 @@
 """Reading the inputs of postprocess: label.txt, RESULT_DIR/meta.json and the result files
 (names.txt and predictions.tsv: :mod:`postprocess.predictions`).
 
-Result files (written by runtime/, see shared/docs/DESIGN.md): for a label.txt entry
+Result files (written by runtime/, see docs/DESIGN.md): for a label.txt entry
 ``test_{i}.bin``, ``RESULT_DIR/test_{i}_0.bin`` (raw float32 little-endian, shape (T, 1, C),
 ``T * C * 4`` bytes) or ``RESULT_DIR/test_{i}_0.npy`` (numpy format, same shape). Files are read
 in chunks straight into one preallocated (chunk, T, C) buffer and each chunk is decoded at once,

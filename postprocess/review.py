@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from crnn_deploy.common.fileio import atomic_write_bytes, atomic_write_text
-from crnn_deploy.postprocess.metrics import normalize_standard
+from crnn_deploy.postprocess.metrics import DEFAULT_METRIC, normalizer
 
 #: Word accuracy the review threshold aims at (kept words only).
 TARGET = 0.99
@@ -40,12 +40,13 @@ MAX_THUMB_PIXELS = 50_000_000
 PAGE_HEAD = "<!DOCTYPE html>\n<!-- crnn-deploy misreads -->\n"
 
 
-def review_curve(samples: Iterable[tuple]) -> dict:
+def review_curve(samples: Iterable[tuple], metric: str = DEFAULT_METRIC) -> dict:
     """The review trade-off of ``(id, label, prediction, confidence)`` rows (confidence None
-    for an unreadable image: always reviewed).
+    for an unreadable image: always reviewed), right or wrong under ``metric``
+    (:data:`postprocess.metrics.METRICS`).
 
     Keeping the words with confidence >= t, for every distinct t of the run: ``kept`` (share
-    of all words kept, in [0, 1]), ``accuracy`` (standard-protocol word accuracy of the kept
+    of all words kept, in [0, 1]), ``accuracy`` (word accuracy under ``metric`` of the kept
     words), ``thresholds`` (t); ``pick``: the index marked (the most words kept at accuracy >=
     :data:`TARGET`, else at the best accuracy), ``reached``: whether TARGET was reached;
     ``total``: the number of words.
@@ -57,8 +58,8 @@ def review_curve(samples: Iterable[tuple]) -> dict:
     if not rows:
         raise ValueError("no samples")
     conf = np.array([-1.0 if r[3] is None else float(r[3]) for r in rows])
-    right = np.array([r[3] is not None and normalize_standard(r[1]) == normalize_standard(r[2])
-                      for r in rows])
+    norm = normalizer(metric)
+    right = np.array([r[3] is not None and norm(r[1]) == norm(r[2]) for r in rows])
     order = np.argsort(-conf, kind="stable")
     conf, right = conf[order], right[order]
     n = len(rows)
@@ -79,7 +80,8 @@ def review_curve(samples: Iterable[tuple]) -> dict:
             "reached": bool(len(ok)), "total": n}
 
 
-def write_review_png(path: str | Path, samples: Iterable[tuple], title: str) -> dict:
+def write_review_png(path: str | Path, samples: Iterable[tuple], title: str,
+                     metric: str = DEFAULT_METRIC) -> dict:
     """Plot :func:`review_curve` of ``samples`` to ``path`` (PNG, written atomically);
     returns the curve.
 
@@ -92,7 +94,7 @@ def write_review_png(path: str | Path, samples: Iterable[tuple], title: str) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    c = review_curve(samples)
+    c = review_curve(samples, metric)
     i = c["pick"]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
     try:
@@ -192,27 +194,34 @@ def build_page(errors: Sequence[tuple], image: Callable[[str], bytes | None], ti
 
 def write_misreads(out_dir: str | Path, samples: Sequence[tuple], errors: Sequence[tuple],
                    image: Callable[[str], bytes | None], title: str,
-                   log: Callable[[str], None] | None = None) -> list[Path]:
+                   log: Callable[[str], None] | None = None,
+                   metric: str = DEFAULT_METRIC) -> list[Path]:
     """Write ``out_dir/review.png`` and ``out_dir/misreads.html`` (each atomically; the page
     links review.png when it was written) for the scored ``samples`` (``(source, label,
     prediction, confidence)``, unreadable ones with confidence None) and their ``errors``
-    (the rows of errors.tsv). Returns the paths written; review.png is left out when
-    matplotlib is missing. Rows left out of the page (:func:`build_page`'s caps) are said
-    through ``log`` (default: a line on stderr).
+    (the rows of errors.tsv), right or wrong under ``metric``. Returns the paths written;
+    review.png is left out when matplotlib is missing or no word has a confidence, and
+    ``log`` (default: a line on stderr) says why. Rows left out of the page
+    (:func:`build_page`'s caps) are said through ``log`` too.
 
     Raises:
         OSError: ``out_dir`` is not writable.
     """
     out_dir = Path(out_dir)
     review = out_dir / "review.png"
+    say = log or (lambda m: print(m, file=sys.stderr))
     try:
-        write_review_png(review, samples, title)
+        write_review_png(review, samples, title, metric)
         written = [review]
-    except (ImportError, ValueError):  # no matplotlib; no word with a confidence: no plot
+    except ImportError:
+        say("review.png skipped: matplotlib is not installed (pip install "
+            "'crnn-deploy[report]'); misreads.html written")
+        written = []
+    except ValueError:  # no word with a confidence: nothing to plot
+        say("review.png skipped: no word has a confidence to plot")
         written = []
     page, left = build_page(errors, image, title, len(samples), bool(written))
     if left:
-        (log or (lambda m: print(m, file=sys.stderr)))(
-            f"misreads.html: {left} of {len(errors)} misread rows left out (size cap); the "
+        say(f"misreads.html: {left} of {len(errors)} misread rows left out (size cap); the "
             "full list is in errors.tsv")
     return [atomic_write_text(out_dir / "misreads.html", page), *written]

@@ -22,7 +22,7 @@ def _user_errors():
 
 @group()
 def main() -> None:
-    """Preprocessing for CRNN deployment (see shared/docs/DESIGN.md)."""
+    """Preprocessing for CRNN deployment (see docs/DESIGN.md)."""
 
 
 @main.command("build-lmdb")

@@ -1,6 +1,6 @@
 """Reading LMDBs in the clovaai layout, in streaming fashion.
 
-Layout (``shared/docs/DESIGN.md``): ``num-samples`` (ASCII decimal), ``image-%09d`` (the encoded
+Layout (``docs/DESIGN.md``): ``num-samples`` (ASCII decimal), ``image-%09d`` (the encoded
 image bytes, as read from the image file) and ``label-%09d`` (UTF-8), indices 1..num-samples.
 An LMDB without any ``label-%09d`` key is unlabeled (the clovaai reader convention): its samples
 have the label None. ``path-%09d`` (UTF-8), when present, is the source path of the image.

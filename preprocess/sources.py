@@ -156,9 +156,10 @@ def read_gt(gt: str | Path, root: str | Path | None = None, outside_ok: bool = F
         else:
             samples.append((lineno, rel, label))
     if bad:
-        more = f" (and {len(bad) - MAX_BAD_LINES} more)" if len(bad) > MAX_BAD_LINES else ""
-        raise UserError(f"{gt}: {len(bad)} malformed line(s){more}; expected 'path<TAB>label' "
-                        "per line:\n  " + "\n  ".join(bad[:MAX_BAD_LINES]))
+        n = f"{len(bad)} malformed line" + ("s" if len(bad) > 1 else "")
+        first = f"; the first {MAX_BAD_LINES}" if len(bad) > MAX_BAD_LINES else ""
+        raise UserError(f"{gt}: {n} (expected 'path<TAB>label' per line){first}:\n  "
+                        + "\n  ".join(bad[:MAX_BAD_LINES]))
     if not samples:
         raise UserError(f"{gt}: no sample (expected 'path<TAB>label' lines)")
     if not any((root / rel).exists() for _, rel, _ in samples):  # stops at the first found

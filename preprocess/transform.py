@@ -1,6 +1,6 @@
 """The single-image transform of the CRNN models: encoded bytes -> float32 (C, H, W) tensor.
 
-This is the training transform of every supported spec (see ``shared/docs/DESIGN.md``)::
+This is the training transform of every supported spec (see ``docs/DESIGN.md``)::
 
     img = Image.open(...).convert("L")                      # grey, uint8
     img = img.resize((W, H), Image.BILINEAR)                 # BICUBIC for ``crnn-modelzoo``
@@ -179,7 +179,8 @@ def open_image_opencv(data: bytes | Image.Image, channels: str = "gray",
     return Image.fromarray(a, "L") if grey else Image.fromarray(a[:, :, ::-1], "RGB")
 
 
-def keep_ratio_widths(size: tuple[int, int], spec: ModelSpec) -> tuple[int, int]:
+def keep_ratio_widths(size: tuple[int, int], spec: ModelSpec, batch_width: int | None = None
+                      ) -> tuple[int, int]:
     """``(resized, bucket)`` widths of an image of ``size`` = (w, h) pixels under a keep-ratio
     ``spec`` of height H, smallest width Wmin (fixed width: Wmin = Wmax = W).
 
@@ -188,11 +189,19 @@ def keep_ratio_widths(size: tuple[int, int], spec: ModelSpec) -> tuple[int, int]
     [Wmin, Wmax]; it is resized to ``min(ceil(H * w / h), Wown)`` columns (at least 1) and
     padded on the right to ``bucket`` = Wown rounded up to ``spec.width_multiple`` (at most
     Wmax). A batch pads every row further to its widest bucket.
+
+    ``batch_width``: the width of the batch the image is read in, as PaddleOCR computes it for
+    a batch (:func:`runtime.widths.ratio_batches`): the image is resized to
+    ``min(ceil(H * w / h), batch_width)`` columns and padded to ``batch_width`` (for an image
+    narrower than the batch's widest, ceil instead of the single image's int: RapidOCR's
+    ``resize_norm_img`` with the batch's ``max_wh_ratio``).
     """
     w, h = size
     _, height, wmin = spec.input_shape
     wmax = spec.width_max or wmin
     ratio = w / float(h)
+    if batch_width is not None:
+        return max(1, min(math.ceil(height * ratio), batch_width)), batch_width
     own = min(max(int(height * max(wmin / height, ratio)), wmin), wmax)
     resized = max(1, min(math.ceil(height * ratio), own))
     m = spec.width_multiple
@@ -228,7 +237,7 @@ def _resize(img: Image.Image, size: tuple[int, int], spec: ModelSpec) -> np.ndar
 
 
 def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | None = None,
-                     contrast: float | None = None) -> np.ndarray:
+                     contrast: float | None = None, batch_width: int | None = None) -> np.ndarray:
     """One image -> the model input of ``spec``: float32 (C, H, W) array.
 
     The transform: channels as ``spec.channels`` (grey as ``convert('L')`` in training; RGB or
@@ -243,6 +252,8 @@ def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | No
         spec: the model spec.
         width: keep-ratio only: pad to this width (at least the image's bucket width) instead
             of the image's own bucket width.
+        batch_width: keep-ratio only: resize within and pad to the width of the batch the
+            image is read in (:func:`keep_ratio_widths`; PaddleOCR's batching).
         contrast: grey only: stretch the resized image's contrast to this target
             (:func:`preprocess.height_fit.stretch_contrast`; the ``decoding.second_pass_*``
             reading).
@@ -269,7 +280,7 @@ def preprocess_image(data: bytes | Image.Image, spec: ModelSpec, width: int | No
     if spec.resize_mode == "stretch":
         resized, bucket = w, w
     else:
-        resized, bucket = keep_ratio_widths(img.size, spec)
+        resized, bucket = keep_ratio_widths(img.size, spec, batch_width)
     a = _resize(img, (resized, h), spec)
     a = (a if contrast is None else stretch_contrast(a, contrast)).astype(np.float32)
     x = (a.reshape(h, resized, -1).transpose(2, 0, 1) if c == 3 else a.reshape(1, h, resized))

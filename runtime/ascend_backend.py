@@ -17,14 +17,14 @@ Options: ``device_id`` (int, default 0), or device ``NPU:1``.
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.models.specs import read_sidecar, sidecar_path
+from crnn_deploy.models.specs import read_sidecar, read_sidecar_data
 from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.engine_spec import output_index
 
 INSTALL_HINT = ("install the CANN toolkit, then the aclruntime and ais_bench wheels of the "
                 "ais_bench tool (Ascend/tools ais-bench_workload/tool/ais_bench)")
@@ -81,7 +81,7 @@ class OmSession:
     """
 
     def __init__(self, path, output_shape: tuple[int, int], gears: list[int] | None = None,
-                 device_id: int = 0, widths: dict[int, int] | None = None):
+                 device_id: int = 0, widths: dict[int, int] | None = None, spec=None):
         from ais_bench.infer.interface import InferSession
 
         try:
@@ -91,6 +91,10 @@ class OmSession:
         desc = self.session.get_inputs()
         if len(desc) != 1:
             raise UserError(f"{path}: expected 1 input, the OM has {len(desc)}")
+        #: the output the spec names (runtime.engine_spec.output_index), not simply the first
+        outputs = getattr(self.session, "get_outputs", None)  # ais_bench's output descriptors
+        self.output = 0 if spec is None or outputs is None else output_index(
+            [o.name for o in outputs()], spec, path)
         shape = [int(d) for d in desc[0].shape]
         self.input_shape = tuple(shape[1:])
         self.dynamic = shape[0] < 0
@@ -116,17 +120,17 @@ class OmSession:
                 raise UserError(f"the OM runs batch {self.gears[0]} at widths {sorted(self.widths)}, "
                                 f"got {n} x width {w}")
             out = self.session.infer([np.ascontiguousarray(x)], mode="dymhw")
-            return to_tbc(out[0], self.widths[w], n, self.classes, n)
+            return to_tbc(out[self.output], self.widths[w], n, self.classes, n)
         if not self.dynamic:
             if n != self.gears[0]:
                 raise UserError(f"the OM has a static batch of {self.gears[0]}, got {n}")
             out = self.session.infer([x], mode="static")
-            return to_tbc(out[0], self.seq_len, n, self.classes, n)
+            return to_tbc(out[self.output], self.seq_len, n, self.classes, n)
         gear = pick_gear(n, self.gears)
         if gear != n:
             x = np.concatenate([x, np.zeros((gear - n, *x.shape[1:]), np.float32)])
         out = self.session.infer([np.ascontiguousarray(x)], mode="dymbatch")
-        return to_tbc(out[0], self.seq_len, gear, self.classes, n)
+        return to_tbc(out[self.output], self.seq_len, gear, self.classes, n)
 
     def close(self) -> None:
         if getattr(self, "session", None) is not None:
@@ -162,9 +166,10 @@ class AscendBackend(Backend):
         if self.spec.kind != "recognizer":  # OmSession sizes (T, N, C) outputs
             raise UserError(f"engine {self.engine}: the ascend backend runs recognizers; the OM "
                             f"of a {self.spec.kind} ({self.spec.name}) does not run here yet")
-        side = json.loads(sidecar_path(self.engine).read_text())
+        side = read_sidecar_data(self.engine)
         gears, widths = side.get("dynamic_batch"), side.get("widths")
-        self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id(), widths)
+        self.session = OmSession(self.engine, self.spec.output_shape, gears, self._device_id(), widths,
+                                 spec=self.spec)
         if widths:  # (N, C, -1, -1): C is the spec's; the gears are the widths it runs
             self.widths = tuple(sorted(self.session.widths))
         elif self.session.input_shape != tuple(self.spec.input_shape):

@@ -19,6 +19,7 @@ import numpy as np
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import ModelSpec
+from crnn_deploy.runtime.engine_spec import check_engine_path
 
 
 class Backend(abc.ABC):
@@ -125,8 +126,7 @@ class Backend(abc.ABC):
                 a spec of another kind than ``expect_kind``.
         """
         if not self._loaded:
-            if not self.engine.is_file():
-                raise UserError(f"engine not found: {self.engine}")
+            check_engine_path(self.engine)  # not found / a folder / a FIFO / empty
             reason = self.unavailable_reason()
             if reason is None and not self.is_available():  # a subclass overriding is_available
                 reason = "is_available() is False"
@@ -138,6 +138,10 @@ class Backend(abc.ABC):
                 self._close()
                 raise UserError(f"engine {self.engine} holds a {self.spec.kind} "
                                 f"({self.spec.name!r}); a {self.expect_kind} is needed here")
+            if self.options.get("min_width") is not None:  # runtime.padding
+                from crnn_deploy.runtime.padding import padded_spec
+
+                self.spec = padded_spec(self.spec, self.options["min_width"])
             self._loaded = True
         return self
 

@@ -7,7 +7,10 @@ Options:
   requests in flight with an ``AsyncInferQueue``.
 * ``precision``: ``INFERENCE_PRECISION_HINT``, ``f32`` (default) or ``bf16`` / ``f16``.
   f32 is set explicitly because on CPUs with bf16 support OpenVINO otherwise runs bf16
-  silently (nano-ocr logits then move by ~0.1 against ONNX Runtime).
+  silently (nano-ocr logits then move by ~0.1 against ONNX Runtime). ``auto``: bf16 when
+  this CPU runs it natively and the IR's recorded bf16 check lost at most 0.1 points, else
+  f32 (:func:`runtime.precision.choose_precision`); ``self.precision`` is the one used and
+  ``self.precision_note`` what the summary line says about it.
 * ``threads``: ``INFERENCE_NUM_THREADS``; ``nireq``: number of async requests (overrides the
   compiled model's optimum).
 * ``pinning``: ``ENABLE_CPU_PINNING`` (bool) of the CPU plugin; unset (None) keeps OpenVINO's
@@ -25,7 +28,8 @@ The spec is read from ``rt_info["crnn_deploy"]["spec"]`` (IR written by crnn-con
 from the ONNX ``metadata_props`` (``.onnx``), else from a sidecar JSON. A model with a dynamic
 batch axis is reshaped to each batch size actually used and compiled once per size (cached);
 with ``widths``, once per (batch size, width). Short batches of the fused and staged paths run
-at power-of-two batch gears (:meth:`OpenVINOBackend.batch_rows`: 5 images -> 8 rows, not 16).
+as their own rows on one model compiled with a dynamic batch (:meth:`OpenVINOBackend.batch_rows`:
+5 images -> 5 rows, not 16; full batches on the model compiled for that batch).
 """
 from __future__ import annotations
 
@@ -39,7 +43,14 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import METADATA_KEY
 from crnn_deploy.runtime.base import Backend
-from crnn_deploy.runtime.engine_spec import check_dims, first_line, onnx_spec_text, spec_from_text
+from crnn_deploy.runtime.engine_spec import (
+    check_dims,
+    first_line,
+    onnx_spec_text,
+    output_index,
+    spec_from_text,
+)
+from crnn_deploy.runtime.precision import read_record
 from crnn_deploy.runtime.widths import engine_widths
 
 #: Where an IR written by crnn-convert keeps the spec JSON in its rt_info: the ONNX metadata key
@@ -47,7 +58,7 @@ from crnn_deploy.runtime.widths import engine_widths
 #: definition; ``converter`` writes it from here).
 RT_INFO_PATH = METADATA_KEY.split(".")
 HINTS = ("LATENCY", "THROUGHPUT")
-PRECISIONS = ("f32", "bf16", "f16")
+PRECISIONS = ("f32", "bf16", "f16", "auto")
 
 
 class OpenVINOBackend(Backend):
@@ -90,9 +101,13 @@ class OpenVINOBackend(Backend):
         else:
             text = onnx_text
         self.spec = spec_from_text(text, self.engine)
+        self._resolve_precision()
         if len(self.model.inputs) != 1 or not self.model.outputs:
             raise UserError(f"engine {self.engine}: expected 1 input and 1 output, got "
                             f"{len(self.model.inputs)} and {len(self.model.outputs)}")
+        #: the output the spec names (engine_spec.output_index): read by index, never outputs[0]
+        self.output_index = output_index([o.get_names() for o in self.model.outputs], self.spec,
+                                         self.engine)
         pshape = self.model.input(0).get_partial_shape()
         dims = [d.get_length() if d.is_static else "?" for d in pshape]
         self.batch_size = check_dims(self.spec, dims, self.engine)
@@ -105,6 +120,20 @@ class OpenVINOBackend(Backend):
         self._requests: dict[tuple, object] = {}   # same keys -> InferRequest
         self._queues: dict[tuple, object] = {}     # same keys -> AsyncInferQueue
         self.jobs = 0                            # requests of the last AsyncInferQueue used
+        self._full = None                        # the full batch of batch_rows' callers
+
+    def _resolve_precision(self) -> None:
+        from crnn_deploy.runtime.precision import choose_precision, native_bf16, precision_note
+
+        record = read_record(self.model)
+        native = native_bf16() if str(self.device).upper().startswith("CPU") else None
+        asked = self.config["INFERENCE_PRECISION_HINT"]
+        self.precision, why = (choose_precision(native, record) if asked == "auto"
+                               else (asked, ""))
+        self.config["INFERENCE_PRECISION_HINT"] = self.precision
+        note = precision_note(self.precision, record, native)
+        self.precision_note = (f"--precision auto: {self.precision} ({why})"
+                               + (f"; {note}" if note else "")) if asked == "auto" else note
 
     def _precheck(self) -> str | None:
         """Refuse files OpenVINO would hand to every frontend in turn (noisy C++ logs).
@@ -125,28 +154,38 @@ class OpenVINOBackend(Backend):
         return None
 
     def batch_rows(self, n: int, batch: int) -> int:
-        """Rows for ``n`` images: the static batch, else the smallest power of two >= ``n``
-        (at most ``batch``): a few batch sizes, each compiled once, and few zero rows (a lone
-        wide word of a width that follows the word runs as 1 row, not ``batch``)."""
+        """Rows for ``n`` images: the static batch; with ``widths`` (static shapes) the smallest
+        power of two >= ``n`` (at most ``batch``); else ``n`` itself. A full batch (``n ==
+        batch``) runs on a model compiled for that batch; a short one on one model compiled with
+        the batch left dynamic (one compile, no zero rows: a lone wide word is 1 row; issue 28
+        measured this against power-of-two batch gears, docs/PERFORMANCE.md)."""
         if self.batch_size is not None:
             return self.batch_size
-        return min(batch, 1 << (max(1, n) - 1).bit_length())
+        if self.widths:  # static shapes asked for: power-of-two batch gears, each compiled once
+            return min(batch, 1 << (max(1, n) - 1).bit_length())
+        self._full = batch
+        return max(1, n)
 
-    def _key(self, shape: tuple) -> tuple[int, int | None]:
+    def _key(self, shape: tuple) -> tuple[int | None, int | None]:
         """(batch, width) of an input ``shape`` (N, C, H, W): the compiled model it runs on
-        (width None: the dynamic-width model)."""
-        return shape[0], (shape[3] if self.widths else None)
+        (batch None: the model of dynamic batch, for short batches; width None: the
+        dynamic-width model)."""
+        static = self.batch_size is not None or self.widths or shape[0] == self._full
+        n = shape[0] if static else None
+        return n, (shape[3] if self.widths else None)
 
-    def compiled(self, n: int, width: int | None = None):
-        """The model compiled for batch ``n`` and (``width`` given) that static width; the read
-        model is reshaped first when its batch axis is dynamic or a width is given."""
+    def compiled(self, n: int | None, width: int | None = None):
+        """The model compiled for batch ``n`` (None: dynamic) and (``width`` given) that static
+        width; the read model is reshaped first when its batch axis is dynamic or a width is
+        given."""
         key = (n, width)
         if key not in self._compiled:
             import openvino as ov
 
             model = self.model
             if self.batch_size is None or width is not None:
-                dims = [n, *self._dims[1:3], width if width is not None else self._dims[3]]
+                dims = [self._dims[0] if n is None else n, *self._dims[1:3],
+                        width if width is not None else self._dims[3]]
                 model.reshape({0: ov.PartialShape(dims)})
             try:
                 self._compiled[key] = self.core.compile_model(model, self.device, self.config)
@@ -161,7 +200,7 @@ class OpenVINOBackend(Backend):
             self._requests[key] = self.compiled(*key).create_infer_request()
         request = self._requests[key]
         request.infer({0: x}, share_inputs=True)
-        return request.get_output_tensor(0).data.copy()
+        return request.get_output_tensor(self.output_index).data.copy()
 
     def _queue(self, key: tuple[int, int | None]):
         if key not in self._queues:
@@ -191,7 +230,7 @@ class OpenVINOBackend(Backend):
         def callback(request, userdata):
             index, started = userdata
             try:
-                out = request.get_output_tensor(0).data.copy()
+                out = request.get_output_tensor(self.output_index).data.copy()
             except Exception as exc:  # surfaced by _pop in the consumer's thread
                 out = exc
             now = time.perf_counter()

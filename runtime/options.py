@@ -20,8 +20,11 @@ _OPTIONS = [
     click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False),
                  default=None,
                  help="OpenVINO PERFORMANCE_HINT; THROUGHPUT also pipelines batches (async requests)."),
-    click.option("--precision", type=click.Choice(["f32", "bf16", "f16"], case_sensitive=False),
-                 default=None, help="OpenVINO INFERENCE_PRECISION_HINT (default f32)."),
+    click.option("--precision", type=click.Choice(["f32", "bf16", "f16", "auto"],
+                                                  case_sensitive=False),
+                 default=None, help="OpenVINO INFERENCE_PRECISION_HINT (default f32); auto: bf16 "
+                                    "where this CPU runs it natively and the IR's recorded bf16 "
+                                    "check lost at most 0.1 points, else f32."),
     click.option("--widths", default=None, metavar="W1,W2,...|auto",
                  help="OpenVINO, a width that follows the word: compile one static-shape model "
                       "per width (e.g. 320,480,720; 'auto': the spec's small geometric set) and "
@@ -39,10 +42,13 @@ def engine_options(func):
 
 
 def backend_options(threads: int | None, hint: str | None, precision: str | None,
-                    widths: str | None = None, kind: str | None = None) -> dict:
+                    widths: str | None = None, min_width: int | None = None,
+                    kind: str | None = None) -> dict:
     """The backend keyword options given on the command line (unset ones left out; ``widths``
-    is checked when the backend loads: :func:`runtime.widths.engine_widths`); ``kind``: the
-    spec kind the engine must hold (:attr:`runtime.base.Backend.expect_kind`; None: any)."""
+    is checked when the backend loads: :func:`runtime.widths.engine_widths`; ``min_width``:
+    :func:`runtime.padding.padded_spec`); ``kind``: the spec kind the engine must hold
+    (:attr:`runtime.base.Backend.expect_kind`; None: any)."""
     given = (("threads", threads), ("hint", hint and hint.upper()),
-             ("precision", precision and precision.lower()), ("widths", widths), ("kind", kind))
+             ("precision", precision and precision.lower()), ("widths", widths),
+             ("min_width", min_width), ("kind", kind))
     return {k: v for k, v in given if v is not None}

@@ -24,7 +24,7 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import METADATA_KEY
 from crnn_deploy.runtime.base import Backend
-from crnn_deploy.runtime.engine_spec import check_dims, first_line, spec_from_text
+from crnn_deploy.runtime.engine_spec import check_dims, first_line, output_index, spec_from_text
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -85,7 +85,7 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         precision = self.options.get("precision")
-        if precision not in (None, "f32"):
+        if precision not in (None, "f32", "auto"):  # auto: f32, ORT has no bf16 hint here
             raise UserError(f"onnxruntime runs the ONNX file in its own precision; "
                             f"--precision {precision} needs --backend openvino")
         if self.options.get("widths") not in (None, "", "dynamic"):
@@ -116,7 +116,8 @@ class OnnxRuntimeBackend(Backend):
                             f"{len(inputs)} and {len(outputs)}")
         self.batch_size = check_dims(self.spec, inputs[0].shape, self.engine)
         self.input_name = inputs[0].name
-        self.output_names = [outputs[0].name]
+        pick = output_index([o.name for o in outputs], self.spec, self.engine)
+        self.output_names = [outputs[pick].name]
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(self.output_names, {self.input_name: x})[0]

@@ -6,7 +6,7 @@
 | ``.xml`` | ``openvino`` | openvino (``[openvino]``) |
 | ``.engine``, ``.plan`` | ``tensorrt`` | tensorrt + cuda-python (``[tensorrt]``) |
 | ``.om`` | ``ascend`` | ais_bench / aclruntime (CANN toolkit) |
-| ``.pth`` | ``pytorch`` | torch (``[export]``); the spec name comes as option ``model`` |
+| ``.pth`` | ``pytorch`` | torch (CPU build first, then ``[export]``: ``common.errors.TORCH_INSTALL``); the spec name comes as option ``model`` |
 
 ``--backend openvino`` on a ``.onnx`` file is allowed (OpenVINO reads ONNX directly).
 """

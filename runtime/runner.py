@@ -83,11 +83,20 @@ def run_batches(backend: Backend, batches: Iterable[np.ndarray], pipelined: bool
 
 def warm_up(backend: Backend, batch: int, runs: int, pipelined: bool = False) -> None:
     """Run ``runs`` zero batches (compiles per-shape engines, fills caches), then reset timing.
-    An engine of static widths (``backend.widths``) warms up at the smallest of them."""
+    An engine of static widths (``backend.widths``) warms up at the smallest of them. Engine
+    streams (:class:`pipeline.streams.Streams`) run at least one batch each, and where a short
+    batch runs fewer rows (``batch_rows(1, batch) < batch``) one short batch each as well, so
+    no model is compiled inside the timed run (OpenVINO: 1 to 2 s per compile, issue 28)."""
+    backend.batch_rows(batch, batch)  # the full batch (OpenVINO compiles it at a static batch)
     if runs > 0:
         c, h, w = backend.spec.input_shape
         x = np.zeros((batch, c, h, min(backend.widths) if backend.widths else w), dtype=np.float32)
-        for _ in run_batches(backend, (x for _ in range(runs)), pipelined, "warm-up batch"):
+        streams = len(getattr(backend, "members", ())) or 1  # pipeline.streams: each copy once
+        xs = [x] * max(runs, streams)
+        rows = backend.batch_rows(1, batch)
+        if rows < batch:  # a short batch's model too (OpenVINO: the dynamic-batch one)
+            xs += [x[:rows]] * streams
+        for _ in run_batches(backend, iter(xs), pipelined, "warm-up batch"):
             pass
     backend.reset_timing()
 

@@ -21,6 +21,7 @@ import numpy as np
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.models.specs import read_sidecar
 from crnn_deploy.runtime.base import Backend
+from crnn_deploy.runtime.engine_spec import output_index
 
 INSTALL_HINT = "pip install 'crnn-deploy[tensorrt]' (tensorrt, cuda-python; NVIDIA GPU + driver)"
 
@@ -101,12 +102,19 @@ class TrtSession:
         min_batch, max_batch: the batch range of optimization profile 0.
         input_shape: (C, H, W) of the plan's input.
 
+    Args:
+        plan: the serialized plan.
+        label: names the plan in messages.
+        spec: the model spec: a plan of several outputs runs the one named
+            ``spec.output_name`` (:func:`runtime.engine_spec.output_index`); None: the plan
+            must have one output.
+
     Raises:
         UserError: the bytes are not a plan this TensorRT can deserialize (other version or
-            GPU), or the plan has not exactly one input and one output.
+            GPU), the plan has not exactly one input, or no output the spec names.
     """
 
-    def __init__(self, plan: bytes, label: str = "plan"):
+    def __init__(self, plan: bytes, label: str = "plan", spec=None):
         import tensorrt as trt
 
         self._trt = trt
@@ -120,9 +128,10 @@ class TrtSession:
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if n not in inputs]
-        if len(inputs) != 1 or len(outputs) != 1:
+        if len(inputs) != 1 or not outputs or (spec is None and len(outputs) != 1):
             raise UserError(f"{label}: expected 1 input and 1 output, got {inputs} and {outputs}")
-        self.input_name, self.output_name = inputs[0], outputs[0]
+        pick = 0 if spec is None else output_index(outputs, spec, label)
+        self.input_name, self.output_name = inputs[0], outputs[pick]
         shape = tuple(self.engine.get_tensor_shape(self.input_name))
         if min(shape) < 0:  # dynamic batch and/or width: the range of profile 0
             lo, _, hi = self.engine.get_tensor_profile_shape(self.input_name, 0)
@@ -141,6 +150,13 @@ class TrtSession:
         self.out_dtype = out_dtype
         self.context.set_tensor_address(self.input_name, self.d_in.ptr)
         self.context.set_tensor_address(self.output_name, self.d_out.ptr)
+        self.d_unused = []  # the other outputs need addresses too; they are never read
+        for name in outputs:
+            if name != self.output_name:
+                size = np.dtype(trt.nptype(self.engine.get_tensor_dtype(name))).itemsize
+                self.d_unused.append(DeviceBuffer(
+                    size * int(np.prod(tuple(self.context.get_tensor_shape(name))))))
+                self.context.set_tensor_address(name, self.d_unused[-1].ptr)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Run a C-contiguous float32 (N, C, H, W) batch, min_batch <= N <= max_batch."""
@@ -159,7 +175,8 @@ class TrtSession:
 
     def close(self) -> None:
         """Free device buffers and the stream (idempotent)."""
-        for buf in (getattr(self, "d_in", None), getattr(self, "d_out", None)):
+        for buf in (getattr(self, "d_in", None), getattr(self, "d_out", None),
+                    *getattr(self, "d_unused", [])):
             if buf is not None:
                 buf.free()
         if getattr(self, "stream", None) is not None:
@@ -190,7 +207,7 @@ class TensorRTBackend(Backend):
         if self.device.upper() not in ("GPU", "CUDA", "CPU"):
             raise UserError(f"tensorrt: unknown device {self.device!r} (TensorRT runs on the GPU)")
         self.spec = read_sidecar(self.engine)
-        self.session = TrtSession(self.engine.read_bytes(), label=str(self.engine))
+        self.session = TrtSession(self.engine.read_bytes(), label=str(self.engine), spec=self.spec)
         got = self.session.input_shape
         if self.spec.kind == "detector":  # (3, H, W): the profile spans H and W
             got, want = got[:1], (3,)

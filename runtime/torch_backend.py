@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crnn_deploy.common.errors import UserError
+from crnn_deploy.common.errors import TORCH_INSTALL, UserError
 from crnn_deploy.models.specs import SPECS, ModelSpec, get_spec, read_sidecar, sidecar_path
 from crnn_deploy.runtime.base import Backend
 
@@ -42,8 +42,14 @@ class TorchBackend(Backend):
     """
 
     name = "pytorch"
-    extra = "export"  # the pip extra that brings torch
+    extra = "export"  # the pip extra that brings torch (after the CPU build: install_hint)
     sdk = ("torch",)
+
+    @classmethod
+    def install_hint(cls) -> str:
+        """torch's CPU build first, then the extra (:data:`common.errors.TORCH_INSTALL`): the
+        extra alone would pull PyPI's default torch, a multi-GB CUDA build."""
+        return f"install it with: {TORCH_INSTALL}"
 
     def __init__(self, engine: str | Path, device: str = "CPU",
                  model: str | ModelSpec | None = None, **options):

@@ -105,6 +105,28 @@ def plan_widths(widths: Sequence[int], batch: int, policy: str = "bucket"
     return plans
 
 
+def ratio_batches(sizes: Sequence[tuple[int, int]], batch: int, height: int, min_width: int,
+                  max_width: int | None = None) -> list[tuple[list[int], int]]:
+    """PaddleOCR's recognizer batching (RapidOCR 1.4.4 ``ch_ppocr_rec/text_recognize.py``
+    ``TextRecognizer.__call__``, ``rec_batch_num`` = ``batch``): images of ``sizes`` = (w, h)
+    pixels sorted by aspect ratio w / h (a stable sort: numpy's default sort there is stable
+    for the <= 16 images of a page, and differs only on equal ratios), cut into consecutive
+    batches of ``batch``; a batch's width is ``int(height * max(min_width / height, its
+    largest w / h))`` columns (at most ``max_width``: our engines' bound; PaddleOCR has none).
+    Returns ``(positions, width)`` per batch, as :func:`plan_widths` (``widest``) does for
+    bucket widths; each image of a batch is then resized to ``min(ceil(height * w / h),
+    width)`` columns and padded to ``width`` (:func:`preprocess.transform.keep_ratio_widths`
+    with ``batch_width``)."""
+    ratios = np.array([w / float(h) for w, h in sizes], dtype=np.float64)
+    order = [int(k) for k in np.argsort(ratios, kind="stable")]
+    plans = []
+    for i in range(0, len(order), batch):
+        pos = order[i:i + batch]
+        width = int(height * max(min_width / height, *(ratios[k] for k in pos)))
+        plans.append((pos, min(width, max_width) if max_width else width))
+    return plans
+
+
 def padding_share(widths: Sequence[int], plans: Sequence[tuple[list[int], int]],
                   content: Sequence[int] | None = None) -> float:
     """Padded columns / all columns run by ``plans`` (rows of a batch share its width).

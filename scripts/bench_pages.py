@@ -6,12 +6,14 @@ to round) and records the 1-minute load average before each. Wall time of the wh
 interpreter start, imports, engine loading, page decoding and the pipeline, JSONL written. The
 RapidOCR process is this script with ``--rapidocr-only``: ``RapidOCR()`` at its defaults, one
 ``engine(path)`` per page, in sorted file order. Reported: median and range of seconds and
-pages/s for each, and the ratio of the medians.
+pages/s for each, the CPU seconds (user + system) of each process (the share of a loaded
+machine a process gets varies, its CPU time much less), and the ratio of the medians. Several
+crnn-ocr commands (variants), each after its own ``--``, are interleaved in the same rounds.
 
 Usage:
     python scripts/bench_pages.py --pages build/pages30 --rounds 3 -- \\
         crnn-ocr build/pages30 --det build/ppocrv4-det.xml --cls build/ppocr-cls.xml \\
-        --rec build/ppocrv4-rec.xml --output {out}
+        --rec build/ppocrv4-rec.xml --output {out} [-- crnn-ocr ... (another variant)]
 (``{out}`` is replaced by a new file in a temporary folder each run.)
 """
 from __future__ import annotations
@@ -46,14 +48,19 @@ def rapidocr_only(folder: Path, out: Path) -> None:
     out.write_text("".join(lines), encoding="utf-8")
 
 
-def timed(cmd: list[str]) -> float:
-    """Wall seconds of one process; raises SystemExit with its output when it fails."""
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system, its threads and children) seconds of one process; raises
+    SystemExit with its output when it fails."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         sys.exit(f"Error: {' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    return seconds
+    return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def summary(name: str, seconds: list[float], pages: int) -> str:
@@ -64,8 +71,14 @@ def summary(name: str, seconds: list[float], pages: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    ours_cmd = argv[argv.index("--") + 1:] if "--" in argv else []
     own = argv[:argv.index("--")] if "--" in argv else argv
+    commands: list[list[str]] = []
+    for a in argv[len(own):]:
+        if a == "--":
+            commands.append([])
+        else:
+            commands[-1].append(a)
+    commands = [c for c in commands if c]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=Path, required=True, help="folder of page_*.png")
     ap.add_argument("--rounds", type=int, default=3)
@@ -75,28 +88,36 @@ def main(argv: list[str] | None = None) -> int:
     if args.rapidocr_only:
         rapidocr_only(args.pages, args.rapidocr_only)
         return 0
-    if not ours_cmd or args.rounds < 1:
+    if not commands or args.rounds < 1:
         ap.error("give the crnn-ocr command after '--' (with {out}), and --rounds >= 1")
     pages = len(page_files(args.pages))
     print(f"{pages} pages in {args.pages}; CPU: {_cpu()}; {os.cpu_count()} cores")
-    times: dict[str, list[float]] = {"crnn-ocr": [], "RapidOCR": []}
+    names = ["crnn-ocr" if k == 0 else f"crnn-ocr#{k + 1}" for k in range(len(commands))]
+    for name, cmd in zip(names, commands):
+        print(f"{name}: {' '.join(cmd)}")
+    runs = dict(zip(names, commands))
+    runs["RapidOCR"] = [sys.executable, __file__, "--pages", str(args.pages), "--rapidocr-only",
+                        "{out}"]
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            order = ["crnn-ocr", "RapidOCR"] if r % 2 == 0 else ["RapidOCR", "crnn-ocr"]
+            order = list(runs) if r % 2 == 0 else list(runs)[::-1]
             for name in order:
-                out = Path(tmp) / f"{name}-{r}.jsonl"
-                cmd = ([a.replace("{out}", str(out)) for a in ours_cmd] if name == "crnn-ocr" else
-                       [sys.executable, __file__, "--pages", str(args.pages), "--rapidocr-only",
-                        str(out)])
+                out = Path(tmp) / f"{name.replace('#', '-')}-{r}.jsonl"
                 load = os.getloadavg()[0]
-                seconds = timed(cmd)
+                seconds, cpu_s = timed([a.replace("{out}", str(out)) for a in runs[name]])
                 times[name].append(seconds)
-                print(f"round {r + 1} {name}: {seconds:.2f} s (load average before: {load:.2f})",
-                      flush=True)
+                cpu[name].append(cpu_s)
+                print(f"round {r + 1} {name}: {seconds:.2f} s, CPU {cpu_s:.2f} s (load average "
+                      f"before: {load:.2f})", flush=True)
     for name, seconds in times.items():
-        print(summary(name, seconds, pages))
-    ratio = statistics.median(times["RapidOCR"]) / statistics.median(times["crnn-ocr"])
-    print(f"crnn-ocr / RapidOCR pages/s (ratio of medians): {ratio:.2f}x")
+        print(summary(name, seconds, pages) + f"; CPU median {statistics.median(cpu[name]):.2f} s")
+    for name in names:
+        ratio = statistics.median(times["RapidOCR"]) / statistics.median(times[name])
+        cpu_ratio = statistics.median(cpu["RapidOCR"]) / statistics.median(cpu[name])
+        print(f"{name} / RapidOCR pages/s (ratio of medians): {ratio:.2f}x; CPU seconds: "
+              f"{cpu_ratio:.2f}x fewer")
     return 0
 
 

@@ -17,6 +17,7 @@ Usage:
     python scripts/compare_pages.py --gt build/pages30/gt.jsonl \\
         --engines ort=build/ppocrv4-det.onnx,build/ppocr-cls.onnx,build/ppocrv4-rec.onnx \\
         --engines ov=build/ppocrv4-det.xml,build/ppocr-cls.xml,build/ppocrv4-rec.xml \\
+        [--rec-batching rapidocr] \\
         [--oracle rapidocr.jsonl | --write-oracle rapidocr.jsonl] [--ours crnn-ocr.jsonl]
 """
 from __future__ import annotations
@@ -129,7 +130,9 @@ def _write_jsonl(path: Path, pages: list[dict]) -> None:
 @click.option("--limit", type=click.IntRange(1), help="Only the first N pages.")
 @click.option("--rec-batch-num", type=click.IntRange(1), default=None,
               help="RapidOCR's rec_batch_num [default: its own, 6]; 1 reads each crop alone.")
-def main(gt_path, engines, ours_files, oracle, write_oracle, limit, rec_batch_num):
+@click.option("--rec-batching", type=click.Choice(["width", "rapidocr"]), default="width",
+              show_default=True, help="crnn-ocr's --rec-batching for the --engines runs.")
+def main(gt_path, engines, ours_files, oracle, write_oracle, limit, rec_batch_num, rec_batching):
     """Compare crnn-deploy's pages with RapidOCR's (same boxes, same texts, hmean vs the GT)."""
     gt = read_pages(gt_path)[:limit]
     if oracle:
@@ -150,7 +153,7 @@ def main(gt_path, engines, ours_files, oracle, write_oracle, limit, rec_batch_nu
         if len(parts) != 3:
             raise UserError(f"--engines {spec!r}: expected NAME=DET,CLS,REC")
         det, cls, rec = (None if p == "none" else p for p in parts)
-        runs.append((name, *ours_pages(gt, det, cls, rec)))
+        runs.append((name, *ours_pages(gt, det, cls, rec, rec_batching=rec_batching)))
     for path in ours_files:
         pages = read_pages(path, require_text=False, allow_outside=True)[:len(gt)]
         runs.append((path.name, pages, 0.0))

@@ -12,10 +12,12 @@ EasyOCR is a test-only install, never a dependency of the product (``make oracle
 (opencv-python-headless, scipy, scikit-image, python-bidi, PyYAML). It imports torchvision, whose
 PyPI wheels are CUDA builds that pull another torch; its recognizer uses only
 ``torchvision.transforms.ToTensor`` (``easyocr/recognition.py``, ``NormalizePAD``), so
-:func:`install_torchvision_stand_in` puts a minimal ``torchvision`` module in ``sys.modules``
-that provides exactly that (torchvision's ``to_tensor`` for 8-bit images: HWC uint8 -> CHW
-float32 / 255) and an empty ``torchvision.models`` (imported by ``easyocr/model/modules.py``,
-used only by the CRAFT detector, which ``detector=False`` never builds).
+:func:`crnn_deploy.bench.oracles.install_torchvision_stand_in` puts a minimal ``torchvision``
+module in ``sys.modules`` that provides exactly that (torchvision's ``to_tensor`` for 8-bit
+images: HWC uint8 -> CHW float32 / 255) and an empty ``torchvision.models`` (imported by
+``easyocr/model/modules.py``, used only by the CRAFT detector, which ``detector=False`` never
+builds). The reader and the stand-in live in :mod:`crnn_deploy.bench.oracles` (shared with
+``crnn-bench peers``); this script writes the oracle TSV that ``crnn-bench same easyocr`` reads.
 
     python scripts/easyocr_oracle.py --gt ../shared/assets/eval_iiit5k_3000/gt.txt \\
         --output build/easyocr_oracle/iiit5k.tsv
@@ -25,70 +27,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-import types
-import warnings
 from pathlib import Path
 
-import numpy as np
-
-
-def install_torchvision_stand_in() -> None:
-    """Register a minimal ``torchvision`` (``transforms.ToTensor``, empty ``models``) unless a
-    real one is importable. See the module docstring for why and what EasyOCR uses of it."""
-    if "torchvision" in sys.modules:
-        return
-    try:
-        import torchvision  # noqa: F401  (a real CPU build, if someone has one)
-        return
-    except ImportError:
-        pass
-    import torch
-
-    class ToTensor:
-        """torchvision's ``ToTensor`` for mode ``L``/``RGB`` 8-bit PIL images."""
-
-        def __call__(self, pic):
-            a = np.array(pic, dtype=np.uint8, copy=True)
-            if a.ndim == 2:
-                a = a[:, :, None]
-            return torch.from_numpy(a).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
-
-    root = types.ModuleType("torchvision")
-    root.__stand_in__ = True
-    root.transforms = types.ModuleType("torchvision.transforms")
-    root.transforms.ToTensor = ToTensor
-    root.models = types.ModuleType("torchvision.models")
-    sys.modules.update({"torchvision": root, "torchvision.transforms": root.transforms,
-                        "torchvision.models": root.models})
-
-
-def easyocr_reader(weights_dir: str | Path, quantize: bool, workdir: str | Path | None = None):
-    """``easyocr.Reader(['en'], gpu=False, detector=False, quantize=quantize)`` on the local
-    ``english_g2.pth`` (no download; EasyOCR's user_network folder goes to ``workdir``, a
-    temporary folder by default, instead of ``~/.EasyOCR``)."""
-    install_torchvision_stand_in()
-    import easyocr
-
-    # EasyOCR's DataLoader asks for pin_memory on the CPU too: one warning per call
-    warnings.filterwarnings("ignore", message=".*pin_memory.*")
-
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="easyocr_"))
-    return easyocr.Reader(["en"], gpu=False, detector=False, quantize=quantize,
-                          model_storage_directory=str(weights_dir),
-                          user_network_directory=str(workdir), download_enabled=False,
-                          verbose=False)
-
-
-def recognize_files(reader, paths) -> list[tuple[str, float]]:
-    """``reader.recognize(path)`` per file -> (text, confidence); ('', 0.0) when EasyOCR
-    returns no box (it skips an image whose resized width would be 0)."""
-    out = []
-    for path in paths:
-        result = reader.recognize(str(path))
-        out.append((result[0][1], float(result[0][2])) if result else ("", 0.0))
-    return out
+from crnn_deploy.bench.oracles import easyocr_reader, install_torchvision_stand_in, recognize_files  # noqa: F401
 
 
 def read_gt(gt: str | Path, limit: int | None = None) -> list[tuple[str, str]]:

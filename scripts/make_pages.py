@@ -11,7 +11,7 @@ or a light low-frequency texture) with, placed without overlap and with margins 
   Pillow ``ImageFont.truetype``; the words are benchmark labels in varied case, and numbers), 18-44
   px, in a color far from the background's, a few turned 180 degrees.
 
-Writes ``DIR/page_XXXX.png`` and ``DIR/gt.jsonl`` in the page JSONL format of DESIGN.md ("Pages"):
+Writes ``DIR/page_XXXX.png`` and ``DIR/gt.jsonl`` in the page JSONL format of docs/DESIGN.md ("Pages"):
 ``{"page": "page_0000.png", "boxes": [{"points": [[x, y] x 4], "text": ..., "angle": 0|180}]}``,
 points in pixels, clockwise from the top-left, boxes top to bottom then left to right. A crop's
 box is the pasted crop rectangle (the benchmark crops have some margin around the word); a
@@ -163,7 +163,7 @@ def place(rng, w, h, size, taken, tries=60) -> tuple[int, int] | None:
 
 
 def make_page(rng, words, font_files, max_side: int) -> tuple[Image.Image, list[dict]]:
-    """One page image and its boxes (DESIGN.md page boxes with ``text`` and ``angle``)."""
+    """One page image and its boxes (docs/DESIGN.md page boxes with ``text`` and ``angle``)."""
     w = int(rng.integers(int(max_side * 0.66), max_side + 1))
     h = int(rng.integers(int(max_side * 0.5), int(max_side * 0.85) + 1))
     bg, light = background(rng, w, h)

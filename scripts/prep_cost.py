@@ -14,7 +14,7 @@ samples in turn, best of ``--rounds``:
   batch-16 engine-shaped random logits, per image.
 
 The sum (LMDB read + whole transform + CTC) is the CPU cost per image that the engine's
-cores also have to carry on a machine without spare cores (README, "Recognizing unlabeled
+cores also have to carry on a machine without spare cores (docs/USAGE.md, "Recognizing
 images"; docs/BENCHMARKS-notes.md).
 
     python scripts/prep_cost.py --lmdb build/data/iiit5k.lmdb --model nano-ocr

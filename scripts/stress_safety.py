@@ -55,7 +55,7 @@ def run(*args, check=True) -> subprocess.CompletedProcess:
 
 
 def accuracy_of(stdout: str) -> tuple[int, int] | None:
-    m = re.search(r"^word accuracy: [\d.]+% \((\d+)/(\d+)\)", stdout, re.M)
+    m = re.search(r"^word accuracy(?: \(\S+\))?: [\d.]+% \((\d+)/(\d+)\)", stdout, re.M)
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 

@@ -38,7 +38,8 @@ def _export_nano(weights: Path, path: Path, dynamic: bool) -> Path:
     from crnn_deploy.models.specs import get_spec
 
     spec = get_spec("nano-ocr")
-    export_onnx(load_model(spec, weights), spec, path, batch_size=16, dynamic=dynamic)
+    export_onnx(load_model(spec, weights), spec, path, batch_size=16, dynamic=dynamic,
+                checkpoint=weights)
     return path
 
 

@@ -25,10 +25,15 @@ def fresh_venv(tmp_path_factory) -> Path:
     env_dir = tmp_path_factory.mktemp("fresh") / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
+    ours = {p.name for p in (ROOT / "build").glob("*")}  # engines and data of the Makefile
     proc = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode:
         pytest.fail(f"pip install of the checkout failed:\n{proc.stdout}\n{proc.stderr}")
+    # pip's build folder is .pip-build (setup.cfg [build] build_base), not our build/
+    new = {p.name for p in (ROOT / "build").glob("*")} - ours
+    assert not new, f"pip wrote {sorted(new)} into build/"
+    assert (ROOT / ".pip-build" / "lib" / "crnn_deploy").is_dir()
     return env_dir
 
 

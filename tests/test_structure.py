@@ -2,7 +2,7 @@
 
 * no import circle between our modules (lazy, in-function imports included: a circle is a
   structural defect even when it does not break at import time);
-* the stage rules of shared/docs/DESIGN.md: ``common/`` imports nothing of ours; data flows one
+* the stage rules of docs/DESIGN.md: ``common/`` imports nothing of ours; data flows one
   way (preprocess -> runtime -> postprocess, models -> converter -> runtime), so no stage
   imports a stage after it, and ``runtime/`` does not import ``converter/`` (engines run
   without the converter's torch/onnxsim/nncf); only ``models/`` and ``converter/`` import torch
@@ -47,7 +47,7 @@ FORBIDDEN: dict[str, dict[str, str]] = {
     "pipeline": {"bench": "bench/ is built on pipeline/"},
 }
 
-#: packages whose modules may import torch at module level (DESIGN.md, "Layout")
+#: packages whose modules may import torch at module level (docs/DESIGN.md, "Layout")
 TORCH_AT_MODULE_LEVEL = ("models", "converter")
 
 #: modules allowed above MAX_LINES, and why (keep it short; remove entries when split)
@@ -74,7 +74,7 @@ TEST_TOPICS: dict[str, str] = {
                                         "(recognizer)",
     "tests/pipeline/test_ppocrv4.py": "PP-OCRv4 imported with the ppocrv4-rec preset against "
                                       "RapidOCR's TextRecognizer, and the same texts on every path",
-    "tests/pipeline/test_unlabeled.py": "unlabeled data through every stage (DESIGN.md, "
+    "tests/pipeline/test_unlabeled.py": "unlabeled data through every stage (docs/DESIGN.md, "
                                         "Predictions)",
     "tests/pipeline/test_pages_oracle.py": "whole pages (pipeline.pages with the detector, classifier "
                                            "and recognizer engines) against RapidOCR's full pipeline",
@@ -257,7 +257,7 @@ def test_no_import_cycle(graph):
 
 def test_stage_rules(graph):
     bad = stage_violations(graph[1])
-    assert not bad, "stage rules of DESIGN.md broken:\n" + "\n".join(bad)
+    assert not bad, "stage rules of docs/DESIGN.md broken:\n" + "\n".join(bad)
 
 
 def test_module_size(graph):

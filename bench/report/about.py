@@ -37,7 +37,7 @@ def reproduce_section(meta: dict, results: dict) -> str:
     lines = ["## Reproduce", "", "```sh", f"make setup weights convert MODEL={model}   # venv, "
              f"nano_ocr_ftr.pth, build/{model}_{{dynamic,bs16}}.onnx + bs16.xml", meta["command"]]
     scale = results.get("scale")
-    lines.append(scale["command"] if scale else "python -m crnn_deploy.bench.scale")
+    lines.append(scale["command"] if scale else "crnn-bench scale")
     lines += ["```", "",
               f"Run date: {meta['date']}; the bench took {num(meta.get('duration_s', 0) / 60, 1)} "
               f"min. Raw numbers: `{meta.get('json', 'build/bench/bench_results.json')}`. "

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from crnn_deploy.bench.report.fmt import DATASETS, acc_of, num, pct, table
 
-#: Word accuracy of the PyTorch reference on IIIT5K (DESIGN.md, PIL bilinear).
+#: Word accuracy of the PyTorch reference on IIIT5K (docs/DESIGN.md, PIL bilinear).
 #: PyTorch's IIIT5K word accuracy per model, the reference every engine is held to: nano-ocr
-#: 2328/3000 (DESIGN.md), nano-ocr-37 2307/3000 (README, "Models").
+#: 2328/3000 (docs/DESIGN.md), nano-ocr-37 2307/3000 (docs/MODELS.md, "The specs").
 REFERENCE_IIIT5K = {"nano-ocr": 0.7760, "nano-ocr-37": 0.7690}
 
 

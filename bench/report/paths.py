@@ -78,7 +78,7 @@ def fused_section(results: dict) -> str:
             f"images/s)` of the loop (\"no-overlap estimate\"). On {cpus} vCPUs little overlap "
             f"is possible: the loop already keeps every CPU busy with inference, so preprocessing "
             f"CPU time is taken from the inference threads (\"engine-only during eval\" falls "
-            f"below the loop by about as much). `scripts/bench_fused.py` compares the schedules "
+            f"below the loop by about as much). `crnn-bench fused` compares the schedules "
             f"(README, \"Recognizing unlabeled images\").")
     rows = [(f["label"], f"`{f['engine']}`", f["batch"], f.get("streams", 1), num(f["e2e_ips"]), num(f.get("inline_ips")),
              num(f["loop_ips"]), pct(f["ratio"], 1), pct(f.get("inline_ratio"), 1),
@@ -97,7 +97,7 @@ def scale_section(results: dict) -> str:
     s = results.get("scale")
     head = "## Scale: memory and time per sample on large LMDBs\n\n"
     if not s:
-        return head + ("Not run yet: `python -m crnn_deploy.bench.scale` writes "
+        return head + ("Not run yet: `crnn-bench scale` writes "
                        "`build/bench/scale_eval.json`, which the next `crnn-bench` (or the script "
                        "itself) puts here.")
     text = (

@@ -66,7 +66,26 @@ def throughput_section(results: dict) -> str:
     plot = meta.get("plot")
     fig = f"\n\n![throughput vs batch size]({plot})" if plot else ""
     return (f"{intro}\n\n{t1}\n\nLatency per batch (ms), median / p99:\n\n{t2}{fig}\n\n"
-            f"Engines and options:\n\n{engines}")
+            f"Engines and options:\n\n{engines}{roofline_table(results)}")
+
+
+def roofline_table(results: dict) -> str:
+    """Each variant at its fastest batch against this CPU's peak for its precision
+    (:mod:`bench.roofline`); '' for results without it (older runs)."""
+    roof = results.get("roofline")
+    if not roof:
+        return ""
+    from crnn_deploy.bench.roofline import ROOFLINE_HEADERS, fmt_roofline
+
+    labels = {v["key"]: v["label"] for v in results["variants"]}
+    rows = [[labels.get(r["variant"], r["variant"]), str(r["batch"]), num(r["rate"]),
+             *fmt_roofline(r)] for r in roof]
+    return ("\n\nThe roofline: GFLOP per image counted from the ONNX graph at the shape run "
+            "(Conv, MatMul/Gemm, LSTM; 2 x MAC; `bench.flops`), achieved GFLOP/s at the "
+            "variant's fastest batch (bare inference), and this CPU's peak at the variant's "
+            "precision (physical cores x clock x FLOP per cycle of the ISA: `bench.peak`, with "
+            "its table and sources).\n\n"
+            + table(["variant", "batch", "images/s", *ROOFLINE_HEADERS], rows))
 
 
 def write_plot(results: dict, path: str | Path) -> None:

@@ -1,4 +1,4 @@
-"""The output rules of every command, in one place (DESIGN.md, "Errors and files").
+"""The output rules of every command, in one place (docs/DESIGN.md, "Errors and files").
 
 :mod:`common.outputs.rules` decides whether a path may be written (new, or ours with
 ``--overwrite``; never an input); :mod:`common.outputs.staging` builds outputs in hidden

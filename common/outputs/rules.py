@@ -1,4 +1,4 @@
-"""The output rules of every command, in one place (DESIGN.md, "Errors and files").
+"""The output rules of every command, in one place (docs/DESIGN.md, "Errors and files").
 
 1. An output path is written only when it does not exist (an empty folder counts as free), or
    when it holds what this tool wrote before *and* ``--overwrite`` is given. "Ours" means: a

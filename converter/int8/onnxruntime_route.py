@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.converter.common import OnnxInfo, check_static_batch
+from crnn_deploy.converter.common import SOURCE_KEY, OnnxInfo, check_static_batch, source_record
 from crnn_deploy.converter.int8.calibration import Calibration, calibration_batches
 from crnn_deploy.converter.int8.routes import INT8_KEY, Quantized
 
@@ -74,7 +74,9 @@ def quantize_onnx(info: OnnxInfo, calib: Calibration, workdir: Path, *,
     batch = batch_size or info.batch
 
     source = onnx.load(str(info.path))
-    props = [(p.key, p.value) for p in source.metadata_props if p.key != INT8_KEY]
+    props = [(p.key, p.value) for p in source.metadata_props if p.key not in (INT8_KEY, SOURCE_KEY)]
+    props.append((SOURCE_KEY, json.dumps(source_record("onnx", info.path, info.source),
+                                         sort_keys=True)))
     fixed = workdir / "fixed.onnx"
     if batch_size is not None and info.batch is None:
         _fix_batch(source, batch_size)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.converter.common import OnnxInfo, check_static_batch
+from crnn_deploy.converter.common import SOURCE_KEY, OnnxInfo, check_static_batch, source_record
 from crnn_deploy.converter.int8.calibration import Calibration, calibration_batches
 from crnn_deploy.converter.int8.routes import INT8_KEY, Quantized
 
@@ -107,6 +107,8 @@ def quantize_openvino(info: OnnxInfo, calib: Calibration, workdir: Path, *,
                 "calib_gt": str(calib.gt), "calib_count": len(calib.files),
                 "batch": batch, "source": info.path.name}
     qmodel.set_rt_info(spec.to_json(), RT_INFO_PATH)
+    qmodel.set_rt_info(json.dumps(source_record("onnx", info.path, info.source), sort_keys=True),
+                       SOURCE_KEY.split("."))
     qmodel.set_rt_info(json.dumps(settings, sort_keys=True), INT8_KEY.split("."))
     xml = workdir / "model.xml"
     ov.save_model(qmodel, str(xml), compress_to_fp16=False)

@@ -71,6 +71,16 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
                    "(default: CPU count).")
 @click.option("--group-pages", type=click.IntRange(min=1), default=4, show_default=True,
               help="Pages whose crops are classified and recognized together.")
+@click.option("--engine-threads", type=click.IntRange(min=1), default=None,
+              help="Inference threads of each engine (OpenVINO INFERENCE_NUM_THREADS, ONNX "
+                   "Runtime intra_op_num_threads) [default: each backend's own].")
+@click.option("--rec-batchsize", type=click.IntRange(min=1), default=None,
+              help="Recognizer batch for a dynamic-batch engine [default: 16].")
+@click.option("--rec-batching", type=click.Choice(["width", "rapidocr"]), default="width",
+              show_default=True,
+              help="width: crops of --group-pages pages batched by their own width (each read as "
+                   "RapidOCR reads a crop alone); rapidocr: RapidOCR's own batching per page "
+                   "(sorted by aspect ratio, batches of 6 padded to the widest: its texts).")
 @click.option("--text-score", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Boxes whose recognition confidence is below it are left out (RapidOCR's "
                    "text_score).")
@@ -95,7 +105,7 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
 @click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
               help="With --executor ray: CPUs per actor [default: 1].")
 def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, threads, group_pages,
-         text_score, output, draw, overwrite, progress, quiet, gt, metric, misreads, executor, ray_address,
+         engine_threads, rec_batchsize, rec_batching, text_score, output, draw, overwrite, progress, quiet, gt, metric, misreads, executor, ray_address,
          actors, cpus_per_actor):
     """Find and read the text on pages: PAGES_OR_DIRS are image files, folders (searched for
     image files) or - (paths on stdin).
@@ -148,7 +158,9 @@ def main(inputs, list_file, root, det, cls, no_cls, rec, backend, device, thread
         ray = None if executor == "local" else {"ray_address": ray_address, "actors": actors,
                                                 "cpus_per_actor": cpus_per_actor}
         args = {"det": engines[0], "cls": engines[1], "rec": engines[2], "threads": threads,
-                "backend": backend, "device": device, "text_score": text_score}
+                "backend": backend, "device": device, "text_score": text_score,
+                "rec_batching": rec_batching, "engine_threads": engine_threads,
+                "batch_size": rec_batchsize}
         done, bad, boxes, wall, times, records = _run(src, args, group_pages, out, stage,
                                                       progress, quiet, gt is not None, ray)
     if bad > MAX_REPORTED and not quiet:

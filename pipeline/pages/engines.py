@@ -12,8 +12,9 @@ from crnn_deploy.preprocess.page import DetInputParams
 from crnn_deploy.runtime.registry import open_backend
 
 
-def _open(path: Path, kind: str, role: str, backend: str | None, device: str):
-    be = open_backend(path, backend, device=device).load()
+def _open(path: Path, kind: str, role: str, backend: str | None, device: str, threads=None):
+    be = open_backend(path, backend, device=device,
+                      **({"threads": threads} if threads else {})).load()
     got = getattr(be.spec, "kind", "recognizer")
     if got != kind:
         be.close()
@@ -50,37 +51,52 @@ def cls_params_of(spec) -> ClsParams:
 
 
 def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | None = None,
-                      device: str = "CPU", **rec_options):
+                      device: str = "CPU", rec_batching: str = "width",
+                      engine_threads: int | None = None, **rec_options):
     """Open the detector, the classifier (None: none) and the recognizer.
 
     Returns ``(engines, params, det_params, close)``: :class:`run.PageEngines`,
     :class:`stages.PageParams` and :class:`preprocess.page.DetInputParams` from the specs,
-    and a function closing all three.
+    and a function closing all three. ``rec_batching``: how crops are batched for the
+    recognizer (:mod:`pipeline.pages.rec_batching`: ``width`` or ``rapidocr``).
+    ``engine_threads``: inference threads of each engine (OpenVINO ``INFERENCE_NUM_THREADS``,
+    ONNX Runtime ``intra_op_num_threads``; the recognizer then runs one engine, no streams);
+    None: each backend's default.
 
     Raises:
-        UserError: a missing engine, an engine whose spec is of another kind than its role.
+        UserError: a missing engine, an engine whose spec is of another kind than its role,
+            an unknown ``rec_batching`` or one the recognizer's spec cannot follow.
     """
+    from crnn_deploy.pipeline.pages.rec_batching import REC_BATCHINGS, rapidocr_reader
     from crnn_deploy.pipeline.recognizer import Recognizer
+
+    if rec_batching not in REC_BATCHINGS:
+        raise UserError(f"rec_batching must be one of {', '.join(REC_BATCHINGS)}, "
+                        f"got {rec_batching!r}")
 
     opened = []
     try:
-        det_be = _open(det, "detector", "--det", backend, device)
+        det_be = _open(det, "detector", "--det", backend, device, engine_threads)
         opened.append(det_be)
         cls_be = None
         if cls is not None:
-            cls_be = _open(cls, "classifier", "--cls", backend, device)
+            cls_be = _open(cls, "classifier", "--cls", backend, device, engine_threads)
             opened.append(cls_be)
+        if engine_threads:
+            rec_options.setdefault("threads", engine_threads)
         recognizer = Recognizer(rec, backend=backend, device=device, channel_order="bgr",
                                 **rec_options)
         opened.append(recognizer)
+        read = (rapidocr_reader(recognizer) if rec_batching == "rapidocr"
+                else lambda crops: recognizer.recognize(crops, errors="ignore"))
     except BaseException:
         for o in opened:
             o.close()
         raise
     params = PageParams(db=db_params_of(det_be.spec),
                         cls=cls_params_of(cls_be.spec) if cls_be is not None else ClsParams())
-    engines = PageEngines(det_be.infer, None if cls_be is None else cls_be.infer,
-                          lambda crops: recognizer.recognize(crops, errors="ignore"))
+    engines = PageEngines(det_be.infer, None if cls_be is None else cls_be.infer, read,
+                          rec_per_page=rec_batching == "rapidocr")
 
     def close() -> None:
         for o in opened:

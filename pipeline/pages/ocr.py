@@ -39,6 +39,14 @@ class OCR:
         backend, device: as ``crnn-infer --backend/--device`` (all three engines).
         channel_order: ``"rgb"`` (default, PIL's) or ``"bgr"`` (``cv2.imread``'s): how the
             channels of (H, W, 3) / (H, W, 4) arrays are read.
+        rec_batching: ``"width"`` (default: crops of several pages grouped by their own
+            width, each read as RapidOCR reads a crop alone) or ``"rapidocr"`` (RapidOCR's
+            own batching, per page: sorted by aspect ratio, batches of 6 padded to their
+            widest; gives RapidOCR()'s texts at its defaults; :mod:`pipeline.pages.
+            rec_batching`).
+        engine_threads: inference threads of each of the three engines (OpenVINO
+            ``INFERENCE_NUM_THREADS``, ONNX Runtime ``intra_op_num_threads``); None: each
+            backend's default (all cores; the recognizer: 2 streams on CPU).
         rec_options: keyword options of :class:`Recognizer` (``batch_size``, ``streams``,
             ``hint``, ``precision`` ...).
 
@@ -57,17 +65,22 @@ class OCR:
                  rec: str | os.PathLike | None = None, *, threads: int | None = None,
                  group_pages: int = 4, text_score: float | None = None,
                  backend: str | None = None, device: str = "CPU", channel_order: str = "rgb",
+                 rec_batching: str = "width", engine_threads: int | None = None,
                  **rec_options):
         if rec is None:
             raise UserError("OCR: give a recognizer engine (rec=...)")
         if str(channel_order).lower() not in CHANNEL_ORDERS:
             raise UserError(f"OCR: channel_order must be one of {', '.join(CHANNEL_ORDERS)}, "
                             f"got {channel_order!r}")
+        if engine_threads is not None and (not isinstance(engine_threads, int)
+                                           or engine_threads < 1):
+            raise UserError(f"OCR: engine_threads must be an integer >= 1, got {engine_threads!r}")
         if not isinstance(group_pages, int) or group_pages < 1:
             raise UserError(f"OCR: group_pages must be an integer >= 1, got {group_pages!r}")
         self.engines, self.params, self.det_params, self._close = open_page_engines(
             Path(det), None if cls is None else Path(cls), Path(rec), backend=backend,
-            device=device, **rec_options)
+            device=device, rec_batching=rec_batching, engine_threads=engine_threads,
+            **rec_options)
         if text_score is not None:
             from dataclasses import replace
 

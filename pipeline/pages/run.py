@@ -64,11 +64,13 @@ def load_page(obj, channel_order: str = "rgb"):
 class PageEngines:
     """What the loop runs: ``det(x)`` float32 (1, 3, H, W) -> (1, 1, H, W) probabilities;
     ``cls(x)`` float32 (N, C, H, W) -> (N, classes) probabilities, or None (no classifier);
-    ``rec(crops)`` BGR uint8 crops -> [(text, confidence)] in order."""
+    ``rec(crops)`` BGR uint8 crops -> [(text, confidence)] in order; ``rec_per_page``: rec
+    is called once per page (its batching is a page's, as RapidOCR's), not once per group."""
 
     det: Callable[[np.ndarray], np.ndarray]
     cls: Callable[[np.ndarray], np.ndarray] | None
     rec: Callable[[list[np.ndarray]], list[tuple[str, float]]]
+    rec_per_page: bool = False
 
 
 def _prepare(item, load, det_params: DetInputParams, channel_order: str):
@@ -93,7 +95,13 @@ def _read_group(group: list, engines: PageEngines, params: PageParams, times: St
         crops, angles = classify(crops, engines.cls, params.cls)
         times.classifier += time.perf_counter() - start
     start = time.perf_counter()
-    read = engines.rec(crops) if crops else []
+    if engines.rec_per_page:
+        read, at = [], 0
+        for w in works:
+            read += engines.rec(crops[at:at + len(w.crops)]) if w.crops else []
+            at += len(w.crops)
+    else:
+        read = engines.rec(crops) if crops else []
     times.recognizer += time.perf_counter() - start
     at = 0
     for w in works:

@@ -9,6 +9,7 @@ import click
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.recognize_inputs import Inputs
+from crnn_deploy.postprocess.metrics import DEFAULT_METRIC, METRICS
 
 #: --misreads lines printed (the rest are counted)
 MAX_MISREADS = 200
@@ -19,10 +20,11 @@ def gt_options(func):
     func = click.option("--misreads", is_flag=True,
                         help="With --gt: one line per missed GT box, extra box and misread box "
                              f"on stderr (the first {MAX_MISREADS}).")(func)
-    func = click.option("--metric", type=click.Choice(["latin", "exact"]), default="latin",
+    func = click.option("--metric", type=click.Choice(list(METRICS)), default=DEFAULT_METRIC,
                         show_default=True,
-                        help="With --gt: how texts are compared (latin: lowercase, keep "
-                             "[0-9a-z], the benchmark protocol; exact: the raw strings).")(func)
+                        help="With --gt: how texts are compared; "
+                             + "; ".join(f"{name}: {d}" for name, (_, _, d) in METRICS.items())
+                             + " (docs/USAGE.md, 'Metrics').")(func)
     return click.option("--gt", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="A page GT file (the output's JSONL format, boxes with texts, page "
                              "paths relative to its folder): read its pages and print "

@@ -16,6 +16,7 @@ import click
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.options import outcome_lines
+from crnn_deploy.postprocess.metric_option import echo_notes
 
 _OPTIONS = [
     click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
@@ -69,10 +70,11 @@ def parse_resources(items) -> dict[str, float]:
 
 def eval_on_ray(lmdb_path: list, engine, backend, device, options, batchsize, limit, strict, output,
                 ray_address, actors, cpus_per_actor, gpus_per_actor, ray_resources, overwrite,
-                cpus_per_reader=None, first_result_timeout=None, quiet=False, gt=None, root=None):
+                cpus_per_reader=None, first_result_timeout=None, quiet=False, gt=None, root=None,
+                metric="latin"):
     """``crnn-eval --executor ray``: :func:`pipeline.ray.executor.run` on the LMDB shards
     ``lmdb_path``, or on the GT file ``gt`` (images relative to ``root``, default its folder),
-    then the metrics lines.
+    then the metrics lines (under ``metric``, :data:`postprocess.metrics.METRICS`).
 
     Prints the metrics of crnn-eval (when the shards carry labels, or for a GT file: every
     labeled line, an unreadable image counted as wrong), the skipped samples by shard and key,
@@ -90,11 +92,13 @@ def eval_on_ray(lmdb_path: list, engine, backend, device, options, batchsize, li
               resources=parse_resources(ray_resources), limit=limit, strict=strict,
               overwrite=overwrite, quiet=quiet,
               log=None if quiet else (lambda m: click.echo(m, err=True)),
-              cpus_per_reader=cpus_per_reader, first_result_timeout=first_result_timeout)
+              cpus_per_reader=cpus_per_reader, first_result_timeout=first_result_timeout,
+              metric=metric)
     agg = res.aggregate
     for line in outcome_lines(agg.metrics, f"predicted {agg.predicted} samples (no labels: "
                               "nothing to score)", agg.skipped, agg.skipped_keys):
         click.echo(line)
+    echo_notes(agg.metrics)
     click.echo(f"end-to-end: {res.images_per_s:.1f} images/s ({agg.predicted} images in "
                f"{res.wall_s:.2f} s, {res.actors} actor(s) on {len(agg.nodes)} node(s); Ray "
                f"start-up {res.startup_s:.1f} s not included)")

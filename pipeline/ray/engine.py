@@ -32,7 +32,6 @@ import math
 
 import numpy as np
 
-from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.feeder import group_size
 from crnn_deploy.pipeline.fused import infer_decoded
 from crnn_deploy.pipeline.ray.read import raw_samples
@@ -164,7 +163,6 @@ def _node_id() -> str:
 
 def check_engine_file(engine) -> None:
     """Raise UserError unless ``engine`` is a file (checked on the driver before Ray starts)."""
-    from pathlib import Path
+    from crnn_deploy.runtime.engine_spec import check_engine_path
 
-    if not Path(engine).is_file():
-        raise UserError(f"engine not found: {engine}")
+    check_engine_path(engine)

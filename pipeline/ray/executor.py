@@ -163,8 +163,8 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         range_size: int | None = None, call_rows: int = CALL_ROWS, limit: int | None = None,
         strict: bool = False,
         overwrite: bool = False, progress: bool = False, quiet: bool = False,
-        log=None,
-        first_result_timeout: float | None = FIRST_RESULT_TIMEOUT_S) -> RayRunResult:
+        log=None, first_result_timeout: float | None = FIRST_RESULT_TIMEOUT_S,
+        metric: str = "latin") -> RayRunResult:
     """Run preprocess -> engine -> decode -> Parquet on Ray Data and score the predictions.
 
     Args:
@@ -195,6 +195,7 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
         progress: Ray Data's progress bars and execution log lines on stderr.
         quiet: Ray's and Ray Data's log lines at ERROR only (no progress bars either).
         log: callable for progress lines (default: nothing).
+        metric: how labels are compared (:data:`postprocess.metrics.METRICS`).
 
     Returns:
         RayRunResult (images/s exclude Ray's start-up, reported apart as ``startup_s``).
@@ -252,7 +253,8 @@ def run(engine: str | Path, output: str | Path, lmdb: str | Path | list | None =
             if err is not None:
                 raise err from None
             raise
-        result = _finish(tmp, output, engine, spec, shards, plan, startup_s, wall_s, address)
+        result = _finish(tmp, output, engine, spec, shards, plan, startup_s, wall_s, address,
+                         metric)
         staged.commit()
         return result
     finally:
@@ -274,8 +276,8 @@ def _free(available: dict) -> str:
 
 
 def _finish(tmp: Path, output: Path, engine: Path, spec, shards, plan, startup_s, wall_s,
-            address) -> RayRunResult:
-    agg = aggregate(tmp / "predictions")
+            address, metric="latin") -> RayRunResult:
+    agg = aggregate(tmp / "predictions", metric)
     if agg.predicted == 0:
         raise UserError(f"no sample could be predicted ({agg.skipped} bad): "
                         f"{'; '.join(agg.skipped_keys[:3])}")
@@ -286,7 +288,8 @@ def _finish(tmp: Path, output: Path, engine: Path, spec, shards, plan, startup_s
                "cpus_per_reader": plan.cpus_per_reader, "engine_threads": plan.engine_threads,
                "resources": plan.resources, "ray_address": address or "local",
                "startup_s": round(startup_s, 3), "wall_s": round(wall_s, 3),
-               "end_to_end_images_per_s": round(agg.predicted / wall_s, 3) if wall_s else 0.0}
+               "end_to_end_images_per_s": round(agg.predicted / wall_s, 3) if wall_s else 0.0,
+               **({"metric": metric} if agg.metrics is not None else {})}
     if agg.metrics is not None:
         write_report(tmp, agg.metrics, agg.errors, alphabet=spec.alphabet,
                      extra={"skipped": agg.skipped, "errors_listed": len(agg.errors)})

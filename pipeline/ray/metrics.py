@@ -42,7 +42,8 @@ class Aggregate:
     nodes: dict[str, int] = field(default_factory=dict)
 
 
-_SUMS = ("total", "correct", "correct_case_sensitive", "edit_distance", "gt_chars", "unreadable")
+_SUMS = ("total", "correct", "correct_case_sensitive", "edit_distance", "gt_chars", "unreadable",
+         "labels_with_dropped_chars")
 
 
 def merge_metrics(parts: list[dict]) -> dict | None:
@@ -53,7 +54,7 @@ def merge_metrics(parts: list[dict]) -> dict | None:
     out = {k: sum(p.get(k, 0) for p in parts) for k in _SUMS if any(k in p for p in parts)}
     n = out["total"]
     ned = sum(p["mean_ned"] * p["total"] for p in parts)
-    out.update(word_accuracy=out["correct"] / n,
+    out.update(metric=parts[0].get("metric", "latin"), word_accuracy=out["correct"] / n,
                word_accuracy_case_sensitive=out["correct_case_sensitive"] / n,
                mean_ned=ned / n,
                cer=out["edit_distance"] / out["gt_chars"] if out["gt_chars"] else None)
@@ -83,8 +84,9 @@ class _Neg:
         return self.v < other.v
 
 
-def aggregate(folder: str | Path) -> Aggregate:
-    """Count, score and list from the Parquet files under ``folder``.
+def aggregate(folder: str | Path, metric: str = "latin") -> Aggregate:
+    """Count, score and list from the Parquet files under ``folder`` (labels compared under
+    ``metric``, :data:`postprocess.metrics.METRICS`).
 
     Raises:
         OSError / pyarrow.ArrowInvalid: unreadable files (the folder was written by this run).
@@ -114,7 +116,7 @@ def aggregate(folder: str | Path) -> Aggregate:
             if label is not None:
                 scored.append(((shard, index, source), label, text, conf))
         if scored or unread:
-            metrics, errors = score_samples(scored, unread)
+            metrics, errors = score_samples(scored, unread, metric)
             parts.append(metrics)
             for (shard, index, source), *rest in errors:
                 _push(wrong, (shard, index, source, *rest), MAX_ERRORS)

@@ -25,7 +25,7 @@ from crnn_deploy.pipeline.ray.engine import EngineActor
 from crnn_deploy.pipeline.ray.read import read_range
 
 #: Rows handed to one engine actor call (split there into engine batches): small, so that the
-#: last calls of a run spread over every actor (measured with ``scripts/bench_ray.py``).
+#: last calls of a run spread over every actor (measured with ``crnn-bench ray``).
 CALL_ROWS = 64
 #: Memory of a read task besides its block: decoding, the LMDB reader, the Python worker with
 #: Ray Data loaded (bytes; Ray Data measured up to 125 MiB per read worker, whatever the block).

@@ -15,7 +15,7 @@ tasks, so the run used to hang without a word until it was killed.
   ``timeout_s`` (``--first-result-timeout``, default :data:`FIRST_RESULT_TIMEOUT_S`) the run is
   interrupted as by Ctrl-C and fails with a message naming the resources still free.
 
-Defaults (measured side by side with local crnn-eval by ``scripts/bench_ray.py``,
+Defaults (measured side by side with local crnn-eval by ``crnn-bench ray``,
 docs/BENCHMARKS-notes.md): read tasks take :data:`READER_CPUS` (a quarter CPU: reading and
 preprocessing cost ~0.45 ms of CPU per image against ~10 ms of inference); on each node the
 rest goes to ``ceil(CPUs - READER_CPUS)`` engine actors sharing it equally, each running its

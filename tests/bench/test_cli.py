@@ -83,6 +83,11 @@ def test_quick_mode_end_to_end(assets, nano_weights, tmp_path):
     assert {(p["variant"], p["batch"]) for p in res["throughput"]} == {
         (k, b) for k in keys for b in (1, 4)}
     assert all(p["throughput"] > 0 and p["rounds"] == 2 for p in res["throughput"])
+    # the roofline of every variant: one FLOP count (fixed width), the peak of its precision
+    roof = {r["variant"]: r for r in res["roofline"]}
+    assert set(roof) == keys and len({r["gflop_padded"] for r in roof.values()}) == 1
+    assert roof["ov-bf16"]["precision"] == "bf16" and roof["ort-int8"]["precision"] == "int8"
+    assert all(0 < r["fraction"] for r in roof.values()) and "| of roofline |" in md
     acc = {(a["variant"], a["dataset"]): a for a in res["accuracy"]}
     assert len(acc) == 7 * 5 and all(a["count"] == 32 for a in acc.values())
     # f32 engines read exactly what PyTorch reads; the user's set is SVT's first 32 words

@@ -25,7 +25,7 @@ def test_scale_rows_on_a_small_lmdb(assets, nano_bs16_onnx, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads((work / "scale_eval.json").read_text())
     assert res["lmdb_samples"] == 64 and res["batch"] == 16 and res["threads"] == 1
-    assert res["command"].startswith("python -m crnn_deploy.bench.scale --sizes 32,64 --threads 1")
+    assert res["command"].startswith("crnn-bench scale --sizes 32,64 --threads 1")
     rows = {r["limit"]: r for r in res["rows"]}
     assert sorted(rows) == [32, 64] and rows[32]["count"] == 32 and rows[64]["count"] == 64
     assert rows[32]["word_accuracy"] == 26 / 32

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -118,16 +119,26 @@ def test_all_from_an_imported_onnx(english_g2_onnx, ic03, tmp_path, monkeypatch)
     lines = {n: line for line in res.stdout.splitlines() for n in names
              if re.match(re.escape(n) + r"\s{2}", line)}
     assert set(lines) == {"openvino", "tensorrt", "ascend om", "openvino int8", "onnx int8"}
-    assert " built " in lines["openvino"] and "english_g2_bs16.xml" in lines["openvino"]
+    assert " built " in lines["openvino"] and "english_g2_dynamic.xml" in lines["openvino"]
     assert "skipped: atc (CANN toolkit) not on PATH" in lines["ascend om"]
     assert "skipped:" in lines["tensorrt"]
     for name in ("openvino int8", "onnx int8"):
         assert " built " in lines[name] and "on 24 images" in lines[name]
-    entries = ["english_g2_bs16.xml", "english_g2_bs16_int8.onnx", "english_g2_bs16_int8.xml"]
+    entries = ["english_g2_dynamic.xml", "english_g2_bs16_int8.onnx", "english_g2_bs16_int8.xml"]
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
-        entries + ["english_g2_bs16.bin", "english_g2_bs16_int8.bin"])
+        entries + ["english_g2_dynamic.bin", "english_g2_bs16_int8.bin"])
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == sorted(
         f".{e}.crnn-deploy.json" for e in entries)  # each entry's ownership record
+    # the IR records bf16's change on the calibration (check) words: --precision auto reads it
+    import openvino as ov
+
+    from crnn_deploy.runtime.precision import read_record
+
+    rec = read_record(ov.Core().read_model(str(out / "english_g2_dynamic.xml")))["bf16"]
+    assert rec["words"] == 24 and rec["gt"] == "gt.txt" and 0 <= rec["agreement"] <= 24
+    assert rec["change_points"] == pytest.approx(100 * (rec["correct"] - rec["f32_correct"]) / 24,
+                                                 abs=1e-3)
+    assert "bf16: " in lines["openvino"] and "on 24 words of gt.txt" in lines["openvino"]
 
 
 def test_all_takes_one_source(english_g2_onnx, tmp_path):
@@ -141,8 +152,8 @@ def test_all_takes_one_source(english_g2_onnx, tmp_path):
 
 def test_all_from_the_english_g2_checkpoint(english_g2_weights, tmp_path, monkeypatch):
     """crnn-convert all --model english_g2: one ONNX, dynamic in batch and width; the
-    static-batch ONNX row is skipped with the reason and the IR is built from the dynamic one
-    (static batch 16, width still dynamic)."""
+    static-batch ONNX row is skipped with the reason and the IR is built from the dynamic one,
+    batch and width dynamic (issue 28: the fastest layout; the runtime compiles batch gears)."""
     import openvino as ov
 
     monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
@@ -154,11 +165,13 @@ def test_all_from_the_english_g2_checkpoint(english_g2_weights, tmp_path, monkey
                      r"dynamic batch and width", table)
     assert re.search(r"onnx \(bs16\)\s+english_g2_bs16\.onnx .* skipped: english_g2's width "
                      r"follows the word: every engine is built from english_g2_dynamic\.onnx", table)
-    assert re.search(r"openvino\s+english_g2_bs16\.xml .* built .* vs ONNX Runtime", table)
+    assert re.search(r"openvino\s+english_g2_dynamic\.xml .* built .* vs ONNX Runtime\s+"
+                     r"dynamic batch, dynamic width", table)
     assert "skipped: no calibration images (--calib-gt)" in table
     assert not (tmp_path / "english_g2_bs16.onnx").exists()
-    shape = ov.Core().read_model(str(tmp_path / "english_g2_bs16.xml")).input(0).get_partial_shape()
-    assert str(shape) == "[16,1,64,?]"
+    assert not (tmp_path / "english_g2_bs16.xml").exists()
+    shape = ov.Core().read_model(str(tmp_path / "english_g2_dynamic.xml")).input(0).get_partial_shape()
+    assert str(shape) == "[?,1,64,?]"
 
 
 def test_all_overwrite_replaces_its_own_engines_with_or_without_records(tmp_path, monkeypatch):
@@ -190,6 +203,49 @@ def test_all_overwrite_replaces_its_own_engines_with_or_without_records(tmp_path
         assert sorted(p.name for p in out.glob(".*.crnn-deploy.json")) == [p.name for p in records]
 
 
+@pytest.mark.parametrize("name", ["../../../x", "{abs}/x", "x\x00y", "\x1b[2Jx", "n" * 1_000_000])
+def test_a_spec_name_from_the_model_cannot_place_outputs_outside_outdir(crnn_onnx, tmp_path, name):
+    """The issue's example: an ONNX whose metadata spec name climbs out of --outdir (or is
+    absolute, or holds a NUL) is an Error before anything is written; an IR elsewhere stays."""
+    import json
+
+    import onnx
+
+    from crnn_deploy.models.specs import METADATA_KEY
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x_bs16.xml").write_text("<net/>")
+    (elsewhere / "x_bs16.bin").write_bytes(b"weights")
+    name = name.format(abs=elsewhere)
+    model = onnx.load(str(crnn_onnx["bs16"]))
+    for p in model.metadata_props:
+        if p.key == METADATA_KEY:
+            p.value = json.dumps({**json.loads(p.value), "name": name})
+    hostile = tmp_path / "hostile.onnx"
+    onnx.save(model, str(hostile))
+    out = tmp_path / "a" / "b" / "c" / "out"
+    res = CliRunner().invoke(convert_cli, ["all", "--onnx", str(hostile), "--outdir", str(out)])
+    assert res.exit_code == 1 and "Error:" in res.output and "spec 'name'" in res.output, res.output
+    assert "Traceback" not in res.output and "\x1b" not in res.output and len(res.output) < 600
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "hostile.onnx", "x_bs16.bin", "x_bs16.xml"]
+    assert (elsewhere / "x_bs16.bin").read_bytes() == b"weights"
+
+
+def test_outputs_resolving_outside_outdir_are_refused(tmp_path):
+    from crnn_deploy.common.errors import UserError
+    from crnn_deploy.converter.build_all import check_inside
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "link.xml").symlink_to(tmp_path / "victim.xml")
+    check_inside(out, [out / "m_bs16.xml", out / "sub" / "m.bin"])
+    for bad in (out / ".." / "m.xml", out / "link.xml", Path("/tmp/m.xml")):
+        with pytest.raises(UserError, match="outside --outdir"):
+            check_inside(out, [bad])
+
+
 def test_all_from_an_imported_classifier(ppocr_cls_onnx, ic03, tmp_path, monkeypatch):
     """A page model through crnn-convert all: its spec's batch (6), no INT8 (skipped, why)."""
     monkeypatch.setenv("PATH", str(Path(shutil.which("python")).parent))  # no atc here
@@ -201,3 +257,20 @@ def test_all_from_an_imported_classifier(ppocr_cls_onnx, ic03, tmp_path, monkeyp
     assert " built " in lines["openvino"] and "ppocr-cls_bs6.xml" in lines["openvino"]
     for name in ("openvino int8", "onnx int8"):
         assert "skipped: INT8 is calibrated for recognizers, not a classifier" in lines[name]
+
+
+@pytest.mark.parametrize("model, expected, absent", [
+    ("english_g2", "build/english_g2_dynamic.xml", "build/english_g2_bs16.xml"),
+    ("nano-ocr", "build/nano-ocr_bs16.xml", "build/nano-ocr_dynamic.xml"),
+])
+def test_make_convert_expects_the_ir_build_all_writes(model, expected, absent):
+    """`make convert`'s targets name the IR `crnn-convert all` builds: english_g2's of dynamic
+    batch and width (issue 28), a fixed-width model's of static batch 16."""
+    root = Path(__file__).resolve().parents[2]
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make not installed")
+    out = subprocess.run([make, "-s", "-C", str(root), "--eval", "print-engines: ; @echo $(ENGINES)",
+                          "print-engines", f"MODEL={model}"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert expected in out and absent not in out

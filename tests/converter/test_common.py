@@ -28,7 +28,8 @@ def test_read_onnx_info_errors(nano_dynamic_onnx, tmp_path):
     del model.metadata_props[:]
     bare = tmp_path / "bare.onnx"
     onnx.save(model, str(bare))
-    with pytest.raises(UserError, match="carries no model spec .*crnn-convert onnx"):
+    with pytest.raises(UserError, match=f"carries no model spec .*crnn-convert import {bare} "
+                       r"--spec PRESET\|spec.json --output bare-spec.onnx"):
         read_onnx_info(bare)
     model = onnx.load(str(nano_dynamic_onnx))
     old = model.graph.input[0].name
@@ -72,3 +73,46 @@ def test_an_onnx_file_above_the_protobuf_limit_is_refused_before_it_is_read(tmp_
     for read in (read_onnx_info, onnx_spec_text, spec_from_arg):
         with pytest.raises(UserError, match=f"{big} is larger than 2 GiB, the protobuf limit"):
             read(big)
+
+
+# Without torch (a library install without the export extra, issue 29): `crnn-convert onnx`
+# and `crnn-convert all --checkpoint` say so with the install command that pulls the CPU build,
+# instead of a ModuleNotFoundError traceback; --onnx builds need no torch. torch is hidden in a
+# fresh interpreter (sys.modules["torch"] = None makes `import torch` raise ImportError).
+HIDE_TORCH = """
+import sys
+sys.modules["torch"] = None
+from crnn_deploy.converter.cli import main
+sys.argv = ["crnn-convert", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["onnx", "--model", "nano-ocr", "--checkpoint", "weights/nano_ocr_ftr.pth", "--output",
+     "{tmp}/x.onnx"],
+    ["all", "--model", "nano-ocr", "--checkpoint", "weights/nano_ocr_ftr.pth", "--outdir",
+     "{tmp}/engines"],
+])
+def test_without_torch_the_export_says_how_to_install_it(args, tmp_path, nano_weights):
+    import subprocess
+    import sys
+
+    args = [a.replace("weights/nano_ocr_ftr.pth", str(nano_weights)).format(tmp=tmp_path)
+            for a in args]
+    proc = subprocess.run([sys.executable, "-c", HIDE_TORCH, *args], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "ModuleNotFoundError" not in proc.stderr
+    assert proc.stderr.startswith(f"Error: crnn-convert {args[0]}")
+    assert "needs PyTorch, which is not installed; install it with: pip install torch==2.13.0 " \
+           "--index-url https://download.pytorch.org/whl/cpu (the CPU build) first, then: " \
+           "pip install 'crnn-deploy[export]'" in proc.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_the_pytorch_backend_hint_installs_the_cpu_build_first():
+    from crnn_deploy.runtime.torch_backend import TorchBackend
+
+    hint = TorchBackend.install_hint()
+    assert hint.index("torch==2.13.0") < hint.index("crnn-deploy[export]")

@@ -139,7 +139,10 @@ def test_onnx_keeps_metadata_and_records_calibration(int8_models, nano_onnx):
     model = onnx.load(str(int8_models["onnx"]))
     meta = {p.key: p.value for p in model.metadata_props}
     source = {p.key: p.value for p in onnx.load(str(nano_onnx)).metadata_props}
-    assert all(meta.get(k) == v for k, v in source.items())
+    assert all(meta.get(k) == v for k, v in source.items() if k != "crnn_deploy.source")
+    made_from = json.loads(meta["crnn_deploy.source"])  # the FP32 ONNX, and where it came from
+    assert made_from["from"] == "onnx" and made_from["file"] == nano_onnx.name
+    assert made_from["origin"] == json.loads(source["crnn_deploy.source"])
     assert json.loads(meta[METADATA_KEY])["name"] == "nano-ocr"
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in model.graph.node}
     settings = json.loads(meta["crnn_deploy.int8"])

@@ -136,3 +136,33 @@ def test_an_input_rank_that_does_not_match_the_spec_is_an_error(tmp_path):
     res = CliRunner().invoke(convert_cli, ["import", str(tmp_path / "r3.onnx"), "--spec",
                                            str(tmp_path / "s.json"), "--output", str(tmp_path / "o.onnx")])
     assert res.exit_code == 1 and "has rank 3" in res.output and "NCHW" in res.output, res.output
+
+
+@pytest.mark.parametrize("output", ["m_bs16.xml", "m_bs16.bin", "m", "m.onnx.json"])
+def test_import_output_must_end_in_onnx(imported, tmp_path, output):
+    """Writing ONNX bytes over an IR's .xml would orphan its .bin: refused, the pair untouched."""
+    (tmp_path / "m_bs16.xml").write_text("<net/>")
+    (tmp_path / "m_bs16.bin").write_bytes(b"weights")
+    res = CliRunner().invoke(convert_cli, ["import", str(imported / "tiny.onnx"), "--spec",
+                                           str(imported / "spec.json"), "--output",
+                                           str(tmp_path / output), "--overwrite"])
+    assert res.exit_code == 1 and "give a name ending in .onnx" in res.output, res.output
+    assert (tmp_path / "m_bs16.xml").read_text() == "<net/>"
+    assert (tmp_path / "m_bs16.bin").read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m_bs16.bin", "m_bs16.xml"]
+
+
+def test_import_of_a_folder_an_empty_file_or_external_data_says_what_it_is(imported, tmp_path):
+    (tmp_path / "dir.onnx").mkdir()
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    model = onnx.load(str(imported / "tiny.onnx"))
+    onnx.save(model, str(tmp_path / "ext.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="ext.data", size_threshold=0)
+    for name, message in (("dir.onnx", "is a folder, not an ONNX file"),
+                          ("empty.onnx", "is empty (0 bytes), not an ONNX model"),
+                          ("ext.onnx", "keeps weights as external data")):
+        res = CliRunner().invoke(convert_cli, ["import", str(tmp_path / name), "--spec",
+                                               str(imported / "spec.json"), "--output",
+                                               str(tmp_path / "o.onnx")])
+        assert res.exit_code == 1 and message in res.output, res.output
+    assert not (tmp_path / "o.onnx").exists()

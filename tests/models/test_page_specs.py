@@ -28,7 +28,7 @@ def _with(d: dict, path: tuple, value) -> dict:
 @pytest.mark.parametrize("base, path, value, named", [
     (DET, ("kind",), "segmenter", "spec kind"),
     (DET, ("colour",), 1, "unknown field 'colour'"),
-    (DET, ("name",), "", "spec name"),
+    (DET, ("name",), "", "spec 'name'"),
     (DET, ("input", "limit_type"), "mid", "spec input.limit_type"),
     (DET, ("input", "limit_side_len"), "736", "spec input.limit_side_len"),
     (DET, ("input", "limit_side_len"), True, "spec input.limit_side_len"),

@@ -39,7 +39,7 @@ def test_staged_fused_and_recognize_predictions_are_identical_on_iiit5k(
     res = CliRunner().invoke(eval_cli, ["--lmdb", str(iiit5k_lmdb), "--engine", str(nano_bs16_onnx),
                                         "--output", str(out)])
     assert res.exit_code == 0, res.output
-    assert "word accuracy: 77.60% (2328/3000)" in res.output
+    assert "word accuracy (latin): 77.60% (2328/3000)" in res.output
     fused = json.loads((out / "accuracy.json").read_text())
     fused_preds = _read_tsv(out / "predictions.tsv")
 

@@ -56,7 +56,7 @@ def test_eval_gt_equals_the_lmdb_path_and_counts_unreadable_images(
     # the denominator is every labeled line: 40 images + 2 that cannot be read
     assert (acc["total"], acc["unreadable"]) == (N + 2, 2)
     assert acc["correct"] == ref_acc["correct"] and ref_acc["total"] == N
-    assert f"word accuracy: {100 * acc['correct'] / (N + 2):.2f}% ({acc['correct']}/{N + 2})" \
+    assert f"word accuracy (latin): {100 * acc['correct'] / (N + 2):.2f}% ({acc['correct']}/{N + 2})" \
         in res.output
     assert "unreadable: 2 labeled image(s)" in res.output
     # one sample id: the GT path, as the LMDB built from the same gt.txt records it
@@ -107,7 +107,7 @@ def test_recognize_gt_scores_the_same(own_set, nano_dynamic_onnx, tmp_path):
     assert res.exit_code == 0, res.output
     ev = invoke(eval_cli, "--gt", own_set, "--engine", nano_dynamic_onnx)
     first = ev.output.splitlines()[0]
-    assert first.startswith("word accuracy: ") and first in res.stderr
+    assert first.startswith("word accuracy (latin): ") and first in res.stderr
     rows = list(csv.reader(out.open(encoding="utf-8")))
     assert rows[0] == ["path", "text", "confidence"] and len(rows) == N + 1
     assert rows[1][0] == own_set.read_text().splitlines()[0].split("\t")[0]  # named as listed
@@ -115,8 +115,8 @@ def test_recognize_gt_scores_the_same(own_set, nano_dynamic_onnx, tmp_path):
 
 @pytest.mark.parametrize("lines, expected", [
     (["file\tlabel\tsource", "a.png\tA\tby eye"],
-     ["2 malformed line(s)", "line 1: looks like a header line", "line 2: 3 tab-separated columns"]),
-    (["path\tlabel", "a.png\tA"], ["1 malformed line(s)", "line 1: looks like a header line"]),
+     ["2 malformed lines (expected", "line 1: looks like a header line", "line 2: 3 tab-separated columns"]),
+    (["path\tlabel", "a.png\tA"], ["1 malformed line (expected", "line 1: looks like a header line"]),
     (["a.png\tA", "b.png\tB\tC"], ["line 2: 3 tab-separated columns, expected 2"]),
     (["a.png\tA", "b.png"], ["line 2: expected 'path<TAB>label'"]),
     (["a.png\t A"], ["line 1: label has leading or trailing whitespace"]),

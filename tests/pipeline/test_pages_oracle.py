@@ -2,7 +2,9 @@
 (scripts/make_pages.py: real benchmark crops, some turned 180 degrees, and DejaVu lines), with
 f32 engines on ONNX Runtime and OpenVINO, crnn_deploy.OCR finds the same boxes (IoU >= 0.9,
 one-to-one) with the same texts on >= 99 % of RapidOCR's boxes, and its detection hmean against
-the generator's GT is no lower than RapidOCR's. The 30-page figures: scripts/compare_pages.py."""
+the generator's GT is no lower than RapidOCR's. With ``rec_batching="rapidocr"`` the texts are
+those of ``RapidOCR()`` at its defaults; with the default ``"width"`` batching, those of
+``RapidOCR(rec_batch_num=1)`` (each crop read alone). The 30-page figures: docs/PAGES.md."""
 from __future__ import annotations
 
 import importlib.util
@@ -56,29 +58,37 @@ def onnx_engines(ppocr_det_onnx, ppocr_cls_onnx, ppocrv4_onnx):
     return ppocr_det_onnx, ppocr_cls_onnx, ppocrv4_onnx
 
 
-@pytest.fixture(scope="module", params=["onnxruntime", "openvino"])
+@pytest.fixture(scope="module", params=[("openvino", "rapidocr"), ("onnxruntime", "width")],
+                ids=lambda p: "-".join(p))
 def ours(request, gt, onnx_engines):
-    """crnn_deploy.OCR on ONNX Runtime, and on OpenVINO (f32, its default) reading the same
-    ONNX files directly: the same OpenVINO CPU plugin as the IRs of ``crnn-convert openvino``
-    (checked against ONNX Runtime at conversion), without three conversions in the test; the
-    IRs themselves are compared on 30 pages by scripts/compare_pages.py (NOTES)."""
-    if request.param == "openvino":
+    """crnn_deploy.OCR with RapidOCR's recognizer batching on OpenVINO (f32, its default; its
+    power-of-two batch gears run a batch of 5 crops as 8 rows), and with the default width
+    batching on ONNX Runtime. OpenVINO reads the same ONNX files directly: the same CPU plugin
+    as the IRs of ``crnn-convert openvino`` (checked against ONNX Runtime at conversion),
+    without three conversions in the test; both backends and both batchings on the IRs are
+    compared on 30 pages in docs/PAGES.md (scripts/compare_pages.py)."""
+    backend, batching = request.param
+    if backend == "openvino":
         pytest.importorskip("openvino")
-    return request.param, compare.ours_pages(gt, *onnx_engines, backend=request.param)[0]
+    pages = compare.ours_pages(gt, *onnx_engines, backend=backend, rec_batching=batching)[0]
+    return f"{backend}, rec_batching {batching}", pages, batching
 
 
 def test_same_boxes_as_rapidocr(ours, rapid):
-    backend, pages = ours
+    backend, pages, _ = ours
     same = compare.agreement(pages, rapid)
     assert same["gt_boxes"] >= 5 * PAGES  # RapidOCR found words on these pages
     diffs = "\n".join(compare.differences(pages, rapid, same))
     assert same["recall"] >= 0.99, f"{backend}: same boxes on {same['recall']:.2%}:\n{diffs}"
 
 
-def test_same_texts_as_rapidocr_reading_each_crop_at_its_width(ours, rapid_alone):
-    backend, pages = ours
-    same = compare.agreement(pages, rapid_alone)
-    diffs = "\n".join(compare.differences(pages, rapid_alone, same))
+def test_same_texts_as_rapidocr(ours, rapid, rapid_alone):
+    """rapidocr batching: RapidOCR()'s own texts at its defaults (rec_batch_num 6); width
+    batching: those RapidOCR reads with each crop alone (rec_batch_num 1)."""
+    backend, pages, batching = ours
+    oracle = rapid if batching == "rapidocr" else rapid_alone
+    same = compare.agreement(pages, oracle)
+    diffs = "\n".join(compare.differences(pages, oracle, same))
     assert same["e2e_accuracy"] >= 0.99, f"{backend}: same texts on {same['e2e_accuracy']:.2%}:\n{diffs}"
 
 
@@ -86,8 +96,8 @@ def test_texts_differ_from_rapidocr_defaults_only_by_its_batch_padding(ours, rap
     """RapidOCR's recognizer pads each crop to the widest of its batch of 6 (rec_batch_num),
     which changes some readings (a space dropped, a letter changed) and may push a box below
     text_score 0.5; every text of ours that differs from its defaults must be the one RapidOCR
-    itself reads when the crop is alone."""
-    backend, pages = ours
+    itself reads when the crop is alone (with rapidocr batching, no text differs at all)."""
+    backend, pages, _ = ours
     same = compare.agreement(pages, rapid)
     alone = compare.agreement(rapid_alone, rapid)
     unexplained = []
@@ -104,7 +114,7 @@ def test_texts_differ_from_rapidocr_defaults_only_by_its_batch_padding(ours, rap
 def test_detection_hmean_no_lower_than_rapidocr(ours, rapid, gt):
     from crnn_deploy.postprocess.page_metrics import score_pages
 
-    backend, pages = ours
+    backend, pages, _ = ours
     theirs, mine = score_pages(rapid, gt), score_pages(pages, gt)
     assert theirs["hmean"] > 0.8  # the generator's boxes are what a DB detector finds
     assert mine["hmean"] >= theirs["hmean"], (backend, mine["hmean"], theirs["hmean"])

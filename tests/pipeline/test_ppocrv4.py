@@ -4,7 +4,6 @@ Recognizer, crnn-eval, crnn-recognize, the staged path and Ray, on the first N I
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    """scripts/compare_rapidocr.py (its RapidOCR set-up is the one the full comparison uses)."""
-    spec = importlib.util.spec_from_file_location("compare_rapidocr", ROOT / "scripts" / "compare_rapidocr.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """bench.oracles (its RapidOCR set-up is the one crnn-bench same and peers use)."""
+    from crnn_deploy.bench import oracles
+
+    return oracles
 
 
 @pytest.fixture(scope="module")

@@ -72,10 +72,10 @@ def test_end_to_end(make_dir, meta, fmt):
     result = run(rd, label_txt)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "word accuracy: 80.00% (4/5)"
+    assert lines[0] == "word accuracy (latin): 80.00% (4/5)"
     assert lines[1] == "word accuracy (case-sensitive): 40.00% (2/5)"
-    assert lines[2] == "mean normalized edit distance: 0.0500 (lower is better)"
-    assert lines[3].startswith("character error rate: 5.26% (1/19 ")
+    assert lines[2] == "mean normalized edit distance (latin): 0.0500 (lower is better)"
+    assert lines[3].startswith("character error rate (latin): 5.26% (1/19 ")
     acc = json.loads((rd / "accuracy.json").read_text(encoding="utf-8"))
     assert (acc["total"], acc["correct"], acc["missing"]) == (5, 4, 0)
     assert acc["word_accuracy"] == pytest.approx(0.8)
@@ -96,7 +96,7 @@ def test_model_option_without_meta(make_dir):
     rd, label_txt = make_dir(meta=None)
     result = run(rd, label_txt, "--model", "nano-ocr")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("word accuracy: 80.00% (4/5)\n")
+    assert result.output.startswith("word accuracy (latin): 80.00% (4/5)\n")
 
 
 def test_alphabet_option_infers_t_from_size(make_dir, nano):
@@ -114,7 +114,7 @@ def test_alphabet_option_changes_the_characters(make_dir, nano):
     assert result.exit_code == 0, result.output
     # predictions become hELLO, WORLD, AB, TOST, X-1 Y: only WORLD still matches exactly
     assert "word accuracy (case-sensitive): 20.00% (1/5)" in result.output
-    assert result.output.startswith("word accuracy: 80.00% (4/5)\n")
+    assert result.output.startswith("word accuracy (latin): 80.00% (4/5)\n")
 
 
 def test_missing_file_is_named(make_dir):
@@ -131,7 +131,7 @@ def test_allow_missing_scores_the_rest(make_dir):
     (rd / "test_2_0.bin").unlink()
     result = run(rd, label_txt, "--allow-missing")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("word accuracy: 100.00% (3/3)\n")
+    assert result.output.startswith("word accuracy (latin): 100.00% (3/3)\n")
     assert "missing: 2 " in result.output
     acc = json.loads((rd / "accuracy.json").read_text(encoding="utf-8"))
     assert (acc["total"], acc["correct"], acc["missing"], acc["listed"]) == (3, 3, 2, 5)
@@ -232,7 +232,7 @@ def test_console_script_success_and_error(make_dir):
     rd, label_txt = make_dir()
     ok = subprocess.run([*_script(), str(rd), str(label_txt)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.splitlines()[0] == "word accuracy: 80.00% (4/5)"
+    assert ok.stdout.splitlines()[0] == "word accuracy (latin): 80.00% (4/5)"
     (rd / "test_1_0.bin").write_bytes(b"\0" * 8)
     bad = subprocess.run([*_script(), str(rd), str(label_txt)], capture_output=True, text=True)
     assert bad.returncode == 1

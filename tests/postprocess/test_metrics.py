@@ -10,6 +10,7 @@ from crnn_deploy.postprocess.metrics import (
     compute_metrics,
     edit_distance,
     format_metrics,
+    metric_notes,
     normalize_standard,
     normalized_edit_distance,
     score_samples,
@@ -106,10 +107,10 @@ def test_format_metrics_first_line():
          "correct_case_sensitive": 2100, "word_accuracy_case_sensitive": 0.7,
          "mean_ned": 0.07123, "cer": 0.0512, "edit_distance": 1234, "gt_chars": 24100}
     lines = format_metrics(m, missing=2)
-    assert lines[0] == "word accuracy: 77.60% (2328/3000)"
+    assert lines[0] == "word accuracy (latin): 77.60% (2328/3000)"
     assert lines[1] == "word accuracy (case-sensitive): 70.00% (2100/3000)"
-    assert lines[2] == "mean normalized edit distance: 0.0712 (lower is better)"
-    assert lines[3].startswith("character error rate: 5.12% (1234/24100")
+    assert lines[2] == "mean normalized edit distance (latin): 0.0712 (lower is better)"
+    assert lines[3].startswith("character error rate (latin): 5.12% (1234/24100")
     assert lines[4].startswith("missing: 2 ")
 
 
@@ -170,3 +171,58 @@ def test_edit_distance_matches_full_table_on_random_strings():
     pairs = [("".join(rnd.choice("aab") for _ in range(rnd.randint(0, 8))),
               "".join(rnd.choice("abb") for _ in range(rnd.randint(0, 8)))) for _ in range(2000)]
     assert [edit_distance(a, b) for a, b in pairs] == [full_table(a, b) for a, b in pairs]
+
+
+# --metric (issue 29): the Latin protocol drops every character outside [0-9a-z]; PP-OCR reads
+# Chinese, where that protocol scores a label 中文 read as ★★★ as right.
+CHINESE = [("a.png", "中文", "★★★"), ("b.png", "Hello World", "hello world")]
+
+
+@pytest.mark.parametrize("metric, correct, errors, dropped", [
+    ("latin", 2, [], 2),  # 中文 -> "" == "★★★" -> "": right; case and space ignored
+    ("exact", 0, ["a.png", "b.png"], 0),
+    ("exact-nospace", 0, ["a.png", "b.png"], 1),  # the space is dropped, the case kept
+    ("case-insensitive", 1, ["a.png"], 0),
+])
+def test_metric_chinese_label(metric, correct, errors, dropped):
+    m, errs = score_samples(CHINESE, metric=metric)
+    assert (m["metric"], m["correct"], m["labels_with_dropped_chars"]) == (metric, correct, dropped)
+    assert [e[0] for e in errs] == errors
+    notes = metric_notes(m)
+    if metric == "latin":
+        assert notes == ["note: 2 labels have characters outside [0-9a-z], which --metric latin "
+                         "drops; --metric exact scores them"]
+    elif metric == "exact-nospace":
+        assert notes == ["note: 1 label has spaces, which --metric exact-nospace drops; "
+                         "--metric exact scores them"]
+    else:
+        assert notes == []
+
+
+def test_metric_normalizes_cer_and_ned():
+    """CER and mean NED run on the metric's strings: under latin 中文 / ★★★ are both empty
+    (no characters, distance 0); under exact 2 substitutions + 1 insertion over 2 characters."""
+    latin = compute_metrics(["★★★"], ["中文"], "latin")
+    assert (latin["edit_distance"], latin["gt_chars"], latin["cer"], latin["mean_ned"]) == \
+        (0, 0, None, 0.0)
+    exact = compute_metrics(["★★★"], ["中文"], "exact")
+    assert (exact["edit_distance"], exact["gt_chars"]) == (3, 2)
+    assert exact["cer"] == pytest.approx(1.5) and exact["mean_ned"] == pytest.approx(1.0)
+    nospace = compute_metrics(["ab c"], ["a bc"], "exact-nospace")
+    assert nospace["correct"] == 1 and nospace["edit_distance"] == 0 and nospace["gt_chars"] == 3
+
+
+def test_metric_named_in_lines_and_report(tmp_path):
+    m, errors = score_samples(CHINESE, metric="exact")
+    lines = format_metrics(m)
+    assert lines[0] == "word accuracy (exact): 0.00% (0/2)"
+    assert lines[2].startswith("mean normalized edit distance (exact): ")
+    acc, _ = write_report(tmp_path, m, errors)
+    data = json.loads(acc.read_text(encoding="utf-8"))
+    assert data["metric"] == "exact" and data["protocol"].startswith(
+        "word_accuracy, mean_ned, cer: the raw strings, exact match")
+
+
+def test_unknown_metric():
+    with pytest.raises(ValueError, match="unknown metric 'ascii'"):
+        compute_metrics(["a"], ["a"], "ascii")

@@ -134,6 +134,25 @@ def test_crnn_eval_misreads(hostile_set, nano_dynamic_onnx, tmp_path):
     assert res.exit_code == 1 and "--misreads writes into --output" in res.output
 
 
+def test_without_matplotlib_review_png_is_skipped_with_a_note(hostile_set, nano_dynamic_onnx,
+                                                              tmp_path, monkeypatch):
+    """Issue 29: no matplotlib -> misreads.html only, and stderr says review.png was skipped,
+    why, and which extra brings it (it used to say nothing)."""
+    import sys
+
+    from crnn_deploy.pipeline.eval_cli import main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` -> ImportError
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(main, ["--gt", str(hostile_set), "--engine", str(nano_dynamic_onnx),
+                                    "--output", str(out), "--misreads", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "review.png skipped: matplotlib is not installed (pip install 'crnn-deploy[report]')" \
+        in res.stderr
+    assert (out / "misreads.html").is_file() and not (out / "review.png").exists()
+    assert "review.png" not in res.stdout
+
+
 def test_crnn_postprocess_misreads(iiit5k_lmdb, nano_dynamic_onnx, tmp_path):
     """The staged path: images come from the LMDB that lmdb-to-bin read."""
     pytest.importorskip("matplotlib")

@@ -84,3 +84,21 @@ def test_parse_gt_never_stores_a_header_or_a_third_column_as_a_label(tmp_path):
     assert [(n, rel, label) for n, rel, label, _ in got] == [
         (1, None, None), (2, None, None), (3, "b.png", "OK"), (4, None, None)]
     assert "header" in got[0][3] and "3 tab-separated columns" in got[1][3]
+
+
+def test_many_malformed_lines_are_counted_once(tmp_path):
+    """8 bad lines, 5 listed: the count is the total, the list says it is the first 5 (it
+    read as 8 + 3 before, issue 29)."""
+    import pytest
+
+    from crnn_deploy.common.errors import UserError
+    from crnn_deploy.preprocess.sources import MAX_BAD_LINES, read_gt
+
+    gt = tmp_path / "gt.txt"
+    gt.write_text("".join(f"a{k}.png\tA\tx\n" for k in range(MAX_BAD_LINES + 3)), "utf-8")
+    with pytest.raises(UserError) as err:
+        read_gt(gt)
+    text = err.value.message
+    assert f"{MAX_BAD_LINES + 3} malformed lines (expected 'path<TAB>label' per line); " \
+           f"the first {MAX_BAD_LINES}:" in text and "more" not in text
+    assert text.count("\n  line ") == MAX_BAD_LINES

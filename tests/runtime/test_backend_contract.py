@@ -3,7 +3,7 @@
 Each test runs once per backend of ``runtime.registry.BACKENDS`` plus ``fake`` (the SDK-free
 :class:`FakeBackend` of conftest.py); a backend that cannot run here is skipped with its
 ``unavailable_reason()``. Real backends run the nano-ocr engines exported from the real weights
-on real IIIT5K inputs. The contract (runtime/base.py, DESIGN.md "Inference output"):
+on real IIIT5K inputs. The contract (runtime/base.py, docs/DESIGN.md "Inference output"):
 
 * ``load()`` reads the spec and the batch: ``batch_size`` is 16 for a static engine, None for a
   dynamic one;

@@ -67,15 +67,20 @@ def test_widths_are_refused_where_they_mean_nothing(ppocrv4_onnx, nano_dynamic_o
         open_backend(ppocrv4_onnx, widths="auto").load()
 
 
-def test_short_batches_run_at_power_of_two_gears(ppocrv4_onnx, nano_bs16_onnx, words):
-    """A dynamic-batch model: n images run as the smallest power of two >= n rows (each gear
-    compiled once), so a lone wide word is 1 row, not 16; a static batch is always itself."""
+def test_short_batches_run_their_own_rows_on_one_dynamic_batch_model(ppocrv4_onnx, nano_bs16_onnx,
+                                                                     words):
+    """A dynamic-batch model: n images run as n rows, short batches on one model compiled with
+    the batch dynamic (one compile, no zero rows: issue 28), a full batch on the model compiled
+    for it; a static batch is always itself."""
     from crnn_deploy.pipeline.fused import infer_decoded
 
     with open_backend(ppocrv4_onnx, backend="openvino", threads=2) as be:
-        assert [be.batch_rows(n, 16) for n in (1, 2, 3, 5, 8, 9, 16)] == [1, 2, 4, 8, 8, 16, 16]
-        assert be.batch_rows(7, 6) == 6
+        assert [be.batch_rows(n, 16) for n in (1, 2, 3, 5, 8, 9, 16)] == [1, 2, 3, 5, 8, 9, 16]
         (_, texts, _), = list(infer_decoded(be, [("g", words[:5])], 16))
-        assert sorted(be._compiled) == [(8, None)] and len(texts) == 5
+        assert sorted(be._compiled, key=str) == [(None, None)] and len(texts) == 5
+        be.infer(np.zeros((16, 3, 48, 320), np.float32))  # a full batch: compiled for 16 rows
+        assert (16, None) in be._compiled and len(be._compiled) == 2
+        (_, again, _), = list(infer_decoded(be, [("g", words[:3])], 16))
+        assert len(be._compiled) == 2 and again == texts[:3]  # rows do not mix
     with open_backend(nano_bs16_onnx, backend="openvino") as static:
         assert static.batch_size == 16 and static.batch_rows(3, 16) == 16

@@ -15,6 +15,7 @@ from crnn_deploy.runtime.widths import (
     fit_width,
     padding_share,
     plan_widths,
+    ratio_batches,
     read_npy_batch,
 )
 
@@ -85,3 +86,15 @@ def test_npy_inputs_carry_their_width(tmp_path):
     (tmp_path / "d.npy").write_bytes(b"not numpy")
     with pytest.raises(UserError, match="d.npy is not a readable .npy"):
         check_npy([tmp_path / "d.npy"], SPEC)
+
+
+def test_ratio_batches_sort_by_aspect_ratio_and_take_the_batch_width_as_paddleocr():
+    # (w, h): ratios 4.0, 10.0, 2.0, 7.5, 9.9, 0.5, 8.0
+    sizes = [(160, 40), (300, 30), (40, 20), (300, 40), (99, 10), (10, 20), (320, 40)]
+    plans = ratio_batches(sizes, 3, 48, 320)
+    # sorted by ratio: 5 (0.5), 2 (2.0), 0 (4.0) | 3 (7.5), 6 (8.0), 4 (9.9) | 1 (10.0)
+    assert [pos for pos, _ in plans] == [[5, 2, 0], [3, 6, 4], [1]]
+    # width int(48 * max(320 / 48, largest ratio)): at least 320; 48 * 9.9 = 475.2 -> 475
+    assert [w for _, w in plans] == [320, 475, 480]
+    assert ratio_batches(sizes, 3, 48, 320, max_width=400)[1][1] == 400
+    assert ratio_batches([], 6, 48, 320) == []

@@ -96,3 +96,19 @@ def test_bad_pages_and_wrong_engines(ocr, page_engines, tmp_path):
         OCR(page_engines["rec"], None, page_engines["rec"])
     with pytest.raises(UserError, match="is a detector, expected a classifier"):
         OCR(page_engines["det"], page_engines["det"], page_engines["rec"])
+    with pytest.raises(UserError, match="rec_batching must be one of width, rapidocr"):
+        OCR(page_engines["det"], None, page_engines["rec"], rec_batching="paddle")
+    with pytest.raises(UserError, match="engine_threads must be an integer >= 1"):
+        OCR(page_engines["det"], None, page_engines["rec"], engine_threads=0)
+
+
+def test_one_thread_engines_give_the_same_pages(page_engines, composed_pages, ocr):
+    """Engine threads and the recognizer batch change the speed (docs/PAGES.md), not the
+    result: the same boxes, texts and confidences, to the last digit."""
+    from crnn_deploy import OCR
+
+    with OCR(page_engines["det"], page_engines["cls"], page_engines["rec"], engine_threads=1,
+             batch_size=4) as one:
+        mine = one([str(p) for p in composed_pages[:2]])
+    assert mine == ocr([str(p) for p in composed_pages[:2]])
+    assert sum(len(p["boxes"]) for p in mine) >= 10

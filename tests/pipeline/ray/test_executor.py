@@ -303,7 +303,8 @@ def test_the_wait_for_a_first_result_is_bounded(cluster, shards, nano_bs16_onnx,
 
 def test_eval_gt_on_ray_scores_as_the_local_gt(cluster, assets, nano_bs16_onnx, tmp_path):
     """Issue 21: crnn-eval --executor ray --gt FILE, on 300 IIIT5K words plus one corrupt and
-    one missing image: the same accuracy.json numbers as the local --gt."""
+    one missing image: the same accuracy.json numbers as the local --gt; --metric exact
+    (issue 29) recorded in both paths' accuracy.json and summary.json."""
     import json
 
     from click.testing import CliRunner
@@ -318,7 +319,7 @@ def test_eval_gt_on_ray_scores_as_the_local_gt(cluster, assets, nano_bs16_onnx, 
     gt = words / "gt.txt"
     gt.write_text("\n".join([*lines[:100], "broken.png\tBROKEN", *lines[100:], "gone.png\tGONE"])
                   + "\n", "utf-8")
-    base = ["--gt", str(gt), "--engine", str(nano_bs16_onnx), "--quiet"]
+    base = ["--gt", str(gt), "--engine", str(nano_bs16_onnx), "--quiet", "--metric", "exact"]
     local = CliRunner().invoke(eval_cli, [*base, "--output", str(tmp_path / "local")])
     assert local.exit_code == 0, local.output
     on_ray = CliRunner().invoke(eval_cli, [*base, "--output", str(tmp_path / "ray"),
@@ -327,12 +328,17 @@ def test_eval_gt_on_ray_scores_as_the_local_gt(cluster, assets, nano_bs16_onnx, 
     assert on_ray.exit_code == 0, on_ray.output
     acc = {k: json.loads((tmp_path / k / "accuracy.json").read_text()) for k in ("local", "ray")}
     assert (acc["ray"]["total"], acc["ray"]["unreadable"], acc["ray"]["skipped"]) == (302, 2, 2)
+    for k in ("local", "ray"):
+        assert acc[k]["metric"] == "exact" and "raw strings" in acc[k]["protocol"]
+        assert json.loads((tmp_path / k / "summary.json").read_text())["metric"] == "exact"
+    assert acc["ray"]["correct"] == acc["ray"]["correct_case_sensitive"]  # exact: the raw strings
     for key in ("total", "correct", "correct_case_sensitive", "unreadable", "edit_distance",
-                "gt_chars", "skipped", "word_accuracy", "word_accuracy_case_sensitive", "cer"):
+                "gt_chars", "skipped", "metric", "labels_with_dropped_chars", "word_accuracy", "word_accuracy_case_sensitive", "cer"):
         assert acc["ray"][key] == pytest.approx(acc["local"][key]), key
     assert acc["ray"]["mean_ned"] == pytest.approx(acc["local"]["mean_ned"], abs=1e-12)
     for res in (local, on_ray):
         assert "unreadable: 2 labeled image(s) could not be read or decoded" in res.output
+        assert "word accuracy (exact): " in res.output
     errors = {k: [r.split("\t")[:2] for r in (tmp_path / k / "errors.tsv").read_text(
         "utf-8").splitlines()] for k in ("local", "ray")}
     # the same rows by sample id (the relpath); the local path lists unreadable images last

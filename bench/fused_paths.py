@@ -1,5 +1,4 @@
-#!/usr/bin/env python
-"""Fused paths against the engine-only loop: crnn-recognize and crnn-eval end-to-end images/s
+"""``crnn-bench fused``: fused paths against the engine-only loop: crnn-recognize and crnn-eval end-to-end images/s
 beside ``crnn-infer --loop`` on the same engine file, ONNX Runtime f32 and OpenVINO INT8.
 
 For each engine file, one backend per engine setting (``default``: the engine's own thread
@@ -22,18 +21,19 @@ Printed: per variant the median images/s over the rounds and the median of the p
 ratios to the loop of the same round. Speeds on a shared machine are noisy: compare the
 ratios of one run, not numbers across runs; the load average is printed at each round.
 
-    python scripts/bench_fused.py --assets ../shared/assets --limit 960 --rounds 4
-    python scripts/bench_fused.py --variants "eval p2 ahead1 nice19,recognize p2 ahead1 nice19"
+    crnn-bench fused --assets ../shared/assets --limit 960 --rounds 4
+    crnn-bench fused --variants "eval p2 ahead1 nice19,recognize p2 ahead1 nice19"
 """
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from crnn_deploy.bench.peak import describe, this_cpu
+from crnn_deploy.bench.rounds import load_average, spread
 from crnn_deploy.pipeline.fused import evaluate
 from crnn_deploy.pipeline.recognizer import recognize_stream
 from crnn_deploy.pipeline.streams import open_engine
@@ -88,8 +88,13 @@ def run_variant(be, kind: str, opts: dict, lmdb: Path, paths: list[str], batch: 
     return n / (time.perf_counter() - start)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _median(values) -> float:
+    return spread(values)["median"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``crnn-bench fused [OPTIONS]`` (argparse; ``--help`` lists them)."""
+    ap = argparse.ArgumentParser(prog="crnn-bench fused", description=__doc__.split("\n\n")[0])
     ap.add_argument("--assets", type=Path, default=ROOT.parent / "shared" / "assets")
     ap.add_argument("--onnx", default=str(ROOT / "build" / "nano-ocr_bs16.onnx"))
     ap.add_argument("--int8", default=str(ROOT / "build" / "nano-ocr_bs16_int8.xml"))
@@ -99,7 +104,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--variants", default=None,
                     help="comma-separated variant names to run (default: all)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     variants = VARIANTS
     if args.variants:
         wanted = [v.strip() for v in args.variants.split(",")]
@@ -117,7 +122,7 @@ def main() -> None:
         lmdb = Path(tmp) / "iiit5k.lmdb"
         build_lmdb(gt, lmdb, log=lambda m: None)
         print(f"IIIT5K: {len(paths)} images per run, {args.rounds} rounds, batch 16, "
-              f"{os.cpu_count()} CPUs", flush=True)
+              f"{os.cpu_count()} CPUs; {describe(this_cpu())}", flush=True)
         table, loads = [], []
         for label, engine, options in [("onnxruntime f32", args.onnx, {}),
                                        ("openvino int8", args.int8,
@@ -145,28 +150,29 @@ def main() -> None:
                         ips = run_variant(bes[setting], kind, opts, lmdb, paths, batch, piped)
                         got.setdefault(name, []).append(ips)
                         ratios.setdefault(name, []).append(ips / best)
-                    got["loop"].append(statistics.median(loops))
-                    loads.append(os.getloadavg()[0])
+                    got["loop"].append(_median(loops))
+                    loads.append(load_average() or 0.0)
                     print(f"  {label} round {r + 1} (load {loads[-1]:.1f}): loop "
                           f"{got['loop'][-1]:.0f} images/s, " + ", ".join(
                               f"{n} {got[n][-1]:.0f}" for n, *_ in variants), flush=True)
             finally:
                 for be in bes.values():
                     be.close()
-            table.append((label, "engine-only loop", statistics.median(got["loop"]), 1.0))
+            table.append((label, "engine-only loop", _median(got["loop"]), 1.0))
             for setting in ENGINE_SETTINGS:
                 if got.get(f"loop {setting}"):
-                    own = statistics.median(got[f"loop {setting}"])
+                    own = _median(got[f"loop {setting}"])
                     table.append((label, f"engine-only loop, {setting}", own,
-                                  own / statistics.median(got["loop"])))
+                                  own / _median(got["loop"])))
             for name, *_ in variants:
-                table.append((label, name, statistics.median(got[name]),
-                              statistics.median(ratios[name])))
+                table.append((label, name, _median(got[name]),
+                              _median(ratios[name])))
         print(f"\nload average (1 min) during the rounds: {min(loads):.1f} to {max(loads):.1f}")
         print(f"{'engine':<16} {'variant':<38} {'images/s':>9} {'ratio to loop':>14}")
         for label, name, ips, ratio in table:
             print(f"{label:<16} {name:<38} {ips:9.1f} {ratio:14.3f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

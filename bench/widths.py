@@ -1,4 +1,5 @@
-"""PP-OCRv4 speed: crnn-recognize's Recognizer against RapidOCR's TextRecognizer, side by side.
+"""``crnn-bench widths``: PP-OCRv4 engine settings (precision, batch, widths, padding policy)
+against RapidOCR's TextRecognizer, side by side in one process.
 
 One run, same files, file decode included, 2 inference threads each (``--threads 0``: each at
 its defaults, ours 2 engine streams):
@@ -17,8 +18,9 @@ its defaults, ours 2 engine streams):
   order. Each is warmed up on the first 128 files and a zero batch at each of its widths
   (compiled once) before it is timed.
 
-With ``--rounds R`` every runner is timed R times, the runners interleaved round by round (so a
-change of the machine's load hits them alike), and the median is reported. ``--before`` adds
+With ``--rounds R`` every runner is timed R times, the runners interleaved round by round
+(:func:`bench.rounds.round_order`: a change of the machine's load hits them alike), and the
+median and range are reported (:func:`bench.rounds.spread`), with the CPU and the load. ``--before`` adds
 the engine as it ran before the change that records it in docs/PPOCRV4.md (every batch padded
 with zero rows to the full batch; ONNX Runtime's intra-op threads spin-waiting), per precision
 and batch; ``--also-spinning`` adds each ONNX Runtime runner with its threads spinning. The two
@@ -27,28 +29,30 @@ precision, batch and policy with ``widths dynamic`` and the product's settings (
 ``--diffs`` lists the words behind the latter (up to 20 per row). The load average is printed
 before and after.
 
-Usage: python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.xml --precision bf16 \\
+Usage: crnn-bench widths --engine build/ppocrv4-rec.xml --precision bf16 \\
            --gt ../shared/assets/eval_iiit5k_3000/gt.txt [--limit N] [--batch 16] [--before]
-       python scripts/bench_ppocrv4.py --engine build/ppocrv4-rec.xml --precision f32,bf16 \\
+       crnn-bench widths --engine build/ppocrv4-rec.xml --precision f32,bf16 \\
            --widths dynamic --widths auto --policies bucket --no-rapidocr --gt ...
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import os
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from crnn_deploy.bench.peak import describe, this_cpu
+from crnn_deploy.bench.rounds import load_average, round_order, spread
 
 
-def _compare():
-    spec = importlib.util.spec_from_file_location("compare_rapidocr", HERE / "compare_rapidocr.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def read_gt(gt: Path, limit: int | None) -> list[tuple[Path, str]]:
+    """(image path, label) per line of a ``relpath<TAB>label`` file, the first ``limit``."""
+    rows = []
+    for line in gt.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rel, _, label = line.partition("\t")
+            rows.append((gt.parent / rel, label))
+    return rows[:limit] if limit else rows
 
 
 def padding(spec, paths: list[Path], batch: int, policy: str, group: int | None = None,
@@ -135,7 +139,8 @@ def runners(args, stack) -> list[tuple[str, object, int, tuple]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """``crnn-bench widths [OPTIONS]`` (argparse; ``--help`` lists them)."""
+    ap = argparse.ArgumentParser(prog="crnn-bench widths", description=__doc__.splitlines()[0])
     ap.add_argument("--engine", type=Path, required=True)
     ap.add_argument("--gt", type=Path, required=True)
     ap.add_argument("--limit", type=int, default=None)
@@ -157,22 +162,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="list the words whose text differs from the widths-dynamic row")
     args = ap.parse_args(argv)
     import contextlib
-    import statistics
 
     import cv2
 
+    from crnn_deploy.bench.oracles import rapidocr_recognizer
     from crnn_deploy.pipeline.recognizer import recognize_stream
 
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    cmp = _compare()
-    rows = cmp.read_gt(args.gt, args.limit)
+    print(f"{describe(this_cpu())}; load average at start: {load_average()}")
+    rows = read_gt(args.gt, args.limit)
     paths = [p for p, _ in rows]
     files = [str(p) for p in paths]
     policies = args.policies.split(",")
     theirs: list = []
     jobs = []  # (name, run() -> texts, padding share, (precision, widths, policy))
     if not args.no_rapidocr:
-        rec = cmp.rapidocr_recognizer(args.threads or None)
+        rec = rapidocr_recognizer(args.threads or None)
         rec([cv2.imread(files[0])])  # warm-up
 
         def rapid():
@@ -195,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         spec = be.spec
         times: dict[str, list[float]] = {job[0]: [] for job in jobs}
         texts: dict[str, list[str]] = {}
-        for _ in range(args.rounds):
-            for name, run, _, _ in jobs:
+        for r in range(args.rounds):
+            for name, run, _, _ in round_order(jobs, r, args.rounds):
                 start = time.perf_counter()
                 texts[name] = run()
                 times[name].append(time.perf_counter() - start)
@@ -207,11 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     threads = f"{args.threads} inference threads" if args.threads else "default threads (ours: 2 streams)"
     print(f"{len(paths)} files, {threads} each, file decode included; "
           f"median of {args.rounds} interleaved round(s)")
-    print("| runner | images/s | wall s | padding share | same text as RapidOCR (batched) "
+    print("| runner | images/s | range | wall s | padding share | same text as RapidOCR (batched) "
           "| same text as the first crnn-deploy row | same text as widths dynamic |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, _, share, key in jobs:
-        wall = statistics.median(times[name])
+        rates = spread([len(paths) / t for t in times[name]])
+        wall = len(paths) / rates["median"]
         if share is None:  # RapidOCR's batches: 6, sorted, each padded to its widest image
             share = padding(spec, paths, 6, "widest", len(paths))
         rapid = "" if name.startswith("RapidOCR") or not theirs else \
@@ -224,11 +229,12 @@ def main(argv: list[str] | None = None) -> int:
             diffs += [f"{name}: {p.relative_to(args.gt.parent)} (label {lab}): {b!r} "
                       f"(widths dynamic) -> {a!r}"
                       for (p, lab), a, b in zip(rows, texts[name], ref) if a != b]
-        print(f"| {name} | {len(paths) / wall:.1f} | {wall:.1f} | {share:.1%} | {rapid} | {same} "
+        print(f"| {name} | {rates['median']:.1f} | {rates['low']:.1f}-{rates['high']:.1f} "
+              f"| {wall:.1f} | {share:.1%} | {rapid} | {same} "
               f"| {prev} |")
     if args.diffs:
         print("\n".join(diffs) or "no differing word listed")
-    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average at end: {load_average()}")
     return 0
 
 

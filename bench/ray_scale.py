@@ -1,6 +1,6 @@
-"""Ray path vs local crnn-eval, side by side in one run, and the Ray path's peak memory by size.
+"""``crnn-bench ray``: the Ray path vs local crnn-eval, side by side in one run, and the Ray path's peak memory by size.
 
-    .venv/bin/python scripts/bench_ray.py --engine build/nano-ocr_bs16.onnx \\
+    crnn-bench ray --engine build/nano-ocr_bs16.onnx \\
         --sizes 25000,50000,100000 --shard-size 25000 --workdir build/bench_ray
 
 For each size N it writes N samples (IIIT5K images repeated, raw LMDB copy) as shards of
@@ -30,12 +30,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import threading
 import time
 from pathlib import Path
 
 import lmdb
+
+from crnn_deploy.bench.peak import describe, this_cpu
+from crnn_deploy.bench.rounds import load_average, round_order, spread
 
 
 def _pss_kib(pid: int) -> int:
@@ -167,8 +169,9 @@ def run_ray(engine: str, shards: list[Path], out: Path, kwargs: dict, ctx: dict)
     return res.images_per_s, res.startup_s, mem.peak, plan
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    """``crnn-bench ray [OPTIONS]`` (argparse; ``--help`` lists them)."""
+    ap = argparse.ArgumentParser(prog="crnn-bench ray", description=__doc__.splitlines()[0])
     ap.add_argument("--engine", default="build/nano-ocr_bs16.onnx")
     ap.add_argument("--source", default="build/data/iiit5k.lmdb", help="LMDB whose samples are repeated")
     ap.add_argument("--sizes", default="25000,50000,100000")
@@ -178,11 +181,11 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=None,
                     help="NAME[:KEY=VALUE,...] (repeatable; default: one run with defaults)")
     ap.add_argument("--no-local", action="store_true", help="skip the local path (memory only)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in (args.variant or ["default"])]
 
     work = Path(args.workdir)
-    print(f"load average at start: {os.getloadavg()}")
+    print(f"{describe(this_cpu())}; load average at start: {load_average()}")
     print("| samples | variant | Ray plan | local images/s | Ray images/s | ratio | "
           "Ray start-up s | Ray peak PSS MiB |")
     print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -191,20 +194,23 @@ def main() -> None:
         shards = make_shards(Path(args.source), work / "shards", n, args.shard_size)
         local: list[float] = []
         got: dict[str, list[tuple]] = {name: [] for name, _, _ in variants}
-        for _ in range(args.rounds):
-            if not args.no_local:
-                local.append(run_local(args.engine, shards))
-            for name, kwargs, ctx in variants:
-                got[name].append(run_ray(args.engine, shards, work / "pred", kwargs, ctx))
-        loc = statistics.median(local) if local else float("nan")
+        runs = ([] if args.no_local else [None]) + variants
+        for r in range(args.rounds):
+            for v in round_order(runs, r, args.rounds):
+                if v is None:
+                    local.append(run_local(args.engine, shards))
+                else:
+                    got[v[0]].append(run_ray(args.engine, shards, work / "pred", v[1], v[2]))
+        loc = spread(local)["median"] or float("nan")
         for name, rows in got.items():
-            ips = statistics.median(r[0] for r in rows)
-            up = statistics.median(r[1] for r in rows)
+            ips = spread([r[0] for r in rows])["median"]
+            up = spread([r[1] for r in rows])["median"]
             peak = max(r[2] for r in rows)
             print(f"| {n} | {name} | {rows[0][3]} | {loc:.1f} | {ips:.1f} | {ips / loc:.2f} | "
                   f"{up:.1f} | {peak / 2**20:.0f} |", flush=True)
-    print(f"load average at end: {os.getloadavg()}")
+    print(f"load average at end: {load_average()}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

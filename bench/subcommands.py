@@ -1,0 +1,117 @@
+"""crnn-bench's subcommands beside ``run``: ``peers`` (click options here) and the focused runs
+whose options are parsed by their own modules (``same``, ``widths``, ``fused``, ``ray``,
+``scale``: ``crnn-bench NAME --help`` prints each one's options)."""
+from __future__ import annotations
+
+import importlib
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from crnn_deploy.common.cli import Command
+from crnn_deploy.common.errors import UserError
+
+__all__ = ["SUBCOMMANDS", "peers"]
+
+
+def _log(msg: str) -> None:
+    click.echo(f"[{time.strftime('%H:%M:%S')}] {msg}", err=True)
+
+
+@click.command("peers", cls=Command)
+@click.option("--peer", type=click.Choice(["rapidocr", "easyocr"]), required=True,
+              help="rapidocr: RapidOCR's TextRecognizer (PP-OCRv4); easyocr: EasyOCR's "
+                   "Reader.recognize (english_g2). Both at their defaults (bench.oracles).")
+@click.option("--ours", multiple=True, required=True, metavar='"ENGINE [OPTIONS]"',
+              help="A crnn-recognize run: the engine, then any of its options, e.g. "
+                   "'build/ppocrv4-rec.xml --precision bf16' (repeatable; one row each). The "
+                   "FLOP count reads ENGINE's .onnx (an .xml: the .onnx of the same stem).")
+@click.option("--gt", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="relpath<TAB>label file; every process reads the same files.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the first N files.")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Interleaved rounds (median and range reported; 3 or more).")
+@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("weights"), show_default=True, help="easyocr: english_g2.pth here.")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("build/peers"), show_default=True,
+              help="The file list, each process's rows and peers_{peer}.json go here.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Markdown file to write the table to (whole, temp + rename) [default: "
+                   "print only].")
+def peers(peer, ours, gt, limit, rounds, weights_dir, workdir, output):
+    """Ours against a peer as users run them: whole processes on the same files, interleaved.
+
+    Each row is one process per round: ``crnn-recognize --engine ENGINE [OPTIONS] --list
+    FILES -o ROWS.tsv`` per --ours, and the peer's oracle
+    (``python -m crnn_deploy.bench.oracles PEER``). Prints and writes (--output) a markdown
+    table: images/s per round (files / wall seconds of the whole process: start-up and file
+    decode included), median, range, the ratio of medians to the peer, word accuracy, words
+    with the peer's exact text, and the roofline (GFLOP per image at the widths run, achieved
+    GFLOP/s, this CPU's peak at the row's precision, fraction), with the command, date, CPU
+    (family, model, flags) and the load. Raises a clear error (exit 1) for a missing GT file,
+    engine or its .onnx, or a process that fails.
+
+    \b
+    crnn-bench peers --peer rapidocr --ours build/ppocrv4-rec.onnx --ours build/ppocrv4-rec.xml \\
+        --ours "build/ppocrv4-rec.xml --precision bf16" --gt ../shared/assets/eval_iiit5k_3000/gt.txt
+    """
+    from crnn_deploy.bench.peers import render_peers, run_peers
+    from crnn_deploy.bench.report import write_text_atomic
+
+    args = ["crnn-bench", "peers", "--peer", peer]
+    for item in ours:
+        args += ["--ours", item]
+    args += ["--gt", str(gt)] + (["--limit", str(limit)] if limit else []) + \
+        ["--rounds", str(rounds)]
+    if peer == "easyocr":
+        args += ["--weights-dir", str(weights_dir)]
+    if output:
+        args += ["--output", str(output)]
+    p = {"peer": peer, "ours": list(ours), "gt": gt, "limit": limit, "rounds": rounds,
+         "weights_dir": weights_dir, "workdir": workdir,
+         "command": " ".join(shlex.quote(a) for a in args)}
+    _log(p["command"])
+    res = run_peers(p, _log)
+    write_text_atomic(workdir / f"peers_{peer}.json", json.dumps(res, indent=2) + "\n")
+    md = render_peers(res)
+    click.echo(md)
+    if output:
+        write_text_atomic(output, md + "\n")
+        _log(f"wrote {output}")
+
+
+#: name -> (module whose ``main(argv)`` parses the options, one-line help)
+FORWARDED = {
+    "same": ("crnn_deploy.bench.same", "Same text as RapidOCR or EasyOCR, word by word."),
+    "widths": ("crnn_deploy.bench.widths",
+               "PP-OCRv4 engine settings (precision, batch, widths, padding) against RapidOCR."),
+    "fused": ("crnn_deploy.bench.fused_paths",
+              "crnn-recognize / crnn-eval end to end against the engine-only loop."),
+    "ray": ("crnn_deploy.bench.ray_scale", "The Ray path against local crnn-eval, and its memory."),
+    "scale": ("crnn_deploy.bench.scale", "crnn-eval's memory and time on a large LMDB."),
+}
+
+
+def _forwarded(name: str, module: str, short: str) -> click.Command:
+    @click.command(name, cls=Command, help=f"{short} Options: crnn-bench {name} --help.",
+                   short_help=short, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                     "help_option_names": []})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def forward(args):
+        try:
+            code = importlib.import_module(module).main(list(args))
+        except UserError:
+            raise
+        sys.exit(code or 0)
+
+    return forward
+
+
+SUBCOMMANDS = [peers, *[_forwarded(n, m, h) for n, (m, h) in FORWARDED.items()]]
