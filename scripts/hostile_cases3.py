@@ -20,6 +20,18 @@ def dropped_cases(env: dict) -> list[dict]:
                 cmds=[[REC, "--engine", nano, "-q", w / "w1.png", "bad0.png", "bad1.png",
                        "bad2.png"]])]
 
+    esc = "\x1b]0;title\x07\x1b[31mbad.png"  # retitles and recolours a raw terminal
+
+    def esc_files(c):
+        put(c / esc, b"not an image")
+        put(c / "gt.txt", f"{esc}\tword\n")
+    out.append(dict(name="esc_image_name_recognize", group="5 messages", expect="either",
+                    setup=esc_files, check=stderr_names("\\x1b"),
+                    cmds=[[REC, "--engine", nano, esc]]))
+    out.append(dict(name="esc_image_name_eval", group="5 messages", expect="either",
+                    setup=esc_files, check=stderr_names("\\x1b"),
+                    cmds=[[EVAL, "--engine", nano, "--gt", "gt.txt"]]))
+
     def passwd(c):
         (c / "g").mkdir()
         os.symlink(w / "w1.png", c / "g" / "w1.png")
