@@ -51,6 +51,7 @@ class PageImportResult:
     simplified: bool
     max_diff: float
     note: str = ""
+    warnings: tuple[str, ...] = ()  # as ImportResult's; no page check warns today
 
 
 def _dims(v) -> list:

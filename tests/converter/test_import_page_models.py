@@ -33,6 +33,17 @@ def test_imported_files_carry_their_spec_and_dynamic_dims(ppocr_det_onnx, ppocr_
         assert b.spec.kind == "classifier" and b.spec.labels == ("0", "180") and b.batch_size is None
 
 
+def test_the_import_command_writes_a_page_model(tmp_path):
+    """`make pages` ended in AttributeError: the CLI printed import warnings of recognizers only."""
+    if not PAGE_WEIGHTS["ppocr-cls"].is_file():
+        pytest.skip("page weights not found (run `make weights`)")
+    out = tmp_path / "cls.onnx"
+    res = CliRunner().invoke(convert_cli, ["import", str(PAGE_WEIGHTS["ppocr-cls"]), "--spec", "ppocr-cls",
+                                           "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith(f"wrote {out}") and out.is_file()
+
+
 def test_a_spec_that_contradicts_the_model_is_refused(tmp_path):
     if not all(p.is_file() for p in PAGE_WEIGHTS.values()):
         pytest.skip("page weights not found (run `make weights`)")
