@@ -54,6 +54,25 @@ def source_record(kind: str, path: str | Path, origin: dict | None = None) -> di
     return {**rec, "origin": origin} if origin else rec
 
 
+def stamp_imported(model, metadata: dict, spec, source: str | Path, output: str | Path) -> None:
+    """Replace ``model``'s ``metadata_props`` with ``metadata`` (the source model's own keys)
+    plus the spec (:data:`METADATA_KEY`), ``spec_name`` and where it came from
+    (:data:`SOURCE_KEY`: :func:`source_record` of ``source``), then run ``onnx.checker``.
+    Raises UserError naming ``output`` when the checker rejects the model."""
+    import onnx
+
+    del model.metadata_props[:]
+    record = json.dumps(source_record("onnx import", source), sort_keys=True)
+    for key, value in {**metadata, METADATA_KEY: spec.to_json(), "spec_name": spec.name,
+                       SOURCE_KEY: record}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise UserError(f"onnx.checker rejected the imported model for {output}: {exc}") from None
+
+
 def read_source(text: str | None) -> dict | None:
     """The record of :func:`source_record` from its JSON ``text`` (None: absent or invalid)."""
     try:

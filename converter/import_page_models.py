@@ -17,7 +17,6 @@ on the same inputs and must equal the source within :data:`IMPORT_ATOL` (1e-5).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,11 +25,10 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.common import SOURCE_KEY, source_record
+from crnn_deploy.converter.common import stamp_imported
 from crnn_deploy.converter.outputs import publish_outputs
 from crnn_deploy.converter.page_inputs import check_inputs_of
 from crnn_deploy.models.page_specs import page_spec_from_dict
-from crnn_deploy.models.spec_record import METADATA_KEY
 from crnn_deploy.models.specs import load_onnx_spec
 
 #: max abs diff allowed between the source model and the written one (same runtime, as
@@ -166,16 +164,7 @@ def import_page_model(source: Path, spec_dict: dict, output: Path, simplify: boo
     if simplify:
         model, simplified, note = _simplified_if_equal(model, inputs, inp.name)
     metadata = {p.key: p.value for p in model.metadata_props}
-    del model.metadata_props[:]
-    record = json.dumps(source_record("onnx import", source), sort_keys=True)
-    for key, value in {**metadata, METADATA_KEY: spec.to_json(), "spec_name": spec.name,
-                       SOURCE_KEY: record}.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        raise UserError(f"onnx.checker rejected the imported model for {output}: {exc}") from None
+    stamp_imported(model, metadata, spec, source, output)
     with temp_file(output, ".onnx") as tmp:
         onnx.save(model, str(tmp))
         got = _run(str(tmp), inputs, inp.name)

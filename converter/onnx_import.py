@@ -17,7 +17,6 @@ crnn-recognize, Recognizer, Ray) takes it like an ONNX of ``crnn-convert onnx``:
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +26,13 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.common import SOURCE_KEY, source_record
+from crnn_deploy.converter.common import stamp_imported
 from crnn_deploy.converter.import_checks import check_outputs, keep_output, white_input
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.models.page_presets import PAGE_PRESETS
 from crnn_deploy.models.presets import PRESETS
 from crnn_deploy.models.spec_checks import shown
-from crnn_deploy.models.spec_record import METADATA_KEY, ModelSpec
+from crnn_deploy.models.spec_record import ModelSpec
 from crnn_deploy.models.spec_schema import load_spec_file, spec_from_schema
 from crnn_deploy.models.specs import load_onnx_spec
 
@@ -221,16 +220,7 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
     note, simplified = "", False
     if simplify:
         model, simplified, note = _simplified_if_equal(model, final, shapes)
-    del model.metadata_props[:]
-    record = json.dumps(source_record("onnx import", source), sort_keys=True)
-    for key, value in {**metadata, METADATA_KEY: final.to_json(), "spec_name": final.name,
-                       SOURCE_KEY: record}.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        raise UserError(f"onnx.checker rejected the imported model for {output}: {exc}") from None
+    stamp_imported(model, metadata, final, source, output)
     with temp_file(output, ".onnx") as tmp:
         onnx.save(model, str(tmp))
         got = _outputs(tmp, final, final.input_name, shapes, final.output_name)
