@@ -64,7 +64,9 @@ def test_progress_bar_on_a_terminal_and_quiet(small_gt, nano_dynamic_onnx, tmp_p
     assert rc == 0 and "recognize:" in term and "skipped" in term
     rc, out, term = on_terminal("crnn-recognize", "--engine", nano_dynamic_onnx, *paths,
                                 gt.parent / "broken.png", "-q")
-    assert rc == 0 and len(out.splitlines()) == 20 and term == ""  # nothing but the rows
+    # quiet: no progress bar or summary, but never silence about a skipped input (issue 26)
+    assert rc == 0 and len(out.splitlines()) == 20 and "recognize:" not in term
+    assert term.strip().startswith("skipped") and "broken.png" in term and len(term.splitlines()) == 1
 
 
 def test_crnn_infer_progress_bar_on_a_terminal(iiit5k_bin_nano, nano_dynamic_onnx, tmp_path):
