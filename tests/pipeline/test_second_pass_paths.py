@@ -47,14 +47,16 @@ def _same(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
 
 @pytest.fixture(scope="module")
 def words(assets, tmp_path_factory):
-    """(folder, gt.txt of the first WORDS IIIT5K words with absolute paths, their LMDB)."""
+    """(folder, gt.txt of the first WORDS IIIT5K words, their LMDB). The gt paths are relative
+    (``test/...``, through a symlink to the assets' folder): GT paths may not leave their root."""
     from crnn_deploy.preprocess.cli import main as preprocess_main
 
     folder = tmp_path_factory.mktemp("second_pass_paths")
     src = assets / "eval_iiit5k_3000" / "gt.txt"
     lines = src.read_text(encoding="utf-8").splitlines()[:WORDS]
     gt = folder / "gt.txt"
-    gt.write_text("".join(f"{src.parent / line}\n" for line in lines), encoding="utf-8")
+    (folder / "test").symlink_to(src.parent / "test", target_is_directory=True)
+    gt.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     _invoke(preprocess_main, ["build-lmdb", "--gt", gt, "--output", folder / "words.lmdb"])
     return folder, gt, folder / "words.lmdb"
 
@@ -64,8 +66,8 @@ def reference(words, english_g2_onnx):
     """Recognizer's (text, confidence) per word, in gt order."""
     from crnn_deploy import Recognizer
 
-    _, gt, _ = words
-    paths = [line.split("\t")[0] for line in gt.read_text(encoding="utf-8").splitlines()]
+    folder, gt, _ = words
+    paths = [folder / line.split("\t")[0] for line in gt.read_text(encoding="utf-8").splitlines()]
     with Recognizer(english_g2_onnx, threads=2) as r:
         return r.recognize(paths)
 
