@@ -91,11 +91,15 @@ def warm_up(backend: Backend, batch: int, runs: int, pipelined: bool = False) ->
     if runs > 0:
         c, h, w = backend.spec.input_shape
         x = np.zeros((batch, c, h, min(backend.widths) if backend.widths else w), dtype=np.float32)
-        streams = len(getattr(backend, "members", ())) or 1  # pipeline.streams: each copy once
-        xs = [x] * max(runs, streams)
         rows = backend.batch_rows(1, batch)
-        if rows < batch:  # a short batch's model too (OpenVINO: the dynamic-batch one)
-            xs += [x[:rows]] * streams
+        # pipeline.streams: each copy's first calls one after another, so that no two copies
+        # compile a shape at the same time (a concurrent first call of two OpenVINO copies hung
+        # once in a bf16 english_g2 run, issue 28); then the pipelined runs
+        for member in getattr(backend, "members", ()):
+            member.infer(x)
+            if rows < batch:  # a short batch's model too (OpenVINO: the dynamic-batch one)
+                member.infer(x[:rows])
+        xs = [x] * runs + ([x[:rows]] if rows < batch else [])
         for _ in run_batches(backend, iter(xs), pipelined, "warm-up batch"):
             pass
     backend.reset_timing()
