@@ -73,6 +73,26 @@ def stamp_imported(model, metadata: dict, spec, source: str | Path, output: str 
         raise UserError(f"onnx.checker rejected the imported model for {output}: {exc}") from None
 
 
+def simplified_if_equal(model, run):
+    """``(model, simplified, note)``: onnxsim's graph (dynamic dims kept) when its outputs equal
+    ``model``'s, else ``model`` with the reason. ``run(serialized_model) -> list of arrays``
+    computes the outputs on the caller's check inputs (the same for both graphs)."""
+    import numpy as np
+    import onnxsim
+
+    try:
+        simple, ok = onnxsim.simplify(model)
+    except Exception as exc:  # onnxsim raises plain RuntimeErrors on graphs it cannot handle
+        return model, False, f"onnxsim failed ({type(exc).__name__}); kept the original graph"
+    if not ok:
+        return model, False, "onnxsim could not validate its graph; kept the original graph"
+    before, after = run(model.SerializeToString()), run(simple.SerializeToString())
+    if all(np.array_equal(a, b) for a, b in zip(before, after)):
+        return simple, True, "onnxsim: outputs unchanged"
+    worst = max(float(np.max(np.abs(a - b))) for a, b in zip(before, after))
+    return model, False, f"onnxsim changed the outputs (max {worst:.2e}); kept the original graph"
+
+
 def read_source(text: str | None) -> dict | None:
     """The record of :func:`source_record` from its JSON ``text`` (None: absent or invalid)."""
     try:

@@ -25,7 +25,7 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.common import stamp_imported
+from crnn_deploy.converter.common import simplified_if_equal, stamp_imported
 from crnn_deploy.converter.outputs import publish_outputs
 from crnn_deploy.converter.page_inputs import check_inputs_of
 from crnn_deploy.models.page_specs import page_spec_from_dict
@@ -162,7 +162,7 @@ def import_page_model(source: Path, spec_dict: dict, output: Path, simplify: boo
         _set_dims(out, out_dims)
     note, simplified = "onnxsim skipped", False
     if simplify:
-        model, simplified, note = _simplified_if_equal(model, inputs, inp.name)
+        model, simplified, note = simplified_if_equal(model, lambda m: _run(m, inputs, inp.name))
     metadata = {p.key: p.value for p in model.metadata_props}
     stamp_imported(model, metadata, spec, source, output)
     with temp_file(output, ".onnx") as tmp:
@@ -176,19 +176,3 @@ def import_page_model(source: Path, spec_dict: dict, output: Path, simplify: boo
     return PageImportResult(spec, simplified, diff, note)
 
 
-def _simplified_if_equal(model: onnx.ModelProto, inputs: list[np.ndarray], name: str):
-    """onnxsim's graph (dynamic dims kept) when its outputs equal ``model``'s on ``inputs``."""
-    import onnxsim
-
-    try:
-        simple, ok = onnxsim.simplify(model)
-    except Exception as exc:  # onnxsim raises plain RuntimeErrors on graphs it cannot handle
-        return model, False, f"onnxsim failed ({type(exc).__name__}); kept the original graph"
-    if not ok:
-        return model, False, "onnxsim could not validate its graph; kept the original graph"
-    before = _run(model.SerializeToString(), inputs, name)
-    after = _run(simple.SerializeToString(), inputs, name)
-    if all(np.array_equal(a, b) for a, b in zip(before, after)):
-        return simple, True, "onnxsim: outputs unchanged"
-    worst = max(float(np.max(np.abs(a - b))) for a, b in zip(before, after))
-    return model, False, f"onnxsim changed the outputs (max {worst:.2e}); kept the original graph"

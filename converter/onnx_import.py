@@ -26,7 +26,7 @@ import onnx
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.common.outputs import temp_file
-from crnn_deploy.converter.common import stamp_imported
+from crnn_deploy.converter.common import simplified_if_equal, stamp_imported
 from crnn_deploy.converter.import_checks import check_outputs, keep_output, white_input
 from crnn_deploy.converter.outputs import prepare_outputs, publish_outputs
 from crnn_deploy.models.page_presets import PAGE_PRESETS
@@ -219,7 +219,8 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
     reference = [to_engine_layout(r, spec) for r in raw]
     note, simplified = "", False
     if simplify:
-        model, simplified, note = _simplified_if_equal(model, final, shapes)
+        model, simplified, note = simplified_if_equal(
+            model, lambda m: _outputs(m, final, final.input_name, shapes, final.output_name))
     stamp_imported(model, metadata, final, source, output)
     with temp_file(output, ".onnx") as tmp:
         onnx.save(model, str(tmp))
@@ -235,19 +236,3 @@ def import_onnx(source: str | Path, spec_arg: str | Path, output: str | Path,
     return ImportResult(final, simplified, diff, note, warnings)
 
 
-def _simplified_if_equal(model: onnx.ModelProto, spec: ModelSpec, shapes):
-    """onnxsim's graph when its outputs equal ``model``'s at every check shape, else ``model``."""
-    import onnxsim
-
-    try:
-        simple, ok = onnxsim.simplify(model)
-    except Exception as exc:  # onnxsim raises plain RuntimeErrors on graphs it cannot handle
-        return model, False, f"onnxsim failed ({type(exc).__name__}); kept the original graph"
-    if not ok:
-        return model, False, "onnxsim could not validate its graph; kept the original graph"
-    before = _outputs(model.SerializeToString(), spec, spec.input_name, shapes, spec.output_name)
-    after = _outputs(simple.SerializeToString(), spec, spec.input_name, shapes, spec.output_name)
-    if all(np.array_equal(a, b) for a, b in zip(before, after)):
-        return simple, True, "onnxsim: outputs unchanged"
-    worst = max(float(np.max(np.abs(a - b))) for a, b in zip(before, after))
-    return model, False, f"onnxsim changed the outputs (max {worst:.2e}); kept the original graph"
