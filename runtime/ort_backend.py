@@ -13,7 +13,9 @@ the option ``tensorrt=True`` is given) where onnxruntime-gpu provides them. Opti
 * ``hint``: accepted and ignored (an OpenVINO option); ``precision`` other than ``f32`` and
   ``widths`` (OpenVINO's static-shape widths; ONNX Runtime runs any width) are errors.
 
-The graph optimization level is ``ORT_ENABLE_ALL``. The spec comes from the model's
+The graph optimization level is ``ORT_ENABLE_ALL``. The file is read by
+:func:`models.onnx_file.load_onnx_spec` (at most 2 GiB; weights kept as external data are
+refused, UserError) and handed to ONNX Runtime as bytes. The spec comes from the model's
 ``metadata_props`` (key ``crnn_deploy.spec``), the batch size from the input's dim 0
 (an int -> static batch; a symbol such as ``batch`` -> dynamic, ``batch_size = None``).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.models.specs import METADATA_KEY
+from crnn_deploy.models.specs import load_onnx_spec
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.engine_spec import check_dims, first_line, output_index, spec_from_text
 
@@ -104,12 +106,15 @@ class OnnxRuntimeBackend(Backend):
                 raise UserError(f"onnxruntime: spinning must be True or False, got {spinning!r}")
             so.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         providers = self._providers(ort.get_available_providers())
+        # parsed once by the bounded reader, which refuses weights kept as external data (they
+        # could name any file); the session gets the bytes, never a path to resolve from
+        model, text = load_onnx_spec(self.engine)
         try:
-            self.session = ort.InferenceSession(str(self.engine), so, providers=providers)
-        except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile, ...
+            self.session = ort.InferenceSession(model.SerializeToString(), so, providers=providers)
+        except Exception as exc:  # InvalidProtobuf, Fail, ...
             raise UserError(f"cannot load {self.engine} with onnxruntime: {first_line(exc)}") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.spec = spec_from_text(meta.get(METADATA_KEY), self.engine)
+        del model
+        self.spec = spec_from_text(text, self.engine)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or not outputs:
             raise UserError(f"engine {self.engine}: expected 1 input and 1 output, got "

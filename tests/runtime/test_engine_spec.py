@@ -122,3 +122,18 @@ def test_an_engine_that_is_a_folder_empty_or_a_fifo_says_so(tmp_path):
                           ("none.onnx", "engine not found")):
         with pytest.raises(UserError, match=message):
             open_backend(tmp_path / name).load()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_engine_keeping_its_weights_as_external_data_is_refused(tmp_path, backend, monkeypatch):
+    """The weights of an engine come from the engine file only: external data could name any
+    file, and the result would depend on the working folder (issue 26)."""
+    two_outputs(tmp_path / "two.onnx")
+    model = onnx.load(str(tmp_path / "two.onnx"))
+    onnx.save(model, str(tmp_path / "ext.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="w.bin", size_threshold=0)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"ext.onnx keeps weights as external data: tensor 'w'"):
+        open_backend(tmp_path / "ext.onnx", backend).load()
+    with open_backend(tmp_path / "two.onnx", backend) as b:  # the same model, weights inside
+        assert b.infer(np.zeros((1, 1, 32, 100), np.float32)).shape == (26, 1, 37)

@@ -68,7 +68,7 @@ def test_missing_engine(tmp_path):
 def test_non_model_engine(tmp_path):
     engine = tmp_path / "garbage.onnx"
     engine.write_bytes(b"this is not a protobuf" * 10)
-    fails("--engine", engine, "--loop", 1, match=f"cannot load {engine} with onnxruntime")
+    fails("--engine", engine, "--loop", 1, match=f"cannot read ONNX model {engine}")
     fails("--engine", engine, "--loop", 1, "--backend", "openvino", match=str(engine))
 
 
@@ -102,7 +102,7 @@ def test_console_script_prints_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "crnn_deploy.runtime.cli", "--engine", str(engine), "--loop", "1"],
                           capture_output=True, text=True)
     assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: cannot load") and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("Error: cannot read ONNX model") and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("meta, match", [
