@@ -148,7 +148,8 @@ def evaluate(lmdb_path: str | Path, backend: Backend, batch: int | None = None,
             :class:`pipeline.gt_set.GtSet` (a GT file's images, labeled). Either feeder
             counts a labeled sample whose image cannot be read or decoded as wrong.
         backend: an engine runner (loaded here if needed); its spec gives the transform.
-        batch: batch size (a static engine's own batch; default 16 for a dynamic one).
+        batch: batch size (a static engine's own batch; default for a dynamic one:
+            :func:`runtime.batch_default.default_batch`).
         workers: None (default): preprocess with a thread pool of ``threads`` threads in this
             process (:func:`pipeline.feeder.prepare_batches`); an int: worker processes
             instead (0 = inline, the original feeder).

@@ -127,7 +127,8 @@ class Recognizer:
     Args:
         engine: engine file (.onnx, .xml, .engine, .om); its spec gives the transform,
             the alphabet and the input shape.
-        batch_size: batch for a dynamic-batch engine (default 16; a static engine's own).
+        batch_size: batch for a dynamic-batch engine (a static engine's own); default:
+            :func:`runtime.batch_default.default_batch` (2 for PP-OCRv4, 16 for nano-ocr).
         threads: inference threads (ONNX Runtime ``intra_op_num_threads``, OpenVINO
             ``INFERENCE_NUM_THREADS``); given, one engine with that many threads runs.
         prep_threads: threads reading, decoding and preprocessing images (default: CPU count).

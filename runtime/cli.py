@@ -49,7 +49,9 @@ def _meta(backend, batch: int, **extra) -> dict:
 @click.option("--overwrite", is_flag=True,
               help="Replace an --output result folder written earlier by crnn-infer (whole).")
 @click.option("--batchsize", "--batch-size", "batchsize", type=click.IntRange(min=1), default=None,
-              help="Batch for a dynamic engine (default 16); must match a static engine's batch.")
+              help="Batch for a dynamic engine (default: on a CPU the batch whose input fits in "
+                   "half a core's L2: 2 for PP-OCRv4, 16 for nano-ocr; 16 on a GPU); must match a "
+                   "static engine's batch.")
 @click.option("--output_batchsize_axis", "--output-batchsize-axis", "axis", type=click.IntRange(0, 1),
               default=1, show_default=True,
               help="1: each output file is (T, 1, C); 0: (1, T, C).")

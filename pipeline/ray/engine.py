@@ -87,7 +87,8 @@ class EngineActor:
             actor's GPUs, so device 0 is the actor's own), ``NPU`` for Ascend.
         options: backend options (``hint``, ``precision``, ...); ``threads`` overrides
             ``cpus`` for the thread count.
-        batch: batch for a dynamic engine (default 16); must match a static engine's batch.
+        batch: batch for a dynamic engine (default: :func:`runtime.batch_default.
+                default_batch`); must match a static engine's batch.
         cpus: CPUs reserved by the actor (sets the engine threads, :func:`actor_threads`).
 
     Raises:

@@ -18,7 +18,7 @@ def fake_output(x: np.ndarray, spec) -> np.ndarray:
 
 
 @pytest.mark.parametrize("static, requested, expected", [
-    (16, None, 16), (16, 16, 16), (None, None, runner.DEFAULT_BATCH), (None, 5, 5)])
+    (16, None, 16), (16, 16, 16), (None, None, 16), (None, 5, 5)])
 def test_resolve_batch(fake_backend, fake_engine, static, requested, expected):
     assert runner.resolve_batch(fake_backend(fake_engine(static)), requested) == expected
 
