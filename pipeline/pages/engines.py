@@ -12,9 +12,15 @@ from crnn_deploy.preprocess.page import DetInputParams
 from crnn_deploy.runtime.registry import open_backend
 
 
-def _open(path: Path, kind: str, role: str, backend: str | None, device: str, threads=None):
-    be = open_backend(path, backend, device=device,
-                      **({"threads": threads} if threads else {})).load()
+def _open(path: Path, kind: str, role: str, backend: str | None, device: str, threads=None,
+          precision: str | None = None):
+    options = {"threads": threads} if threads else {}
+    if precision not in (None, "f32"):
+        options["precision"] = precision
+    be = open_backend(path, backend, device=device, **options)
+    if be.name == "openvino":  # else OpenVINO pins its threads, the recognizer's on the same cores
+        be.options.setdefault("pinning", False)
+    be.load()
     got = getattr(be.spec, "kind", "recognizer")
     if got != kind:
         be.close()
@@ -52,7 +58,8 @@ def cls_params_of(spec) -> ClsParams:
 
 def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | None = None,
                       device: str = "CPU", rec_batching: str = "width",
-                      engine_threads: int | None = None, **rec_options):
+                      engine_threads: int | None = None, precision: str | None = None,
+                      **rec_options):
     """Open the detector, the classifier (None: none) and the recognizer.
 
     Returns ``(engines, params, det_params, close)``: :class:`run.PageEngines`,
@@ -61,7 +68,9 @@ def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | Non
     recognizer (:mod:`pipeline.pages.rec_batching`: ``width`` or ``rapidocr``).
     ``engine_threads``: inference threads of each engine (OpenVINO ``INFERENCE_NUM_THREADS``,
     ONNX Runtime ``intra_op_num_threads``; the recognizer then runs one engine, no streams);
-    None: each backend's default.
+    None: each backend's default. ``precision``: inference precision of all three engines
+    (``f32``, ``bf16``, ``f16``, ``auto``: OpenVINO's ``INFERENCE_PRECISION_HINT``, as
+    crnn-recognize ``--precision``; ONNX Runtime runs f32 and refuses the others); None: f32.
 
     Raises:
         UserError: a missing engine, an engine whose spec is of another kind than its role,
@@ -76,14 +85,16 @@ def open_page_engines(det: Path, cls: Path | None, rec: Path, backend: str | Non
 
     opened = []
     try:
-        det_be = _open(det, "detector", "--det", backend, device, engine_threads)
+        det_be = _open(det, "detector", "--det", backend, device, engine_threads, precision)
         opened.append(det_be)
         cls_be = None
         if cls is not None:
-            cls_be = _open(cls, "classifier", "--cls", backend, device, engine_threads)
+            cls_be = _open(cls, "classifier", "--cls", backend, device, engine_threads, precision)
             opened.append(cls_be)
         if engine_threads:
             rec_options.setdefault("threads", engine_threads)
+        if precision is not None:
+            rec_options["precision"] = precision
         recognizer = Recognizer(rec, backend=backend, device=device, channel_order="bgr",
                                 **rec_options)
         opened.append(recognizer)

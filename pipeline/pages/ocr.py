@@ -47,8 +47,11 @@ class OCR:
         engine_threads: inference threads of each of the three engines (OpenVINO
             ``INFERENCE_NUM_THREADS``, ONNX Runtime ``intra_op_num_threads``); None: each
             backend's default (all cores; the recognizer: 2 streams on CPU).
+        precision: inference precision of the three engines: ``"f32"`` (default: the
+            originating tool's results), ``"bf16"``, ``"f16"`` or ``"auto"`` (OpenVINO's
+            ``INFERENCE_PRECISION_HINT``; ONNX Runtime runs f32 only).
         rec_options: keyword options of :class:`Recognizer` (``batch_size``, ``streams``,
-            ``hint``, ``precision`` ...).
+            ``hint`` ...).
 
     A call takes one page (a path, encoded bytes, a PIL image, a uint8 (H, W) / (H, W, C)
     array) and returns one dict ``{"page": path or None, "boxes": [{"points": [[x, y] x 4],
@@ -66,7 +69,7 @@ class OCR:
                  group_pages: int = 4, text_score: float | None = None,
                  backend: str | None = None, device: str = "CPU", channel_order: str = "rgb",
                  rec_batching: str = "width", engine_threads: int | None = None,
-                 **rec_options):
+                 precision: str | None = None, **rec_options):
         if rec is None:
             raise UserError("OCR: give a recognizer engine (rec=...)")
         if str(channel_order).lower() not in CHANNEL_ORDERS:
@@ -75,12 +78,14 @@ class OCR:
         if engine_threads is not None and (not isinstance(engine_threads, int)
                                            or engine_threads < 1):
             raise UserError(f"OCR: engine_threads must be an integer >= 1, got {engine_threads!r}")
+        if precision not in (None, "f32", "bf16", "f16", "auto"):
+            raise UserError(f"OCR: precision must be one of f32, bf16, f16, auto, got {precision!r}")
         if not isinstance(group_pages, int) or group_pages < 1:
             raise UserError(f"OCR: group_pages must be an integer >= 1, got {group_pages!r}")
         self.engines, self.params, self.det_params, self._close = open_page_engines(
             Path(det), None if cls is None else Path(cls), Path(rec), backend=backend,
             device=device, rec_batching=rec_batching, engine_threads=engine_threads,
-            **rec_options)
+            precision=precision, **rec_options)
         if text_score is not None:
             from dataclasses import replace
 

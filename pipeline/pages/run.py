@@ -134,6 +134,9 @@ def ocr_stream(items: Iterable, engines: PageEngines, params: PageParams = PageP
     prepared: deque[tuple[int, object, Future]] = deque()
     posted: deque[tuple[int, object, Future | None, str | None]] = deque()
     window = max(1, group_pages) + max(0, ahead)
+    # classifier + recognizer of one group run in this thread while the detector runs the next
+    reader = ThreadPoolExecutor(1, thread_name_prefix="crnn-read")
+    reading: deque[tuple[list, Future]] = deque()
 
     def refill() -> None:
         while len(prepared) < window:
@@ -143,17 +146,21 @@ def ocr_stream(items: Iterable, engines: PageEngines, params: PageParams = PageP
             k, item = nxt
             prepared.append((k, item, pool.submit(_prepare, item, load, det_params, channel_order)))
 
-    def finish() -> Iterator:
-        group = []
-        while posted and len(group) < group_pages:
-            k, item, fut, why = posted.popleft()
-            work = None if fut is None else fut.result()
-            if work is not None:
-                times.postprocess += work.times.postprocess
-                times.crops += work.times.crops
-            group.append((k, item, work, why))
-        _read_group(group, engines, params, times)
-        yield from group
+    def finish(last: bool = False) -> Iterator:
+        if posted:
+            group = []
+            while posted and len(group) < group_pages:
+                k, item, fut, why = posted.popleft()
+                work = None if fut is None else fut.result()
+                if work is not None:
+                    times.postprocess += work.times.postprocess
+                    times.crops += work.times.crops
+                group.append((k, item, work, why))
+            reading.append((group, reader.submit(_read_group, group, engines, params, times)))
+        while reading and (last or len(reading) > 1):
+            group, fut = reading.popleft()
+            fut.result()
+            yield from group
 
     try:
         refill()
@@ -171,9 +178,10 @@ def ocr_stream(items: Iterable, engines: PageEngines, params: PageParams = PageP
                 posted.append((k, item, pool.submit(boxes_and_crops, page, prob, params.db), None))
             if len(posted) >= group_pages:
                 yield from finish()
-        while posted:
-            yield from finish()
+        while posted or reading:
+            yield from finish(last=True)
     finally:
         for _, _, f in prepared:
             f.cancel()
+        reader.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)

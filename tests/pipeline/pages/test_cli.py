@@ -53,6 +53,10 @@ def test_stdout_rows_and_all_bad_pages(page_engines, composed_pages, tmp_path):
     res = CliRunner().invoke(main, [str(bad), *_engines(page_engines), "-o", str(out)])
     assert res.exit_code == 1 and "Error: no page could be read" in res.stderr
     assert not out.exists()
+    res = CliRunner().invoke(main, [str(composed_pages[0]), *_engines(page_engines), "-o", str(out),
+                                    "--precision", "bf16"])  # ONNX Runtime engines run f32
+    assert res.exit_code == 1 and "--precision bf16 needs --backend openvino" in res.stderr
+    assert not out.exists()
 
 
 def test_output_rules_and_missing_engines(page_engines, composed_pages, tmp_path, monkeypatch, run):

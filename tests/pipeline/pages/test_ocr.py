@@ -112,3 +112,29 @@ def test_one_thread_engines_give_the_same_pages(page_engines, composed_pages, oc
         mine = one([str(p) for p in composed_pages[:2]])
     assert mine == ocr([str(p) for p in composed_pages[:2]])
     assert sum(len(p["boxes"]) for p in mine) >= 10
+
+
+def test_precision_of_the_three_engines(page_engines, composed_pages, ocr):
+    """``precision`` reaches the detector, classifier and recognizer: ONNX Runtime refuses bf16;
+    OpenVINO bf16 finds the same words (IoU >= 0.5) as f32 and reads most of them alike."""
+    import importlib.util
+
+    from crnn_deploy import OCR
+    from crnn_deploy.postprocess.page_metrics import match_boxes
+
+    with pytest.raises(UserError, match="precision must be one of f32, bf16, f16, auto"):
+        OCR(page_engines["det"], None, page_engines["rec"], precision="int4")
+    with pytest.raises(UserError, match="--precision bf16 needs --backend openvino"):
+        OCR(page_engines["det"], None, page_engines["rec"], precision="bf16")
+    if importlib.util.find_spec("openvino") is None:
+        pytest.skip("openvino is not installed")
+    pages = [str(p) for p in composed_pages[:2]]
+    with OCR(page_engines["det"], page_engines["cls"], page_engines["rec"],
+             backend="openvino", precision="bf16") as fast:
+        got = fast(pages)
+    want = ocr(pages)
+    for g, w in zip(got, want):
+        pairs = match_boxes(g["boxes"], w["boxes"], 0.5)
+        assert len(pairs) == len(w["boxes"]) == len(g["boxes"]) > 0
+        same = sum(g["boxes"][i]["text"] == w["boxes"][j]["text"] for i, j, _ in pairs)
+        assert same >= 0.8 * len(pairs)
