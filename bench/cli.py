@@ -1,7 +1,8 @@
 """``crnn-bench``: the one benchmark system. ``crnn-bench run`` (also the bare ``crnn-bench``,
 as ``make bench`` runs it): every way of running the model, measured side by side on this machine.
 The other subcommands (:data:`SUBCOMMANDS`): ``peers`` (ours against RapidOCR/EasyOCR, whole
-processes), ``same`` (text agreement with a peer), ``widths`` (PP-OCRv4 engine settings against
+processes), ``pages`` (crnn-ocr against RapidOCR's full pipeline, whole processes), ``same``
+(text agreement with a peer), ``widths`` (PP-OCRv4 engine settings against
 RapidOCR), ``fused`` (fused paths against the loop), ``ray`` (Ray against local crnn-eval),
 ``scale`` (memory and time on a large LMDB). All share :mod:`bench.rounds` (interleaved rounds,
 medians and ranges), :mod:`bench.load` (others' CPU share), :mod:`bench.machine` and

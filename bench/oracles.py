@@ -1,4 +1,5 @@
-"""The peers, run as their users run them: RapidOCR's TextRecognizer and EasyOCR's recognizer.
+"""The peers, run as their users run them: RapidOCR's TextRecognizer and EasyOCR's recognizer,
+and RapidOCR's whole page pipeline.
 
 Bench and test only, never the product: ``rapidocr_onnxruntime`` (``pip install
 'crnn-deploy[test]'``) and ``easyocr`` (``make oracle``: ``--no-deps`` with a stand-in
@@ -7,15 +8,19 @@ torchvision, see :func:`install_torchvision_stand_in`) are imported lazily, here
 
     python -m crnn_deploy.bench.oracles rapidocr --list files.txt --output out.tsv
     python -m crnn_deploy.bench.oracles easyocr --list files.txt --output out.tsv --weights-dir weights
+    python -m crnn_deploy.bench.oracles rapidocr-pages --list pages.txt --output out.jsonl
 
 ``--list``: one image path per line; ``--output``: ``path<TAB>text<TAB>confidence`` per input
-line, in input order (written by this process; the caller owns the folder). Each peer at its
+line, in input order (``rapidocr-pages``: one page JSONL line per input line, see
+:func:`run_rapidocr_pages`), written by this process; the caller owns the folder. Each peer at its
 defaults: RapidOCR 1.4.4's packaged ``Rec`` config (its PP-OCRv4 model; ``rec_batch_num`` 6,
 images sorted by aspect ratio, each batch padded to its widest; ONNX Runtime's default threads),
 given every ``cv2.imread`` image in one call, as its pipeline passes the crops of a page;
 EasyOCR 1.7.2 ``Reader(['en'], gpu=False, detector=False)`` (``quantize=True``, its CPU
 default: torch dynamic INT8 LSTM/Linear) with one ``recognize(path)`` call per image, as its
-docs show for word crops.
+docs show for word crops; ``crnn-bench pages``: RapidOCR 1.4.4's full pipeline ``RapidOCR()``
+(detector, classifier, recognizer at its packaged config.yaml defaults) with one
+``engine(path)`` call per page, in the given order.
 """
 from __future__ import annotations
 
@@ -28,8 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from crnn_deploy.postprocess.pages_jsonl import page_line
+
 __all__ = ["install_torchvision_stand_in", "easyocr_reader", "recognize_files",
-           "rapidocr_recognizer", "run_rapidocr"]
+           "rapidocr_recognizer", "run_rapidocr", "rapidocr_boxes", "run_rapidocr_pages"]
 
 
 def install_torchvision_stand_in() -> None:
@@ -120,15 +127,39 @@ def run_rapidocr(paths, per_call: bool = False, threads: int | None = None
     return [(text, float(conf)) for text, conf in res]
 
 
+def rapidocr_boxes(engine, path) -> list[dict]:
+    """``engine(path)`` of a ``RapidOCR`` pipeline as page JSONL boxes (docs/DESIGN.md):
+    ``[{"points": [[x, y] x 4] (pixels, float), "text", "confidence"}]`` (no ``angle``:
+    RapidOCR does not return it); [] when it finds no text."""
+    result, _ = engine(str(path))
+    return [{"points": [[float(x), float(y)] for x, y in pts], "text": text,
+             "confidence": float(score)} for pts, text, score in (result or [])]
+
+
+def run_rapidocr_pages(paths) -> list[dict]:
+    """``RapidOCR()`` at its defaults, one call per page in the given order -> one page dict
+    per path: ``{"page": file name, "boxes": rapidocr_boxes(...)}``."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR()
+    return [{"page": Path(path).name, "boxes": rapidocr_boxes(engine, path)} for path in paths]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m crnn_deploy.bench.oracles {rapidocr,easyocr} --list L --output O``."""
+    """``python -m crnn_deploy.bench.oracles {rapidocr,easyocr,rapidocr-pages} --list L
+    --output O``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("peer", choices=("rapidocr", "easyocr"))
+    ap.add_argument("peer", choices=("rapidocr", "easyocr", "rapidocr-pages"))
     ap.add_argument("--list", type=Path, required=True, help="image paths, one per line")
-    ap.add_argument("--output", type=Path, required=True, help="TSV: path, text, confidence")
+    ap.add_argument("--output", type=Path, required=True,
+                    help="TSV: path, text, confidence (rapidocr-pages: page JSONL)")
     ap.add_argument("--weights-dir", default="weights", help="easyocr: english_g2.pth here")
     args = ap.parse_args(argv)
     paths = [line for line in args.list.read_text(encoding="utf-8").splitlines() if line]
+    if args.peer == "rapidocr-pages":
+        args.output.write_text("".join(page_line(page) + "\n" for page in
+                                       run_rapidocr_pages(paths)), encoding="utf-8")
+        return 0
     if args.peer == "rapidocr":
         rows = run_rapidocr(paths)
     else:

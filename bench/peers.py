@@ -12,13 +12,13 @@ from the last round's rows; the roofline of each row (:mod:`bench.roofline`).
 from __future__ import annotations
 
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
-from crnn_deploy.bench.peak import describe, this_cpu
+from crnn_deploy.bench.peak import this_cpu
+from crnn_deploy.bench.report.fmt import process_header
 from crnn_deploy.bench.roofline import (
     ROOFLINE_HEADERS,
     batch_widths,
@@ -26,7 +26,14 @@ from crnn_deploy.bench.roofline import (
     image_widths,
     roofline_row,
 )
-from crnn_deploy.bench.rounds import interleave, load_average, spread, timed_process
+from crnn_deploy.bench.rounds import (
+    console_script,
+    interleave,
+    load_average,
+    process_runner,
+    run_record,
+    spread,
+)
 from crnn_deploy.common.errors import UserError
 
 __all__ = ["PEERS", "run_peers", "render_peers"]
@@ -35,15 +42,6 @@ __all__ = ["PEERS", "run_peers", "render_peers"]
 PEERS = {"rapidocr": ("RapidOCR 1.4.4 TextRecognizer, defaults (rec_batch_num 6)", ("widest", 6)),
          "easyocr": ("EasyOCR 1.7.2 Reader.recognize, defaults (quantize=True), 1 image/call",
                      ("bucket", 1))}
-
-
-def _tool(name: str) -> str:
-    """The console script ``name`` of this Python's environment (else on PATH)."""
-    here = Path(sys.executable).parent / name
-    found = str(here) if here.is_file() else shutil.which(name)
-    if not found:
-        raise UserError(f"{name} not found beside {sys.executable} or on PATH: install crnn-deploy")
-    return found
 
 
 def read_rows(path: Path) -> dict[str, str]:
@@ -95,19 +93,19 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
         if not engine.exists() or not onnx.is_file():
             raise UserError(f"--ours {item!r}: need {engine} and {onnx} (the FLOP count's graph)")
         out = workdir / f"ours{k}.tsv"
-        cmd = [_tool("crnn-recognize"), "--engine", str(engine), *args[1:], "--list",
+        cmd = [console_script("crnn-recognize"), "--engine", str(engine), *args[1:], "--list",
                str(listing), "-o", str(out)]
         rows.append({"name": f"ours{k}", "label": "crnn-recognize --engine " + item,
                      "engine": str(engine), "onnx": str(onnx), "out": str(out),
                      "precision": _precision(args[1:], engine, cpu)})
-        runners[f"ours{k}"] = _runner(cmd, out, len(paths))
+        runners[f"ours{k}"] = process_runner(cmd, out, len(paths))
     label, padding = PEERS[p["peer"]]
     out = workdir / "peer.tsv"
     cmd = [sys.executable, "-m", "crnn_deploy.bench.oracles", p["peer"], "--list", str(listing),
            "--output", str(out), "--weights-dir", str(p["weights_dir"])]
     rows.append({"name": "peer", "label": label, "out": str(out), "precision": "f32",
                  "onnx": rows[0]["onnx"], "peer_padding": padding})
-    runners["peer"] = _runner(cmd, out, len(paths))
+    runners["peer"] = process_runner(cmd, out, len(paths))
     load_before = load_average()
     t0 = time.time()
     runs = interleave(runners, p["rounds"], log)
@@ -125,21 +123,8 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
         run = batch_widths([b for _, b in widths], batch, policy)
         row["roofline"] = roofline_row(row["onnx"], spec, widths, run, row["median"],
                                        row["precision"], cpu)
-    return {"command": p["command"], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0)),
-            "minutes": round((time.time() - t0) / 60, 1), "cpu": describe(cpu),
-            "load": [load_before, load_average()], "images": len(paths), "gt": str(p["gt"]),
+    return {**run_record(p["command"], t0, load_before), "images": len(paths), "gt": str(p["gt"]),
             "rounds": p["rounds"], "peer": p["peer"], "rows": rows}
-
-
-def _runner(cmd: list[str], out: Path, n: int):
-    def run() -> dict:
-        out.unlink(missing_ok=True)
-        try:
-            res = timed_process(cmd)
-        except RuntimeError as exc:
-            raise UserError(str(exc)) from None
-        return {"rate": n / res["seconds"], "seconds": res["seconds"]}
-    return run
 
 
 def _accuracy(texts: dict[str, str], labels: dict[str, str]) -> float:
@@ -157,11 +142,8 @@ def render_peers(res: dict) -> str:
     n = res["rounds"]
     head = (["how", *[f"round {k + 1}" for k in range(n)], "median images/s", "range",
              "x peer", "word accuracy", "same text as peer", *ROOFLINE_HEADERS, "others' CPU share"])
-    lines = [f"### {res['peer']}: {res['images']} files of `{res['gt']}`, {n} interleaved rounds",
-             "", "```", res["command"], "```", "",
-             f"Run {res['date']} ({res['minutes']} min) on {res['cpu']}. Load average (1 min) "
-             f"before {res['load'][0]}, after {res['load'][1]}; \"others' CPU share\": median "
-             "share of the CPUs other processes used during each row's runs (bench.load).", "",
+    lines = [*process_header(f"{res['peer']}: {res['images']} files of `{res['gt']}`, {n} "
+                             "interleaved rounds", res),
              "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in res["rows"]:
         ratio = row["median"] / peer["median"] if row["median"] and peer["median"] else None

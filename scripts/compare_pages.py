@@ -45,13 +45,12 @@ def rapidocr_pages(gt_pages: list[dict], **options) -> tuple[list[dict], float]:
     each crop at its own width instead of padding it to the widest of a batch of 6)."""
     from rapidocr_onnxruntime import RapidOCR
 
+    from crnn_deploy.bench.oracles import rapidocr_boxes
+
     engine = RapidOCR(**options)
-    out, start = [], time.perf_counter()
-    for page in gt_pages:
-        result, _ = engine(str(page["path"]))
-        boxes = [{"points": [[float(x), float(y)] for x, y in points], "text": text,
-                  "confidence": float(score)} for points, text, score in (result or [])]
-        out.append({"page": page["page"], "boxes": boxes})
+    start = time.perf_counter()
+    out = [{"page": page["page"], "boxes": rapidocr_boxes(engine, page["path"])}
+           for page in gt_pages]
     return out, time.perf_counter() - start
 
 

@@ -1,6 +1,7 @@
 """Formatting helpers of the report, and lookups in the ``results`` dict (see :mod:`bench.report`).
 
-``num``/``pct`` print None as ``n/a``; ``table`` makes a GitHub markdown table.
+``num``/``pct`` print None as ``n/a``; ``table`` makes a GitHub markdown table;
+``process_header`` heads the report of a whole-process comparison (``peers``, ``pages``).
 """
 from __future__ import annotations
 
@@ -55,3 +56,13 @@ def label_of(results: dict, key: str) -> str:
 def median(values: Sequence[float]) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def process_header(title: str, res: dict) -> list[str]:
+    """The first lines of a whole-process comparison's markdown: ``### title``, the command in a
+    code block, then the date, duration, CPU (:func:`bench.peak.describe`) and the load average
+    before and after, from a :func:`bench.rounds.run_record` (``res``)."""
+    return [f"### {title}", "", "```", res["command"], "```", "",
+            f"Run {res['date']} ({res['minutes']} min) on {res['cpu']}. Load average (1 min) "
+            f"before {res['load'][0]}, after {res['load'][1]}; \"others' CPU share\": median "
+            "share of the CPUs other processes used during each row's runs (bench.load).", ""]

@@ -10,7 +10,7 @@ from crnn_deploy.bench.cli import main
 def test_group_lists_every_subcommand():
     res = CliRunner().invoke(main, ["--help"])
     assert res.exit_code == 0
-    for name in ("run", "peers", "same", "widths", "fused", "ray", "scale"):
+    for name in ("run", "peers", "pages", "same", "widths", "fused", "ray", "scale"):
         assert f"  {name} " in res.output
 
 
