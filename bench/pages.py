@@ -77,7 +77,7 @@ def run_pages(p: dict, log: Callable[[str], None]) -> dict:
             raise UserError(f"--ours {item!r}: {exc}") from None
         out = workdir / f"pages_ours{k}.jsonl"
         cmd = [rounds.console_script("crnn-ocr"), str(folder), "-q", "-o", str(out), *args]
-        rows.append({"name": f"ours{k}", "label": " ".join(["crnn-ocr", *args]), "out": str(out),
+        rows.append({"name": f"ours{k}", "label": shlex.join(["crnn-ocr", *args]), "out": str(out),
                      "defaults": not args})
         runners[f"ours{k}"] = rounds.process_runner(cmd, out, len(paths))
     out = workdir / "pages_rapidocr.jsonl"

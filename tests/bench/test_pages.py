@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from crnn_deploy.bench.cli import main
+from crnn_deploy.bench.pages import _boxes
+from crnn_deploy.common.errors import UserError
 from tests.conftest import ROOT
 
 PAGES = 2
@@ -66,11 +68,19 @@ def test_missing_or_empty_folder_is_an_error(tmp_path):
     (tmp_path / "other.png").write_bytes(b"")
     res = _bench(tmp_path, "--pages", str(tmp_path), "--ours", "")
     assert res.exit_code == 1 and "no page_*.png" in res.output
-    assert "Traceback" not in res.output
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)
+
+
+def test_output_with_other_pages_than_the_folder_is_an_error(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"page": "page_0000.png", "boxes": [{"points": [], "text": "a"}]}\n')
+    assert _boxes(out, 1, "crnn-ocr") == 1
+    with pytest.raises(UserError, match="wrote 1 pages .* the folder has 2 page_"):
+        _boxes(out, 2, "crnn-ocr")
 
 
 def test_failing_crnn_ocr_is_an_error(tmp_path, pages):
     res = _bench(tmp_path, "--pages", str(pages), "--ours", f"--det {tmp_path / 'none.onnx'}")
     assert res.exit_code == 1 and res.output.count("Error:") >= 1
     assert "crnn-ocr" in res.output and "exited with" in res.output and "none.onnx" in res.output
-    assert "Traceback" not in res.output
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)
