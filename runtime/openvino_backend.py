@@ -59,6 +59,11 @@ from crnn_deploy.runtime.widths import engine_widths
 RT_INFO_PATH = METADATA_KEY.split(".")
 HINTS = ("LATENCY", "THROUGHPUT")
 PRECISIONS = ("f32", "bf16", "f16", "auto")
+#: Smallest full batch given its own static-batch model: PP-OCRv4 (3 x 48 x 320, one thread, Zen
+#: 4, quiet) runs batch 2 / 4 / 8 in 17.38 / 33.22 / 65.51 ms static against 17.30 / 33.36 / 66.40
+#: dynamic, where batch 16 gained 12 % (docs/PERFORMANCE.md); below 8 the compile (0.1 s per
+#: engine copy) buys nothing.
+STATIC_FULL_BATCH = 8
 
 
 class OpenVINOBackend(Backend):
@@ -158,12 +163,13 @@ class OpenVINOBackend(Backend):
         power of two >= ``n`` (at most ``batch``); else ``n`` itself. A full batch (``n ==
         batch``) runs on a model compiled for that batch; a short one on one model compiled with
         the batch left dynamic (one compile, no zero rows: a lone wide word is 1 row; issue 28
-        measured this against power-of-two batch gears, docs/PERFORMANCE.md)."""
+        measured this against power-of-two batch gears, docs/PERFORMANCE.md). A batch below
+        :data:`STATIC_FULL_BATCH` runs every batch on the dynamic model (one compile fewer)."""
         if self.batch_size is not None:
             return self.batch_size
         if self.widths:  # static shapes asked for: power-of-two batch gears, each compiled once
             return min(batch, 1 << (max(1, n) - 1).bit_length())
-        self._full = batch
+        self._full = batch if batch >= STATIC_FULL_BATCH else None
         return max(1, n)
 
     def _key(self, shape: tuple) -> tuple[int | None, int | None]:

@@ -82,5 +82,10 @@ def test_short_batches_run_their_own_rows_on_one_dynamic_batch_model(ppocrv4_onn
         assert (16, None) in be._compiled and len(be._compiled) == 2
         (_, again, _), = list(infer_decoded(be, [("g", words[:3])], 16))
         assert len(be._compiled) == 2 and again == texts[:3]  # rows do not mix
+    with open_backend(ppocrv4_onnx, backend="openvino", threads=1) as small:
+        assert small.batch_rows(2, 2) == 2  # a full batch of 2: no model of its own
+        small.infer(np.zeros((2, 3, 48, 320), np.float32))
+        small.infer(np.zeros((1, 3, 48, 320), np.float32))
+        assert list(small._compiled) == [(None, None)]
     with open_backend(nano_bs16_onnx, backend="openvino") as static:
         assert static.batch_size == 16 and static.batch_rows(3, 16) == 16
