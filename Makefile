@@ -83,10 +83,14 @@ oracle: setup
 	$(PY) -m pip install -q --no-deps easyocr==1.7.2
 	$(PY) -m pip install -q 'opencv-python-headless>=4.8' 'scikit-image>=0.21' 'python-bidi>=0.4' 'scipy>=1.10' 'PyYAML>=6.0'
 
-## test: ruff (lint + import order), then the whole test suite (real data from ASSETS, real weights)
+## test: ruff (lint + import order), then the whole test suite (real data from ASSETS, real weights).
+## The Ray tests run in a process of their own: a Ray driver that had shared one pytest process with
+## every engine the other tests load crashed (SIGSEGV) at the bounded-wait test's SIGINT, twice in
+## a row, while each part alone passes (2026-12-08)
 test: setup weights oracle
 	$(BIN)/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/pipeline/ray
+	$(PY) -m pytest -q tests/pipeline/ray
 
 ## bench: every variant side by side in one run -> docs/BENCHMARKS.md + docs/throughput.png (~10 min on 2 cores)
 bench: setup weights

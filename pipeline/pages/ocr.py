@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,10 +95,16 @@ class OCR:
         self.channel_order = str(channel_order).lower()
         self.times = StageTimes()
         self._lock = threading.Lock()
+        self._live = weakref.WeakSet()  # iter() generators not yet finished (see close)
 
     def iter(self, pages) -> Iterator[tuple[int, object, dict | None, str | None]]:
         """Stream ``(position, input, record, error)`` rows in input order (``record`` None and
         ``error`` the reason for a page that could not be used); memory bounded."""
+        rows = self._rows(pages)
+        self._live.add(rows)
+        return rows
+
+    def _rows(self, pages) -> Iterator[tuple[int, object, dict | None, str | None]]:
         if is_single(pages):
             pages = [pages]
         with self._lock:
@@ -126,8 +133,16 @@ class OCR:
         return out[0] if is_single(pages) else out
 
     def close(self) -> None:
-        """Free the three engines."""
-        self._close()
+        """Free the three engines, after closing any :meth:`iter` left unfinished (its
+        classifier and recognizer may still be reading a group in their thread: closing waits
+        for it, so no engine is freed while it runs)."""
+        for rows in list(self._live):
+            try:
+                rows.close()
+            except ValueError:  # running in another thread: it holds the lock until it yields
+                pass
+        with self._lock:
+            self._close()
 
     def __enter__(self) -> OCR:  # noqa: PYI034
         return self

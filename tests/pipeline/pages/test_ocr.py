@@ -138,3 +138,17 @@ def test_precision_of_the_three_engines(page_engines, composed_pages, ocr):
         assert len(pairs) == len(w["boxes"]) == len(g["boxes"]) > 0
         same = sum(g["boxes"][i]["text"] == w["boxes"][j]["text"] for i, j, _ in pairs)
         assert same >= 0.8 * len(pairs)
+
+
+def test_close_with_an_unfinished_iteration_waits_for_it(page_engines, composed_pages):
+    """Closing an OCR whose iter() was left after its first row (the classifier and recognizer
+    of the next group may still run in their thread) first finishes that iteration, then frees
+    the engines (no inference on a freed engine)."""
+    from crnn_deploy import OCR
+
+    ocr = OCR(page_engines["det"], page_engines["cls"], page_engines["rec"], group_pages=1)
+    rows = ocr.iter([str(p) for p in composed_pages[:4]])
+    k, _, record, why = next(rows)
+    assert k == 0 and why is None and record["boxes"]
+    ocr.close()
+    assert rows.gi_frame is None  # the generator was closed, its threads joined
