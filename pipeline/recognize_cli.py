@@ -55,8 +55,8 @@ def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: 
     """Write the rows of ``source`` (a context manager yielding ``rows`` and ``report``) with
     ``writer``, each named by the next ``(name, label)`` of ``named`` (filled as the inputs
     are read: rows come in input order, one per input); returns ``(done, bad, wall_s, ray_result or None,
-    metrics or None)`` (metrics: with ``labels``, under ``metric``, the unreadable images
-    counted as wrong).
+    metrics or None, note or None)`` (metrics: with ``labels``, under ``metric``, the unreadable
+    images counted as wrong; note: the source's precision remark for the summary line).
 
     Raises:
         UserError: a bad image with ``strict``; no image recognized at all.
@@ -87,7 +87,7 @@ def _write_rows(source, writer: RowWriter, named: deque, labeled: bool, strict: 
         writer.close()
         writer.out.flush()
         metrics = score_samples(scored, unreadable, metric)[0] if labeled else None
-        return done, bad, wall, getattr(src, "result", None), metrics
+        return done, bad, wall, getattr(src, "result", None), metrics, getattr(src, "note", None)
 
 
 @command()
@@ -171,9 +171,8 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
                                   log=None if quiet else (lambda m: click.echo(m, err=True)),
                                   **ray_opts)
     else:
-        remark: dict = {}
         source = _local_rows(paths(), src.total, engine, batchsize, prep_threads, backend,
-                             device, ahead, options, progress, streams, remark)
+                             device, ahead, options, progress, streams)
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output is not None:  # hidden temporary beside it, renamed when complete
@@ -181,7 +180,7 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
                                                               "crnn-recognize"))
             out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
         writer = RowWriter(out, fmt or "tsv", header=fmt is not None)
-        done, bad, wall, ray_res, metrics = _write_rows(source, writer, named,
+        done, bad, wall, ray_res, metrics, note = _write_rows(source, writer, named,
                                                          src.labels is not None, strict,
                                                          metric)
     if bad > MAX_REPORTED:
@@ -194,7 +193,6 @@ def main(inputs, list_file, gt, root, engine, backend, device, threads, hint, pr
                f"actor(s); start-up {ray_res.startup_s:.1f} s not included)"
     else:
         rate = f"{done / wall if wall > 0 else 0.0:.1f} images/s end to end"
-    note = remark.get("note") if executor != "ray" else None
     if not quiet:
         click.echo(f"recognized {done} image(s), skipped {bad} bad, {rate}"
                    + (f"; wrote {output}" if output is not None else "")
@@ -205,9 +203,9 @@ class _LocalRows:
     """The local executor's rows (``path, text, confidence, error``, input order) and the
     progress bar's ``report`` (a line on stderr that does not break the bar)."""
 
-    def __init__(self, rec, bar, paths: list[str], note: dict):
+    def __init__(self, rec, bar, paths: list[str]):
         self.rec, self.bar, self.paths = rec, bar, paths
-        note["note"] = backend_note(rec.backend)  # the summary line's precision remark
+        self.note = backend_note(rec.backend)  # the summary line's precision remark
 
     @property
     def rows(self):
@@ -223,7 +221,7 @@ class _LocalRows:
 
 @contextlib.contextmanager
 def _local_rows(paths, total, engine, batchsize, prep_threads, backend, device, ahead, options,
-                progress, streams=None, note=None):
+                progress, streams=None):
     from tqdm import tqdm
 
     from crnn_deploy.pipeline.recognizer import Recognizer
@@ -232,7 +230,7 @@ def _local_rows(paths, total, engine, batchsize, prep_threads, backend, device, 
                     ahead=ahead, streams=streams, **options) as rec, \
             tqdm(total=total, unit="img", desc="recognize", file=sys.stderr,
                  disable=None if progress is None else not progress, leave=False) as bar:
-        yield _LocalRows(rec, bar, paths, {} if note is None else note)
+        yield _LocalRows(rec, bar, paths)
 
 
 if __name__ == "__main__":  # pragma: no cover
