@@ -54,6 +54,19 @@ def no_duplicate_keys(pairs: list) -> dict:
     return obj
 
 
+def parse_guarded(text: str, **options) -> object:
+    """``json.loads(text, **options)`` of untrusted text: at most :data:`MAX_JSON_DEPTH` levels
+    deep (checked before parsing), no key given twice in an object.
+
+    Raises:
+        ValueError: too deep, a duplicate key, not JSON (JSONDecodeError).
+        RecursionError: not expected after the depth check; callers treat it as ValueError.
+    """
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(text, object_pairs_hook=no_duplicate_keys, **options)
+
+
 def loads_json(text: str | bytes, what: str) -> object:
     """Parse untrusted JSON ``text`` (``what``: the file or field, for messages).
 
@@ -66,9 +79,7 @@ def loads_json(text: str | bytes, what: str) -> object:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8-sig")
-        if json_depth(text) > MAX_JSON_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-        return json.loads(text, object_pairs_hook=no_duplicate_keys)
+        return parse_guarded(text)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError too
         raise UserError(f"{display_name(what)} is not usable JSON: {exc}") from None
 

@@ -17,7 +17,7 @@ import math
 from pathlib import Path, PurePosixPath
 
 from crnn_deploy.common.errors import UserError
-from crnn_deploy.common.fileio import MAX_JSON_DEPTH, json_depth, no_duplicate_keys
+from crnn_deploy.common.fileio import parse_guarded
 from crnn_deploy.common.inputs import MAX_TEXT_BYTES, open_regular
 
 #: Largest page JSONL file read (bytes), the bound of every text input (common.inputs).
@@ -167,11 +167,7 @@ def read_pages(path: str | Path, require_text: bool = True, allow_outside: bool 
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
-                if json_depth(text) > MAX_JSON_DEPTH:
-                    raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-                obj = json.loads(text, parse_constant=_no_constant,
-                                 object_pairs_hook=no_duplicate_keys)
+                obj = parse_guarded(raw.decode("utf-8"), parse_constant=_no_constant)
             except UnicodeDecodeError as exc:
                 raise UserError(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
                                 ) from None
