@@ -36,6 +36,7 @@ from crnn_deploy.pipeline.second_pass import reread_low_confidence, reread_with
 from crnn_deploy.pipeline.streams import open_engine
 from crnn_deploy.runtime.base import Backend
 from crnn_deploy.runtime.options import backend_options
+from crnn_deploy.runtime.precision import PRECISIONS
 from crnn_deploy.runtime.runner import resolve_batch, warm_up
 
 
@@ -107,7 +108,7 @@ def check_options(batch_size, threads, prep_threads, ahead, streams, hint, preci
                              ("streams", streams, 1)):
         _check_int(name, value, low)
     for name, value, allowed in (("hint", hint, ("LATENCY", "THROUGHPUT")),
-                                 ("precision", precision, ("f32", "bf16", "f16", "auto")),
+                                 ("precision", precision, PRECISIONS),
                                  ("channel_order", channel_order, CHANNEL_ORDERS)):
         if value is not None and str(value).lower() not in [a.lower() for a in allowed]:
             raise OptionError(f"Recognizer: {name} must be one of {', '.join(allowed)}, "

@@ -50,7 +50,7 @@ from crnn_deploy.runtime.engine_spec import (
     output_index,
     spec_from_text,
 )
-from crnn_deploy.runtime.precision import read_record
+from crnn_deploy.runtime.precision import PRECISIONS, read_record
 from crnn_deploy.runtime.widths import engine_widths
 
 #: Where an IR written by crnn-convert keeps the spec JSON in its rt_info: the ONNX metadata key
@@ -58,7 +58,6 @@ from crnn_deploy.runtime.widths import engine_widths
 #: definition; ``converter`` writes it from here).
 RT_INFO_PATH = METADATA_KEY.split(".")
 HINTS = ("LATENCY", "THROUGHPUT")
-PRECISIONS = ("f32", "bf16", "f16", "auto")
 #: Smallest full batch given its own static-batch model: PP-OCRv4 (3 x 48 x 320, one thread, Zen
 #: 4, quiet) runs batch 2 / 4 / 8 in 17.38 / 33.22 / 65.51 ms static against 17.30 / 33.36 / 66.40
 #: dynamic, where batch 16 gained 12 % (docs/PERFORMANCE.md); below 8 the compile (0.1 s per

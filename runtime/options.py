@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from crnn_deploy.runtime.precision import PRECISIONS
 from crnn_deploy.runtime.registry import BACKENDS
 
 _OPTIONS = [
@@ -20,8 +21,7 @@ _OPTIONS = [
     click.option("--hint", type=click.Choice(["LATENCY", "THROUGHPUT"], case_sensitive=False),
                  default=None,
                  help="OpenVINO PERFORMANCE_HINT; THROUGHPUT also pipelines batches (async requests)."),
-    click.option("--precision", type=click.Choice(["f32", "bf16", "f16", "auto"],
-                                                  case_sensitive=False),
+    click.option("--precision", type=click.Choice(PRECISIONS, case_sensitive=False),
                  default=None, help="OpenVINO INFERENCE_PRECISION_HINT (default f32); auto: bf16 "
                                     "where this CPU runs it natively and the IR's recorded bf16 "
                                     "check lost at most 0.1 points, else f32."),

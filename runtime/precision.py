@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+#: ``--precision`` values (OpenVINO's ``INFERENCE_PRECISION_HINT``, and ``auto``: below).
+PRECISIONS = ("f32", "bf16", "f16", "auto")
 #: Where crnn-convert keeps the precision record in an IR's rt_info.
 RT_INFO_PRECISION = ["crnn_deploy", "precision"]
 #: Largest accuracy change (points, on the converter's check words) ``auto`` accepts.

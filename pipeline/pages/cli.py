@@ -16,6 +16,7 @@ from crnn_deploy.pipeline.options import quiet_option
 from crnn_deploy.pipeline.pages.draw import DRAWINGS, save_drawing
 from crnn_deploy.pipeline.pages.scoring import gt_inputs, gt_options, score_run
 from crnn_deploy.pipeline.recognize_inputs import gather_inputs
+from crnn_deploy.runtime.precision import PRECISIONS
 
 #: Bad pages printed one by one on stderr (the rest are counted).
 MAX_REPORTED = 20
@@ -77,7 +78,7 @@ def check_output(output: Path, inputs: tuple, engines: list[Path], overwrite: bo
 @click.option("--rec-batchsize", type=click.IntRange(min=1), default=None,
               help="Recognizer batch for a dynamic-batch engine [default: the batch whose "
                    "input fits in half a core's L2: 2 for ppocrv4-rec].")
-@click.option("--precision", type=click.Choice(["f32", "bf16", "f16", "auto"]), default=None,
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Inference precision of the three engines (OpenVINO; as crnn-recognize "
                    "--precision). bf16 runs about 1.7x faster on a CPU with native bf16 (Zen 4, "
                    "Sapphire Rapids) and changes a few boxes and texts (docs/PAGES.md) "

@@ -19,6 +19,7 @@ from crnn_deploy.pipeline.pages.engines import open_page_engines
 from crnn_deploy.pipeline.pages.run import ocr_stream
 from crnn_deploy.pipeline.pages.stages import StageTimes, page_record
 from crnn_deploy.pipeline.recognizer import CHANNEL_ORDERS, describe, is_single
+from crnn_deploy.runtime.precision import PRECISIONS
 
 
 class OCR:
@@ -79,8 +80,9 @@ class OCR:
         if engine_threads is not None and (not isinstance(engine_threads, int)
                                            or engine_threads < 1):
             raise UserError(f"OCR: engine_threads must be an integer >= 1, got {engine_threads!r}")
-        if precision not in (None, "f32", "bf16", "f16", "auto"):
-            raise UserError(f"OCR: precision must be one of f32, bf16, f16, auto, got {precision!r}")
+        if precision is not None and precision not in PRECISIONS:
+            raise UserError(f"OCR: precision must be one of {', '.join(PRECISIONS)}, "
+                            f"got {precision!r}")
         if not isinstance(group_pages, int) or group_pages < 1:
             raise UserError(f"OCR: group_pages must be an integer >= 1, got {group_pages!r}")
         self.engines, self.params, self.det_params, self._close = open_page_engines(
