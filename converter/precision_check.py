@@ -32,12 +32,12 @@ REDUCED = ("bf16",)
 
 
 def _labels(gt: Path) -> dict[str, str]:
-    out = {}
-    for line in gt.read_text(encoding="utf-8").splitlines():
-        rel, _, label = line.partition("\t")
-        if rel.strip():
-            out[rel.strip()] = label.strip()
-    return out
+    """relpath -> label of the well-formed lines of ``gt`` (:func:`preprocess.sources.parse_gt`:
+    streamed, each line bounded; the images were already read by the calibration reader)."""
+    from crnn_deploy.preprocess.sources import parse_gt
+
+    return {rel.strip(): label.strip() for _, rel, label, error in parse_gt(gt, outside_ok=True)
+            if error is None and rel and rel.strip()}
 
 
 def _run(xml: Path, precision: str, batches: list[tuple[list[int], np.ndarray]], count: int,
