@@ -6,7 +6,7 @@ import pytest
 
 from crnn_deploy.common.errors import UserError
 from crnn_deploy.pipeline.fused import evaluate
-from crnn_deploy.pipeline.streams import DEFAULT_STREAMS, Streams, open_engine
+from crnn_deploy.pipeline.streams import DEFAULT_STREAMS, DEPTH, Streams, open_engine
 from crnn_deploy.runtime.registry import open_backend
 
 
@@ -47,3 +47,20 @@ def test_open_engine_chooses_streams_only_by_default_on_cpu(nano_bs16_onnx):
     assert isinstance(be, Streams) and piped and be.members[0].options["threads"] == 2
     with pytest.raises(UserError, match="at least 1"):
         open_engine(nano_bs16_onnx, streams=0)
+
+
+def test_every_stream_has_a_batch_queued_while_the_caller_holds_an_output(nano_bs16_onnx):
+    """The streams must not wait for the caller: when it gets output i, batches up to
+    i + DEPTH * n have been taken from its iterator and handed to the streams."""
+    x = np.random.default_rng(1).standard_normal((9, 16, 1, 32, 128)).astype(np.float32)
+    taken = []
+
+    def batches():
+        for k, xi in enumerate(x):
+            taken.append(k)
+            yield xi
+
+    with Streams(nano_bs16_onnx, 2) as st:
+        seen = [len(taken) for _ in st.infer_many(batches())]
+    assert seen[:5] == [DEPTH * 2, DEPTH * 2 + 1, DEPTH * 2 + 2, DEPTH * 2 + 3, DEPTH * 2 + 4]
+    assert seen[5:] == [9] * 4 and DEPTH >= 2
