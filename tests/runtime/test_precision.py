@@ -53,3 +53,23 @@ def test_native_bf16_agrees_with_this_cpu():
     has = [f for f in P.BF16_FLAGS if f in flags]
     expected = has[0] if has and "BF16" in caps else None
     assert P.native_bf16() == expected
+
+
+def test_backend_note_names_bf16_for_onnxruntime_from_the_cpu_flags_alone(monkeypatch):
+    from types import SimpleNamespace
+
+    from crnn_deploy.runtime import precision
+
+    def ask_openvino():
+        raise AssertionError("the remark must not import OpenVINO")
+
+    monkeypatch.setattr(precision, "native_bf16", ask_openvino)
+    ort_cpu = SimpleNamespace(name="onnxruntime", device="CPU")
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert "natively (avx512_bf16)" in precision.backend_note(ort_cpu)
+    assert "natively (avx512_bf16)" in precision.backend_note(SimpleNamespace(members=[ort_cpu]))
+    assert precision.backend_note(SimpleNamespace(name="onnxruntime", device="GPU")) is None
+    assert precision.backend_note(SimpleNamespace(name="pytorch", device="CPU")) is None
+    assert precision.backend_note(SimpleNamespace(precision_note="ov says")) == "ov says"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512f"})
+    assert precision.backend_note(ort_cpu) is None
