@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from crnn_deploy.bench import ceiling
 from crnn_deploy.bench.peak import this_cpu
 from crnn_deploy.bench.report.fmt import process_header
 from crnn_deploy.bench.roofline import (
@@ -106,12 +107,17 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
     rows.append({"name": "peer", "label": label, "out": str(out), "precision": "f32",
                  "onnx": rows[0]["onnx"], "peer_padding": padding})
     runners["peer"] = process_runner(cmd, out, len(paths))
+    gemm = [pr for pr in ceiling.PRECISIONS if any(r["precision"] == pr for r in rows)]
+    if ceiling.available() and cpu.get("cores"):  # the measured ceilings, in the same rounds
+        runners.update({f"gemm-{pr}": ceiling.ceiling_runner(pr, cpu["cores"]) for pr in gemm})
     load_before = load_average()
     t0 = time.time()
     runs = interleave(runners, p["rounds"], log)
     peer_rows = read_rows(Path(rows[-1]["out"]))
     spec = spec_from_arg(rows[0]["onnx"])
     widths = image_widths(paths, spec)
+    ceilings = {pr: spread([r["rate"] for r in runs[f"gemm-{pr}"]])
+                for pr in gemm if f"gemm-{pr}" in runs}
     for row in rows:
         row["rates"] = [r["rate"] for r in runs[row["name"]]]
         row["foreign"] = spread([r["foreign"] for r in runs[row["name"]]])
@@ -122,9 +128,12 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
         policy, batch = row.get("peer_padding", ("bucket", 16))
         run = batch_widths([b for _, b in widths], batch, policy)
         row["roofline"] = roofline_row(row["onnx"], spec, widths, run, row["median"],
-                                       row["precision"], cpu)
+                                       row["precision"], cpu,
+                                       ceilings.get(row["precision"], {}).get("median"))
     return {**run_record(p["command"], t0, load_before), "images": len(paths), "gt": str(p["gt"]),
-            "rounds": p["rounds"], "peer": p["peer"], "rows": rows}
+            "rounds": p["rounds"], "peer": p["peer"], "rows": rows,
+            "ceilings": {pr: {**c, "ghz": ceiling.implied_clock(c["median"], cpu, pr)}
+                         for pr, c in ceilings.items()}}
 
 
 def _accuracy(texts: dict[str, str], labels: dict[str, str]) -> float:
@@ -164,4 +173,20 @@ def render_peers(res: dict) -> str:
               "at that peak. The peers' rows are counted on our graph of the same model at "
               "their widths (EasyOCR's quantize=True runs its LSTM and Linear layers in int8: "
               "its f32 peak is a simplification).", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _ceiling_note(res.get("ceilings") or {}))
+
+
+def _ceiling_note(ceilings: dict) -> list[str]:
+    """The footnote on the measured GEMM ceilings (median, range, implied clock per precision)."""
+    if not ceilings:
+        return []
+    each = "; ".join(
+        f"{pr} {c['median']:.0f} GFLOP/s ({c['low']:.0f}-{c['high']:.0f}"
+        + (f", cores at >= {c['ghz']:.2f} GHz" if c.get("ghz") else "") + ")"
+        for pr, c in ceilings.items())
+    return ["Measured GEMM ceiling (`bench.ceiling`: OpenVINO MatMul "
+            f"{ceiling.SIZE}x{ceiling.SIZE}x{ceiling.SIZE} at the row's precision, one "
+            "one-thread stream per physical core, one more runner of the same interleaved "
+            f"rounds; median and range): {each}. Above the nominal peak, the cores ran faster "
+            "than the clock the CPU reports, and \"of measured GEMM\" is the fraction to read.",
+            ""]

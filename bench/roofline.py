@@ -16,7 +16,8 @@ from typing import Sequence
 from crnn_deploy.bench.flops import interpolated, mean_gflop, per_image_flops
 from crnn_deploy.bench.peak import peak_gflops
 
-__all__ = ["image_widths", "batch_widths", "roofline_row", "fixed_roofline"]
+__all__ = ["image_widths", "batch_widths", "roofline_row", "fixed_roofline", "fmt_roofline",
+           "ROOFLINE_HEADERS", "NOMINAL_COLUMNS"]
 
 
 def image_widths(paths: Sequence[str | Path], spec) -> list[tuple[int, int]]:
@@ -58,13 +59,17 @@ def batch_widths(buckets: Sequence[int], batch: int, policy: str) -> list[int]:
 
 
 def roofline_row(onnx_path: str | Path, spec, widths: Sequence[tuple[int, int]], run: Sequence[int],
-                 rate: float | None, precision: str, cpu: dict) -> dict:
+                 rate: float | None, precision: str, cpu: dict, measured: float | None = None
+                 ) -> dict:
     """The roofline figures of one row.
 
     ``widths``: :func:`image_widths`; ``run``: the width each image ran at (:func:`batch_widths`);
-    ``rate``: images/s (None: not measured); ``precision``: f32, bf16 or int8 (the peak used).
-    Returns ``gflop_padded``, ``gflop_own`` (per image), ``gflops`` (achieved), ``peak``
-    (GFLOP/s), ``fraction`` (None where a figure is unknown), ``precision``."""
+    ``rate``: images/s (None: not measured); ``precision``: f32, bf16 or int8 (the peak used);
+    ``measured``: the measured GEMM ceiling at that precision, GFLOP/s (:mod:`bench.ceiling`;
+    None: not measured). Returns ``gflop_padded``, ``gflop_own`` (per image), ``gflops``
+    (achieved), ``peak`` (nominal GFLOP/s), ``fraction`` (of the peak), ``measured``,
+    ``fraction_measured`` (of the measured ceiling; None where a figure is unknown),
+    ``precision``."""
     c, h, _ = spec.input_shape
     flops = per_image_flops(onnx_path, (c, h))
     padded = mean_gflop(flops, run)
@@ -73,7 +78,9 @@ def roofline_row(onnx_path: str | Path, spec, widths: Sequence[tuple[int, int]],
     achieved = padded * rate if rate else None
     peak = peak_gflops(cpu, precision)
     return {"gflop_padded": padded, "gflop_own": own, "gflops": achieved, "peak": peak,
-            "fraction": achieved / peak if achieved and peak else None, "precision": precision}
+            "fraction": achieved / peak if achieved and peak else None, "precision": precision,
+            "measured": measured,
+            "fraction_measured": achieved / measured if achieved and measured else None}
 
 
 def fixed_roofline(onnx_path: str | Path, spec, rate: float | None, precision: str, cpu: dict
@@ -86,9 +93,10 @@ def fixed_roofline(onnx_path: str | Path, spec, rate: float | None, precision: s
 
 def fmt_roofline(r: dict | None) -> list[str]:
     """Table cells: GFLOP/image padded (own), achieved GFLOP/s, peak GFLOP/s (precision),
-    fraction of the roofline, and the ceiling: images/s at the peak (peak / padded GFLOP)."""
+    fraction of the roofline, the ceiling: images/s at the peak (peak / padded GFLOP), then the
+    measured GEMM ceiling and the fraction of it (empty when not measured)."""
     if not r:
-        return ["", "", "", "", ""]
+        return [""] * len(ROOFLINE_HEADERS)
 
     def f(v, spec):
         return format(v, spec) if v is not None else "?"
@@ -97,11 +105,15 @@ def fmt_roofline(r: dict | None) -> list[str]:
             f"{f(r['peak'], '.0f')} ({r['precision']})",
             f"{r['fraction'] * 100:.1f} %" if r.get("fraction") is not None else "?",
             f(r["peak"] / r["gflop_padded"], ".0f") if r.get("peak") and r["gflop_padded"]
-            else "?"]
+            else "?",
+            f(r.get("measured"), ".0f") if r.get("measured") else "",
+            f"{r['fraction_measured'] * 100:.1f} %" if r.get("fraction_measured") else ""]
 
 
 ROOFLINE_HEADERS = ["GFLOP/image padded (own)", "GFLOP/s", "peak GFLOP/s", "of roofline",
-                    "ceiling images/s"]
+                    "ceiling images/s", "GEMM GFLOP/s (measured)", "of measured GEMM"]
+#: The columns before the measured ceiling (a table without one, e.g. ``crnn-bench run``'s).
+NOMINAL_COLUMNS = 5
 
 
 def grid_roofline(onnx_path: str | Path, spec, grid: list[dict], cpu: dict) -> list[dict]:

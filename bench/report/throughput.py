@@ -75,17 +75,17 @@ def roofline_table(results: dict) -> str:
     roof = results.get("roofline")
     if not roof:
         return ""
-    from crnn_deploy.bench.roofline import ROOFLINE_HEADERS, fmt_roofline
+    from crnn_deploy.bench.roofline import NOMINAL_COLUMNS, ROOFLINE_HEADERS, fmt_roofline
 
     labels = {v["key"]: v["label"] for v in results["variants"]}
     rows = [[labels.get(r["variant"], r["variant"]), str(r["batch"]), num(r["rate"]),
-             *fmt_roofline(r)] for r in roof]
+             *fmt_roofline(r)[:NOMINAL_COLUMNS]] for r in roof]
     return ("\n\nThe roofline: GFLOP per image counted from the ONNX graph at the shape run "
             "(Conv, MatMul/Gemm, LSTM; 2 x MAC; `bench.flops`), achieved GFLOP/s at the "
             "variant's fastest batch (bare inference), and this CPU's peak at the variant's "
             "precision (physical cores x clock x FLOP per cycle of the ISA: `bench.peak`, with "
             "its table and sources).\n\n"
-            + table(["variant", "batch", "images/s", *ROOFLINE_HEADERS], rows))
+            + table(["variant", "batch", "images/s", *ROOFLINE_HEADERS[:NOMINAL_COLUMNS]], rows))
 
 
 def write_plot(results: dict, path: str | Path) -> None:

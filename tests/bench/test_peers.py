@@ -29,7 +29,12 @@ def test_ours_and_rapidocr_as_processes(tmp_path, assets, ppocrv4_onnx):
     assert peer["roofline"]["gflop_padded"] >= ours["roofline"]["gflop_padded"] > \
         ours["roofline"]["gflop_own"] > 0
     assert ours["roofline"]["precision"] == "f32" and ours["roofline"]["fraction"] > 0
+    # the measured GEMM ceiling ran in the same round (OpenVINO installed with the test extras)
+    assert res["ceilings"]["f32"]["n"] == 1 and res["ceilings"]["f32"]["median"] > 1
+    assert ours["roofline"]["fraction_measured"] == pytest.approx(
+        ours["roofline"]["gflops"] / res["ceilings"]["f32"]["median"])
     md = render_peers(res)
+    assert "Measured GEMM ceiling" in md and "| of measured GEMM |" in md
     assert "family" in md and "Load average" in md and "| round 1 |" in md
     assert f"`crnn-recognize --engine {ppocrv4_onnx}`" in md and "| 1.00 |" in md
 

@@ -34,7 +34,12 @@ def test_roofline_of_real_words(ppocrv4_onnx, assets):
     cells = fmt_roofline(r)
     assert cells[2] == "83 (f32)" and cells[3].endswith("%")
     assert cells[4] == f"{83.2 / r['gflop_padded']:.0f}"
-    assert fmt_roofline(None) == ["", "", "", "", ""]
+    assert cells[5:] == ["", ""]  # no measured ceiling
+    assert fmt_roofline(None) == [""] * 7
+    m = roofline_row(ppocrv4_onnx, spec, widths, [b for _, b in widths], 50.0, "f32", cpu, 200.0)
+    assert m["measured"] == 200.0 and m["fraction_measured"] == pytest.approx(m["gflops"] / 200)
+    assert m["fraction"] == r["fraction"] and fmt_roofline(m)[5:] == [
+        "200", f"{m['gflops'] / 2:.1f} %"]
 
 
 def test_grid_roofline_takes_each_variants_fastest_batch(ppocrv4_onnx):
