@@ -7,7 +7,8 @@ inference, decoding and writing the rows all timed, wall clock): ours is ``crnn-
 EasyOCR's ``Reader.recognize`` at their defaults). Rounds are interleaved
 (:func:`bench.rounds.interleave`); images/s per round, median and range, ratio of medians to
 the peer's; word accuracy (case-insensitive alphanumeric) and words with the peer's exact text
-from the last round's rows; the roofline of each row (:mod:`bench.roofline`).
+from the last round's rows; the roofline of each row (:mod:`bench.roofline`) against the
+nominal peak and against the GEMM ceiling measured in the same rounds (:mod:`bench.ceiling`).
 """
 from __future__ import annotations
 
