@@ -1,21 +1,19 @@
-"""The measured ceiling of a roofline: what a large matrix product reaches on this CPU, now.
+"""What a library attains on this CPU, now: OpenVINO's GEMM GFLOP/s at a precision.
 
-The nominal peak (:mod:`bench.peak`) multiplies FLOP per cycle by the clock the CPU reports,
-and a VM reports its nominal clock: the measurement machine (2-vCPU AMD EPYC, family 25 model
-17, Zen 4) says 2.6 GHz, so 166 GFLOP/s f32 and 332 bf16, while OpenVINO's MatMul of 2048 x
-2048 x 2048 ran at 194-202 GFLOP/s f32 and 386-416 bf16 on it (2026-12-08): the cores boost to
-about 3.1-3.2 GHz, and a whole-process row reached "99 % of the roofline". A fraction of the
-nominal peak is then an over-estimate, by how much depends on the hour.
-
-So ``crnn-bench peers`` also measures the ceiling, the way the Empirical Roofline Toolkit does
-(Lo, Williams, Van Straalen, Ligocki, Cordery, Wright, Hall, Oliker, "Roofline Model Toolkit:
-A Practical Tool for Architectural and Program Analysis", PMBS 2014: ceilings from kernels run
-on the machine, not from its data sheet): :func:`gemm_gflops` times a square MatMul in
-OpenVINO at the row's precision (``INFERENCE_PRECISION_HINT``; its oneDNN/brgemm kernels are
-the nearest to the FMA peak a library gets), with the engines' threading (``streams``
-one-thread streams, one async request each, unpinned), as one more runner of the interleaved
-rounds, so that the clock's drift hits rows and ceiling alike. :func:`implied_clock` is the
-clock that ceiling needs at the ISA's FLOP per cycle (a lower bound of the real clock).
+The roofline's peak is cores x clock x FLOP per cycle (:mod:`bench.peak`), at the clock
+measured while the rows run (:mod:`bench.clock`: a VM reports its nominal clock, 2.6 GHz on the
+measurement machine, a 2-vCPU AMD EPYC family 25 model 17, whose cores run at 3.65). This
+module measures the other side of the roof: how much of that peak the best kernel a library
+has reaches here. :func:`gemm_gflops` times a square MatMul in OpenVINO at the row's precision
+(``INFERENCE_PRECISION_HINT``; oneDNN's brgemm kernels), with the engines' threading
+(``streams`` one-thread streams, one async request each, unpinned), as one more runner of
+``crnn-bench peers``' interleaved rounds; the highest round is reported (a slower one is a
+moment the machine was slowed). On 2026-12-08 it reached 176-196 GFLOP/s f32 and 393-423 bf16
+on that machine: about 0.8 and 0.9 of the peak at 3.65 GHz (234 and 467). Ceilings measured by
+kernels: Lo, Williams, Van Straalen, Ligocki, Cordery, Wright, Hall, Oliker, "Roofline Model
+Toolkit: A Practical Tool for Architectural and Program Analysis", PMBS 2014.
+:func:`implied_clock` is the clock a GEMM figure needs at the ISA's FLOP per cycle (a lower
+bound of the real clock).
 """
 from __future__ import annotations
 

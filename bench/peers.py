@@ -8,7 +8,8 @@ EasyOCR's ``Reader.recognize`` at their defaults). Rounds are interleaved
 (:func:`bench.rounds.interleave`); images/s per round, median and range, ratio of medians to
 the peer's; word accuracy (case-insensitive alphanumeric) and words with the peer's exact text
 from the last round's rows; the roofline of each row (:mod:`bench.roofline`) against the
-nominal peak and against the GEMM ceiling measured in the same rounds (:mod:`bench.ceiling`).
+peak at the clock the CPU reports and at the clock measured in the same rounds
+(:mod:`bench.clock`), and what OpenVINO's GEMM attains then (:mod:`bench.ceiling`).
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from crnn_deploy.bench import ceiling
-from crnn_deploy.bench.peak import this_cpu
+from crnn_deploy.bench import ceiling, clock
+from crnn_deploy.bench.peak import peak_gflops, this_cpu
 from crnn_deploy.bench.report.fmt import process_header
 from crnn_deploy.bench.roofline import (
     ROOFLINE_HEADERS,
@@ -109,8 +110,10 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
                  "onnx": rows[0]["onnx"], "peer_padding": padding})
     runners["peer"] = process_runner(cmd, out, len(paths))
     gemm = [pr for pr in ceiling.PRECISIONS if any(r["precision"] == pr for r in rows)]
-    if ceiling.available() and cpu.get("cores"):  # the measured ceilings, in the same rounds
+    if ceiling.available() and cpu.get("cores"):  # what a GEMM attains, in the same rounds
         runners.update({f"gemm-{pr}": ceiling.ceiling_runner(pr, cpu["cores"]) for pr in gemm})
+    if clock.available():  # the clock the cores run at, in the same rounds
+        runners["clock"] = lambda: {"rate": clock.measured_ghz() or 0.0}
     load_before = load_average()
     t0 = time.time()
     runs = interleave(runners, p["rounds"], log)
@@ -119,6 +122,9 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
     widths = image_widths(paths, spec)
     ceilings = {pr: spread([r["rate"] for r in runs[f"gemm-{pr}"]])
                 for pr in gemm if f"gemm-{pr}" in runs}
+    ghz = spread([r["rate"] or None for r in runs.get("clock", [])])
+    # the fastest round's clock: a slower one is a moment the thread was not running
+    measured_cpu = {**cpu, "ghz": ghz["high"]} if ghz["high"] else None
     for row in rows:
         row["rates"] = [r["rate"] for r in runs[row["name"]]]
         row["foreign"] = spread([r["foreign"] for r in runs[row["name"]]])
@@ -130,10 +136,12 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
         run = batch_widths([b for _, b in widths], batch, policy)
         row["roofline"] = roofline_row(row["onnx"], spec, widths, run, row["median"],
                                        row["precision"], cpu,
-                                       ceilings.get(row["precision"], {}).get("median"))
+                                       peak_gflops(measured_cpu, row["precision"])
+                                       if measured_cpu else None)
     return {**run_record(p["command"], t0, load_before), "images": len(paths), "gt": str(p["gt"]),
-            "rounds": p["rounds"], "peer": p["peer"], "rows": rows,
-            "ceilings": {pr: {**c, "ghz": ceiling.implied_clock(c["median"], cpu, pr)}
+            "rounds": p["rounds"], "peer": p["peer"], "rows": rows, "clock": ghz,
+            "ceilings": {pr: {**c, "ghz": ceiling.implied_clock(c["high"], cpu, pr),
+                              "peak": peak_gflops(measured_cpu, pr) if measured_cpu else None}
                          for pr, c in ceilings.items()}}
 
 
@@ -174,20 +182,24 @@ def render_peers(res: dict) -> str:
               "at that peak. The peers' rows are counted on our graph of the same model at "
               "their widths (EasyOCR's quantize=True runs its LSTM and Linear layers in int8: "
               "its f32 peak is a simplification).", ""]
-    return "\n".join(lines + _ceiling_note(res.get("ceilings") or {}))
+    return "\n".join(lines + _measured_note(res.get("clock") or {}, res.get("ceilings") or {}))
 
 
-def _ceiling_note(ceilings: dict) -> list[str]:
-    """The footnote on the measured GEMM ceilings (median, range, implied clock per precision)."""
-    if not ceilings:
-        return []
-    each = "; ".join(
-        f"{pr} {c['median']:.0f} GFLOP/s ({c['low']:.0f}-{c['high']:.0f}"
-        + (f", cores at >= {c['ghz']:.2f} GHz" if c.get("ghz") else "") + ")"
-        for pr, c in ceilings.items())
-    return ["Measured GEMM ceiling (`bench.ceiling`: OpenVINO MatMul "
-            f"{ceiling.SIZE}x{ceiling.SIZE}x{ceiling.SIZE} at the row's precision, one "
-            "one-thread stream per physical core, one more runner of the same interleaved "
-            f"rounds; median and range): {each}. Above the nominal peak, the cores ran faster "
-            "than the clock the CPU reports, and \"of measured GEMM\" is the fraction to read.",
-            ""]
+def _measured_note(ghz: dict, ceilings: dict) -> list[str]:
+    """The footnote on the measured clock and what OpenVINO's GEMM attains at each precision."""
+    out = []
+    if ghz.get("high"):
+        out.append(f"Measured clock (`bench.clock`: a chain of dependent additions, one per "
+                   f"cycle, timed once per round): {ghz['high']:.2f} GHz (rounds "
+                   f"{ghz['low']:.2f}-{ghz['high']:.2f}); \"peak at measured clock\" = physical "
+                   "cores x that clock x the FLOP per cycle above, and \"of measured peak\" is "
+                   "the fraction to read where the CPU reports a lower clock than it runs at.")
+    if ceilings:
+        each = "; ".join(
+            f"{pr} {c['high']:.0f} GFLOP/s (rounds {c['low']:.0f}-{c['high']:.0f}"
+            + (f", {c['high'] / c['peak'] * 100:.0f} % of the measured peak" if c.get("peak")
+               else "") + ")" for pr, c in ceilings.items())
+        out.append(f"What a library attains (`bench.ceiling`: OpenVINO MatMul {ceiling.SIZE}^3 "
+                   "at the row's precision, one one-thread stream per physical core, once per "
+                   f"round, the highest round): {each}.")
+    return [*out, ""] if out else []

@@ -65,11 +65,11 @@ def roofline_row(onnx_path: str | Path, spec, widths: Sequence[tuple[int, int]],
 
     ``widths``: :func:`image_widths`; ``run``: the width each image ran at (:func:`batch_widths`);
     ``rate``: images/s (None: not measured); ``precision``: f32, bf16 or int8 (the peak used);
-    ``measured``: the measured GEMM ceiling at that precision, GFLOP/s (:mod:`bench.ceiling`;
-    None: not measured). Returns ``gflop_padded``, ``gflop_own`` (per image), ``gflops``
-    (achieved), ``peak`` (nominal GFLOP/s), ``fraction`` (of the peak), ``measured``,
-    ``fraction_measured`` (of the measured ceiling; None where a figure is unknown),
-    ``precision``."""
+    ``measured``: the peak at that precision at the clock measured while the row ran,
+    GFLOP/s (:mod:`bench.clock`; None: not measured). Returns ``gflop_padded``, ``gflop_own``
+    (per image), ``gflops`` (achieved), ``peak`` (GFLOP/s at the clock the CPU reports),
+    ``fraction`` (of that peak), ``measured``, ``fraction_measured`` (of the measured peak;
+    None where a figure is unknown), ``precision``."""
     c, h, _ = spec.input_shape
     flops = per_image_flops(onnx_path, (c, h))
     padded = mean_gflop(flops, run)
@@ -94,7 +94,7 @@ def fixed_roofline(onnx_path: str | Path, spec, rate: float | None, precision: s
 def fmt_roofline(r: dict | None) -> list[str]:
     """Table cells: GFLOP/image padded (own), achieved GFLOP/s, peak GFLOP/s (precision),
     fraction of the roofline, the ceiling: images/s at the peak (peak / padded GFLOP), then the
-    measured GEMM ceiling and the fraction of it (empty when not measured)."""
+    peak at the measured clock and the fraction of it (empty when not measured)."""
     if not r:
         return [""] * len(ROOFLINE_HEADERS)
 
@@ -111,8 +111,8 @@ def fmt_roofline(r: dict | None) -> list[str]:
 
 
 ROOFLINE_HEADERS = ["GFLOP/image padded (own)", "GFLOP/s", "peak GFLOP/s", "of roofline",
-                    "ceiling images/s", "GEMM GFLOP/s (measured)", "of measured GEMM"]
-#: The columns before the measured ceiling (a table without one, e.g. ``crnn-bench run``'s).
+                    "ceiling images/s", "peak at measured clock", "of measured peak"]
+#: The columns before the measured peak (a table without one, e.g. ``crnn-bench run``'s).
 NOMINAL_COLUMNS = 5
 
 
