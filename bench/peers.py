@@ -202,4 +202,4 @@ def _measured_note(ghz: dict, ceilings: dict) -> list[str]:
         out.append(f"What a library attains (`bench.ceiling`: OpenVINO MatMul {ceiling.SIZE}^3 "
                    "at the row's precision, one one-thread stream per physical core, once per "
                    f"round, the highest round): {each}.")
-    return [*out, ""] if out else []
+    return [line for note in out for line in (note, "")]
