@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from crnn_deploy.bench import clock
 from crnn_deploy.bench.peak import peak_gflops, this_cpu
 from crnn_deploy.bench.peers import render_peers, run_peers
 from crnn_deploy.common.errors import UserError
@@ -30,16 +31,19 @@ def test_ours_and_rapidocr_as_processes(tmp_path, assets, ppocrv4_onnx):
     assert peer["roofline"]["gflop_padded"] >= ours["roofline"]["gflop_padded"] > \
         ours["roofline"]["gflop_own"] > 0
     assert ours["roofline"]["precision"] == "f32" and ours["roofline"]["fraction"] > 0
-    # the clock and OpenVINO's GEMM were measured in the same round (x86-64, OpenVINO installed)
-    ghz = res["clock"]["high"]
-    assert res["clock"]["n"] == 1 and 0.5 < ghz < 10
-    assert ours["roofline"]["measured"] == pytest.approx(  # the peak at the clock measured
-        peak_gflops({**this_cpu(), "ghz": ghz}, "f32"))
-    assert ours["roofline"]["fraction_measured"] == pytest.approx(
-        ours["roofline"]["gflops"] / ours["roofline"]["measured"])
-    assert res["ceilings"]["f32"]["n"] == 1 and res["ceilings"]["f32"]["high"] > 1
+    # the clock (where this system gives an executable page, tests/bench/test_clock.py) and
+    # OpenVINO's GEMM were measured in the same round
     md = render_peers(res)
-    assert "Measured clock" in md and "| of measured peak |" in md and "OpenVINO MatMul" in md
+    if clock.measured_ghz(trials=1, seconds=0.01) is not None:
+        ghz = res["clock"]["high"]
+        assert res["clock"]["n"] == 1 and 0.5 < ghz < 10
+        assert ours["roofline"]["measured"] == pytest.approx(  # the peak at the clock measured
+            peak_gflops({**this_cpu(), "ghz": ghz}, "f32"))
+        assert ours["roofline"]["fraction_measured"] == pytest.approx(
+            ours["roofline"]["gflops"] / ours["roofline"]["measured"])
+        assert "Measured clock" in md and "| of measured peak |" in md
+    assert res["ceilings"]["f32"]["n"] == 1 and res["ceilings"]["f32"]["high"] > 1
+    assert "OpenVINO MatMul" in md
     assert "family" in md and "Load average" in md and "| round 1 |" in md
     assert f"`crnn-recognize --engine {ppocrv4_onnx}`" in md and "| 1.00 |" in md
 
