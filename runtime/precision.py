@@ -34,6 +34,13 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
     return set()
 
 
+def bf16_flag(flags: set[str] | None = None) -> str | None:
+    """The first of :data:`BF16_FLAGS` among ``flags`` (default: this CPU's, :func:`cpu_flags`,
+    read once), or None."""
+    flags = cpu_flags() if flags is None else flags
+    return next((f for f in BF16_FLAGS if f in flags), None)
+
+
 @lru_cache(maxsize=1)
 def native_bf16() -> str | None:
     """The reason this CPU runs bf16 natively (e.g. ``"avx512_bf16"``), or None.
@@ -42,16 +49,17 @@ def native_bf16() -> str | None:
     ``BF16`` in ``OPTIMIZATION_CAPABILITIES`` (when /proc/cpuinfo is unreadable, OpenVINO's
     word alone). OpenVINO not installed: the flags alone.
     """
-    flags = [f for f in BF16_FLAGS if f in cpu_flags()]
+    flags = cpu_flags()
+    flag = bf16_flag(flags)
     try:
         import openvino as ov
 
         caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     except Exception:  # not installed, or no CPU plugin
-        return flags[0] if flags else None
+        return flag
     if "BF16" not in caps:
         return None
-    return flags[0] if flags else ("OpenVINO BF16" if not cpu_flags() else None)
+    return flag or ("OpenVINO BF16" if not flags else None)
 
 
 def read_record(model) -> dict:
@@ -111,7 +119,7 @@ def backend_note(backend) -> str | None:
         return None
     # the CPU's flags alone: asking OpenVINO (native_bf16) imports it, 0.13 s of the start of
     # an ONNX Runtime run, for a remark
-    native = next((f for f in BF16_FLAGS if f in cpu_flags()), None)
+    native = bf16_flag()
     if native:
         return (f"this CPU runs bf16 natively ({native}): an OpenVINO IR of this model "
                 "(crnn-convert openvino --check-gt GT) runs it with --precision bf16 or auto")
