@@ -12,8 +12,6 @@ moment the machine was slowed). On 2026-12-08 it reached 176-196 GFLOP/s f32 and
 on that machine: about 0.8 and 0.9 of the peak at 3.65 GHz (234 and 467). Ceilings measured by
 kernels: Lo, Williams, Van Straalen, Ligocki, Cordery, Wright, Hall, Oliker, "Roofline Model
 Toolkit: A Practical Tool for Architectural and Program Analysis", PMBS 2014.
-:func:`implied_clock` is the clock a GEMM figure needs at the ISA's FLOP per cycle (a lower
-bound of the real clock).
 """
 from __future__ import annotations
 
@@ -22,12 +20,10 @@ from typing import Callable
 
 import numpy as np
 
-from crnn_deploy.bench.peak import flop_per_cycle
-
-__all__ = ["SIZE", "PRECISIONS", "available", "gemm_gflops", "implied_clock", "ceiling_runner"]
+__all__ = ["SIZE", "PRECISIONS", "available", "gemm_gflops", "ceiling_runner"]
 
 #: M = N = K of the product: 17.2 GFLOP per call, ~0.1 s on 2 Zen 4 cores; smaller sizes reach
-#: less (1024: 136 f32 / 356 bf16 against 194 / 416 at 2048, same minute).
+#: less (1024: 136 f32 / 356 bf16 against 175 / 412 at 2048 in the same run).
 SIZE = 2048
 #: Precisions measured (OpenVINO's INFERENCE_PRECISION_HINT); int8 needs a quantized graph.
 PRECISIONS = ("f32", "bf16")
@@ -88,15 +84,6 @@ def gemm_gflops(precision: str, streams: int, seconds: float = 1.0, size: int = 
         queue.wait_all()
         best = max(best, flop * calls / (time.perf_counter() - t) / 1e9)
     return best
-
-
-def implied_clock(gflops: float | None, cpu: dict, precision: str) -> float | None:
-    """GHz the cores must at least run at for ``gflops`` at ``precision``: gflops / (physical
-    cores x FLOP per cycle of :func:`bench.peak.flop_per_cycle`); None when unknown."""
-    per_cycle = flop_per_cycle(cpu).get(precision)
-    if not gflops or not per_cycle or not cpu.get("cores"):
-        return None
-    return gflops / (cpu["cores"] * per_cycle)
 
 
 def ceiling_runner(precision: str, streams: int, seconds: float = 1.0

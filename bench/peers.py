@@ -140,8 +140,7 @@ def run_peers(p: dict, log: Callable[[str], None]) -> dict:
                                        if measured_cpu else None)
     return {**run_record(p["command"], t0, load_before), "images": len(paths), "gt": str(p["gt"]),
             "rounds": p["rounds"], "peer": p["peer"], "rows": rows, "clock": ghz,
-            "ceilings": {pr: {**c, "ghz": ceiling.implied_clock(c["high"], cpu, pr),
-                              "peak": peak_gflops(measured_cpu, pr) if measured_cpu else None}
+            "ceilings": {pr: {**c, "peak": peak_gflops(measured_cpu, pr) if measured_cpu else None}
                          for pr, c in ceilings.items()}}
 
 

@@ -59,9 +59,9 @@ def peers(peer, ours, gt, limit, rounds, weights_dir, workdir, output):
     table: images/s per round (files / wall seconds of the whole process: start-up and file
     decode included), median, range, the ratio of medians to the peer, word accuracy, words
     with the peer's exact text, and the roofline (GFLOP per image at the widths run, achieved
-    GFLOP/s, this CPU's peak at the row's precision, fraction; then the measured ceiling:
-    OpenVINO's 2048^3 MatMul at that precision, GFLOP/s, timed as one more runner of every
-    round, and the fraction of it: ``bench.ceiling``), with the command, date, CPU
+    GFLOP/s, this CPU's peak at the row's precision, fraction; then the peak at the clock
+    measured in every round, ``bench.clock``, and the fraction of it; a footnote gives what
+    OpenVINO's 2048^3 MatMul attains, ``bench.ceiling``), with the command, date, CPU
     (family, model, flags) and the load. Raises a clear error (exit 1) for a missing GT file,
     engine or its .onnx, or a process that fails.
 
